@@ -1,0 +1,1 @@
+"""mwlc: multi-wavelength light curves for large samples."""

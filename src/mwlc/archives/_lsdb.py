@@ -1,0 +1,209 @@
+"""Helpers shared by the archives read with lsdb (ZTF now; Gaia and Pan-STARRS later).
+
+The pattern is the original's (sample catalog -> ``crossmatch`` against a HATS catalog), but the
+matched catalog is never ``compute()``-d as a whole: :func:`stream_partitions` computes one HEALPix
+partition at a time (at most ``in_flight`` at once, in worker threads, each with dask's
+synchronous scheduler) and yields them in partition order. A fetch job's memory is thus bounded
+by a few partitions, not by its shard or the sample. No dask cluster, dashboard or progress bar
+is started; parallelism comes from the job's ``threads``, never from the machine's core count.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlparse
+
+import lsdb
+import pandas as pd
+from hats.pixel_math import HealpixPixel
+
+from mwlc.errors import ArchiveError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Memory per on-disk byte of a partition while it is read, crossmatched and flattened. Measured
+#: on the synthetic ZTF collection: a filtered read of a 24 MB partition file alone takes about
+#: 6x its size (decompression, Arrow -> pandas); 10x leaves room for the crossmatch and flattening.
+MEMORY_PER_DISK_BYTE = 10.0
+
+
+def is_local(uri: str | os.PathLike) -> bool:
+    """Whether ``uri`` is a local path (no scheme, or ``file://``)."""
+    return urlparse(str(uri)).scheme in ("", "file")
+
+
+def storage_options_for(uri: str | os.PathLike, storage_options: dict | None) -> dict | None:
+    """The fsspec options to open ``uri`` with: ``storage_options`` for remote URIs, None locally.
+
+    A workflow passes one set of options (e.g. an S3 endpoint) to every archive; local sources
+    ignore them (fsspec's local filesystem would only warn about them).
+    """
+    return None if is_local(uri) else storage_options
+
+
+def open_hats(
+    uri: str,
+    *,
+    columns: Sequence[str] | None = None,
+    filters: list[tuple] | None = None,
+    storage_options: dict | None = None,
+) -> lsdb.Catalog:
+    """Open a HATS catalog or collection lazily (metadata only), with its margin if it has one.
+
+    Parameters
+    ----------
+    uri : str
+        Local path, ``s3://...`` or ``https://...``. S3 is read anonymously (hats' default); the
+        endpoint comes from ``storage_options`` or the standard ``AWS_ENDPOINT_URL`` variable.
+    columns, filters
+        Passed to :func:`lsdb.open_catalog` (column projection, pyarrow row filters).
+    storage_options : dict, optional
+        fsspec options, e.g. ``{"client_kwargs": {"endpoint_url": "http://127.0.0.1:5000"}}``.
+
+    Raises
+    ------
+    ArchiveError
+        If a local path does not exist (checked before anything else), or the source cannot be
+        opened or read as HATS; the message names the URI and the cause.
+    """
+    local_path = Path(str(uri).removeprefix("file://"))
+    if is_local(uri) and not local_path.exists():
+        raise ArchiveError(f"HATS source {uri} does not exist (local path not found)")
+    try:
+        with warnings.catch_warnings():
+            # hats 0.11 resolves a collection's inner catalog names as local UPaths *with* the
+            # storage options, and universal_pathlib warns that it ignores them: harmless noise.
+            warnings.filterwarnings("ignore", "PosixUPath .* ignores protocol and storage_options")
+            return lsdb.open_catalog(
+                uri,
+                columns=list(columns) if columns else None,
+                filters=filters,
+                storage_options=storage_options_for(uri, storage_options),
+            )
+    except Exception as err:  # any failure to open is an unreadable archive; keep the cause
+        raise ArchiveError(f"cannot open HATS source {uri}: {type(err).__name__}: {err}") from err
+
+
+def margin_threshold_arcsec(catalog: lsdb.Catalog) -> float | None:
+    """The margin threshold (arcsec) of ``catalog``'s margin catalog, or None without a margin."""
+    if catalog.margin is None:
+        return None
+    return float(catalog.margin.hc_structure.catalog_info.margin_threshold)
+
+
+def sample_catalog(sample: pd.DataFrame) -> lsdb.Catalog:
+    """The sample (``objectid, ra, dec, label``; deg) as an in-memory lsdb catalog.
+
+    No margin is generated: an inner crossmatch uses only the right catalog's margin (lsdb reads
+    the left margin for ``how="outer"`` only).
+    """
+    return lsdb.from_dataframe(
+        sample[["objectid", "ra", "dec", "label"]],
+        ra_column="ra",
+        dec_column="dec",
+        catalog_name="sample",
+        margin_threshold=None,
+    )
+
+
+def estimated_partition_mib(catalog: lsdb.Catalog) -> float | None:
+    """Mean on-disk size (MiB) of one partition's loaded columns, from the HATS metadata."""
+    size_kib = catalog.est_size()
+    if size_kib is None or catalog.npartitions == 0:
+        return None
+    return size_kib / catalog.npartitions / 1024
+
+
+def partitions_in_flight(threads: int, mem_mb: int | None = None, partition_mib: float | None = None) -> int:
+    """How many partitions to read and crossmatch at once.
+
+    Parameters
+    ----------
+    threads : int
+        The job's threads (Snakemake ``threads``); the upper limit.
+    mem_mb : int, optional
+        The job's memory budget in MB (Snakemake ``resources.mem_mb``).
+    partition_mib : float, optional
+        Estimated on-disk size of one partition (MiB); in memory it takes about
+        :data:`MEMORY_PER_DISK_BYTE` times that.
+
+    Returns
+    -------
+    int
+        ``threads``, lowered so that the partitions in flight fit in ``mem_mb``; at least 1.
+    """
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    if mem_mb is None or not partition_mib:
+        return threads
+    fits = int(mem_mb // (partition_mib * MEMORY_PER_DISK_BYTE))
+    return max(1, min(threads, fits))
+
+
+def stream_partitions(
+    catalog: lsdb.Catalog,
+    transform: Callable[[pd.DataFrame], T],
+    *,
+    in_flight: int = 1,
+    description: str = "catalog",
+) -> Iterator[tuple[HealpixPixel, T]]:
+    """Compute ``catalog`` one partition at a time and yield ``(pixel, transform(partition))``.
+
+    Parameters
+    ----------
+    catalog : lsdb.Catalog
+        A lazy catalog, e.g. a crossmatch result. Never computed as a whole.
+    transform : callable
+        Applied to each computed partition in the worker thread; should shrink it (e.g. to an
+        Arrow batch) so that only its result waits to be consumed.
+    in_flight : int, default 1
+        Partitions computed concurrently (worker threads). Each partition's task graph runs on
+        dask's synchronous scheduler inside its worker, so total parallelism is ``in_flight``.
+    description : str
+        Names the data in error messages (e.g. ``"ZTF ztf_g at s3://..."``).
+
+    Yields
+    ------
+    (HealpixPixel, T)
+        In the catalog's partition order. At any time at most ``in_flight`` partitions are in
+        the pool (being computed, or transformed and waiting their turn) and one result is held
+        by the consumer.
+
+    Raises
+    ------
+    ArchiveError
+        If reading or crossmatching a partition fails; names the partition and the cause.
+    """
+    pixels = catalog.get_healpix_pixels()
+    partitions = catalog.to_delayed()
+
+    def compute(index: int) -> T:
+        try:
+            frame = partitions[index].compute(scheduler="sync")
+        except Exception as err:  # an unreadable partition is an archive failure; keep the cause
+            raise ArchiveError(
+                f"reading {description}, partition {pixels[index]} failed: {type(err).__name__}: {err}"
+            ) from err
+        return transform(frame)
+
+    with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="mwlc-partition") as pool:
+        pending: deque[Future[T]] = deque()
+        try:
+            for index in range(len(partitions)):
+                pending.append(pool.submit(compute, index))
+                if len(pending) >= in_flight:
+                    yield pixels[index - in_flight + 1], pending.popleft().result()
+            for index in range(len(partitions) - len(pending), len(partitions)):
+                yield pixels[index], pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()

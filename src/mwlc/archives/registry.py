@@ -1,0 +1,38 @@
+"""Find archive modules by the names users write in their configs.
+
+Names are case-insensitive. Old names from the Fornax ``scale_up`` helper are accepted where
+they map one-to-one onto an mwlc archive.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+#: canonical name -> module path
+ARCHIVES: dict[str, str] = {
+    "ztf": "mwlc.archives.ztf",
+}
+
+#: other names users know -> canonical name
+ALIASES: dict[str, str] = {}
+
+
+def canonical_name(name: str) -> str:
+    """The canonical archive name for ``name`` (case-insensitive; aliases resolved).
+
+    Raises
+    ------
+    KeyError
+        If ``name`` names no archive; the message lists the known ones.
+    """
+    key = name.strip().lower()
+    key = ALIASES.get(key, key)
+    if key not in ARCHIVES:
+        raise KeyError(f"unknown archive {name!r}; known archives: {', '.join(sorted(ARCHIVES))}")
+    return key
+
+
+def get_archive(name: str) -> ModuleType:
+    """Import and return the module implementing archive ``name``."""
+    return importlib.import_module(ARCHIVES[canonical_name(name)])

@@ -1,0 +1,253 @@
+"""ZTF DR24 light curves from IRSA's HATS collection, crossmatched with lsdb.
+
+As the Fornax original: for each band (filterid 1, 2, 3 = ``ztf_g``, ``ztf_r``, ``ztf_i``) the
+nearest ZTF object within ``radius_arcsec`` of each sample object is found, chosen
+independently per band; epochs with ``catflags >= catflags_max`` are dropped; AB magnitudes
+become mJy and ``hmjd`` is kept as the time (HMJD, as released). Unlike the original, the matched
+catalog is streamed one HEALPix partition at a time (:func:`mwlc.archives._lsdb.stream_partitions`)
+and each partition becomes one Arrow batch, so memory never grows with the shard or the sample.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from functools import partial
+
+import lsdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from mwlc.archives import _lsdb
+from mwlc.errors import ArchiveError, ConfigError, SampleError
+from mwlc.schema import to_record_batch
+
+log = logging.getLogger(__name__)
+
+NAME = "ztf"
+BANDS = ["ztf_g", "ztf_r", "ztf_i"]
+#: ZTF ``filterid`` of each band.
+FILTERIDS = {"ztf_g": 1, "ztf_r": 2, "ztf_i": 3}
+#: Columns read from the catalog (nested fields as ``lightcurve.<field>``).
+COLUMNS = [
+    "objectid",
+    "objra",
+    "objdec",
+    "filterid",
+    "lightcurve.hmjd",
+    "lightcurve.mag",
+    "lightcurve.magerr",
+    "lightcurve.catflags",
+]
+#: AB magnitude of 1 microjansky: the AB zero point is 10**(0.4 * 23.9) uJy = 3630.78 Jy.
+AB_MAG_1_UJY = 23.9
+
+
+def ab_mag_to_mjy(mag: np.ndarray) -> np.ndarray:
+    """AB magnitude to flux density in mJy (zero point 3630.78 Jy, as astropy's ``u.ABmag``)."""
+    return 10.0 ** (-0.4 * (np.asarray(mag, dtype=np.float64) - AB_MAG_1_UJY)) / 1000.0
+
+
+def ab_mag_err_to_mjy(mag: np.ndarray, magerr: np.ndarray) -> np.ndarray:
+    """Symmetric 1-sigma flux error (mJy): ``(F(mag - magerr) - F(mag + magerr)) / 2``."""
+    mag = np.asarray(mag, dtype=np.float64)
+    magerr = np.asarray(magerr, dtype=np.float64)
+    return (ab_mag_to_mjy(mag - magerr) - ab_mag_to_mjy(mag + magerr)) / 2.0
+
+
+def fetch(
+    sample: pd.DataFrame,
+    *,
+    source: str,
+    radius_arcsec: float = 1.0,
+    bands: Sequence[str] = BANDS,
+    catflags_max: int = 32768,
+    threads: int = 1,
+    mem_mb: int | None = None,
+    storage_options: dict | None = None,
+) -> Iterator[pa.RecordBatch]:
+    """ZTF light curves of the sample objects, one Arrow batch per matched partition and band.
+
+    Parameters
+    ----------
+    sample : pandas.DataFrame
+        ``objectid`` (int64), ``ra``, ``dec`` (deg, ICRS), ``label``.
+    source : str
+        URI of the ZTF DR24 light-curve HATS collection: a local path, ``s3://`` or ``https://``
+        (the real one is ``s3://ipac-irsa-ztf/ztf/enhanced/dr24/lc/hats``).
+    radius_arcsec : float, default 1.0
+        Match radius in arcsec; > 0 and at most the collection's margin threshold.
+    bands : sequence of str, default all of :data:`BANDS`
+        Bands to fetch.
+    catflags_max : int, default 32768
+        Epochs with ``catflags >= catflags_max`` are dropped (use 1 for clean epochs only).
+    threads : int, default 1
+        Partitions read and crossmatched concurrently.
+    mem_mb : int, optional
+        Memory budget in MB; lowers the partitions in flight if they would not fit.
+    storage_options : dict, optional
+        fsspec options passed to lsdb (e.g. an S3 ``endpoint_url`` in ``client_kwargs``). The
+        standard ``AWS_ENDPOINT_URL`` environment variable works without them.
+
+    Returns
+    -------
+    iterator of pyarrow.RecordBatch
+        Lazy: one batch per crossmatched partition and band, in
+        :data:`mwlc.schema.LIGHTCURVE_SCHEMA`; ``time`` is HMJD (d), ``flux`` and ``err`` are mJy.
+        Partitions without matched epochs give no batch, so no match at all gives none.
+
+    Raises
+    ------
+    ConfigError
+        If ``radius_arcsec``, ``bands`` or ``threads`` is invalid, or the radius exceeds
+        the collection's margin threshold (checked before any partition is read).
+    SampleError
+        If ``sample`` lacks a column.
+    ArchiveError
+        If ``source`` is missing, unreadable, or has no margin catalog (raised by this call,
+        before any partition is read), or if a partition cannot be read (raised while iterating).
+    """
+    _check_params(sample, radius_arcsec, bands, threads)
+    catalogs = {band: _open_band(source, band, storage_options) for band in bands}
+    _check_radius(radius_arcsec, source, next(iter(catalogs.values()), None))
+    if sample.empty or not catalogs:
+        return iter(())
+    return _stream(sample, catalogs, source, radius_arcsec, catflags_max, threads, mem_mb)
+
+
+def _stream(
+    sample: pd.DataFrame,
+    catalogs: dict[str, lsdb.Catalog],
+    source: str,
+    radius_arcsec: float,
+    catflags_max: int,
+    threads: int,
+    mem_mb: int | None,
+) -> Iterator[pa.RecordBatch]:
+    """The batches of every band in turn (lazy: nothing is read until iterated)."""
+    objects = _lsdb.sample_catalog(sample)
+    for band, ztf in catalogs.items():
+        yield from _fetch_band(objects, ztf, band, source, radius_arcsec, catflags_max, threads, mem_mb)
+
+
+def _fetch_band(
+    objects: lsdb.Catalog,
+    ztf: lsdb.Catalog,
+    band: str,
+    source: str,
+    radius_arcsec: float,
+    catflags_max: int,
+    threads: int,
+    mem_mb: int | None,
+) -> Iterator[pa.RecordBatch]:
+    """Crossmatch the sample with one band's catalog and stream its matched epochs."""
+    try:
+        matched = objects.crossmatch(
+            ztf,
+            radius_arcsec=radius_arcsec,
+            n_neighbors=1,
+            require_right_margin=True,
+            suffixes=("", "_ztf"),
+            suffix_method="overlapping_columns",
+            log_changes=False,
+        )
+    except RuntimeError as err:  # lsdb 0.11: no aligned pixel at all ("Catalogs do not overlap")
+        if "do not overlap" not in str(err):
+            raise
+        log.info("%s: no sample object lies in the coverage of %s: no rows", band, source)
+        return
+    in_flight = _lsdb.partitions_in_flight(threads, mem_mb, _lsdb.estimated_partition_mib(ztf))
+    total = matched.npartitions
+    log.info(
+        "%s: crossmatching %d sample partitions with %s within %g arcsec: %d partitions, %d in flight",
+        band,
+        objects.npartitions,
+        source,
+        radius_arcsec,
+        total,
+        in_flight,
+    )
+    n_rows = n_objects = 0
+    batches = _lsdb.stream_partitions(
+        matched,
+        partial(_epochs, band=band, catflags_max=catflags_max),
+        in_flight=in_flight,
+        description=f"ZTF {band} at {source}",
+    )
+    for done, (pixel, (batch, matched_objects)) in enumerate(batches, start=1):
+        n_rows += batch.num_rows
+        n_objects += matched_objects
+        log.info(
+            "%s: partition %d/%d (%s): %d objects matched, %d rows",
+            band,
+            done,
+            total,
+            pixel,
+            matched_objects,
+            batch.num_rows,
+        )
+        if batch.num_rows:
+            yield batch
+    log.info("%s: done: %d partitions, %d objects matched, %d rows", band, total, n_objects, n_rows)
+
+
+def _epochs(matched: pd.DataFrame, band: str, catflags_max: int) -> tuple[pa.RecordBatch, int]:
+    """One crossmatched partition -> (light-curve batch of its kept epochs, objects matched)."""
+    lightcurve = matched["lightcurve"]
+    epochs = lightcurve.nest.to_flat(["hmjd", "mag", "magerr", "catflags"])
+    per_object = np.asarray(lightcurve.nest.len(), dtype=np.int64)
+    keep = epochs["catflags"].to_numpy(dtype=np.int64, na_value=catflags_max) < catflags_max
+    mag = epochs["mag"].to_numpy(dtype=np.float64, na_value=np.nan)[keep]
+    magerr = epochs["magerr"].to_numpy(dtype=np.float64, na_value=np.nan)[keep]
+    frame = pd.DataFrame(
+        {
+            "objectid": np.repeat(matched["objectid"].to_numpy(dtype=np.int64), per_object)[keep],
+            "label": np.repeat(matched["label"].to_numpy(dtype=object), per_object)[keep],
+            "band": band,
+            "time": epochs["hmjd"].to_numpy(dtype=np.float64, na_value=np.nan)[keep],
+            "flux": ab_mag_to_mjy(mag),
+            "err": ab_mag_err_to_mjy(mag, magerr),
+        }
+    )
+    return to_record_batch(frame), len(matched)
+
+
+def _open_band(source: str, band: str, storage_options: dict | None) -> lsdb.Catalog:
+    """The ZTF catalog (with margin) restricted to one band's rows and the needed columns."""
+    catalog = _lsdb.open_hats(
+        source,
+        columns=COLUMNS,
+        filters=[("filterid", "==", FILTERIDS[band])],
+        storage_options=storage_options,
+    )
+    if catalog.margin is None:
+        raise ArchiveError(
+            f"ZTF source {source} has no margin catalog; matches across partition boundaries "
+            "would be lost (open the collection root, not the catalog inside it)"
+        )
+    return catalog
+
+
+def _check_params(sample: pd.DataFrame, radius_arcsec: float, bands: Sequence[str], threads: int) -> None:
+    """Validate what needs no I/O."""
+    missing = [column for column in ("objectid", "ra", "dec", "label") if column not in sample.columns]
+    if missing:
+        raise SampleError(f"ZTF fetch: sample lacks column(s) {missing}")
+    if not radius_arcsec > 0:
+        raise ConfigError(f"radius_arcsec must be > 0 arcsec, got {radius_arcsec}")
+    unknown = [band for band in bands if band not in FILTERIDS]
+    if unknown:
+        raise ConfigError(f"unknown ZTF band(s) {unknown}; known bands: {BANDS}")
+    if threads < 1:
+        raise ConfigError(f"threads must be >= 1, got {threads}")
+
+
+def _check_radius(radius_arcsec: float, source: str, catalog: lsdb.Catalog | None) -> None:
+    """The crossmatch radius must fit in the margin, or matches near partition edges are lost."""
+    threshold = _lsdb.margin_threshold_arcsec(catalog) if catalog is not None else None
+    if threshold is not None and radius_arcsec > threshold:
+        raise ConfigError(
+            f"radius_arcsec={radius_arcsec} exceeds the margin threshold of {source} "
+            f"({threshold:g} arcsec); use radius_arcsec <= {threshold:g}"
+        )

@@ -1,0 +1,226 @@
+"""Validate a workflow configuration before any job runs.
+
+:func:`check_config` takes the config dict Snakemake assembled (``config/config.yaml`` plus
+``--configfile`` overrides), maps old parameter names to current ones (with a one-line
+deprecation message each), validates it against ``workflow/schemas/config.schema.yaml`` and
+fills in defaults. Every problem is reported as one line naming the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from mwlc.archives.registry import ARCHIVES, canonical_name
+from mwlc.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
+    """The config JSON schema (YAML file)."""
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+def check_config(config: dict, schema: dict | None = None, defaults: dict | None = None) -> tuple[dict, list[str]]:
+    """Validate ``config`` and return ``(checked_config, deprecation_messages)``.
+
+    The returned config is a copy with archive names canonical, old parameter names converted
+    and every default filled in. ``config`` itself is not modified.
+
+    ``defaults`` is ``config/config.yaml`` as shipped, onto which Snakemake merged the user's
+    ``--configfile``: an old parameter name given by the user then wins over the new name's
+    shipped default, instead of being reported as a conflict.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the first offending key and what was expected.
+    """
+    schema = schema or load_schema()
+    checked = copy.deepcopy(config)
+    notes = _migrate(checked, (defaults or {}).get("archives") or {})
+    errors = sorted(
+        jsonschema.Draft202012Validator(schema).iter_errors(checked),
+        key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))),
+    )
+    if errors:
+        raise ConfigError(_describe(errors[0]))
+    _fill_defaults(checked, schema)
+    if not enabled_archives(checked):
+        raise ConfigError("config key 'archives': no archive is enabled; set enabled: true on at least one")
+    _check_sample_sources(checked["sample"]["sources"])
+    _check_demo(checked)
+    return checked, notes
+
+
+def enabled_archives(config: dict) -> list[str]:
+    """Canonical names of the archives with ``enabled: true``, in registry order."""
+    return [name for name in ARCHIVES if config["archives"].get(name, {}).get("enabled", False)]
+
+
+# --- old names -------------------------------------------------------------------------------
+
+
+def _degrees_to_arcsec(value: float) -> float:
+    return float(value) * 3600.0
+
+
+_ZTF_OLD_BANDS = {"zg": "ztf_g", "zr": "ztf_r", "zi": "ztf_i"}
+
+#: archive -> old key -> (new key or None to drop, converter, explanation)
+_OLD_PARAMS: dict[str, dict[str, tuple[str | None, Callable[[Any], Any] | None, str]]] = {
+    "ztf": {
+        "match_radius": ("radius_arcsec", _degrees_to_arcsec, "degrees converted to arcsec"),
+        "radius": ("radius_arcsec", None, "already in arcsec"),
+        "nworkers": (None, None, "parallelism now comes from the job's threads"),
+    },
+}
+
+
+def _migrate(config: dict, default_archives: dict) -> list[str]:
+    """Rename archives to canonical names and convert old parameter names, in place.
+
+    An archive spelt differently from its canonical name (``ZTF``, an alias) can only come from
+    the user's file, so its parameters are merged over the canonical entry's.
+    """
+    archives = config.get("archives")
+    if not isinstance(archives, dict):
+        return []
+    canonical = {}
+    for name, params in archives.items():
+        try:
+            canonical[name] = canonical_name(name)
+        except KeyError as err:
+            raise ConfigError(f"config key 'archives.{name}': {err.args[0]}") from None
+        if not isinstance(params, dict):
+            raise ConfigError(f"config key 'archives.{name}': expected a mapping of parameters")
+    given = dict(archives)
+    archives.clear()
+    for name in sorted(given, key=lambda n: n != canonical[n]):  # canonical spellings first
+        archives[canonical[name]] = {**archives.get(canonical[name], {}), **given[name]}
+    notes: list[str] = []
+    for name, params in archives.items():
+        notes += _migrate_params(name, params, default_archives.get(name) or {})
+    return notes
+
+
+def _migrate_params(archive: str, params: dict, defaults: dict) -> list[str]:
+    notes = []
+    for old, (new, convert, why) in _OLD_PARAMS.get(archive, {}).items():
+        if old not in params:
+            continue
+        value = params.pop(old)
+        if new is None:
+            notes.append(f"archives.{archive}.{old} is obsolete and ignored ({why})")
+            continue
+        if new in params and params[new] != defaults.get(new, object()):
+            raise ConfigError(f"config key 'archives.{archive}.{old}': old name given together with '{new}'; keep only '{new}'")
+        params[new] = convert(value) if convert else value
+        notes.append(f"archives.{archive}.{old} is deprecated: use {new} = {params[new]!r} ({why})")
+    if archive == "ztf" and isinstance(params.get("bands"), list):
+        old_bands = [b for b in params["bands"] if b in _ZTF_OLD_BANDS]
+        if old_bands:
+            params["bands"] = [_ZTF_OLD_BANDS.get(b, b) for b in params["bands"]]
+            notes.append(f"archives.ztf.bands {old_bands} are old band names: use {params['bands']}")
+    return notes
+
+
+# --- messages --------------------------------------------------------------------------------
+
+
+def _key(path) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    """One line naming the key and what was expected."""
+    key = _key(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "additionalProperties":
+        allowed = sorted(schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        bad = extra[0]
+        where = f"{key}.{bad}" if error.absolute_path else bad
+        hint = difflib.get_close_matches(bad, allowed, n=1)
+        suggestion = f"did you mean '{hint[0]}'? " if hint else ""
+        return f"config key '{where}': unknown key; {suggestion}allowed keys: {', '.join(allowed)}"
+    if error.validator == "required":
+        return f"config key '{key}': {error.message}"
+    if error.validator == "type":
+        return (
+            f"config key '{key}': expected {_expected_type(error.validator_value)}, "
+            f"got {error.instance!r} ({type(error.instance).__name__})"
+        )
+    description = schema.get("description")
+    return f"config key '{key}': {error.message}" + (f" ({description})" if description else "")
+
+
+def _expected_type(value) -> str:
+    names = value if isinstance(value, list) else [value]
+    return " or ".join({"number": "a number", "integer": "an integer", "string": "a string",
+                        "boolean": "true or false", "object": "a mapping", "array": "a list",
+                        "null": "null"}.get(n, n) for n in names)
+
+
+# --- defaults and cross-field checks ---------------------------------------------------------
+
+
+def _fill_defaults(instance: dict, schema: dict) -> None:
+    """Insert schema defaults for missing keys, recursing into nested mappings, in place."""
+    for key, sub in schema.get("properties", {}).items():
+        if key not in instance and "default" in sub:
+            instance[key] = copy.deepcopy(sub["default"])
+        if isinstance(instance.get(key), dict) and sub.get("type") == "object":
+            _fill_defaults(instance[key], sub)
+
+
+def _check_sample_sources(sources: list[dict]) -> None:
+    """Source kinds and their keys, with did-you-mean hints."""
+    from mwlc.sample.sources import SOURCE_NAMES, source_keys
+
+    for index, spec in enumerate(sources):
+        where = f"sample.sources.{index}"
+        kind = str(spec["source"]).lower()
+        if kind not in SOURCE_NAMES:
+            hint = difflib.get_close_matches(kind, SOURCE_NAMES, n=1)
+            suggestion = f"did you mean '{hint[0]}'? " if hint else ""
+            raise ConfigError(
+                f"config key '{where}.source': unknown sample source {spec['source']!r}; "
+                f"{suggestion}known sources: {', '.join(sorted(SOURCE_NAMES))}"
+            )
+        allowed = source_keys(kind)
+        for key in spec:
+            if key != "source" and key not in allowed:
+                hint = difflib.get_close_matches(key, sorted(allowed), n=1)
+                suggestion = f"did you mean '{hint[0]}'? " if hint else ""
+                raise ConfigError(
+                    f"config key '{where}.{key}': unknown key for source '{kind}'; "
+                    f"{suggestion}allowed keys: {', '.join(sorted(allowed))}"
+                )
+
+
+def _check_demo(config: dict) -> None:
+    """Each demo archive must be enabled and read from ``<demo.directory>/<archive>``."""
+    demo = config.get("demo")
+    if not demo:
+        return
+    for archive in demo.get("archives", []):
+        name = canonical_name(archive)
+        expected = f"{demo['directory'].rstrip('/')}/{name}"
+        params = config["archives"].get(name)
+        if params is None or params.get("source") != expected:
+            raise ConfigError(
+                f"config key 'archives.{name}.source': demo archive must be read from "
+                f"'{expected}' (demo.directory/<archive>)"
+            )

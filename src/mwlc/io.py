@@ -1,0 +1,83 @@
+"""Atomic, streaming parquet writing for light-curve shards.
+
+A fetch job yields :class:`pyarrow.RecordBatch` objects in :data:`mwlc.schema.LIGHTCURVE_SCHEMA`;
+:func:`write_lightcurve_shard` writes them one at a time, so a job's memory is bounded by one
+batch, never by the shard. The file is written under a temporary name in the same directory and
+renamed only when complete: a killed job never leaves a file that reads as a finished shard.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from mwlc.schema import LIGHTCURVE_SCHEMA, schema_with_metadata
+
+log = logging.getLogger(__name__)
+
+#: Rows per parquet row group: large enough for fast scans, small enough to stream.
+ROW_GROUP_ROWS = 1_000_000
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike):
+    """Yield a temporary sibling of ``path``; rename it to ``path`` only if the block succeeds.
+
+    On any exception the temporary file is removed and ``path`` is left untouched.
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_lightcurve_shard(
+    batches: Iterable[pa.RecordBatch],
+    path: str | os.PathLike,
+    metadata: dict[bytes, bytes],
+) -> int:
+    """Stream light-curve batches into one parquet file, atomically.
+
+    Parameters
+    ----------
+    batches : iterable of pyarrow.RecordBatch
+        Batches in :data:`~mwlc.schema.LIGHTCURVE_SCHEMA` (metadata may differ). Consumed lazily.
+    path : path-like
+        Final file path. Written only if every batch was consumed without error.
+    metadata : dict
+        Key-value metadata from :func:`mwlc.schema.file_metadata` (archive, band units, provenance).
+
+    Returns
+    -------
+    int
+        Number of rows written. A shard with no data is still written, with zero rows and the
+        full schema: "no data" is a result, not a reason to query again.
+    """
+    schema = schema_with_metadata(metadata)
+    n_rows = 0
+    with atomic_path(path) as tmp:
+        with pq.ParquetWriter(tmp, schema, compression="snappy") as writer:
+            for batch in batches:
+                if batch.num_rows == 0:
+                    continue
+                if not batch.schema.equals(LIGHTCURVE_SCHEMA, check_metadata=False):
+                    raise TypeError(
+                        f"batch schema differs from the light-curve schema:\n{batch.schema}"
+                    )
+                writer.write_table(
+                    pa.Table.from_batches([batch]).replace_schema_metadata(schema.metadata),
+                    row_group_size=ROW_GROUP_ROWS,
+                )
+                n_rows += batch.num_rows
+    log.info("wrote %d rows to %s", n_rows, path)
+    return n_rows

@@ -1,0 +1,241 @@
+"""Check, summarise and merge the per-archive shard files into the final dataset.
+
+The shard files written by the fetch jobs *are* the dataset's partitions; nothing here copies
+them into a bigger file. Merging adds the dataset-level ``_common_metadata`` and ``_metadata``
+files, a one-row-per-object nested table, and summary tables. Memory is bounded by one shard.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from astropy.table import Table
+
+from mwlc.errors import MwlcError
+from mwlc.fetch import file_sha256
+from mwlc.io import atomic_path
+from mwlc.schema import LIGHTCURVE_SCHEMA, read_band_info, schema_with_metadata
+
+log = logging.getLogger(__name__)
+
+SUMMARY_COLUMNS = ["archive", "band", "objects", "rows", "unit", "time_system"]
+
+
+class InconsistentShardsError(MwlcError):
+    """Shard files that should belong together do not (schema, archive, params or sample)."""
+
+
+def _provenance(schema: pa.Schema) -> dict:
+    return json.loads((schema.metadata or {}).get(b"mwlc.provenance", b"{}"))
+
+
+def check_archive_shards(paths: Sequence[str]) -> tuple[str, pa.Schema]:
+    """Check that shard files share the light-curve schema, archive, source and params.
+
+    Returns
+    -------
+    (archive, schema)
+        The archive name and the first shard's schema (with its band metadata).
+    """
+    first = pq.read_schema(paths[0])
+    archive = first.metadata[b"mwlc.archive"].decode()
+    reference = _provenance(first)
+    for path in paths:
+        schema = pq.read_schema(path)
+        if not schema.equals(LIGHTCURVE_SCHEMA, check_metadata=False):
+            raise InconsistentShardsError(f"{path}: columns differ from the light-curve schema:\n{schema}")
+        other = schema.metadata[b"mwlc.archive"].decode()
+        if other != archive:
+            raise InconsistentShardsError(f"{path}: holds archive {other!r}, expected {archive!r}")
+        provenance = _provenance(schema)
+        for key in ("source", "params"):
+            if provenance.get(key) != reference.get(key):
+                raise InconsistentShardsError(
+                    f"{path}: made with {key} {provenance.get(key)!r}, but {paths[0]} with "
+                    f"{reference.get(key)!r}; rerun the archive with one configuration"
+                )
+    return archive, first
+
+
+def summarize_archive(paths: Sequence[str], output_csv: str) -> pd.DataFrame:
+    """Objects and rows per band over all shards of one archive, written to ``output_csv``.
+
+    Parameters
+    ----------
+    paths : sequence of str
+        Every shard file of the archive.
+    output_csv : str
+        Destination (written atomically); columns :data:`SUMMARY_COLUMNS`.
+    """
+    archive, schema = check_archive_shards(paths)
+    bands = read_band_info(schema)
+    counts = {band: [0, 0] for band in bands}  # band -> [objects, rows]
+    empty = 0
+    for path in paths:
+        table = pq.read_table(path, columns=["objectid", "band"])
+        empty += table.num_rows == 0
+        table = table.set_column(1, "band", pc.cast(table["band"], pa.string()))
+        per_band = table.group_by("band").aggregate([("objectid", "count_distinct"), ("objectid", "count")])
+        for band, objects, rows in zip(*(per_band[c].to_pylist() for c in
+                                         ("band", "objectid_count_distinct", "objectid_count"))):
+            counts.setdefault(band, [0, 0])
+            counts[band][0] += objects  # shards hold disjoint objects
+            counts[band][1] += rows
+    summary = pd.DataFrame(
+        [
+            (archive, band, objects, rows, getattr(bands.get(band), "unit", ""),
+             getattr(bands.get(band), "time_system", ""))
+            for band, (objects, rows) in counts.items()
+        ],
+        columns=SUMMARY_COLUMNS,
+    )
+    with atomic_path(output_csv) as tmp:
+        summary.to_csv(tmp, index=False)
+    log.info("%s: %d shards (%d without data), %d rows", archive, len(paths), empty, summary["rows"].sum())
+    return summary
+
+
+def check_same_sample(lightcurve_paths: Sequence[str], sample_shard_path: str) -> None:
+    """Refuse light-curve shards that were made from a different version of the sample shard."""
+    expected = file_sha256(sample_shard_path)
+    for path in lightcurve_paths:
+        recorded = _provenance(pq.read_schema(path)).get("sample_shard_sha256")
+        if recorded != expected:
+            raise InconsistentShardsError(
+                f"{path} was made from a different sample than {sample_shard_path} "
+                f"(sample checksum {str(recorded)[:12]} != {expected[:12]}); "
+                "rerun its fetch job (snakemake --forcerun fetch_lightcurves) before merging"
+            )
+
+
+def write_dataset_metadata(dataset: str, relative_paths: Sequence[str], common_metadata: str, metadata: str) -> None:
+    """Write the dataset's ``_common_metadata`` (schema, all bands) and ``_metadata`` (row groups)."""
+    bands: dict = {}
+    collected = []
+    for relative in relative_paths:
+        file_meta = pq.read_metadata(os.path.join(dataset, relative))
+        bands.update(json.loads(file_meta.schema.to_arrow_schema().metadata[b"mwlc.bands"]))
+        file_meta.set_file_path(relative)
+        collected.append(file_meta)
+    schema = schema_with_metadata({b"mwlc.bands": json.dumps(bands, sort_keys=True).encode()})
+    with atomic_path(common_metadata) as tmp:
+        pq.write_metadata(schema, tmp)
+    with atomic_path(metadata) as tmp:
+        pq.write_metadata(schema, tmp, metadata_collector=collected)
+
+
+BY_OBJECT_FIELDS = [("archive", pa.string()), ("band", pa.string()), ("time", pa.float64()),
+                    ("flux", pa.float64()), ("err", pa.float64())]
+BY_OBJECT_SCHEMA = pa.schema(
+    [
+        ("objectid", pa.int64()),
+        ("ra", pa.float64()),
+        ("dec", pa.float64()),
+        ("label", pa.string()),
+        ("labels", pa.string()),
+        ("n_points", pa.int64()),
+        ("lightcurve", pa.struct([(name, pa.list_(kind)) for name, kind in BY_OBJECT_FIELDS])),
+    ]
+)
+
+
+def nest_shard(objects: pd.DataFrame, flat: pa.Table) -> pa.Table:
+    """One row per object with its light curve nested as a struct of lists.
+
+    Parameters
+    ----------
+    objects : pandas.DataFrame
+        The shard's objects: objectid, ra, dec (deg), label, labels; sorted by objectid.
+    flat : pyarrow.Table
+        Their light-curve rows (objectid, archive, band, time, flux, err), any order.
+    """
+    order = pc.sort_indices(flat, [("objectid", "ascending"), ("archive", "ascending"),
+                                   ("band", "ascending"), ("time", "ascending")])
+    flat = flat.take(order)
+    ids = objects["objectid"].to_numpy(np.int64)
+    counts = np.zeros(len(ids), dtype=np.int64)
+    if flat.num_rows:
+        positions = np.searchsorted(ids, flat["objectid"].to_numpy())
+        counts = np.bincount(positions, minlength=len(ids))
+    offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
+    lists = [
+        pa.ListArray.from_arrays(offsets, pc.cast(flat[name], kind).combine_chunks())
+        for name, kind in BY_OBJECT_FIELDS
+    ]
+    lightcurve = pa.StructArray.from_arrays(lists, names=[name for name, _ in BY_OBJECT_FIELDS])
+    return pa.Table.from_arrays(
+        [pa.array(ids), pa.array(objects["ra"], pa.float64()), pa.array(objects["dec"], pa.float64()),
+         pa.array(objects["label"].astype(str)), pa.array(objects["labels"].astype(str)),
+         pa.array(counts), lightcurve],
+        schema=BY_OBJECT_SCHEMA,
+    )
+
+
+def _read_flat(path: str, archive: str) -> pa.Table:
+    """A shard's rows with plain-string band and an ``archive`` column."""
+    table = pq.read_table(path, columns=["objectid", "band", "time", "flux", "err"])
+    table = table.set_column(1, "band", pc.cast(table["band"], pa.string()))
+    return table.append_column("archive", pa.array(np.full(table.num_rows, archive), pa.string()))
+
+
+def write_by_object(sample: pd.DataFrame, dataset: str, archives: Sequence[str], shards: Sequence[str], output: str) -> None:
+    """Write the one-row-per-object table, one row group per shard (memory: one shard)."""
+    with atomic_path(output) as tmp, pq.ParquetWriter(tmp, BY_OBJECT_SCHEMA) as writer:
+        for shard in shards:
+            objects = sample[sample["shard"] == int(shard)].sort_values("objectid")
+            parts = [_read_flat(f"{dataset}/archive={a}/shard-{shard}.parquet", a) for a in archives]
+            flat = pa.concat_tables(parts) if parts else pa.table({})
+            writer.write_table(nest_shard(objects, flat))
+
+
+def read_sample_table(ecsv_path: str) -> pd.DataFrame:
+    """The sample as a flat frame: objectid, ra, dec (deg), label, labels, shard."""
+    table = Table.read(ecsv_path, format="ascii.ecsv")
+    return pd.DataFrame(
+        {
+            "objectid": np.asarray(table["objectid"], dtype=np.int64),
+            "ra": table["coord"].ra.deg,
+            "dec": table["coord"].dec.deg,
+            "label": np.asarray(table["label"], dtype=str),
+            "labels": np.asarray(table["labels"], dtype=str),
+            "shard": np.asarray(table["shard"], dtype=np.int64),
+        }
+    )
+
+
+def merge_dataset(
+    *,
+    dataset: str,
+    archives: Sequence[str],
+    shards: Sequence[str],
+    sample_ecsv: str,
+    sample_shard_paths: Sequence[str],
+    summaries: Sequence[str],
+    common_metadata: str,
+    metadata: str,
+    by_object: str,
+    summary_csv: str,
+) -> None:
+    """Finish the dataset: provenance check, dataset metadata, per-object table, summary.
+
+    Refuses shard files made from another version of the sample (see
+    :func:`check_same_sample`), so light curves of an old sample are never mixed into a new one.
+    """
+    for shard, sample_shard in zip(shards, sample_shard_paths, strict=True):
+        check_same_sample([f"{dataset}/archive={a}/shard-{shard}.parquet" for a in archives], sample_shard)
+    relative = [f"archive={a}/shard-{s}.parquet" for a in archives for s in shards]
+    write_dataset_metadata(dataset, relative, common_metadata, metadata)
+    write_by_object(read_sample_table(sample_ecsv), dataset, archives, shards, by_object)
+    summary = pd.concat([pd.read_csv(path) for path in summaries], ignore_index=True)
+    with atomic_path(summary_csv) as tmp:
+        summary.to_csv(tmp, index=False)
+    log.info("merged %d archives x %d shards: %d rows\n%s", len(archives), len(shards),
+             summary["rows"].sum(), summary.to_string(index=False))

@@ -1,0 +1,223 @@
+"""Network helpers shared by every remote call: timeouts, retries with backoff, error wording.
+
+A remote call is retried only when the failure is *transient*: a connection error, a timeout,
+or an HTTP 5xx/429 answer. Anything else (a 4xx, an answer that does not parse) fails at once.
+Either way the caller gets one :class:`mwlc.errors.ArchiveError` naming the service, the URL
+and the last error; nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import requests
+from requests.adapters import HTTPAdapter
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from mwlc.errors import ArchiveError, MwlcError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: HTTP status codes worth another attempt (server trouble, rate limiting).
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try a remote service.
+
+    Parameters
+    ----------
+    retries : int
+        Attempts after the first one (0 = try once).
+    backoff_s : float
+        Base of the exponential backoff, in seconds: the waits are
+        ``backoff_s * 2**k`` for k = 0, 1, ..., capped at ``max_wait_s``.
+    timeout_s : float
+        Connect/read timeout of each HTTP request, in seconds.
+    max_wait_s : float
+        Longest single wait between attempts, in seconds.
+    """
+
+    retries: int = 3
+    backoff_s: float = 2.0
+    timeout_s: float = 60.0
+    max_wait_s: float = 300.0
+
+    @property
+    def attempts(self) -> int:
+        """Total number of attempts (first one included)."""
+        return self.retries + 1
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """Yield ``exc`` and the exceptions it was raised from (``__cause__``/``__context__``)."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        yield cur
+        nxt = getattr(cur, "cause", None)  # pyvo's DALServiceError keeps the cause here
+        if not isinstance(nxt, BaseException):
+            nxt = cur.__cause__ or cur.__context__
+        cur = nxt
+
+
+def _status_of(exc: BaseException) -> int | None:
+    """HTTP status carried by ``exc`` (requests or pyvo), if any."""
+    response = getattr(exc, "response", None)
+    if response is not None and getattr(response, "status_code", None):
+        return int(response.status_code)
+    code = getattr(exc, "code", None)
+    return int(code) if isinstance(code, int) and code > 0 else None
+
+
+#: pyvo's VOSI endpoint errors (capabilities, tables) keep only a message; these parts of it
+#: mean a transient failure (pyvo 1.9 ``EndpointMixin._get_endpoint``).
+_PYVO_TRANSIENT = re.compile(r"Request timed out|Connection failed|HTTP Code: (5\d\d|429)|"
+                             r"503 Service Unavailable")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is worth retrying.
+
+    Connection errors, timeouts (requests, astroquery) and HTTP 429/5xx answers are transient,
+    including pyvo's VOSI endpoint errors that report them only in their message.
+    """
+    for err in _chain(exc):
+        if type(err).__name__ == "DALServiceError" and str(err).startswith(
+                "Unable to access the") and _PYVO_TRANSIENT.search(str(err)):
+            return True
+        if isinstance(err, (requests.ConnectionError, requests.Timeout,
+                            requests.exceptions.ChunkedEncodingError, TimeoutError)):
+            return True
+        if type(err).__name__ == "TimeoutError":  # astroquery.exceptions.TimeoutError
+            return True
+        status = _status_of(err)
+        if status in RETRYABLE_STATUS:
+            return True
+    return False
+
+
+class _DefaultTimeoutAdapter(HTTPAdapter):
+    """An HTTPAdapter that applies a timeout to requests sent without one (pyvo sends none)."""
+
+    def __init__(self, timeout_s: float, **kwargs: Any) -> None:
+        self._timeout_s = timeout_s
+        super().__init__(**kwargs)
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self._timeout_s
+        return super().send(request, **kwargs)
+
+
+def _raise_for_retryable_status(response: requests.Response, *args: Any,
+                                **kwargs: Any) -> requests.Response:
+    """Response hook: turn a 429/5xx answer into ``requests.HTTPError`` before anyone parses it."""
+    if response.status_code in RETRYABLE_STATUS:
+        response.raise_for_status()
+    return response
+
+
+def harden_session(session: requests.Session, timeout_s: float) -> requests.Session:
+    """Give ``session`` a default timeout and make 429/5xx answers raise ``HTTPError``.
+
+    Used on our own sessions and on the ``requests.Session`` of the astroquery objects we create,
+    so that a 503 page is seen as a server failure (and retried) rather than as a table that
+    does not parse, and so that clients which pass no timeout (pyvo) still get one.
+
+    Parameters
+    ----------
+    session : requests.Session
+        Session to modify in place.
+    timeout_s : float
+        Default connect/read timeout, seconds.
+
+    Returns
+    -------
+    requests.Session
+        The same session.
+    """
+    adapter = _DefaultTimeoutAdapter(timeout_s)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    if _raise_for_retryable_status not in session.hooks["response"]:
+        session.hooks["response"].append(_raise_for_retryable_status)
+    return session
+
+
+def new_session(timeout_s: float) -> requests.Session:
+    """A fresh hardened ``requests.Session`` (see :func:`harden_session`)."""
+    session = requests.Session()
+    session.headers["User-Agent"] = f"mwlc {session.headers.get('User-Agent', '')}".strip()
+    return harden_session(session, timeout_s)
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type: message`` on one line, at most 500 characters."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:500]
+
+
+def call_with_retries(fn: Callable[[], T], *, service: str, url: str,
+                      policy: RetryPolicy) -> T:
+    """Call ``fn()``; retry transient failures with exponential backoff.
+
+    Parameters
+    ----------
+    fn : callable
+        The remote call, without arguments.
+    service : str
+        Service name for messages (e.g. ``"NED"``).
+    url : str
+        URL the call talks to, for messages.
+    policy : RetryPolicy
+        Retries, backoff (s) and timeout (s).
+
+    Returns
+    -------
+    object
+        What ``fn`` returned.
+
+    Raises
+    ------
+    mwlc.errors.ArchiveError
+        After the last failed attempt, or at once for a non-transient failure. The message names
+        the service, the URL, the number of attempts and the last error.
+    """
+    def before_sleep(state: RetryCallState) -> None:
+        err = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.warning("%s (%s): attempt %d/%d failed (%s); retrying in %.1f s", service, url,
+                    state.attempt_number, policy.attempts, _describe(err) if err else "?", wait)
+
+    retrying = Retrying(
+        stop=stop_after_attempt(policy.attempts),
+        wait=wait_exponential(multiplier=policy.backoff_s, exp_base=2, min=0,
+                              max=policy.max_wait_s),
+        retry=retry_if_exception(lambda e: is_transient(e) and not isinstance(e, MwlcError)),
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    try:
+        return retrying(fn)
+    except MwlcError:
+        raise
+    except Exception as exc:
+        attempts = retrying.statistics.get("attempt_number", 1)
+        kind = "failed" if is_transient(exc) else "answered with an error"
+        raise ArchiveError(
+            f"{service} ({url}) {kind} after {attempts} attempt(s): {_describe(exc)}"
+        ) from exc

@@ -1,0 +1,1 @@
+"""Build the object sample: fetch positions from sources, validate, consolidate, number, shard."""

@@ -1,0 +1,163 @@
+"""Merge sample rows that point at the same object (friends-of-friends within a radius).
+
+The original ``clean_sample`` merged near-duplicates with an astropy self-join on
+``join_skycoord(0.005 deg)`` (5.5 min at 500k objects). Here positions become 3-D unit vectors,
+pairs closer than the radius come from :meth:`scipy.spatial.cKDTree.query_pairs` on the chord
+distance, and groups are the connected components of that pair graph
+(:func:`scipy.sparse.csgraph.connected_components`): about a second at 500k objects, exact at
+the RA 0/360 seam and at the poles, where (ra, dec) differences mislead.
+
+Grouping rule
+-------------
+Two rows are *friends* when their angular separation is at most ``radius_arcsec``. A group is a
+connected component of the friendship graph, so it is **transitive**: a chain A-B-C with A-B and
+B-C within the radius is one object even when A and C are farther apart (this is a
+friends-of-friends grouping; the original's pairwise join chained the same way). The group
+depends only on the set of positions, never on row order.
+
+Within a group the **first row in input order** is kept: its ``ra``, ``dec``, ``label`` and
+``origin`` describe the object, so the label of the source listed first in the config wins, as
+in the original. ``labels`` lists every distinct label of the group in first-seen order, joined
+by :data:`~mwlc.sample.validate.LABEL_SEPARATOR` (``"; "``; validation rejects labels containing
+``";"``), and ``n_merged`` counts the input rows of the group (1 for an object seen once).
+
+Cost is O(N log N) plus the number of close pairs, which is small for real samples (the SDSS
+500k demo has ~1,100 duplicates); a dense blob of k rows within one radius costs k^2/2 pairs.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from mwlc.errors import ConfigError
+from mwlc.sample.validate import LABEL_SEPARATOR, require_columns
+
+log = logging.getLogger(__name__)
+
+#: The original's ``join_skycoord(0.005 * u.deg)``, in arcseconds.
+DEFAULT_RADIUS_ARCSEC = 18.0
+
+#: Columns of :func:`consolidate`'s result, in order.
+OUTPUT_COLUMNS = ("ra", "dec", "label", "labels", "origin", "n_merged")
+
+
+def consolidate(frame: pd.DataFrame, radius_arcsec: float = DEFAULT_RADIUS_ARCSEC) -> pd.DataFrame:
+    """Merge rows closer than ``radius_arcsec`` into one object each.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Validated rows (see :func:`~mwlc.sample.validate.validate_positions`) with columns
+        ``ra``, ``dec`` (degrees, ICRS), ``label``, ``origin``, in source order.
+    radius_arcsec : float
+        Merge radius in arcseconds (default 18, the original's 0.005 deg). Rows at most this far
+        apart are friends; groups are transitive (see the module docstring). ``0`` disables
+        merging: every row becomes an object, even exact duplicates.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per object, in input order of the kept rows, with columns ``ra``, ``dec``
+        (degrees, of the first row of the group), ``label``, ``origin`` (of that row),
+        ``labels`` (distinct labels, first-seen order, joined by ``"; "``) and ``n_merged``
+        (int64, input rows in the group). The index is a fresh ``RangeIndex``.
+
+    Raises
+    ------
+    mwlc.errors.ConfigError
+        If ``radius_arcsec`` is negative or not finite.
+    """
+    require_columns(frame)
+    start = time.perf_counter()
+    ra_deg, dec_deg = frame["ra"].to_numpy(float), frame["dec"].to_numpy(float)
+    group = friends_of_friends(ra_deg, dec_deg, radius_arcsec)
+    result = _collapse(frame, group)
+    log.info(
+        "consolidation within %g arcsec: %d rows -> %d objects (largest group %d rows) in %.2f s",
+        radius_arcsec,
+        len(frame),
+        len(result),
+        result["n_merged"].max() if len(result) else 0,
+        time.perf_counter() - start,
+    )
+    return result
+
+
+def friends_of_friends(ra_deg: np.ndarray, dec_deg: np.ndarray, radius_arcsec: float) -> np.ndarray:
+    """Group positions into friends-of-friends components.
+
+    Parameters
+    ----------
+    ra_deg, dec_deg : numpy.ndarray
+        Positions in degrees (any right ascension; the math uses unit vectors).
+    radius_arcsec : float
+        Linking length in arcseconds; ``0`` puts every position in its own group.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 group number per position. Numbers are arbitrary; the partition is not.
+    """
+    if not (math.isfinite(radius_arcsec) and radius_arcsec >= 0):
+        raise ConfigError(f"consolidate radius_arcsec = {radius_arcsec!r} must be a number >= 0")
+    n = len(ra_deg)
+    if radius_arcsec == 0 or n < 2:
+        return np.arange(n, dtype=np.int64)
+    pairs = cKDTree(unit_vectors(ra_deg, dec_deg)).query_pairs(
+        chord_length(radius_arcsec), output_type="ndarray"
+    )
+    log.debug("%d pairs within %g arcsec", len(pairs), radius_arcsec)
+    graph = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), (n, n))
+    return connected_components(graph, directed=False)[1].astype(np.int64)
+
+
+def unit_vectors(ra_deg: np.ndarray, dec_deg: np.ndarray) -> np.ndarray:
+    """Cartesian unit vectors, shape (N, 3), of positions given in degrees."""
+    ra, dec = np.radians(ra_deg), np.radians(dec_deg)
+    cos_dec = np.cos(dec)
+    return np.column_stack([cos_dec * np.cos(ra), cos_dec * np.sin(ra), np.sin(dec)])
+
+
+def chord_length(radius_arcsec: float) -> float:
+    """Straight-line distance between unit vectors ``radius_arcsec`` apart on the sphere."""
+    angle = min(math.radians(radius_arcsec / 3600.0), math.pi)
+    return 2.0 * math.sin(angle / 2.0)
+
+
+def _collapse(frame: pd.DataFrame, group: np.ndarray) -> pd.DataFrame:
+    """Keep the first row of each group; add ``labels`` and ``n_merged``."""
+    _, first = np.unique(group, return_index=True)
+    keep = np.sort(first)
+    sizes = np.bincount(group)
+    kept_group = group[keep]
+    labels = frame["label"].to_numpy(dtype=object)[keep].copy()
+    merged = sizes[kept_group] > 1
+    if merged.any():
+        joined = _joined_labels(frame["label"].to_numpy(dtype=object), group, sizes)
+        labels[merged] = joined.loc[kept_group[merged]].to_numpy()
+    return pd.DataFrame(
+        {
+            "ra": frame["ra"].to_numpy(float)[keep],
+            "dec": frame["dec"].to_numpy(float)[keep],
+            "label": pd.array(frame["label"].to_numpy(dtype=object)[keep], dtype="str"),
+            "labels": pd.array(labels, dtype="str"),
+            "origin": pd.array(frame["origin"].to_numpy(dtype=object)[keep], dtype="str"),
+            "n_merged": sizes[kept_group].astype(np.int64),
+        },
+        columns=list(OUTPUT_COLUMNS),
+    )
+
+
+def _joined_labels(labels: np.ndarray, group: np.ndarray, sizes: np.ndarray) -> pd.Series:
+    """Distinct labels of every multi-row group, first-seen order, joined; indexed by group."""
+    rows = np.flatnonzero(sizes[group] > 1)
+    members = pd.DataFrame({"group": group[rows], "label": labels[rows]}).drop_duplicates()
+    return members.groupby("group", sort=False)["label"].agg(LABEL_SEPARATOR.join)

@@ -1,0 +1,89 @@
+"""Source ``simbad_bibcode``: objects SIMBAD links to a publication.
+
+astroquery 0.4.11 queries SIMBAD through its TAP service at ``https://<server>/simbad/sim-tap``
+(pyvo): ``query_bibobj`` first reads ``/capabilities`` (the output hard limit), then POSTs
+``/sync`` with an ADQL join of ``basic``, ``has_ref`` and ``ref`` on the bibcode. The mirror is
+an https host only: ``conf.server`` and the ``server`` setter accept the two listed mirrors
+only, so the host from ``simbad_url`` is set on the client instance we create (``_server``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from mwlc.errors import ArchiveError
+from mwlc.net import call_with_retries, harden_session
+
+from ._common import (
+    Services,
+    SourceKind,
+    check_rows,
+    check_type,
+    empty_frame,
+    https_host,
+    log_source,
+    make_frame,
+    select_rows,
+    text_values,
+)
+
+#: What astroquery appends to the mirror host.
+TAP_PATH = "/simbad/sim-tap"
+
+
+def query_bibobj(bibcode: str, services: Services) -> Any:
+    """SIMBAD's table of the objects in ``bibcode`` (astropy Table), with retries."""
+    from astroquery.simbad import SimbadClass
+
+    host = https_host(services, "simbad_url", path=TAP_PATH)
+
+    def run() -> Any:
+        client = SimbadClass()
+        client._server = host  # see module docstring
+        harden_session(client._session, services.policy.timeout_s)
+        return client.query_bibobj(bibcode)
+
+    return call_with_retries(run, service=f"SIMBAD (bibcode {bibcode})",
+                             url=f"https://{host}{TAP_PATH}", policy=services.policy)
+
+
+def fetch_simbad_bibcode(spec: dict[str, Any], services: Services) -> pd.DataFrame:
+    """Objects of one publication from SIMBAD (``Simbad.query_bibobj``).
+
+    Parameters
+    ----------
+    spec : dict
+        ``bibcode``, ``label``, ``rows`` (optional list of 0-based row indices of SIMBAD's
+        answer to keep).
+    services : Services
+        ``simbad_url``: SIMBAD's TAP URL, ``https://<host>/simbad/sim-tap``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``ra``, ``dec`` (SIMBAD ``basic.ra``/``dec``, deg, ICRS), ``label``, ``origin`` =
+        ``"simbad_bibcode <bibcode> row <n> (<main_id>)"``, n 1-based in SIMBAD's answer.
+    """
+    what = "source 'simbad_bibcode'"
+    bibcode = check_type(spec["bibcode"], str, key="bibcode", what=what, expected="a string")
+    label = check_type(spec["label"], str, key="label", what=what, expected="a string")
+    rows = check_rows(spec["rows"], what=what)
+    asked = bibcode + (f" rows {rows}" if rows is not None else "")
+    table = query_bibobj(bibcode, services)
+    if len(table) == 0:
+        return log_source("simbad_bibcode", asked, empty_frame())
+    missing = [c for c in ("main_id", "ra", "dec") if c not in table.colnames]
+    if missing:
+        raise ArchiveError(f"SIMBAD answer for bibcode {bibcode!r} lacks column(s) {missing}; "
+                           f"columns: {', '.join(table.colnames)}")
+    keep = select_rows(len(table), rows, what=f"{what} bibcode {bibcode!r}")
+    names = text_values(table["main_id"])
+    origins = [f"simbad_bibcode {bibcode} row {i + 1} ({names[i]})" for i in keep]
+    frame = make_frame(table["ra"][keep], table["dec"][keep], label, origins)
+    return log_source("simbad_bibcode", asked, frame)
+
+
+KIND = SourceKind(name="simbad_bibcode", fetch=fetch_simbad_bibcode,
+                  required=("bibcode", "label"), optional={"rows": None})

@@ -1,0 +1,236 @@
+"""A threaded loopback HTTP(S) server that hands each request to an app, with fault injection.
+
+An *app* is any object with ``handle(request: Request) -> Response``. The server logs every
+request (``server.requests``) and can be told to fail or stall the next requests, so tests can
+exercise retries and timeouts of the real clients::
+
+    with LoopbackServer(FakeAlerce(objects)) as server:
+        server.fail_next(2, status=503)      # the next two requests get a 503
+        server.delay_next(1, seconds=1.0)    # the one after waits 1 s before answering
+        ... server.url ...                   # "http://127.0.0.1:<port>"
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import json
+import ssl
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol, Self
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Request:
+    """One received HTTP request."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: Message
+    body: bytes
+
+    def form(self) -> dict[str, list[Any]]:
+        """Query string plus url-encoded or multipart body fields.
+
+        Text parts become ``str``; parts sent with a filename stay ``bytes``.
+        """
+        fields = {k: list(v) for k, v in self.query.items()}
+        ctype = self.headers.get("Content-Type", "")
+        if ctype.startswith("multipart/form-data"):
+            head = f"Content-Type: {ctype}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+            message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+                head + self.body)
+            for part in message.iter_parts():
+                name = part.get_param("name", header="content-disposition")
+                payload = part.get_payload(decode=True) or b""
+                value: Any = payload if part.get_filename() else payload.decode("utf-8")
+                fields.setdefault(name, []).append(value)
+        elif ctype.startswith("application/x-www-form-urlencoded"):
+            for k, v in parse_qs(self.body.decode("utf-8"), keep_blank_values=True).items():
+                fields.setdefault(k, []).extend(v)
+        return fields
+
+    def param(self, name: str, default: str | None = None, *,
+              case_insensitive: bool = False) -> Any:
+        """First value of form field ``name`` (optionally matched case-insensitively)."""
+        form = self.form()
+        if case_insensitive:
+            form = {k.upper(): v for k, v in form.items()}
+            name = name.upper()
+        values = form.get(name)
+        return values[0] if values else default
+
+
+@dataclass
+class Response:
+    """What an app answers."""
+
+    status: int = 200
+    body: bytes | str = b""
+    content_type: str = "text/plain; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, payload: Any, status: int = 200) -> Response:
+        """A JSON answer."""
+        return cls(status, json.dumps(payload), "application/json")
+
+
+class App(Protocol):
+    """What a :class:`LoopbackServer` serves."""
+
+    def handle(self, request: Request) -> Response: ...
+
+
+@dataclass
+class _Fault:
+    status: int | None = None
+    delay_s: float = 0.0
+    body: str = ""
+
+
+class LoopbackServer:
+    """Threaded HTTP(S) server on 127.0.0.1 (a free port) serving one app.
+
+    Parameters
+    ----------
+    app : App
+        Handles every request that is not failed by an injected fault.
+    tls : ssl.SSLContext, optional
+        Server-side TLS context; the server then speaks https.
+    """
+
+    def __init__(self, app: App, *, tls: ssl.SSLContext | None = None) -> None:
+        self.app = app
+        self.requests: list[Request] = []
+        self._faults: deque[_Fault] = deque()
+        self._always: _Fault | None = None
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd.daemon_threads = True
+        self._httpd.handle_error = lambda request, address: None  # clients that hung up
+        if tls is not None:
+            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
+        self.scheme = "https" if tls is not None else "http"
+        self._thread: threading.Thread | None = None
+
+    # -- addresses -------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        """TCP port the server listens on."""
+        return self._httpd.server_address[1]
+
+    @property
+    def host(self) -> str:
+        """``127.0.0.1:<port>``."""
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """``http(s)://127.0.0.1:<port>``, no trailing slash."""
+        return f"{self.scheme}://{self.host}"
+
+    # -- faults ----------------------------------------------------------------------------
+    def fail_next(self, n: int, *, status: int = 503, body: str = "Service Unavailable") -> None:
+        """Answer the next ``n`` requests with ``status`` instead of calling the app."""
+        with self._lock:
+            self._faults.extend(_Fault(status=status, body=body) for _ in range(n))
+
+    def delay_next(self, n: int, *, seconds: float) -> None:
+        """Wait ``seconds`` before answering each of the next ``n`` requests."""
+        with self._lock:
+            self._faults.extend(_Fault(delay_s=seconds) for _ in range(n))
+
+    def fail_always(self, *, status: int = 503, body: str = "Service Unavailable") -> None:
+        """Answer every request with ``status`` until :meth:`reset`."""
+        with self._lock:
+            self._always = _Fault(status=status, body=body)
+
+    def reset(self) -> None:
+        """Forget logged requests and injected faults (and the app's own log, if it keeps one)."""
+        with self._lock:
+            self.requests.clear()
+            self._faults.clear()
+            self._always = None
+        reset_app = getattr(self.app, "reset", None)
+        if callable(reset_app):
+            reset_app()
+
+    def _next_fault(self) -> _Fault | None:
+        with self._lock:
+            if self._faults:
+                return self._faults.popleft()
+            return self._always
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> Self:
+        """Serve in a daemon thread."""
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True,
+                                        name=f"loopback-{type(self.app).__name__}")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (if started) and close the socket."""
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._httpd.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- request handling ------------------------------------------------------------------
+    def _dispatch(self, request: Request) -> Response:
+        with self._lock:
+            self.requests.append(request)
+        fault = self._next_fault()
+        if fault is not None:
+            if fault.delay_s:
+                time.sleep(fault.delay_s)
+            if fault.status is not None:
+                return Response(fault.status, fault.body)
+        try:
+            return self.app.handle(request)
+        except Exception as exc:  # noqa: BLE001 - a bug in a fake must show, not hang
+            return Response(500, f"fake server error: {type(exc).__name__}: {exc}")
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self) -> None:
+                parts = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                request = Request(self.command, parts.path,
+                                  parse_qs(parts.query, keep_blank_values=True),
+                                  self.headers, body)
+                response = server._dispatch(request)
+                payload = (response.body.encode("utf-8") if isinstance(response.body, str)
+                           else response.body)
+                self.send_response(response.status)
+                self.send_header("Content-Type", response.content_type)
+                self.send_header("Content-Length", str(len(payload)))
+                for key, value in response.headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler

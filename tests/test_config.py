@@ -1,0 +1,106 @@
+"""Config validation: defaults, old names, and one clear line per mistake."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mwlc.config import check_config, enabled_archives
+from mwlc.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _load(name: str) -> dict:
+    return yaml.safe_load((REPO / "config" / name).read_text())
+
+
+def _merged(overrides: dict) -> dict:
+    """config.yaml with ``overrides`` merged in, as Snakemake's --configfile does."""
+    def merge(base, extra):
+        for key, value in extra.items():
+            if isinstance(value, dict) and isinstance(base.get(key), dict):
+                merge(base[key], value)
+            else:
+                base[key] = value
+        return base
+    return merge(_load("config.yaml"), copy.deepcopy(overrides))
+
+
+def test_default_config_is_valid_and_points_at_real_archives():
+    config, notes = check_config(_load("config.yaml"))
+    assert notes == []
+    assert config["archives"]["ztf"]["source"] == "s3://ipac-irsa-ztf/ztf/enhanced/dr24/lc/hats"
+    assert config["sample"]["sources"] == [{"source": "yang"}]
+    assert config["sample"]["consolidate_radius_arcsec"] == 18.0
+    assert enabled_archives(config) == ["ztf"]
+
+
+def test_demo_config_is_valid_and_local():
+    config, _ = check_config(_merged(_load("demo.yaml")))
+    assert config["run_id"] == "demo"
+    assert config["archives"]["ztf"]["source"] == "resources/demo/ztf"
+    assert "synthetic" in config["provenance_note"].lower()
+
+
+def test_defaults_are_filled_in():
+    config, _ = check_config({"run_id": "x", "n_shards": 2, "sample": {"sources": [{"source": "yang"}]},
+                              "archives": {"ztf": {}}})
+    assert config["archives"]["ztf"]["radius_arcsec"] == 1.0
+    assert config["archives"]["ztf"]["bands"] == ["ztf_g", "ztf_r", "ztf_i"]
+    assert config["services"]["retries"] == 3
+    assert config["fetch_retries"] == 2
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"n_shard": 3}, "config key 'n_shard': unknown key; did you mean 'n_shards'?"),
+        ({"n_shards": 0}, "config key 'n_shards': 0 is less than the minimum of 1"),
+        ({"n_shards": "ten"}, "config key 'n_shards': expected an integer, got 'ten' (str)"),
+        ({"run_id": "my run/1"}, "config key 'run_id'"),
+        ({"archives": {"ztf": {"radius_arcsec": -1}}}, "config key 'archives.ztf.radius_arcsec': -1 is less than or equal to the minimum of 0"),
+        ({"archives": {"ztf": {"radius_arcsecs": 1}}}, "config key 'archives.ztf.radius_arcsecs': unknown key; did you mean 'radius_arcsec'?"),
+        ({"archives": {"ztf": {"bands": ["ztf_q"]}}}, "config key 'archives.ztf.bands.0'"),
+        ({"archives": {"ztff": {}}}, "config key 'archives.ztff': unknown archive 'ztff'"),
+        ({"sample": {"sources": [{"source": "nedd_refcode"}]}}, "config key 'sample.sources.0.source': unknown sample source 'nedd_refcode'; did you mean 'ned_refcode'?"),
+        ({"sample": {"sources": []}}, "config key 'sample.sources'"),
+        ({"sample": {"consolidate_radius_arcsec": -5}}, "config key 'sample.consolidate_radius_arcsec': -5 is less than the minimum of 0"),
+        ({"services": {"timeout_s": 0}}, "config key 'services.timeout_s'"),
+        ({"archives": {"ztf": {"match_radius": 1 / 3600, "radius_arcsec": 2.0}}}, "old name given together with 'radius_arcsec'"),
+    ],
+)
+def test_bad_config_gives_one_line_naming_the_key(overrides, expected):
+    with pytest.raises(ConfigError) as info:
+        check_config(_merged(overrides), defaults=_load("config.yaml"))
+    message = str(info.value)
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_old_ztf_parameters_are_converted_with_a_note():
+    config, notes = check_config(_merged({"archives": {"ZTF": {"match_radius": 2 / 3600, "nworkers": 8,
+                                                               "bands": ["zg", "zr"]}}}),
+                                 defaults=_load("config.yaml"))
+    ztf = config["archives"]["ztf"]
+    assert ztf["radius_arcsec"] == pytest.approx(2.0)
+    assert ztf["bands"] == ["ztf_g", "ztf_r"]
+    assert "nworkers" not in ztf and "match_radius" not in ztf
+    assert any("match_radius is deprecated" in n and "radius_arcsec" in n for n in notes)
+    assert any("nworkers is obsolete" in n for n in notes)
+    assert any("old band names" in n for n in notes)
+
+
+def test_check_config_does_not_modify_its_input():
+    raw = _merged({"archives": {"ztf": {"match_radius": 1 / 3600}}})
+    before = copy.deepcopy(raw)
+    check_config(raw, defaults=_load("config.yaml"))
+    assert raw == before
+
+
+def test_demo_archive_must_be_read_from_its_snapshot():
+    with pytest.raises(ConfigError, match="archives.ztf.source"):
+        check_config(_merged({**_load("demo.yaml"), "archives": {"ztf": {"source": "elsewhere"}}}))

@@ -1,0 +1,195 @@
+"""The workflow as a user runs it: snakemake as a subprocess on the demo config, offline."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from astropy.table import Table
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEFILE = REPO / "workflow" / "Snakefile"
+N_SHARDS = 3  # config/demo.yaml
+
+pytestmark = pytest.mark.workflow
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run snakemake in ``workdir`` on the demo config; output captured as text."""
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(workdir),
+           "--configfile", "config/demo.yaml", *args]
+    result = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def job_counts(result: subprocess.CompletedProcess) -> dict[str, int]:
+    """The job-stats table of `snakemake -n --quiet rules` as {rule: count}."""
+    counts = {}
+    for line in (result.stdout + result.stderr).splitlines():
+        match = re.fullmatch(r"\s*([a-z_]+)\s+(\d+)\s*", line)
+        if match and match.group(1) != "total":
+            counts[match.group(1)] = int(match.group(2))
+    return counts
+
+
+def new_workdir(tmp_path: Path) -> Path:
+    """A directory laid out like a checkout: the config folder and nothing else."""
+    workdir = tmp_path / "run"
+    shutil.copytree(REPO / "config", workdir / "config")
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory) -> Path:
+    """One complete demo run, shared by the tests that inspect its outputs."""
+    workdir = new_workdir(tmp_path_factory.mktemp("demo"))
+    snakemake(workdir, "--cores", "2")
+    return workdir
+
+
+def test_dry_run_has_one_fetch_job_per_archive_and_shard(tmp_path):
+    counts = job_counts(snakemake(new_workdir(tmp_path), "-n", "--quiet", "rules"))
+    assert counts == {
+        "all": 1, "sample": 1, "build_demo_archive": 1, "fetch_lightcurves": 1 * N_SHARDS,
+        "gather_archive": 1, "merge_lightcurves": 1,
+    }
+
+
+def test_dry_run_job_count_follows_n_shards(tmp_path):
+    counts = job_counts(snakemake(new_workdir(tmp_path), "-n", "--quiet", "rules", "--config", "n_shards=7"))
+    assert counts["fetch_lightcurves"] == 7
+
+
+def test_until_sample_runs_only_the_sample_job(tmp_path):
+    workdir = new_workdir(tmp_path)
+    result = snakemake(workdir, "--cores", "1", "--until", "sample")
+    assert job_counts(snakemake(workdir, "-n", "--quiet", "rules", "--until", "sample")) == {}
+    assert job_counts(result) == {"sample": 1}
+    sample = Table.read(workdir / "results/demo/sample.ecsv", format="ascii.ecsv")
+    assert sample.colnames[:3] == ["objectid", "coord", "label"]
+    assert list(sample["objectid"]) == list(range(1, len(sample) + 1))
+    assert sorted(p.name for p in (workdir / "results/demo/sample_shards").iterdir()) == [
+        f"shard-{i:04d}.parquet" for i in range(N_SHARDS)
+    ]
+    assert not (workdir / "results/demo/lightcurves.parquet").exists()
+    assert not (workdir / "resources").exists()
+
+
+def test_bad_config_stops_before_any_job(tmp_path):
+    workdir = new_workdir(tmp_path)
+    result = snakemake(workdir, "--cores", "1", "--config", "n_shards=0", check=False)
+    assert result.returncode != 0
+    assert "config key 'n_shards': 0 is less than the minimum of 1" in result.stderr
+    assert not (workdir / "results").exists()
+
+
+def test_an_empty_sample_stops_the_run_before_any_archive_job(tmp_path):
+    workdir = new_workdir(tmp_path)
+    (workdir / "config/demo_sample.csv").write_text("name,ra,dec,label\n")
+    result = snakemake(workdir, "--cores", "2", check=False)
+    assert result.returncode != 0
+    log = (workdir / "logs/demo/sample.log").read_text()
+    assert "sample is empty" in log
+    assert not (workdir / "results/demo/sample.ecsv").exists()
+    assert not (workdir / "results/demo/lightcurves.parquet").exists()
+
+
+def test_demo_writes_the_dataset_in_the_original_layout(demo_run):
+    frame = pd.read_parquet(demo_run / "results/demo/lightcurves.parquet")
+    assert frame.index.names == ["objectid", "label", "band", "time"]
+    assert list(frame.columns) == ["flux", "err", "archive"]
+    assert set(frame["archive"]) == {"ztf"}
+    assert set(frame.index.get_level_values("band")) <= {"ztf_g", "ztf_r", "ztf_i"}
+    assert (frame["flux"] > 0).all() and (frame["err"] > 0).all()
+    sample = Table.read(demo_run / "results/demo/sample.ecsv", format="ascii.ecsv")
+    assert set(frame.index.get_level_values("objectid")) <= set(sample["objectid"])
+    shards = sorted((demo_run / "results/demo/lightcurves.parquet/archive=ztf").glob("shard-*.parquet"))
+    assert len(shards) == N_SHARDS
+
+
+def test_demo_summary_matches_the_dataset(demo_run):
+    frame = pd.read_parquet(demo_run / "results/demo/lightcurves.parquet").reset_index()
+    summary = pd.read_csv(demo_run / "results/demo/summary.csv").set_index("band")
+    for band, rows in frame.groupby("band", observed=True):
+        assert summary.loc[band, "rows"] == len(rows)
+        assert summary.loc[band, "objects"] == rows["objectid"].nunique()
+        assert summary.loc[band, "unit"] == "mJy"
+
+
+def test_demo_by_object_table_holds_every_object_once(demo_run):
+    by_object = pq.read_table(demo_run / "results/demo/lightcurves_by_object.parquet").to_pandas()
+    sample = Table.read(demo_run / "results/demo/sample.ecsv", format="ascii.ecsv")
+    assert list(by_object["objectid"]) == list(sample["objectid"])
+    flat = pd.read_parquet(demo_run / "results/demo/lightcurves.parquet")
+    assert by_object["n_points"].sum() == len(flat)
+
+
+def test_demo_logs_say_the_data_are_synthetic(demo_run):
+    logs = list((demo_run / "logs/demo").rglob("*.log"))
+    assert len(logs) >= 1 + N_SHARDS + 3
+    for log in logs:
+        assert "synthetic" in log.read_text().lower(), log
+
+
+def test_every_job_has_a_benchmark(demo_run):
+    tsvs = list((demo_run / "benchmarks/demo").rglob("*.tsv"))
+    assert len(tsvs) == 1 + 1 + N_SHARDS + 1 + 1
+    assert all(t.read_text().startswith("s\th:m:s\tmax_rss") for t in tsvs)
+
+
+def test_second_run_has_nothing_to_do(demo_run):
+    result = snakemake(demo_run, "-n", "--cores", "2")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_a_killed_run_redoes_only_unfinished_jobs(tmp_path):
+    workdir = new_workdir(tmp_path)
+    snakemake(workdir, "--cores", "1", "--until", "build_demo_archive", "sample")
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(workdir),
+           "--configfile", "config/demo.yaml", "--cores", "1"]
+    proc = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    shard_dir = workdir / "results/demo/lightcurves.parquet/archive=ztf"
+    deadline = time.monotonic() + 300
+    while not list(shard_dir.glob("shard-*.parquet")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    time.sleep(1.5)  # let Snakemake record the finished job, then kill it and its jobs mid-run
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = {p: p.stat().st_mtime_ns for p in shard_dir.glob("shard-*.parquet")}
+    assert 1 <= len(finished) < N_SHARDS, f"{len(finished)} of {N_SHARDS} shards finished before the kill"
+    partial = pd.read_parquet(shard_dir.parent)  # a half-written shard is never read as data
+    assert len(partial) == sum(pq.read_metadata(path).num_rows for path in finished)
+    snakemake(workdir, "--unlock")
+    counts = job_counts(snakemake(workdir, "-n", "--quiet", "rules", "--rerun-incomplete"))
+    assert "sample" not in counts and "build_demo_archive" not in counts
+    # Only jobs without a recorded, complete output run again (a job killed between its rename
+    # and Snakemake's bookkeeping is legitimately redone).
+    assert N_SHARDS - len(finished) <= counts["fetch_lightcurves"] < N_SHARDS
+    snakemake(workdir, "--cores", "2", "--rerun-incomplete")
+    kept = [path for path, mtime in finished.items() if path.stat().st_mtime_ns == mtime]
+    assert len(kept) == N_SHARDS - counts["fetch_lightcurves"]
+    assert (workdir / "results/demo/summary.csv").exists()
+
+
+def test_lint_is_clean():
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "--configfile", "config/demo.yaml"],
+                            cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_snakefmt_is_clean():
+    snakefmt = Path(sys.executable).with_name("snakefmt")
+    result = subprocess.run([str(snakefmt), "--check", "workflow/"], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,89 @@
+# Helpers used by the rules: the only place for Python in the rule files.
+from mwlc.config import check_config, enabled_archives, load_schema
+from mwlc.errors import ConfigError
+import os
+
+import yaml
+
+try:
+    with open(f"{workflow.basedir}/../config/config.yaml") as _defaults:
+        config, CONFIG_DEPRECATIONS = check_config(
+            config,
+            load_schema(f"{workflow.basedir}/schemas/config.schema.yaml"),
+            defaults=yaml.safe_load(_defaults),
+        )
+except ConfigError as error:
+    raise WorkflowError(f"invalid configuration: {error}") from None
+
+for _note in CONFIG_DEPRECATIONS:
+    logger.warning(f"mwlc: {_note}")
+
+RUN = config["run_id"]
+RESULTS = f"results/{RUN}"
+LOGS = f"logs/{RUN}"
+BENCHMARKS = f"benchmarks/{RUN}"
+SHARDS = [f"{i:04d}" for i in range(config["n_shards"])]
+ARCHIVES = enabled_archives(config)
+DATASET = f"{RESULTS}/lightcurves.parquet"
+DEMO = config.get("demo") or {}
+DEMO_DIR = DEMO.get("directory", "resources/demo").rstrip("/")
+
+
+wildcard_constraints:
+    shard=r"\d{4}",
+    archive="|".join(ARCHIVES) or "no-archive-enabled",
+
+
+def shard_paths(pattern):
+    """`pattern` (with {shard}) expanded over every shard."""
+    return expand(pattern, shard=SHARDS)
+
+
+def archive_shard_paths(wildcards):
+    """Every shard file of one archive, in shard order."""
+    return expand(
+        f"{DATASET}/archive={wildcards.archive}/shard-{{shard}}.parquet", shard=SHARDS
+    )
+
+
+def all_shard_files():
+    return expand(
+        f"{DATASET}/archive={{archive}}/shard-{{shard}}.parquet",
+        archive=ARCHIVES,
+        shard=SHARDS,
+    )
+
+
+def dataset_dir(wildcards, output):
+    """The light-curve dataset directory, from the merge rule's outputs."""
+    return os.path.dirname(output.common_metadata)
+
+
+def archive_params(wildcards):
+    """The archive's parameters from config, without the keys the workflow itself uses."""
+    params = config["archives"][wildcards.archive]
+    return {k: v for k, v in params.items() if k not in ("enabled", "source")}
+
+
+def archive_source(wildcards):
+    return config["archives"][wildcards.archive]["source"]
+
+
+def demo_archive_input(wildcards):
+    """The locally built snapshot an archive reads from, when demo.yaml asks for one."""
+    if wildcards.archive in DEMO.get("archives", []):
+        return [f"{DEMO_DIR}/{wildcards.archive}"]
+    return []
+
+
+def sample_file_inputs():
+    """Local files read by `file` sample sources: a changed file rebuilds the sample."""
+    return [s["path"] for s in config["sample"]["sources"] if s["source"] == "file"]
+
+
+def final_outputs():
+    return [
+        f"{DATASET}/_common_metadata",
+        f"{RESULTS}/lightcurves_by_object.parquet",
+        f"{RESULTS}/summary.csv",
+    ]

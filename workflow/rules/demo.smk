@@ -1,0 +1,21 @@
+rule build_demo_archive:
+    input:
+        sample=sample_file_inputs(),
+    output:
+        directory(f"{DEMO_DIR}/{{archive}}"),
+    log:
+        f"{LOGS}/build_demo_archive/{{archive}}.log",
+    benchmark:
+        f"{BENCHMARKS}/build_demo_archive/{{archive}}.tsv"
+    conda:
+        "../envs/mwlc.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        provenance_note=config["provenance_note"],
+    message:
+        "Building the SYNTHETIC demo snapshot of {wildcards.archive}"
+    script:
+        "../scripts/build_demo_archive.py"

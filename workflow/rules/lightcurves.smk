@@ -1,0 +1,47 @@
+rule fetch_lightcurves:
+    input:
+        shard=f"{RESULTS}/sample_shards/shard-{{shard}}.parquet",
+        snapshot=demo_archive_input,
+    output:
+        f"{DATASET}/archive={{archive}}/shard-{{shard}}.parquet",
+    log:
+        f"{LOGS}/fetch_lightcurves/{{archive}}/shard-{{shard}}.log",
+    benchmark:
+        f"{BENCHMARKS}/fetch_lightcurves/{{archive}}/shard-{{shard}}.tsv"
+    retries: config["fetch_retries"]
+    conda:
+        "../envs/mwlc.yaml"
+    threads: 2
+    resources:
+        mem_mb=lambda wildcards, attempt: 3000 * attempt,
+        runtime=240,
+    params:
+        source=archive_source,
+        archive_params=archive_params,
+        s3_endpoint_url=config["storage"]["s3_endpoint_url"],
+        provenance_note=config["provenance_note"],
+    message:
+        "Fetching {wildcards.archive} light curves for shard {wildcards.shard}"
+    script:
+        "../scripts/fetch_lightcurves.py"
+
+
+rule gather_archive:
+    input:
+        archive_shard_paths,
+    output:
+        f"{RESULTS}/summary/{{archive}}.csv",
+    log:
+        f"{LOGS}/gather_archive/{{archive}}.log",
+    benchmark:
+        f"{BENCHMARKS}/gather_archive/{{archive}}.tsv"
+    conda:
+        "../envs/mwlc.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    params:
+        provenance_note=config["provenance_note"],
+    script:
+        "../scripts/gather_archive.py"

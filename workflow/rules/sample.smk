@@ -1,0 +1,25 @@
+rule sample:
+    input:
+        files=sample_file_inputs(),
+    output:
+        ecsv=f"{RESULTS}/sample.ecsv",
+        shards=shard_paths(f"{RESULTS}/sample_shards/shard-{{shard}}.parquet"),
+    log:
+        f"{LOGS}/sample.log",
+    benchmark:
+        f"{BENCHMARKS}/sample.tsv"
+    retries: config["fetch_retries"]
+    conda:
+        "../envs/mwlc.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        sample=config["sample"],
+        services=config["services"],
+        provenance_note=config["provenance_note"],
+    message:
+        "Building the sample ({config[n_shards]} shards)"
+    script:
+        "../scripts/build_sample.py"
