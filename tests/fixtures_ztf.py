@@ -1,6 +1,6 @@
 """Session fixtures for the ZTF archive: a small synthetic DR24 HATS collection, local and on S3.
 
-The collection is built once per session by :func:`mwlc.demo.build_ztf_hats` (about 1,600
+The collection is built once per session by :func:`mwlc.demo.ztf.build_ztf_hats` (about 1,600
 objects, 40 g-band epochs each, ~20 partitions, a few seconds) around sample objects chosen to
 exercise the edge cases of a crossmatch:
 
@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 from hats.pixel_math.healpix_shim import radec2pix
 
-from mwlc.demo import build_ztf_hats
+from mwlc.demo.ztf import build_ztf_hats
 
 #: Where the real collection lives; the moto copy uses the same bucket and key.
 ZTF_S3_BUCKET = "ipac-irsa-ztf"

@@ -23,7 +23,7 @@ from astropy.coordinates import SkyCoord
 from hats.pixel_math.healpix_shim import radec2pix
 
 from mwlc.archives import _lsdb, ztf
-from mwlc.demo import build_ztf_hats
+from mwlc.demo.ztf import build_ztf_hats
 from mwlc.errors import ArchiveError, ConfigError
 from mwlc.io import write_lightcurve_shard
 from mwlc.schema import LIGHTCURVE_SCHEMA, file_metadata
@@ -135,24 +135,6 @@ def matches(main_objects, ztf_sample) -> pd.DataFrame:
 def local_batches(ztf_hats, ztf_sample) -> list[pa.RecordBatch]:
     """One fetch of the whole test sample from the local collection (defaults: 1", all bands)."""
     return list(ztf.fetch(ztf_sample, source=str(ztf_hats)))
-
-
-# --------------------------------------------------------------------------- science formulas
-
-
-def test_ab_mag_to_mjy_matches_astropy():
-    mag = np.array([0.0, 10.0, 16.123, 20.5, 23.9, 25.0], dtype=np.float32)
-    reference = (mag.astype(float) * u.ABmag).to_value(u.mJy)
-    np.testing.assert_allclose(ztf.ab_mag_to_mjy(mag), reference, rtol=1e-12)
-    assert ztf.ab_mag_to_mjy(23.9) == pytest.approx(1e-3, rel=1e-14)  # 23.9 AB mag = 1 uJy
-    assert ztf.ab_mag_to_mjy(0.0) == pytest.approx(3630.78e3, rel=1e-6)  # zero point 3630.78 Jy
-
-
-def test_ab_mag_err_is_half_the_flux_interval():
-    mag, magerr = np.array([15.0, 19.5]), np.array([0.01, 0.2])
-    bright = (np.array(mag - magerr) * u.ABmag).to_value(u.mJy)
-    faint = (np.array(mag + magerr) * u.ABmag).to_value(u.mJy)
-    np.testing.assert_allclose(ztf.ab_mag_err_to_mjy(mag, magerr), (bright - faint) / 2, rtol=1e-12)
 
 
 # --------------------------------------------------------------------------- the fixture itself

@@ -48,10 +48,20 @@ class BandInfo:
 
 
 #: Every band an archive may write, with its unit and time system.
+_ZTF_TIME = "HMJD (heliocentric MJD, UTC), as released by ZTF"
+_GAIA_TIME = "MJD (TCB, barycentric): Gaia transit time + 55197.0"
+_PS1_TIME = "MJD (TAI), mid-exposure (PS1 obsTime)"
+_WISE_TIME = "MJD (MJDMEAN of the unWISE epoch coadd)"
+_EVENT_TIME = "MJD (event time from the HEASARC table)"
+
 BANDS: dict[str, BandInfo] = {
-    "ztf_g": BandInfo("mJy", "HMJD (heliocentric MJD, UTC), as released by ZTF"),
-    "ztf_r": BandInfo("mJy", "HMJD (heliocentric MJD, UTC), as released by ZTF"),
-    "ztf_i": BandInfo("mJy", "HMJD (heliocentric MJD, UTC), as released by ZTF"),
+    **{f"ztf_{f}": BandInfo("mJy", _ZTF_TIME) for f in "gri"},
+    **{f"Gaia_{b}": BandInfo("mJy", _GAIA_TIME) for b in ("G", "BP", "RP")},
+    **{f"Pan-STARRS {f}": BandInfo("mJy", _PS1_TIME) for f in "grizy"},
+    **{f"WISE_W{n}": BandInfo("mJy", _WISE_TIME) for n in (1, 2)},
+    "FERMIGTRIG": BandInfo("none: event marker (flux = err = 0.1)", _EVENT_TIME),
+    "SAXGRBMGRB": BandInfo("none: event marker (flux = err = 0.1)", _EVENT_TIME),
+    "IceCube": BandInfo("log10(E / GeV) (err = 0)", _EVENT_TIME),
 }
 
 

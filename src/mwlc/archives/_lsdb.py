@@ -1,4 +1,4 @@
-"""Helpers shared by the archives read with lsdb (ZTF now; Gaia and Pan-STARRS later).
+"""Helpers shared by the archives read with lsdb (ZTF, Gaia; Pan-STARRS later).
 
 The pattern is the original's (sample catalog -> ``crossmatch`` against a HATS catalog), but the
 matched catalog is never ``compute()``-d as a whole: :func:`stream_partitions` computes one HEALPix
@@ -24,7 +24,7 @@ import lsdb
 import pandas as pd
 from hats.pixel_math import HealpixPixel
 
-from mwlc.errors import ArchiveError
+from mwlc.errors import ArchiveError, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -207,3 +207,72 @@ def stream_partitions(
         finally:
             for future in pending:
                 future.cancel()
+
+
+def require_margin(catalog: lsdb.Catalog, source: str, archive: str) -> None:
+    """Refuse a catalog without a margin: matches across partition boundaries would be lost.
+
+    Raises
+    ------
+    ArchiveError
+        If ``catalog`` has no margin catalog; names ``archive`` and ``source``.
+    """
+    if catalog.margin is None:
+        raise ArchiveError(
+            f"{archive} source {source} has no margin catalog; matches across partition boundaries "
+            "would be lost (open the collection root, not the catalog inside it)"
+        )
+
+
+def check_radius(radius_arcsec: float, source: str, catalog: lsdb.Catalog | None) -> None:
+    """The crossmatch radius (arcsec) must fit in the margin, or matches near partition edges are lost.
+
+    Raises
+    ------
+    ConfigError
+        If ``radius_arcsec`` exceeds the margin threshold of ``catalog`` (checked from metadata only).
+    """
+    threshold = margin_threshold_arcsec(catalog) if catalog is not None else None
+    if threshold is not None and radius_arcsec > threshold:
+        raise ConfigError(
+            f"radius_arcsec={radius_arcsec} exceeds the margin threshold of {source} "
+            f"({threshold:g} arcsec); use radius_arcsec <= {threshold:g}"
+        )
+
+
+def crossmatch_nearest(
+    objects: lsdb.Catalog, catalog: lsdb.Catalog, *, radius_arcsec: float, suffix: str
+) -> lsdb.Catalog | None:
+    """Lazy inner crossmatch: each sample object with its nearest ``catalog`` row within the radius.
+
+    Parameters
+    ----------
+    objects : lsdb.Catalog
+        The sample (:func:`sample_catalog`): its columns keep their names.
+    catalog : lsdb.Catalog
+        The archive catalog, with a margin (``require_right_margin=True``).
+    radius_arcsec : float
+        Match radius, arcsec.
+    suffix : str
+        Appended to the archive's columns whose names the sample also uses (e.g. ``"_gaia"``).
+
+    Returns
+    -------
+    lsdb.Catalog or None
+        The matched catalog (one row per matched object, plus ``_dist_arcsec``), or None when no
+        sample partition overlaps the catalog's coverage at all (lsdb 0.11 raises then).
+    """
+    try:
+        return objects.crossmatch(
+            catalog,
+            radius_arcsec=radius_arcsec,
+            n_neighbors=1,
+            require_right_margin=True,
+            suffixes=("", suffix),
+            suffix_method="overlapping_columns",
+            log_changes=False,
+        )
+    except RuntimeError as err:  # lsdb 0.11: no aligned pixel at all ("Catalogs do not overlap")
+        if "do not overlap" not in str(err):
+            raise
+        return None

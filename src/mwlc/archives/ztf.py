@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from mwlc.archives import _lsdb
 from mwlc.errors import ArchiveError, ConfigError, SampleError
+from mwlc.photometry import ab_mag_err_to_mjy, ab_mag_to_mjy
 from mwlc.schema import to_record_batch
 
 log = logging.getLogger(__name__)
@@ -40,22 +41,6 @@ COLUMNS = [
     "lightcurve.magerr",
     "lightcurve.catflags",
 ]
-#: AB magnitude of 1 microjansky: the AB zero point is 10**(0.4 * 23.9) uJy = 3630.78 Jy.
-AB_MAG_1_UJY = 23.9
-
-
-def ab_mag_to_mjy(mag: np.ndarray) -> np.ndarray:
-    """AB magnitude to flux density in mJy (zero point 3630.78 Jy, as astropy's ``u.ABmag``)."""
-    return 10.0 ** (-0.4 * (np.asarray(mag, dtype=np.float64) - AB_MAG_1_UJY)) / 1000.0
-
-
-def ab_mag_err_to_mjy(mag: np.ndarray, magerr: np.ndarray) -> np.ndarray:
-    """Symmetric 1-sigma flux error (mJy): ``(F(mag - magerr) - F(mag + magerr)) / 2``."""
-    mag = np.asarray(mag, dtype=np.float64)
-    magerr = np.asarray(magerr, dtype=np.float64)
-    return (ab_mag_to_mjy(mag - magerr) - ab_mag_to_mjy(mag + magerr)) / 2.0
-
-
 def fetch(
     sample: pd.DataFrame,
     *,
