@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mwlc.archives.registry import ARCHIVES
 from mwlc.config import check_config, enabled_archives
 from mwlc.errors import ConfigError
 
@@ -20,6 +21,7 @@ def _load(name: str) -> dict:
 
 def _merged(overrides: dict) -> dict:
     """config.yaml with ``overrides`` merged in, as Snakemake's --configfile does."""
+
     def merge(base, extra):
         for key, value in extra.items():
             if isinstance(value, dict) and isinstance(base.get(key), dict):
@@ -27,6 +29,7 @@ def _merged(overrides: dict) -> dict:
             else:
                 base[key] = value
         return base
+
     return merge(_load("config.yaml"), copy.deepcopy(overrides))
 
 
@@ -36,7 +39,7 @@ def test_default_config_is_valid_and_points_at_real_archives():
     assert config["archives"]["ztf"]["source"] == "s3://ipac-irsa-ztf/ztf/enhanced/dr24/lc/hats"
     assert config["sample"]["sources"] == [{"source": "yang"}]
     assert config["sample"]["consolidate_radius_arcsec"] == 18.0
-    assert enabled_archives(config) == ["ztf"]
+    assert enabled_archives(config) == list(ARCHIVES)  # a real run queries every archive
 
 
 def test_demo_config_is_valid_and_local():
@@ -47,8 +50,9 @@ def test_demo_config_is_valid_and_local():
 
 
 def test_defaults_are_filled_in():
-    config, _ = check_config({"run_id": "x", "n_shards": 2, "sample": {"sources": [{"source": "yang"}]},
-                              "archives": {"ztf": {}}})
+    config, _ = check_config(
+        {"run_id": "x", "n_shards": 2, "sample": {"sources": [{"source": "yang"}]}, "archives": {"ztf": {}}}
+    )
     assert config["archives"]["ztf"]["radius_arcsec"] == 1.0
     assert config["archives"]["ztf"]["bands"] == ["ztf_g", "ztf_r", "ztf_i"]
     assert config["services"]["retries"] == 3
@@ -62,15 +66,30 @@ def test_defaults_are_filled_in():
         ({"n_shards": 0}, "config key 'n_shards': 0 is less than the minimum of 1"),
         ({"n_shards": "ten"}, "config key 'n_shards': expected an integer, got 'ten' (str)"),
         ({"run_id": "my run/1"}, "config key 'run_id'"),
-        ({"archives": {"ztf": {"radius_arcsec": -1}}}, "config key 'archives.ztf.radius_arcsec': -1 is less than or equal to the minimum of 0"),
-        ({"archives": {"ztf": {"radius_arcsecs": 1}}}, "config key 'archives.ztf.radius_arcsecs': unknown key; did you mean 'radius_arcsec'?"),
+        (
+            {"archives": {"ztf": {"radius_arcsec": -1}}},
+            "config key 'archives.ztf.radius_arcsec': -1 is less than or equal to the minimum of 0",
+        ),
+        (
+            {"archives": {"ztf": {"radius_arcsecs": 1}}},
+            "config key 'archives.ztf.radius_arcsecs': unknown key; did you mean 'radius_arcsec'?",
+        ),
         ({"archives": {"ztf": {"bands": ["ztf_q"]}}}, "config key 'archives.ztf.bands.0'"),
         ({"archives": {"ztff": {}}}, "config key 'archives.ztff': unknown archive 'ztff'"),
-        ({"sample": {"sources": [{"source": "nedd_refcode"}]}}, "config key 'sample.sources.0.source': unknown sample source 'nedd_refcode'; did you mean 'ned_refcode'?"),
+        (
+            {"sample": {"sources": [{"source": "nedd_refcode"}]}},
+            "config key 'sample.sources.0.source': unknown sample source 'nedd_refcode'; did you mean 'ned_refcode'?",
+        ),
         ({"sample": {"sources": []}}, "config key 'sample.sources'"),
-        ({"sample": {"consolidate_radius_arcsec": -5}}, "config key 'sample.consolidate_radius_arcsec': -5 is less than the minimum of 0"),
+        (
+            {"sample": {"consolidate_radius_arcsec": -5}},
+            "config key 'sample.consolidate_radius_arcsec': -5 is less than the minimum of 0",
+        ),
         ({"services": {"timeout_s": 0}}, "config key 'services.timeout_s'"),
-        ({"archives": {"ztf": {"match_radius": 1 / 3600, "radius_arcsec": 2.0}}}, "old name given together with 'radius_arcsec'"),
+        (
+            {"archives": {"ztf": {"match_radius": 1 / 3600, "radius_arcsec": 2.0}}},
+            "old name given together with 'radius_arcsec'",
+        ),
     ],
 )
 def test_bad_config_gives_one_line_naming_the_key(overrides, expected):
@@ -82,9 +101,10 @@ def test_bad_config_gives_one_line_naming_the_key(overrides, expected):
 
 
 def test_old_ztf_parameters_are_converted_with_a_note():
-    config, notes = check_config(_merged({"archives": {"ZTF": {"match_radius": 2 / 3600, "nworkers": 8,
-                                                               "bands": ["zg", "zr"]}}}),
-                                 defaults=_load("config.yaml"))
+    config, notes = check_config(
+        _merged({"archives": {"ZTF": {"match_radius": 2 / 3600, "nworkers": 8, "bands": ["zg", "zr"]}}}),
+        defaults=_load("config.yaml"),
+    )
     ztf = config["archives"]["ztf"]
     assert ztf["radius_arcsec"] == pytest.approx(2.0)
     assert ztf["bands"] == ["ztf_g", "ztf_r"]
@@ -104,3 +124,45 @@ def test_check_config_does_not_modify_its_input():
 def test_demo_archive_must_be_read_from_its_snapshot():
     with pytest.raises(ConfigError, match="archives.ztf.source"):
         check_config(_merged({**_load("demo.yaml"), "archives": {"ztf": {"source": "elsewhere"}}}))
+
+
+def test_old_heasarc_constraints_in_degrees_are_converted():
+    config, notes = check_config(
+        _merged({"archives": {"HEASARC": {"catalog_constraints": {"FERMIGTRIG": 1.5}}}}),
+        defaults=_load("config.yaml"),
+    )
+    catalogs = config["archives"]["heasarc"]["catalogs"]
+    assert catalogs["FERMIGTRIG"] == {"max_error_radius_arcsec": pytest.approx(5400.0)}
+    assert catalogs["SAXGRBMGRB"] is None and catalogs["icecubepsc"] is None  # not named: skipped, as the original
+    assert any("catalog_constraints is deprecated" in n for n in notes)
+
+
+def test_old_icecube_archive_becomes_heasarc_icecubepsc():
+    config, notes = check_config(
+        _merged({"archives": {"IceCube": {"icecube_select_topN": 5, "max_search_radius": 1.0}}}),
+        defaults=_load("config.yaml"),
+    )
+    catalogs = config["archives"]["heasarc"]["catalogs"]
+    assert catalogs["icecubepsc"] == {"max_radius_arcsec": pytest.approx(3600.0), "top_n": 5}
+    assert catalogs["FERMIGTRIG"] == {"max_error_radius_arcsec": 3600}  # the defaults stay
+    assert any("archive IceCube is now HEASARC's icecubepsc" in n for n in notes)
+
+
+def test_heasarc_catalog_settings_are_validated():
+    with pytest.raises(ConfigError, match="archives.heasarc.catalogs.icecubepsc.top_n"):
+        check_config(_merged({"archives": {"heasarc": {"catalogs": {"icecubepsc": {"top_n": 0}}}}}))
+
+
+def test_old_wise_names_are_converted():
+    config, notes = check_config(_merged({"archives": {"WISE": {"bandlist": ["W1"], "radius": 2.0}}}),
+                                 defaults=_load("config.yaml"))
+    wise = config["archives"]["wise"]
+    assert wise["bands"] == ["WISE_W1"] and wise["radius_arcsec"] == 2.0
+    assert any("old band names" in n for n in notes) and any("bandlist is deprecated" in n for n in notes)
+
+
+def test_old_gaia_search_radius_in_degrees_is_converted():
+    config, notes = check_config(_merged({"archives": {"Gaia": {"search_radius": 1 / 3600, "verbose": 0}}}),
+                                 defaults=_load("config.yaml"))
+    assert config["archives"]["gaia"]["radius_arcsec"] == pytest.approx(1.0)
+    assert any("search_radius is deprecated" in n for n in notes) and any("verbose is obsolete" in n for n in notes)

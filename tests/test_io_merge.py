@@ -29,9 +29,11 @@ def lc_frame(objectids, band="ztf_g", n=3, label="Yang 18"):
 
 
 def write(path, frames, params=None, sample_sha="abc"):
-    meta = file_metadata("ztf", ["ztf_g", "ztf_r", "ztf_i"],
-                         {"source": "s3://x", "params": params or {"radius_arcsec": 1.0},
-                          "sample_shard_sha256": sample_sha})
+    meta = file_metadata(
+        "ztf",
+        ["ztf_g", "ztf_r", "ztf_i"],
+        {"source": "s3://x", "params": params or {"radius_arcsec": 1.0}, "sample_shard_sha256": sample_sha},
+    )
     return write_lightcurve_shard((to_record_batch(f) for f in frames), path, meta)
 
 
@@ -96,11 +98,20 @@ def test_shards_made_with_different_params_are_refused(tmp_path):
 
 
 def test_nest_shard_groups_rows_by_object_including_objects_without_data():
-    objects = pd.DataFrame({"objectid": [1, 2, 3], "ra": [10.0, 11.0, 12.0], "dec": [0.0, 1.0, 2.0],
-                            "label": ["a", "b", "c"], "labels": ["a", "b; x", "c"]})
+    objects = pd.DataFrame(
+        {
+            "objectid": [1, 2, 3],
+            "ra": [10.0, 11.0, 12.0],
+            "dec": [0.0, 1.0, 2.0],
+            "label": ["a", "b", "c"],
+            "labels": ["a", "b; x", "c"],
+        }
+    )
     import pyarrow as pa
 
-    flat = pa.Table.from_pandas(lc_frame([3, 1], n=2)[["objectid", "band", "time", "flux", "err"]], preserve_index=False)
+    flat = pa.Table.from_pandas(
+        lc_frame([3, 1], n=2)[["objectid", "band", "time", "flux", "err"]], preserve_index=False
+    )
     flat = flat.append_column("archive", pa.array(["ztf"] * flat.num_rows))
     nested = nest_shard(objects, flat).to_pylist()
     assert [row["n_points"] for row in nested] == [2, 0, 2]
@@ -113,10 +124,15 @@ def test_nest_shard_groups_rows_by_object_including_objects_without_data():
 @pytest.fixture
 def finished_run(tmp_path):
     """A sample of 4 objects in 2 shards, and one archive's two shard files made from it."""
-    sample = Table({"objectid": np.array([1, 2, 3, 4], dtype=np.int64),
-                    "coord": SkyCoord([1.0, 2.0, 3.0, 4.0], [0.0, 0.5, 1.0, 1.5], unit="deg"),
-                    "label": ["A", "A", "B", "B"], "labels": ["A", "A", "B", "A; B"],
-                    "shard": np.array([0, 0, 1, 1], dtype=np.int64)})
+    sample = Table(
+        {
+            "objectid": np.array([1, 2, 3, 4], dtype=np.int64),
+            "coord": SkyCoord([1.0, 2.0, 3.0, 4.0], [0.0, 0.5, 1.0, 1.5], unit="deg"),
+            "label": ["A", "A", "B", "B"],
+            "labels": ["A", "A", "B", "A; B"],
+            "shard": np.array([0, 0, 1, 1], dtype=np.int64),
+        }
+    )
     sample.write(tmp_path / "sample.ecsv", format="ascii.ecsv")
     shard_files = []
     for shard, ids in [("0000", [1, 2]), ("0001", [3, 4])]:
@@ -125,18 +141,30 @@ def finished_run(tmp_path):
         shard_files.append(str(path))
     dataset = tmp_path / "lightcurves.parquet"
     write(dataset / "archive=ztf/shard-0000.parquet", [lc_frame([2])], sample_sha=file_sha256(shard_files[0]))
-    write(dataset / "archive=ztf/shard-0001.parquet", [lc_frame([3, 4], n=2)], sample_sha=file_sha256(shard_files[1]))
-    summarize_archive([str(p) for p in sorted((dataset / "archive=ztf").iterdir())], str(tmp_path / "ztf.csv"))
+    write(
+        dataset / "archive=ztf/shard-0001.parquet",
+        [lc_frame([3, 4], n=2)],
+        sample_sha=file_sha256(shard_files[1]),
+    )
+    summarize_archive(
+        [str(p) for p in sorted((dataset / "archive=ztf").iterdir())], str(tmp_path / "ztf.csv")
+    )
     return tmp_path, shard_files
 
 
 def merge(tmp_path, shard_files):
-    merge_dataset(dataset=str(tmp_path / "lightcurves.parquet"), archives=["ztf"], shards=["0000", "0001"],
-                  sample_ecsv=str(tmp_path / "sample.ecsv"), sample_shard_paths=shard_files,
-                  summaries=[str(tmp_path / "ztf.csv")],
-                  common_metadata=str(tmp_path / "lightcurves.parquet/_common_metadata"),
-                  metadata=str(tmp_path / "lightcurves.parquet/_metadata"),
-                  by_object=str(tmp_path / "by_object.parquet"), summary_csv=str(tmp_path / "summary.csv"))
+    merge_dataset(
+        dataset=str(tmp_path / "lightcurves.parquet"),
+        archives=["ztf"],
+        shards=["0000", "0001"],
+        sample_ecsv=str(tmp_path / "sample.ecsv"),
+        sample_shard_paths=shard_files,
+        summaries=[str(tmp_path / "ztf.csv")],
+        common_metadata=str(tmp_path / "lightcurves.parquet/_common_metadata"),
+        metadata=str(tmp_path / "lightcurves.parquet/_metadata"),
+        by_object=str(tmp_path / "by_object.parquet"),
+        summary_csv=str(tmp_path / "summary.csv"),
+    )
 
 
 def test_merge_writes_dataset_metadata_and_by_object_table(finished_run):
@@ -145,7 +173,9 @@ def test_merge_writes_dataset_metadata_and_by_object_table(finished_run):
     meta = pq.read_metadata(tmp_path / "lightcurves.parquet/_metadata")
     assert meta.num_rows == 3 + 4
     assert {meta.row_group(i).column(0).file_path for i in range(meta.num_row_groups)} == {
-        "archive=ztf/shard-0000.parquet", "archive=ztf/shard-0001.parquet"}
+        "archive=ztf/shard-0000.parquet",
+        "archive=ztf/shard-0001.parquet",
+    }
     common = pq.read_schema(tmp_path / "lightcurves.parquet/_common_metadata")
     assert set(json.loads(common.metadata[b"mwlc.bands"])) == {"ztf_g", "ztf_r", "ztf_i"}
     frame = pd.read_parquet(tmp_path / "lightcurves.parquet")

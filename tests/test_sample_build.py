@@ -161,9 +161,7 @@ def test_build_sample_with_only_empty_sources_names_them(tmp_path):
             source_names=["sdss", "file a.csv"],
         )
     with pytest.raises(SampleError, match="the sample is empty"):
-        build_sample(
-            [], consolidate_radius_arcsec=18, n_shards=2, ecsv_path=ecsv, shard_paths=shards
-        )
+        build_sample([], consolidate_radius_arcsec=18, n_shards=2, ecsv_path=ecsv, shard_paths=shards)
     assert not ecsv.exists() and not any(path.exists() for path in shards)
 
 
@@ -374,9 +372,7 @@ def test_reordering_unrelated_rows_gives_identical_ecsv(tmp_path):
     outputs = []
     for run, frames in (("a", [paper, sdss]), ("b", [paper, shuffled])):
         ecsv, shards = sample_paths(tmp_path / run, 2)
-        build_sample(
-            frames, consolidate_radius_arcsec=18, n_shards=2, ecsv_path=ecsv, shard_paths=shards
-        )
+        build_sample(frames, consolidate_radius_arcsec=18, n_shards=2, ecsv_path=ecsv, shard_paths=shards)
         outputs.append(ecsv.read_bytes())
     assert outputs[0] == outputs[1]
 
@@ -400,7 +396,5 @@ def test_validation_runs_before_anything_is_written(tmp_path, monkeypatch):
     called = []
     monkeypatch.setattr(build, "write_sample", lambda *args: called.append(args))
     with pytest.raises(SampleError, match='"sdss row 17": dec = 95.0'):
-        build_sample(
-            frames, consolidate_radius_arcsec=18, n_shards=2, ecsv_path=ecsv, shard_paths=shards
-        )
+        build_sample(frames, consolidate_radius_arcsec=18, n_shards=2, ecsv_path=ecsv, shard_paths=shards)
     assert called == []

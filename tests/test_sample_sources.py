@@ -50,21 +50,49 @@ def positions(indices: list[int]) -> tuple[list[float], list[float]]:
 def test_source_names_cover_kinds_presets_and_old_names():
     assert KINDS | set(PRESETS) | {"csv", "paper"} == set(SOURCE_NAMES)
     assert DEFAULT_PRESET == "yang"
-    assert set(PRESETS) == {"yang", "lamassa", "ruan", "macleod19", "sheng", "green", "lyu",
-                            "lopeznavas", "hon", "sanchezsaez"}
+    assert set(PRESETS) == {
+        "yang",
+        "lamassa",
+        "ruan",
+        "macleod19",
+        "sheng",
+        "green",
+        "lyu",
+        "lopeznavas",
+        "hon",
+        "sanchezsaez",
+    }
 
 
 def test_source_keys_per_kind():
-    assert source_keys("sdss") == {"source", "num", "zmin", "zmax", "randomize_z", "seed",
-                                   "label"}
+    assert source_keys("sdss") == {"source", "num", "zmin", "zmax", "randomize_z", "seed", "label"}
     assert source_keys("ned_refcode") == {"source", "refcode", "label", "rows"}
     assert source_keys("papers_list") == {"source", "papers"}
-    assert source_keys("vizier") == {"source", "catalog", "table", "filters", "contains",
-                                     "ra_column", "dec_column", "name_column", "label"}
+    assert source_keys("vizier") == {
+        "source",
+        "catalog",
+        "table",
+        "filters",
+        "contains",
+        "ra_column",
+        "dec_column",
+        "name_column",
+        "label",
+    }
     assert source_keys("simbad_bibcode") == {"source", "bibcode", "label", "rows"}
     assert source_keys("ztf_objectid") == {"source", "objectids", "label"}
-    assert source_keys("file") == {"source", "path", "format", "ra_column", "dec_column",
-                                   "coord_column", "label", "label_column", "frame", "unit"}
+    assert source_keys("file") == {
+        "source",
+        "path",
+        "format",
+        "ra_column",
+        "dec_column",
+        "coord_column",
+        "label",
+        "label_column",
+        "frame",
+        "unit",
+    }
     assert source_keys("Sheng") == source_keys("ned_refcode")
     assert source_keys("macleod19") == source_keys("vizier")
     assert {"csv_path", "ra_colname", "dec_colname", "path"} <= source_keys("csv")
@@ -97,8 +125,11 @@ def test_missing_required_key_and_missing_source():
 
 
 def test_preset_rejects_keys_of_other_kinds():
-    with pytest.raises(SampleError, match=r"source 'yang' \(a preset of 'ned_refcode'\): "
-                                          r"unknown key 'num'"):
+    with pytest.raises(
+        SampleError,
+        match=r"source 'yang' \(a preset of 'ned_refcode'\): "
+        r"unknown key 'num'",
+    ):
         fetch_source({"source": "yang", "num": 3}, {})
 
 
@@ -121,7 +152,9 @@ def test_services_defaults_and_validation():
         "vizier_url": "https://vizier.cds.unistra.fr",
         "simbad_url": "https://simbad.cds.unistra.fr/simbad/sim-tap",
         "alerce_url": "https://api.alerce.online/ztf/v1",
-        "timeout_s": 60, "retries": 3, "retry_backoff_s": 10,
+        "timeout_s": 60,
+        "retries": 3,
+        "retry_backoff_s": 10,
     }
     resolved = resolve_services({"retries": 0, "other_service_url": "x"})
     assert resolved.policy.attempts == 1 and resolved.policy.timeout_s == 60
@@ -131,12 +164,15 @@ def test_services_defaults_and_validation():
 
 
 def test_https_only_services_accept_host_or_url():
-    services = resolve_services({"vizier_url": "vizier.cds.unistra.fr",
-                                 "simbad_url": "https://127.0.0.1:8443/"})
+    services = resolve_services(
+        {"vizier_url": "vizier.cds.unistra.fr", "simbad_url": "https://127.0.0.1:8443/"}
+    )
     assert https_host(services, "vizier_url") == "vizier.cds.unistra.fr"
     assert https_host(services, "simbad_url", path="/simbad/sim-tap") == "127.0.0.1:8443"
-    for bad in ({"simbad_url": "http://127.0.0.1:80/simbad/sim-tap"},
-                {"simbad_url": "https://simbad.cds.unistra.fr/tap"}):
+    for bad in (
+        {"simbad_url": "http://127.0.0.1:80/simbad/sim-tap"},
+        {"simbad_url": "https://simbad.cds.unistra.fr/tap"},
+    ):
         with pytest.raises(ConfigError, match="services.simbad_url"):
             fetch_source({"source": "lopeznavas"}, bad)
 
@@ -156,8 +192,17 @@ def test_file_csv_defaults(tmp_path: Path):
 def test_file_custom_columns_fixed_label_and_format_override(tmp_path: Path):
     path = tmp_path / "targets.txt"
     path.write_text("name,RAdeg,DEdeg\nx,1.0,2.0\ny,3.0,4.0\n")
-    frame = fetch_source({"source": "FILE", "path": str(path), "format": "csv",
-                          "ra_column": "RAdeg", "dec_column": "DEdeg", "label": "mine"}, {})
+    frame = fetch_source(
+        {
+            "source": "FILE",
+            "path": str(path),
+            "format": "csv",
+            "ra_column": "RAdeg",
+            "dec_column": "DEdeg",
+            "label": "mine",
+        },
+        {},
+    )
     assert frame["ra"].tolist() == [1.0, 3.0] and frame["dec"].tolist() == [2.0, 4.0]
     assert frame["label"].tolist() == ["mine", "mine"]
 
@@ -188,29 +233,47 @@ def test_file_frame_and_unit_conversion(tmp_path: Path):
     target = SkyCoord(CLAGN[4][1] * u.deg, CLAGN[4][2] * u.deg)
     gal = tmp_path / "gal.csv"
     gal.write_text(f"l,b\n{float(target.galactic.l.deg)!r},{float(target.galactic.b.deg)!r}\n")
-    frame = fetch_source({"source": "file", "path": str(gal), "ra_column": "l",
-                          "dec_column": "b", "frame": "galactic", "label": "g"}, {})
+    frame = fetch_source(
+        {
+            "source": "file",
+            "path": str(gal),
+            "ra_column": "l",
+            "dec_column": "b",
+            "frame": "galactic",
+            "label": "g",
+        },
+        {},
+    )
     assert frame["ra"][0] == pytest.approx(target.ra.deg, abs=1e-9)
     assert frame["dec"][0] == pytest.approx(target.dec.deg, abs=1e-9)
     sexa = tmp_path / "sexa.csv"
     sexa.write_text("ra,dec\n02:26:52.24,-00:39:16.5\n")
-    frame = fetch_source({"source": "file", "path": str(sexa), "unit": ["hourangle", "deg"],
-                          "label": "s"}, {})
-    assert (frame["ra"][0], frame["dec"][0]) == pytest.approx(parse_sdss_name(
-        "J022652.24-003916.5"), abs=1e-9)
+    frame = fetch_source(
+        {"source": "file", "path": str(sexa), "unit": ["hourangle", "deg"], "label": "s"}, {}
+    )
+    assert (frame["ra"][0], frame["dec"][0]) == pytest.approx(
+        parse_sdss_name("J022652.24-003916.5"), abs=1e-9
+    )
     bad = tmp_path / "bad.csv"
     bad.write_text("ra,dec\n02:26:52.24,-00:39:16.5\nnot,aposition\n")
     with pytest.raises(SampleError, match=f"file '{bad}' row 2: cannot read"):
-        fetch_source({"source": "file", "path": str(bad), "unit": ["hourangle", "deg"],
-                      "label": "s"}, {})
+        fetch_source({"source": "file", "path": str(bad), "unit": ["hourangle", "deg"], "label": "s"}, {})
 
 
 def test_file_old_csv_name_and_keys(tmp_path: Path, caplog: pytest.LogCaptureFixture):
     path = tmp_path / "old.csv"
     path.write_text("RA,DEC\n5.0,6.0\n")
     with caplog.at_level(logging.WARNING, logger="mwlc.sample.sources"):
-        frame = fetch_source({"source": "csv", "csv_path": str(path), "ra_colname": "RA",
-                              "dec_colname": "DEC", "label": "old"}, {})
+        frame = fetch_source(
+            {
+                "source": "csv",
+                "csv_path": str(path),
+                "ra_colname": "RA",
+                "dec_colname": "DEC",
+                "label": "old",
+            },
+            {},
+        )
     assert frame["ra"].tolist() == [5.0] and frame["label"].tolist() == ["old"]
     assert "sample source 'csv' is deprecated: use source 'file', csv_path -> path" in caplog.text
 
@@ -220,16 +283,16 @@ def test_file_missing_columns_name_file_column_and_available(tmp_path: Path):
     path.write_text("RA,Dec,name\n1,2,a\n")
     with pytest.raises(SampleError) as err:
         fetch_source({"source": "file", "path": str(path)}, {})
-    assert str(err.value) == (f"file '{path}': no column 'ra' (key 'ra_column'); "
-                              f"available columns: RA, Dec, name")
+    assert str(err.value) == (
+        f"file '{path}': no column 'ra' (key 'ra_column'); available columns: RA, Dec, name"
+    )
     with pytest.raises(SampleError, match="no column 'dec' \\(key 'dec_column'\\)"):
         fetch_source({"source": "file", "path": str(path), "ra_column": "RA"}, {})
-    with pytest.raises(SampleError, match=f"file '{path}': no column 'label' .*available "
-                                          f"columns: RA, Dec, name"):
-        fetch_source({"source": "file", "path": str(path), "ra_column": "RA",
-                      "dec_column": "Dec"}, {})
-    with pytest.raises(SampleError, match="column 'coord' \\(key 'coord_column'\\) is not a "
-                                          "SkyCoord column"):
+    with pytest.raises(
+        SampleError, match=f"file '{path}': no column 'label' .*available columns: RA, Dec, name"
+    ):
+        fetch_source({"source": "file", "path": str(path), "ra_column": "RA", "dec_column": "Dec"}, {})
+    with pytest.raises(SampleError, match="column 'coord' \\(key 'coord_column'\\) is not a SkyCoord column"):
         fetch_source({"source": "file", "path": str(path), "coord_column": "coord"}, {})
 
 
@@ -257,8 +320,7 @@ def test_file_unreadable_files_are_named(tmp_path: Path):
 # -- sdss ---------------------------------------------------------------------------------------
 def eligible(specobj: Table, zmin: float, zmax: float) -> pd.DataFrame:
     frame = specobj.to_pandas()
-    keep = (frame["class"] == "QSO") & (frame["zWarning"] == 0) & (frame["z"] > zmin) & (
-        frame["z"] < zmax)
+    keep = (frame["class"] == "QSO") & (frame["zWarning"] == 0) & (frame["z"] > zmin) & (frame["z"] < zmax)
     return frame[keep]
 
 
@@ -266,8 +328,7 @@ def python_hash(frame: pd.DataFrame, seed: int) -> pd.Series:
     """The seeded ORDER BY of sdss.py, evaluated with Python integers."""
     a, b = _hash_coefficients(seed)
     p = HASH_PRIME
-    x = ((frame["plate"].astype(object) * 1024 + frame["fiberID"]) * 100000
-         + frame["mjd"]) % p
+    x = ((frame["plate"].astype(object) * 1024 + frame["fiberID"]) * 100000 + frame["mjd"]) % p
     return ((x * a + b) % p) * x % p
 
 
@@ -279,12 +340,14 @@ def test_sdss_lowest_redshift(sample_services, sdss_skyserver, sample_source_dat
     np.testing.assert_array_equal(frame["dec"], expected["dec"])
     assert set(frame["label"]) == {"SDSS"}
     assert frame["origin"].tolist() == [
-        f"sdss DR16 SpecObj row {i} specObjID {sid}"
-        for i, sid in enumerate(expected["specObjID"], start=1)]
-    (release, sql), = sdss_skyserver.app.queries
+        f"sdss DR16 SpecObj row {i} specObjID {sid}" for i, sid in enumerate(expected["specObjID"], start=1)
+    ]
+    ((release, sql),) = sdss_skyserver.app.queries
     assert release == 16
-    assert sql.strip() == ("SELECT TOP 7 specObjID, ra, dec, z FROM SpecObj WHERE class = 'QSO' "
-                           "AND zWarning = 0 AND z > 0.5 AND z < 2.5 ORDER BY z")
+    assert sql.strip() == (
+        "SELECT TOP 7 specObjID, ra, dec, z FROM SpecObj WHERE class = 'QSO' "
+        "AND zWarning = 0 AND z > 0.5 AND z < 2.5 ORDER BY z"
+    )
 
 
 def test_sdss_ids_above_int64_survive(sample_services, sample_source_data):
@@ -295,8 +358,7 @@ def test_sdss_ids_above_int64_survive(sample_services, sample_source_data):
     assert {o.rsplit(" ", 1)[1] for o in frame["origin"]} <= expected
 
 
-def test_sdss_seeded_randomization_is_reproducible(sample_services, sdss_skyserver,
-                                                   sample_source_data):
+def test_sdss_seeded_randomization_is_reproducible(sample_services, sdss_skyserver, sample_source_data):
     spec = {"source": "sdss", "num": 12, "zmin": 0.2, "zmax": 4, "randomize_z": True, "seed": 7}
     first = fetch_source(spec, sample_services)
     again = fetch_source(spec, sample_services)
@@ -337,32 +399,39 @@ def test_sdss_empty_results(sample_services, sdss_skyserver):
 # -- NED ----------------------------------------------------------------------------------------
 def test_ned_refcode_values_and_origins(sample_services, ned_service):
     refcode = "2022MNRAS.511...54H"
-    frame = fetch_source({"source": "ned_refcode", "refcode": refcode, "label": "Hon 22"},
-                         sample_services)
+    frame = fetch_source({"source": "ned_refcode", "refcode": refcode, "label": "Hon 22"}, sample_services)
     assert_contract(frame)
     ras, decs = positions(NED_PAPERS[refcode])
     assert frame["ra"].tolist() == ras and frame["dec"].tolist() == decs
     assert frame["origin"].tolist() == [
-        f"ned_refcode {refcode} row {n} ({CLAGN[i][0]})"
-        for n, i in enumerate(NED_PAPERS[refcode], start=1)]
+        f"ned_refcode {refcode} row {n} ({CLAGN[i][0]})" for n, i in enumerate(NED_PAPERS[refcode], start=1)
+    ]
     assert ned_service.app.refcodes == [refcode]
 
 
 def test_ned_rows_selection_and_errors(sample_services, ned_service):
     refcode = "2018ApJ...862..109Y"
-    frame = fetch_source({"source": "ned_refcode", "refcode": refcode, "label": "Y",
-                          "rows": [3, 1]}, sample_services)
+    frame = fetch_source(
+        {"source": "ned_refcode", "refcode": refcode, "label": "Y", "rows": [3, 1]}, sample_services
+    )
     assert frame["ra"].tolist() == positions([NED_PAPERS[refcode][3], NED_PAPERS[refcode][1]])[0]
     assert [o.split(" (")[0] for o in frame["origin"]] == [
-        f"ned_refcode {refcode} row 4", f"ned_refcode {refcode} row 2"]
-    with pytest.raises(SampleError, match=r"rows \[4\] requested \(0-based\) but the service "
-                                          r"answered 4 row\(s\)"):
-        fetch_source({"source": "ned_refcode", "refcode": refcode, "label": "Y",
-                      "rows": [0, 4]}, sample_services)
+        f"ned_refcode {refcode} row 4",
+        f"ned_refcode {refcode} row 2",
+    ]
+    with pytest.raises(
+        SampleError,
+        match=r"rows \[4\] requested \(0-based\) but the service "
+        r"answered 4 row\(s\)",
+    ):
+        fetch_source(
+            {"source": "ned_refcode", "refcode": refcode, "label": "Y", "rows": [0, 4]}, sample_services
+        )
     ned_service.reset()
     with pytest.raises(ArchiveError) as err:
-        fetch_source({"source": "ned_refcode", "refcode": "2099Fake..999..999Z", "label": "F"},
-                     sample_services)
+        fetch_source(
+            {"source": "ned_refcode", "refcode": "2099Fake..999..999Z", "label": "F"}, sample_services
+        )
     assert "NED (refcode 2099Fake..999..999Z)" in str(err.value)
     assert "answered with an error after 1 attempt(s)" in str(err.value)
     assert "not found" in str(err.value)
@@ -370,57 +439,80 @@ def test_ned_rows_selection_and_errors(sample_services, ned_service):
 
 
 def test_papers_list_and_old_paper_name(sample_services):
-    frame = fetch_source({"source": "papers_list", "papers": [
-        {"refcode": "2016ApJ...826..188R", "label": "Ruan 16", "rows": [2]},
-        {"refcode": "2019A&A...627A..33D", "label": "Cicco19"},
-    ]}, sample_services)
+    frame = fetch_source(
+        {
+            "source": "papers_list",
+            "papers": [
+                {"refcode": "2016ApJ...826..188R", "label": "Ruan 16", "rows": [2]},
+                {"refcode": "2019A&A...627A..33D", "label": "Cicco19"},
+            ],
+        },
+        sample_services,
+    )
     assert frame["label"].tolist() == ["Ruan 16", "Cicco19", "Cicco19"]
     assert frame["ra"].tolist() == positions([7, 10, 12])[0]
     assert frame["origin"][0].startswith("ned_refcode 2016ApJ...826..188R row 3 ")
-    old = fetch_source({"source": "paper", "paper_link": "2019A&A...627A..33D",
-                        "label": "Cicco19"}, sample_services)  # NED's legacy RA(deg) header
+    old = fetch_source(
+        {"source": "paper", "paper_link": "2019A&A...627A..33D", "label": "Cicco19"}, sample_services
+    )  # NED's legacy RA(deg) header
     pd.testing.assert_frame_equal(old, frame.iloc[1:].reset_index(drop=True))
     with pytest.raises(SampleError, match="source 'papers_list' paper 1: unknown key 'refcod'"):
-        fetch_source({"source": "papers_list", "papers": [
-            {"refcode": "2016ApJ...826..188R", "label": "R"}, {"refcod": "x", "label": "y"}]},
-            sample_services)
+        fetch_source(
+            {
+                "source": "papers_list",
+                "papers": [{"refcode": "2016ApJ...826..188R", "label": "R"}, {"refcod": "x", "label": "y"}],
+            },
+            sample_services,
+        )
     assert len(fetch_source({"source": "papers_list", "papers": []}, sample_services)) == 0
 
 
 # -- VizieR -------------------------------------------------------------------------------------
 def test_vizier_server_side_filters(sample_services, vizier_service, sample_source_data):
-    frame = fetch_source({"source": "vizier", "catalog": "J/ApJ/874/8/table2", "label": "M",
-                          "filters": {"Nsigma": ">=4", "CLQ?": "1"}}, sample_services)
+    frame = fetch_source(
+        {
+            "source": "vizier",
+            "catalog": "J/ApJ/874/8/table2",
+            "label": "M",
+            "filters": {"Nsigma": ">=4", "CLQ?": "1"},
+        },
+        sample_services,
+    )
     table = sample_source_data.vizier_tables["J/ApJ/874/8/table2"]
     keep = [0, 4]  # CLQ?=1 with Nsigma 5.0 and 4.2
     assert frame["ra"].tolist() == [table["_RA"][i] for i in keep]
-    assert frame["origin"].tolist() == ["vizier J/ApJ/874/8/table2 row 1",
-                                        "vizier J/ApJ/874/8/table2 row 2"]
-    (options, constraints), = vizier_service.app.scripts
+    assert frame["origin"].tolist() == ["vizier J/ApJ/874/8/table2 row 1", "vizier J/ApJ/874/8/table2 row 2"]
+    ((options, constraints),) = vizier_service.app.scripts
     assert options["-source"] == "J/ApJ/874/8/table2" and options["-out.max"] == "unlimited"
     assert constraints == {"Nsigma": ">=4", "CLQ?": "1"}
 
 
 def test_vizier_table_choice_and_errors(sample_services):
     spec = {"source": "vizier", "catalog": "J/ApJ/933/180", "label": "G"}
-    by_name = fetch_source({**spec, "table": "table2", "ra_column": "MJD",
-                            "dec_column": "MJD"}, sample_services)
+    by_name = fetch_source(
+        {**spec, "table": "table2", "ra_column": "MJD", "dec_column": "MJD"}, sample_services
+    )
     assert by_name["ra"].tolist() == [58000.0]
     with pytest.raises(SampleError, match=r"table 5 requested but VizieR answered 2 table\(s\)"):
         fetch_source({**spec, "table": 5}, sample_services)
-    with pytest.raises(SampleError, match="no column 'RAJ2000' \\(key 'ra_column'\\); available "
-                                          "columns: _RA, _DE, SDSS, Notes"):
+    with pytest.raises(
+        SampleError,
+        match="no column 'RAJ2000' \\(key 'ra_column'\\); available columns: _RA, _DE, SDSS, Notes",
+    ):
         fetch_source({**spec, "ra_column": "RAJ2000"}, sample_services)
     with pytest.raises(SampleError, match="key 'filters' must map column names to strings"):
         fetch_source({**spec, "filters": {"Nsigma": 3}}, sample_services)
-    empty = fetch_source({"source": "vizier", "catalog": "J/ApJ/874/8/table2", "label": "M",
-                          "filters": {"Nsigma": ">100"}}, sample_services)
+    empty = fetch_source(
+        {"source": "vizier", "catalog": "J/ApJ/874/8/table2", "label": "M", "filters": {"Nsigma": ">100"}},
+        sample_services,
+    )
     assert len(empty) == 0 and list(empty.columns) == ["ra", "dec", "label", "origin"]
 
 
 def test_parse_sdss_name():
     assert parse_sdss_name("SDSS J022652.24-003916.5") == pytest.approx(
-        (15 * (2 + 26 / 60 + 52.24 / 3600), -(39 / 60 + 16.5 / 3600)))
+        (15 * (2 + 26 / 60 + 52.24 / 3600), -(39 / 60 + 16.5 / 3600))
+    )
     assert parse_sdss_name("233602.98+001728.7")[1] == pytest.approx(17 / 60 + 28.7 / 3600)
     assert np.isnan(parse_sdss_name("Mrk 590")[0])
 
@@ -428,20 +520,23 @@ def test_parse_sdss_name():
 # -- SIMBAD -------------------------------------------------------------------------------------
 def test_simbad_bibcode(sample_services, simbad_service):
     bibcode = "2022MNRAS.513L..57L"
-    frame = fetch_source({"source": "simbad_bibcode", "bibcode": bibcode, "label": "LN"},
-                         sample_services)
+    frame = fetch_source({"source": "simbad_bibcode", "bibcode": bibcode, "label": "LN"}, sample_services)
     assert_contract(frame)
     assert sorted(frame["ra"]) == sorted(positions(SIMBAD_PAPERS[bibcode])[0])
     names = [o.split(" (")[1].rstrip(")") for o in frame["origin"]]
     assert set(names) == {CLAGN[i][0] for i in SIMBAD_PAPERS[bibcode]}
     assert [o.split(" (")[0] for o in frame["origin"]] == [
-        f"simbad_bibcode {bibcode} row {n}" for n in range(1, 7)]
-    adql, = simbad_service.app.queries
+        f"simbad_bibcode {bibcode} row {n}" for n in range(1, 7)
+    ]
+    (adql,) = simbad_service.app.queries
     assert "JOIN has_ref" in adql and f"bibcode = '{bibcode}'" in adql
-    assert [r.path for r in simbad_service.requests] == ["/simbad/sim-tap/capabilities",
-                                                         "/simbad/sim-tap/sync"]
-    picked = fetch_source({"source": "simbad_bibcode", "bibcode": bibcode, "label": "LN",
-                           "rows": [5, 0]}, sample_services)
+    assert [r.path for r in simbad_service.requests] == [
+        "/simbad/sim-tap/capabilities",
+        "/simbad/sim-tap/sync",
+    ]
+    picked = fetch_source(
+        {"source": "simbad_bibcode", "bibcode": bibcode, "label": "LN", "rows": [5, 0]}, sample_services
+    )
     assert picked["origin"].tolist() == [frame["origin"][5], frame["origin"][0]]
 
 
@@ -455,8 +550,10 @@ def test_ztf_objectid_defaults_and_order(sample_services, alerce_service, sample
     assert frame["origin"].tolist() == ["ztf_objectid ZTF18aabtxvd", "ztf_objectid ZTF18aahqkbt"]
     assert alerce_service.app.queries == [["ZTF18aabtxvd", "ZTF18aahqkbt"]]
     assert alerce_service.requests[0].path == "/ztf/v1/objects/"
-    reverse = fetch_source({"source": "ztf_objectid", "label": "Z",
-                            "objectids": ["ZTF18aahqkbt", "ZTF18aabtxvd"]}, sample_services)
+    reverse = fetch_source(
+        {"source": "ztf_objectid", "label": "Z", "objectids": ["ZTF18aahqkbt", "ZTF18aabtxvd"]},
+        sample_services,
+    )
     assert reverse["ra"].tolist() == frame["ra"].tolist()[::-1]
 
 
@@ -475,8 +572,9 @@ def test_ztf_objectid_chunks_and_pages(sample_services, alerce_service):
 
 def test_ztf_objectid_unknown_id(sample_services):
     with pytest.raises(SampleError, match="ALeRCE .* knows no object ZTF99zzzzzzz; check the ids"):
-        fetch_source({"source": "ztf_objectid", "objectids": ["ZTF18aabtxvd", "ZTF99zzzzzzz"]},
-                     sample_services)
+        fetch_source(
+            {"source": "ztf_objectid", "objectids": ["ZTF18aabtxvd", "ZTF99zzzzzzz"]}, sample_services
+        )
 
 
 # -- presets ------------------------------------------------------------------------------------
@@ -501,20 +599,24 @@ def test_ned_presets(preset, sample_services, ned_service):
     assert set(frame["label"]) == {label}
     row_numbers = [r + 1 for r in (rows or range(len(NED_PAPERS[refcode])))]
     assert [o.split(" (")[0] for o in frame["origin"]] == [
-        f"ned_refcode {refcode} row {n}" for n in row_numbers]
+        f"ned_refcode {refcode} row {n}" for n in row_numbers
+    ]
     assert ned_service.app.refcodes == [refcode]
 
 
 def test_macleod19_preset(sample_services, vizier_service, sample_source_data):
     frame = fetch_source({"source": "macleod19"}, sample_services)
     table = sample_source_data.vizier_tables["J/ApJ/874/8/table2"]
-    keep = [i for i in range(len(table)) if table["CLQ?"][i] > 0
-            and not np.ma.is_masked(table["Nsigma"][i]) and table["Nsigma"][i] > 3]
+    keep = [
+        i
+        for i in range(len(table))
+        if table["CLQ?"][i] > 0 and not np.ma.is_masked(table["Nsigma"][i]) and table["Nsigma"][i] > 3
+    ]
     assert keep == [0, 4]
     assert frame["ra"].tolist() == [table["_RA"][i] for i in keep]
     assert frame["dec"].tolist() == [table["_DE"][i] for i in keep]
     assert set(frame["label"]) == {"MacLeod 19"}
-    (_, constraints), = vizier_service.app.scripts
+    ((_, constraints),) = vizier_service.app.scripts
     assert constraints == {"CLQ?": ">0", "Nsigma": ">3"}
 
 
@@ -522,18 +624,20 @@ def test_green_preset_parses_names_and_keeps_clq_notes(sample_services):
     frame = fetch_source({"source": "green"}, sample_services)
     rows = [i for i, note in enumerate(GREEN_NOTES) if note and "CLQ" in note]
     idx = [7, 8, 2, 3, 4, 6]
-    truth = SkyCoord([CLAGN[idx[i]][1] for i in rows] * u.deg,
-                     [CLAGN[idx[i]][2] for i in rows] * u.deg)
+    truth = SkyCoord([CLAGN[idx[i]][1] for i in rows] * u.deg, [CLAGN[idx[i]][2] for i in rows] * u.deg)
     got = SkyCoord(frame["ra"].to_numpy() * u.deg, frame["dec"].to_numpy() * u.deg)
     assert (got.separation(truth) < 0.2 * u.arcsec).all()  # names truncate to 0.01 s / 0.1"
     assert [o.split(" (")[0] for o in frame["origin"]] == [
-        f"vizier J/ApJ/933/180/table1 row {i + 1}" for i in rows]
+        f"vizier J/ApJ/933/180/table1 row {i + 1}" for i in rows
+    ]
     assert set(frame["label"]) == {"Green 22"}
 
 
 def test_lopeznavas_preset_keeps_first_four_rows(sample_services):
-    everything = fetch_source({"source": "simbad_bibcode", "bibcode": "2022MNRAS.513L..57L",
-                               "label": "Lopez-Navas 22"}, sample_services)
+    everything = fetch_source(
+        {"source": "simbad_bibcode", "bibcode": "2022MNRAS.513L..57L", "label": "Lopez-Navas 22"},
+        sample_services,
+    )
     frame = fetch_source({"source": "lopeznavas"}, sample_services)
     pd.testing.assert_frame_equal(frame, everything.head(4))
 
@@ -566,8 +670,9 @@ def test_always_failing_service_raises_archive_error(sample_services, ned_servic
     with pytest.raises(ArchiveError) as err:
         fetch_source({"source": "yang"}, sample_services)
     message = str(err.value)
-    assert message.startswith("NED (refcode 2018ApJ...862..109Y) "
-                              f"({ned_service.url}/cgi-bin/objsearch) failed after 3 attempt(s)")
+    assert message.startswith(
+        f"NED (refcode 2018ApJ...862..109Y) ({ned_service.url}/cgi-bin/objsearch) failed after 3 attempt(s)"
+    )
     assert "503" in message
     assert len(ned_service.requests) == 3
 
@@ -583,8 +688,11 @@ def test_backoff_is_exponential(sample_services, alerce_service):
 
 def test_client_errors_are_not_retried(sample_services, alerce_service):
     alerce_service.fail_always(status=400, body='{"detail": "bad oid"}')
-    with pytest.raises(ArchiveError, match=r"answered with an error after 1 attempt\(s\): "
-                                           r"HTTPError: 400"):
+    with pytest.raises(
+        ArchiveError,
+        match=r"answered with an error after 1 attempt\(s\): "
+        r"HTTPError: 400",
+    ):
         fetch_source({"source": "ztf_objectid"}, sample_services)
     assert len(alerce_service.requests) == 1
 
@@ -598,8 +706,7 @@ def test_connection_refused_names_service_and_url(sample_services):
     url = dead.url
     dead.stop()
     with pytest.raises(ArchiveError) as err:
-        fetch_source({"source": "ztf_objectid"}, {**sample_services,
-                                                  "alerce_url": url + "/ztf/v1"})
+        fetch_source({"source": "ztf_objectid"}, {**sample_services, "alerce_url": url + "/ztf/v1"})
     assert str(err.value).startswith(f"ALeRCE ({url}/ztf/v1/objects/) failed after 3 attempt(s)")
     assert "ConnectionError" in str(err.value)
 
@@ -608,8 +715,7 @@ def test_timeout_applies_to_pyvo_requests(sample_services, simbad_service):
     simbad_service.delay_next(10, seconds=3)
     start = time.monotonic()
     with pytest.raises(ArchiveError) as err:
-        fetch_source({"source": "lopeznavas"}, {**sample_services, "timeout_s": 0.3,
-                                                "retries": 1})
+        fetch_source({"source": "lopeznavas"}, {**sample_services, "timeout_s": 0.3, "retries": 1})
     assert time.monotonic() - start < 2.5  # 2 attempts x 2 capabilities URLs x 0.3 s
     assert str(err.value).startswith("SIMBAD (bibcode 2022MNRAS.513L..57L)")
     assert "failed after 2 attempt(s)" in str(err.value)
@@ -622,8 +728,7 @@ def test_one_log_line_per_source(sample_services, caplog: pytest.LogCaptureFixtu
         fetch_source({"source": "yang"}, sample_services)
         fetch_source({"source": "sdss", "num": 2}, sample_services)
     lines = [r.getMessage() for r in caplog.records if r.name == "mwlc.sample.sources"]
-    assert lines == ["ned_refcode 2018ApJ...862..109Y: 4 rows",
-                     "sdss num=2 0<z<10 lowest z: 2 rows"]
+    assert lines == ["ned_refcode 2018ApJ...862..109Y: 4 rows", "sdss num=2 0<z<10 lowest z: 2 rows"]
 
 
 def test_nothing_is_cached(sample_services, tmp_path: Path):

@@ -14,22 +14,42 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from astropy.table import Table
+
+from mwlc.archives.registry import get_archive
+from mwlc.schema import BANDS
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "workflow" / "Snakefile"
-N_SHARDS = 3  # config/demo.yaml
+DEMO = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
+N_SHARDS = DEMO["n_shards"]
+ARCHIVES = DEMO["demo"]["archives"]
 
 pytestmark = pytest.mark.workflow
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, *args: str, check: bool = True, timeout: int = 600
+) -> subprocess.CompletedProcess:
     """Run snakemake in ``workdir`` on the demo config; output captured as text."""
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(workdir),
-           "--configfile", "config/demo.yaml", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(SNAKEFILE),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        "config/demo.yaml",
+        *args,
+    ]
     result = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
     return result
 
 
@@ -61,14 +81,18 @@ def demo_run(tmp_path_factory) -> Path:
 def test_dry_run_has_one_fetch_job_per_archive_and_shard(tmp_path):
     counts = job_counts(snakemake(new_workdir(tmp_path), "-n", "--quiet", "rules"))
     assert counts == {
-        "all": 1, "sample": 1, "build_demo_archive": 1, "fetch_lightcurves": 1 * N_SHARDS,
-        "gather_archive": 1, "merge_lightcurves": 1,
+        "all": 1,
+        "sample": 1,
+        "build_demo_archive": len(ARCHIVES),
+        "fetch_lightcurves": len(ARCHIVES) * N_SHARDS,
+        "gather_archive": len(ARCHIVES),
+        "merge_lightcurves": 1,
     }
 
 
 def test_dry_run_job_count_follows_n_shards(tmp_path):
     counts = job_counts(snakemake(new_workdir(tmp_path), "-n", "--quiet", "rules", "--config", "n_shards=7"))
-    assert counts["fetch_lightcurves"] == 7
+    assert counts["fetch_lightcurves"] == 7 * len(ARCHIVES)
 
 
 def test_until_sample_runs_only_the_sample_job(tmp_path):
@@ -97,7 +121,7 @@ def test_bad_config_stops_before_any_job(tmp_path):
 def test_an_empty_sample_stops_the_run_before_any_archive_job(tmp_path):
     workdir = new_workdir(tmp_path)
     (workdir / "config/demo_sample.csv").write_text("name,ra,dec,label\n")
-    result = snakemake(workdir, "--cores", "2", check=False)
+    result = snakemake(workdir, "--cores", "2", "--keep-going", check=False)
     assert result.returncode != 0
     log = (workdir / "logs/demo/sample.log").read_text()
     assert "sample is empty" in log
@@ -109,13 +133,16 @@ def test_demo_writes_the_dataset_in_the_original_layout(demo_run):
     frame = pd.read_parquet(demo_run / "results/demo/lightcurves.parquet")
     assert frame.index.names == ["objectid", "label", "band", "time"]
     assert list(frame.columns) == ["flux", "err", "archive"]
-    assert set(frame["archive"]) == {"ztf"}
-    assert set(frame.index.get_level_values("band")) <= {"ztf_g", "ztf_r", "ztf_i"}
-    assert (frame["flux"] > 0).all() and (frame["err"] > 0).all()
+    assert set(frame["archive"]) == set(ARCHIVES)
+    for archive, rows in frame.groupby("archive", observed=True):
+        assert set(rows.index.get_level_values("band")) <= set(get_archive(archive).BANDS)
+    ztf = frame[frame["archive"] == "ztf"]
+    assert (ztf["flux"] > 0).all() and (ztf["err"] > 0).all()
     sample = Table.read(demo_run / "results/demo/sample.ecsv", format="ascii.ecsv")
     assert set(frame.index.get_level_values("objectid")) <= set(sample["objectid"])
-    shards = sorted((demo_run / "results/demo/lightcurves.parquet/archive=ztf").glob("shard-*.parquet"))
-    assert len(shards) == N_SHARDS
+    for archive in ARCHIVES:
+        shards = sorted((demo_run / f"results/demo/lightcurves.parquet/archive={archive}").glob("shard-*.parquet"))
+        assert len(shards) == N_SHARDS
 
 
 def test_demo_summary_matches_the_dataset(demo_run):
@@ -124,7 +151,7 @@ def test_demo_summary_matches_the_dataset(demo_run):
     for band, rows in frame.groupby("band", observed=True):
         assert summary.loc[band, "rows"] == len(rows)
         assert summary.loc[band, "objects"] == rows["objectid"].nunique()
-        assert summary.loc[band, "unit"] == "mJy"
+        assert summary.loc[band, "unit"] == BANDS[band].unit
 
 
 def test_demo_by_object_table_holds_every_object_once(demo_run):
@@ -137,14 +164,14 @@ def test_demo_by_object_table_holds_every_object_once(demo_run):
 
 def test_demo_logs_say_the_data_are_synthetic(demo_run):
     logs = list((demo_run / "logs/demo").rglob("*.log"))
-    assert len(logs) >= 1 + N_SHARDS + 3
+    assert len(logs) == 1 + len(ARCHIVES) * (N_SHARDS + 2) + 1
     for log in logs:
         assert "synthetic" in log.read_text().lower(), log
 
 
 def test_every_job_has_a_benchmark(demo_run):
     tsvs = list((demo_run / "benchmarks/demo").rglob("*.tsv"))
-    assert len(tsvs) == 1 + 1 + N_SHARDS + 1 + 1
+    assert len(tsvs) == 1 + len(ARCHIVES) * (N_SHARDS + 2) + 1
     assert all(t.read_text().startswith("s\th:m:s\tmax_rss") for t in tsvs)
 
 
@@ -156,36 +183,54 @@ def test_second_run_has_nothing_to_do(demo_run):
 def test_a_killed_run_redoes_only_unfinished_jobs(tmp_path):
     workdir = new_workdir(tmp_path)
     snakemake(workdir, "--cores", "1", "--until", "build_demo_archive", "sample")
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(workdir),
-           "--configfile", "config/demo.yaml", "--cores", "1"]
-    proc = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    shard_dir = workdir / "results/demo/lightcurves.parquet/archive=ztf"
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(SNAKEFILE),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        "config/demo.yaml",
+        "--cores",
+        "1",
+    ]
+    log = (workdir / "run.log").open("w")
+    proc = subprocess.Popen(cmd, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    dataset = workdir / "results/demo/lightcurves.parquet"
+    total = len(ARCHIVES) * N_SHARDS
     deadline = time.monotonic() + 300
-    while not list(shard_dir.glob("shard-*.parquet")) and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-    time.sleep(1.5)  # let Snakemake record the finished job, then kill it and its jobs mid-run
+    # Kill Snakemake and its jobs as soon as it has recorded one finished fetch job.
+    while "(Rule: fetch_lightcurves)" not in (workdir / "run.log").read_text() and time.monotonic() < deadline:
+        assert proc.poll() is None, (workdir / "run.log").read_text()
+        time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    finished = {p: p.stat().st_mtime_ns for p in shard_dir.glob("shard-*.parquet")}
-    assert 1 <= len(finished) < N_SHARDS, f"{len(finished)} of {N_SHARDS} shards finished before the kill"
-    partial = pd.read_parquet(shard_dir.parent)  # a half-written shard is never read as data
+    log.close()
+    finished = {p: p.stat().st_mtime_ns for p in dataset.glob("archive=*/shard-*.parquet")}
+    assert 1 <= len(finished) < total, f"{len(finished)} of {total} shards finished before the kill"
+    partial = pd.read_parquet(dataset)  # a half-written shard is never read as data
     assert len(partial) == sum(pq.read_metadata(path).num_rows for path in finished)
     snakemake(workdir, "--unlock")
     counts = job_counts(snakemake(workdir, "-n", "--quiet", "rules", "--rerun-incomplete"))
     assert "sample" not in counts and "build_demo_archive" not in counts
     # Only jobs without a recorded, complete output run again (a job killed between its rename
     # and Snakemake's bookkeeping is legitimately redone).
-    assert N_SHARDS - len(finished) <= counts["fetch_lightcurves"] < N_SHARDS
+    assert total - len(finished) <= counts["fetch_lightcurves"] < total
     snakemake(workdir, "--cores", "2", "--rerun-incomplete")
     kept = [path for path, mtime in finished.items() if path.stat().st_mtime_ns == mtime]
-    assert len(kept) == N_SHARDS - counts["fetch_lightcurves"]
+    assert len(kept) == total - counts["fetch_lightcurves"]
     assert (workdir / "results/demo/summary.csv").exists()
 
 
 def test_lint_is_clean():
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "--configfile", "config/demo.yaml"],
-                            cwd=REPO, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--lint", "--configfile", "config/demo.yaml"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

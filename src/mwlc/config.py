@@ -76,7 +76,19 @@ def _degrees_to_arcsec(value: float) -> float:
     return float(value) * 3600.0
 
 
-_ZTF_OLD_BANDS = {"zg": "ztf_g", "zr": "ztf_r", "zi": "ztf_i"}
+#: archive -> old band name -> band name
+_OLD_BANDS = {
+    "ztf": {"zg": "ztf_g", "zr": "ztf_r", "zi": "ztf_i"},
+    "wise": {"W1": "WISE_W1", "W2": "WISE_W2"},
+    "gaia": {"G": "Gaia_G", "BP": "Gaia_BP", "RP": "Gaia_RP"},
+    "panstarrs": {f"panstarrs {f}": f"Pan-STARRS {f}" for f in "grizy"},
+}
+
+def _heasarc_catalogs(catalog_constraints: dict) -> dict:
+    from mwlc.archives.heasarc import catalogs_from_original
+
+    return catalogs_from_original(catalog_constraints)
+
 
 #: archive -> old key -> (new key or None to drop, converter, explanation)
 _OLD_PARAMS: dict[str, dict[str, tuple[str | None, Callable[[Any], Any] | None, str]]] = {
@@ -85,18 +97,55 @@ _OLD_PARAMS: dict[str, dict[str, tuple[str | None, Callable[[Any], Any] | None, 
         "radius": ("radius_arcsec", None, "already in arcsec"),
         "nworkers": (None, None, "parallelism now comes from the job's threads"),
     },
+    "gaia": {
+        "search_radius": ("radius_arcsec", _degrees_to_arcsec, "degrees converted to arcsec"),
+        "verbose": (None, None, "logging goes to the job's log"),
+    },
+    "wise": {
+        "radius": ("radius_arcsec", None, "already in arcsec"),
+        "bandlist": ("bands", None, "same band list"),
+    },
+    "heasarc": {
+        "catalog_constraints": ("catalogs", _heasarc_catalogs, "radii in degrees converted to arcsec"),
+        "catalog_error_radii": ("catalogs", _heasarc_catalogs, "radii in degrees converted to arcsec"),
+    },
 }
+
+
+def _old_icecube_archive(params: dict) -> tuple[dict, str]:
+    """The old separate ``IceCube`` archive's parameters as HEASARC ``catalogs.icecubepsc``."""
+    from mwlc.archives.heasarc import icecube_from_original
+
+    unknown = set(params) - {"icecube_select_topN", "max_search_radius", "enabled"}
+    if unknown:
+        raise ConfigError(f"config key 'archives.IceCube.{sorted(unknown)[0]}': unknown key for the old IceCube "
+                          "archive; allowed keys: icecube_select_topN, max_search_radius")
+    settings = icecube_from_original(params.get("icecube_select_topN", 3), params.get("max_search_radius", 2.0))
+    converted = {"catalogs": {"icecubepsc": settings}}
+    return converted, (f"archive IceCube is now HEASARC's icecubepsc table: use archives.heasarc.catalogs."
+                       f"icecubepsc = {settings} (radius converted from degrees to arcsec)")
+
+
+def _deep_merge(base: dict, extra: dict) -> dict:
+    """``extra`` merged over ``base``, mappings key by key (as Snakemake merges config files)."""
+    merged = dict(base)
+    for key, value in extra.items():
+        both_dicts = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = _deep_merge(merged[key], value) if both_dicts else value
+    return merged
 
 
 def _migrate(config: dict, default_archives: dict) -> list[str]:
     """Rename archives to canonical names and convert old parameter names, in place.
 
-    An archive spelt differently from its canonical name (``ZTF``, an alias) can only come from
-    the user's file, so its parameters are merged over the canonical entry's.
+    An archive spelt differently from its canonical name (``ZTF``, an alias such as the old
+    ``IceCube``) can only come from the user's file, so its parameters are merged over the
+    canonical entry's.
     """
     archives = config.get("archives")
     if not isinstance(archives, dict):
         return []
+    notes: list[str] = []
     canonical = {}
     for name, params in archives.items():
         try:
@@ -108,8 +157,11 @@ def _migrate(config: dict, default_archives: dict) -> list[str]:
     given = dict(archives)
     archives.clear()
     for name in sorted(given, key=lambda n: n != canonical[n]):  # canonical spellings first
-        archives[canonical[name]] = {**archives.get(canonical[name], {}), **given[name]}
-    notes: list[str] = []
+        params = given[name]
+        if name.lower() == "icecube":
+            params, note = _old_icecube_archive(params)
+            notes.append(note)
+        archives[canonical[name]] = _deep_merge(archives.get(canonical[name], {}), params)
     for name, params in archives.items():
         notes += _migrate_params(name, params, default_archives.get(name) or {})
     return notes
@@ -128,11 +180,11 @@ def _migrate_params(archive: str, params: dict, defaults: dict) -> list[str]:
             raise ConfigError(f"config key 'archives.{archive}.{old}': old name given together with '{new}'; keep only '{new}'")
         params[new] = convert(value) if convert else value
         notes.append(f"archives.{archive}.{old} is deprecated: use {new} = {params[new]!r} ({why})")
-    if archive == "ztf" and isinstance(params.get("bands"), list):
-        old_bands = [b for b in params["bands"] if b in _ZTF_OLD_BANDS]
-        if old_bands:
-            params["bands"] = [_ZTF_OLD_BANDS.get(b, b) for b in params["bands"]]
-            notes.append(f"archives.ztf.bands {old_bands} are old band names: use {params['bands']}")
+    renames = _OLD_BANDS.get(archive, {})
+    if isinstance(params.get("bands"), list) and any(b in renames for b in params["bands"]):
+        old_bands = [b for b in params["bands"] if b in renames]
+        params["bands"] = [renames.get(b, b) for b in params["bands"]]
+        notes.append(f"archives.{archive}.bands {old_bands} are old band names: use {params['bands']}")
     return notes
 
 

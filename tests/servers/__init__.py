@@ -22,5 +22,15 @@ from .tap import FakeTap
 from .tls import LoopbackCA, make_test_ca
 from .vizier import FakeVizier
 
-__all__ = ["FakeAlerce", "FakeNed", "FakeSkyServer", "FakeTap", "FakeVizier", "LoopbackCA",
-           "LoopbackServer", "Request", "Response", "make_test_ca"]
+__all__ = [
+    "FakeAlerce",
+    "FakeNed",
+    "FakeSkyServer",
+    "FakeTap",
+    "FakeVizier",
+    "LoopbackCA",
+    "LoopbackServer",
+    "Request",
+    "Response",
+    "make_test_ca",
+]

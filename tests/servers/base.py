@@ -45,8 +45,7 @@ class Request:
         ctype = self.headers.get("Content-Type", "")
         if ctype.startswith("multipart/form-data"):
             head = f"Content-Type: {ctype}\r\nMIME-Version: 1.0\r\n\r\n".encode()
-            message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-                head + self.body)
+            message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + self.body)
             for part in message.iter_parts():
                 name = part.get_param("name", header="content-disposition")
                 payload = part.get_payload(decode=True) or b""
@@ -57,8 +56,7 @@ class Request:
                 fields.setdefault(k, []).extend(v)
         return fields
 
-    def param(self, name: str, default: str | None = None, *,
-              case_insensitive: bool = False) -> Any:
+    def param(self, name: str, default: str | None = None, *, case_insensitive: bool = False) -> Any:
         """First value of form field ``name`` (optionally matched case-insensitively)."""
         form = self.form()
         if case_insensitive:
@@ -172,8 +170,9 @@ class LoopbackServer:
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> Self:
         """Serve in a daemon thread."""
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True,
-                                        name=f"loopback-{type(self.app).__name__}")
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, daemon=True, name=f"loopback-{type(self.app).__name__}"
+        )
         self._thread.start()
         return self
 
@@ -214,12 +213,15 @@ class LoopbackServer:
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                request = Request(self.command, parts.path,
-                                  parse_qs(parts.query, keep_blank_values=True),
-                                  self.headers, body)
+                request = Request(
+                    self.command,
+                    parts.path,
+                    parse_qs(parts.query, keep_blank_values=True),
+                    self.headers,
+                    body,
+                )
                 response = server._dispatch(request)
-                payload = (response.body.encode("utf-8") if isinstance(response.body, str)
-                           else response.body)
+                payload = response.body.encode("utf-8") if isinstance(response.body, str) else response.body
                 self.send_response(response.status)
                 self.send_header("Content-Type", response.content_type)
                 self.send_header("Content-Length", str(len(payload)))

@@ -58,15 +58,13 @@ def ned_service(sample_source_data: SampleSourceData) -> Iterator[LoopbackServer
 
 
 @pytest.fixture(scope="session")
-def vizier_service(sample_source_data: SampleSourceData,
-                   loopback_ca: LoopbackCA) -> Iterator[LoopbackServer]:
+def vizier_service(sample_source_data: SampleSourceData, loopback_ca: LoopbackCA) -> Iterator[LoopbackServer]:
     """Fake VizieR over https (``.app.scripts`` logs options and constraints)."""
     yield from _serve(FakeVizier(sample_source_data.vizier_tables), loopback_ca.server_context())
 
 
 @pytest.fixture(scope="session")
-def simbad_service(sample_source_data: SampleSourceData,
-                   loopback_ca: LoopbackCA) -> Iterator[LoopbackServer]:
+def simbad_service(sample_source_data: SampleSourceData, loopback_ca: LoopbackCA) -> Iterator[LoopbackServer]:
     """Fake SIMBAD TAP at ``/simbad/sim-tap`` over https (``.app.queries`` logs the ADQL)."""
     app = FakeTap(sample_source_data.simbad_tables, prefix="/simbad/sim-tap")
     yield from _serve(app, loopback_ca.server_context())
@@ -79,10 +77,15 @@ def alerce_service(sample_source_data: SampleSourceData) -> Iterator[LoopbackSer
 
 
 @pytest.fixture
-def sample_services(monkeypatch: pytest.MonkeyPatch, loopback_ca: LoopbackCA,
-                    sdss_skyserver: LoopbackServer, ned_service: LoopbackServer,
-                    vizier_service: LoopbackServer, simbad_service: LoopbackServer,
-                    alerce_service: LoopbackServer) -> dict:
+def sample_services(
+    monkeypatch: pytest.MonkeyPatch,
+    loopback_ca: LoopbackCA,
+    sdss_skyserver: LoopbackServer,
+    ned_service: LoopbackServer,
+    vizier_service: LoopbackServer,
+    simbad_service: LoopbackServer,
+    alerce_service: LoopbackServer,
+) -> dict:
     """The ``services`` config section pointing at the loopback servers (fresh logs/faults)."""
     for server in (sdss_skyserver, ned_service, vizier_service, simbad_service, alerce_service):
         server.reset()

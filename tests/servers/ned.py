@@ -60,8 +60,10 @@ _HEAD = """<?xml version="1.0" encoding="UTF-8"?>
 def _field(i: int, name: str, datatype: str, unit: str | None, ucd: str) -> str:
     extra = ' arraysize="*"' if datatype == "char" else ""
     unit_attr = f" unit={attr(unit)}" if unit else ""
-    return (f"<FIELD ID=\"main_col{i}\" name={attr(name)} ucd={attr(ucd)} "
-            f"datatype=\"{datatype}\"{extra}{unit_attr}/>\n")
+    return (
+        f'<FIELD ID="main_col{i}" name={attr(name)} ucd={attr(ucd)} '
+        f'datatype="{datatype}"{extra}{unit_attr}/>\n'
+    )
 
 
 def _rows(objects: Table) -> list[list[object]]:
@@ -69,8 +71,27 @@ def _rows(objects: Table) -> list[list[object]]:
     for i, obj in enumerate(objects, start=1):
         z = float(obj["z"]) if "z" in objects.colnames else 0.1
         kind = str(obj["type"]) if "type" in objects.colnames else "QSO"
-        rows.append([i, str(obj["name"]), float(obj["ra"]), float(obj["dec"]), kind,
-                     round(C_KM_S * z), z, "SPEC", "18.5g", 0.0, 12, 1, 40, 6, 3, 0, 0])
+        rows.append(
+            [
+                i,
+                str(obj["name"]),
+                float(obj["ra"]),
+                float(obj["dec"]),
+                kind,
+                round(C_KM_S * z),
+                z,
+                "SPEC",
+                "18.5g",
+                0.0,
+                12,
+                1,
+                40,
+                6,
+                3,
+                0,
+                0,
+            ]
+        )
     return rows
 
 
@@ -78,20 +99,29 @@ def ned_votable(refcode: str, objects: Table, *, legacy: bool = False) -> str:
     """NED's answer for ``refcode`` listing ``objects`` (columns name, ra, dec[, type, z])."""
     fields = "".join(
         _field(i, LEGACY_NAMES.get(name, name) if legacy else name, dt, unit, ucd)
-        for i, (name, dt, unit, ucd) in enumerate(FIELDS, start=1))
+        for i, (name, dt, unit, ucd) in enumerate(FIELDS, start=1)
+    )
     body = "".join(
-        "<TR>" + "".join(f"<TD>{escape(str(v))}</TD>" for v in row) + "</TR>\n"
-        for row in _rows(objects))
+        "<TR>" + "".join(f"<TD>{escape(str(v))}</TD>" for v in row) + "</TR>\n" for row in _rows(objects)
+    )
     title = attr(f"Main Information Table for object(s) in publication {refcode}")
-    return (_HEAD + f'<TABLE ID="NED_MainTable" name={title}>\n' + fields
-            + "<DATA><TABLEDATA>\n" + body + "</TABLEDATA></DATA>\n</TABLE>\n"
-            "</RESOURCE>\n</VOTABLE>\n")
+    return (
+        _HEAD
+        + f'<TABLE ID="NED_MainTable" name={title}>\n'
+        + fields
+        + "<DATA><TABLEDATA>\n"
+        + body
+        + "</TABLEDATA></DATA>\n</TABLE>\n"
+        "</RESOURCE>\n</VOTABLE>\n"
+    )
 
 
 def ned_error(message: str) -> str:
     """NED's error document (second PARAM named ``Error``)."""
-    return (_HEAD + f'<PARAM name="Error" datatype="char" arraysize="*" value={attr(message)}/>\n'
-            "</RESOURCE>\n</VOTABLE>\n")
+    return (
+        _HEAD + f'<PARAM name="Error" datatype="char" arraysize="*" value={attr(message)}/>\n'
+        "</RESOURCE>\n</VOTABLE>\n"
+    )
 
 
 class FakeNed:
@@ -110,10 +140,8 @@ class FakeNed:
         Refcode of every query received.
     """
 
-    def __init__(self, papers: Mapping[str, Table | pd.DataFrame],
-                 legacy: Collection[str] = ()) -> None:
-        self.papers = {k: v if isinstance(v, Table) else Table.from_pandas(v)
-                       for k, v in papers.items()}
+    def __init__(self, papers: Mapping[str, Table | pd.DataFrame], legacy: Collection[str] = ()) -> None:
+        self.papers = {k: v if isinstance(v, Table) else Table.from_pandas(v) for k, v in papers.items()}
         self.legacy = set(legacy)
         self.refcodes: list[str] = []
         self._lock = threading.Lock()
@@ -128,12 +156,12 @@ class FakeNed:
         if request.path.rstrip("/") != "/cgi-bin/objsearch":
             return Response(404, f"not found: {request.path}")
         if request.param("search_type") != "Search" or request.param("of") != "xml_main":
-            return Response(200, ned_error("this fake answers search_type=Search, of=xml_main"),
-                            "text/xml")
+            return Response(200, ned_error("this fake answers search_type=Search, of=xml_main"), "text/xml")
         refcode = request.param("refcode", "")
         with self._lock:
             self.refcodes.append(refcode)
         if refcode not in self.papers:
             return Response(200, ned_error(f" Reference code {refcode} not found."), "text/xml")
-        return Response(200, ned_votable(refcode, self.papers[refcode],
-                                         legacy=refcode in self.legacy), "text/xml")
+        return Response(
+            200, ned_votable(refcode, self.papers[refcode], legacy=refcode in self.legacy), "text/xml"
+        )

@@ -46,20 +46,19 @@ def sdss_name(ra: float, dec: float) -> str:
 
 def _objects(indices: list[int]) -> Table:
     rows = [CLAGN[i] for i in indices]
-    return Table(rows=[(n, r, d, z, "QSO") for n, r, d, z in rows],
-                 names=("name", "ra", "dec", "z", "type"))
+    return Table(rows=[(n, r, d, z, "QSO") for n, r, d, z in rows], names=("name", "ra", "dec", "z", "type"))
 
 
 #: Refcode -> indices into CLAGN of the objects NED lists for it.
 NED_PAPERS = {
-    "2018ApJ...862..109Y": [3, 4, 5, 6],        # yang
-    "2015ApJ...800..144L": [0, 9, 11],          # lamassa (only row 0 is the CLQ)
-    "2016ApJ...826..188R": [0, 1, 7],           # ruan (shares J0159 with lamassa)
-    "2020ApJ...889...46S": [8, 2, 10, 12],      # sheng (rows 0, 1, 3 kept)
-    "2022ApJ...927..227L": [9, 11],             # lyu
-    "2022MNRAS.511...54H": [1, 6],              # hon
-    "2021AJ....162..206S": [2, 5, 7],           # sanchezsaez
-    "2019A&A...627A..33D": [10, 12],            # a 'paper' answered with NED's legacy header
+    "2018ApJ...862..109Y": [3, 4, 5, 6],  # yang
+    "2015ApJ...800..144L": [0, 9, 11],  # lamassa (only row 0 is the CLQ)
+    "2016ApJ...826..188R": [0, 1, 7],  # ruan (shares J0159 with lamassa)
+    "2020ApJ...889...46S": [8, 2, 10, 12],  # sheng (rows 0, 1, 3 kept)
+    "2022ApJ...927..227L": [9, 11],  # lyu
+    "2022MNRAS.511...54H": [1, 6],  # hon
+    "2021AJ....162..206S": [2, 5, 7],  # sanchezsaez
+    "2019A&A...627A..33D": [10, 12],  # a 'paper' answered with NED's legacy header
 }
 NED_LEGACY = {"2019A&A...627A..33D"}
 
@@ -76,11 +75,16 @@ def macleod19_tables() -> dict[str, Table]:
     idx = [0, 1, 2, 3, 4, 5]
     clq = [1, 1, 0, 1, 1, 1]
     nsigma = MaskedColumn([5.0, 2.0, 10.0, 3.0, 4.2, 0.0], mask=[0, 0, 0, 0, 0, 1])
-    table2 = Table({
-        "_RA": [CLAGN[i][1] for i in idx], "_DE": [CLAGN[i][2] for i in idx],
-        "SDSS": [sdss_name(CLAGN[i][1], CLAGN[i][2])[1:] for i in idx],
-        "z": [CLAGN[i][3] for i in idx], "CLQ?": clq, "Nsigma": nsigma,
-    })
+    table2 = Table(
+        {
+            "_RA": [CLAGN[i][1] for i in idx],
+            "_DE": [CLAGN[i][2] for i in idx],
+            "SDSS": [sdss_name(CLAGN[i][1], CLAGN[i][2])[1:] for i in idx],
+            "z": [CLAGN[i][3] for i in idx],
+            "CLQ?": clq,
+            "Nsigma": nsigma,
+        }
+    )
     table1 = Table({"_RA": [1.0, 2.0], "_DE": [3.0, 4.0], "Run": ["2017A", "2017B"]})
     return {"J/ApJ/874/8/table1": table1, "J/ApJ/874/8/table2": table2}
 
@@ -92,20 +96,21 @@ GREEN_NOTES = ["CLQ", "", "CLQ; turn-on", "QSO", None, "candidate CLQ"]
 def green_tables() -> dict[str, Table]:
     """J/ApJ/933/180: table1 with ``SDSS`` names and ``Notes``; table2 unrelated."""
     idx = [7, 8, 2, 3, 4, 6]
-    table1 = Table({
-        "_RA": [CLAGN[i][1] + 0.5 for i in idx],  # deliberately off: green reads the names
-        "_DE": [CLAGN[i][2] for i in idx],
-        "SDSS": [sdss_name(CLAGN[i][1], CLAGN[i][2]) for i in idx],
-        "Notes": MaskedColumn([n or "" for n in GREEN_NOTES],
-                              mask=[n is None for n in GREEN_NOTES]),
-    })
+    table1 = Table(
+        {
+            "_RA": [CLAGN[i][1] + 0.5 for i in idx],  # deliberately off: green reads the names
+            "_DE": [CLAGN[i][2] for i in idx],
+            "SDSS": [sdss_name(CLAGN[i][1], CLAGN[i][2]) for i in idx],
+            "Notes": MaskedColumn([n or "" for n in GREEN_NOTES], mask=[n is None for n in GREEN_NOTES]),
+        }
+    )
     table2 = Table({"SDSS": ["J000000.00+000000.0"], "State": ["B"], "MJD": [58000]})
     return {"J/ApJ/933/180/table1": table1, "J/ApJ/933/180/table2": table2}
 
 
 #: Bibcode -> indices into CLAGN of the objects SIMBAD links to it.
 SIMBAD_PAPERS = {
-    "2022MNRAS.513L..57L": [9, 1, 4, 12, 7, 3],   # lopeznavas: rows 0-3 kept
+    "2022MNRAS.513L..57L": [9, 1, 4, 12, 7, 3],  # lopeznavas: rows 0-3 kept
     "2020MNRAS.491.4925G": [5, 6],
 }
 
@@ -113,14 +118,20 @@ SIMBAD_PAPERS = {
 def simbad_tables() -> dict[str, Table]:
     """SIMBAD's ``basic``, ``has_ref`` and ``ref`` for :data:`SIMBAD_PAPERS`."""
     used = sorted({i for idx in SIMBAD_PAPERS.values() for i in idx})
-    basic = Table({
-        "oid": [1000 + i for i in used],
-        "main_id": [CLAGN[i][0] for i in used],
-        "ra": [CLAGN[i][1] for i in used], "dec": [CLAGN[i][2] for i in used],
-        "coo_err_maj": [0.1] * len(used), "coo_err_min": [0.1] * len(used),
-        "coo_err_angle": [90] * len(used), "coo_wavelength": ["O"] * len(used),
-        "coo_bibcode": ["2020yCat.1350....0G"] * len(used), "otype": ["QSO"] * len(used),
-    })
+    basic = Table(
+        {
+            "oid": [1000 + i for i in used],
+            "main_id": [CLAGN[i][0] for i in used],
+            "ra": [CLAGN[i][1] for i in used],
+            "dec": [CLAGN[i][2] for i in used],
+            "coo_err_maj": [0.1] * len(used),
+            "coo_err_min": [0.1] * len(used),
+            "coo_err_angle": [90] * len(used),
+            "coo_wavelength": ["O"] * len(used),
+            "coo_bibcode": ["2020yCat.1350....0G"] * len(used),
+            "otype": ["QSO"] * len(used),
+        }
+    )
     bibcodes = list(SIMBAD_PAPERS)
     ref = Table({"oidbib": [500 + k for k in range(len(bibcodes))], "bibcode": bibcodes})
     links = [(1000 + i, 500 + k, 1) for k, b in enumerate(bibcodes) for i in SIMBAD_PAPERS[b]]
@@ -139,17 +150,25 @@ def specobj_table(n: int = 400, seed: int = 16) -> Table:
     plate, mjd, fiber = (keys[:, k].astype(np.uint64) for k in range(3))
     n = len(plate)
     run2d = np.uint64(26)  # v5_13_0-like code
-    spec_id = ((plate << np.uint64(50)) | (fiber << np.uint64(38))
-               | ((mjd - np.uint64(50000)) << np.uint64(24)) | (run2d << np.uint64(10)))
-    return Table({
-        "specObjID": spec_id, "plate": plate.astype(np.int64), "mjd": mjd.astype(np.int64),
-        "fiberID": fiber.astype(np.int64),
-        "class": rng.choice(["QSO", "QSO", "GALAXY", "STAR"], n),
-        "zWarning": rng.choice([0, 0, 0, 4], n),
-        "z": np.round(rng.uniform(0.0, 6.0, n), 6),
-        "ra": np.round(rng.uniform(0.0, 360.0, n), 6),
-        "dec": np.round(rng.uniform(-20.0, 70.0, n), 6),
-    })
+    spec_id = (
+        (plate << np.uint64(50))
+        | (fiber << np.uint64(38))
+        | ((mjd - np.uint64(50000)) << np.uint64(24))
+        | (run2d << np.uint64(10))
+    )
+    return Table(
+        {
+            "specObjID": spec_id,
+            "plate": plate.astype(np.int64),
+            "mjd": mjd.astype(np.int64),
+            "fiberID": fiber.astype(np.int64),
+            "class": rng.choice(["QSO", "QSO", "GALAXY", "STAR"], n),
+            "zWarning": rng.choice([0, 0, 0, 4], n),
+            "z": np.round(rng.uniform(0.0, 6.0, n), 6),
+            "ra": np.round(rng.uniform(0.0, 360.0, n), 6),
+            "dec": np.round(rng.uniform(-20.0, 70.0, n), 6),
+        }
+    )
 
 
 @dataclass(frozen=True)

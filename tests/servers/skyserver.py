@@ -77,8 +77,9 @@ class FakeSkyServer:
         try:
             table = self.db.run(statement, limit=top)
         except Exception as exc:  # noqa: BLE001 - reported the way SkyServer does
-            return Response(200, f"<html><body>error_message: {type(exc).__name__}: {exc}"
-                                 f"</body></html>", "text/html")
+            return Response(
+                200, f"<html><body>error_message: {type(exc).__name__}: {exc}</body></html>", "text/html"
+            )
         return Response(200, to_skyserver_csv(table), "text/plain")
 
     def close(self) -> None:

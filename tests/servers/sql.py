@@ -7,6 +7,8 @@ Translation covers what our clients send, not all of ADQL:
   (1 when the point lies within r degrees of the centre, great-circle distance);
 * ``DISTANCE(POINT(..), POINT(..))`` and ``DISTANCE(a, b, c, d)`` -> ``adql_distance`` (deg);
 * ``TAP_UPLOAD.<name>`` -> the uploaded table ``<name>``;
+* optionally (:func:`prefix_unaliased_columns`), unaliased ``alias.column`` select items are
+  named ``alias_column``, as HEASARC's service does;
 * T-SQL: ``NEWID()`` -> ``RANDOM()``, ``0AND`` -> ``0 AND``, ``dbo.`` dropped.
 
 Joins, aliases, quoted identifiers, ``CAST(x AS BIGINT)``, ``%`` and ``ORDER BY`` are SQLite's own.
@@ -48,12 +50,24 @@ def _contains(ra: float, dec: float, cra: float, cdec: float, radius: float) -> 
 
 
 _MATH = {
-    "sin": (1, math.sin), "cos": (1, math.cos), "tan": (1, math.tan), "asin": (1, math.asin),
-    "acos": (1, math.acos), "atan": (1, math.atan), "atan2": (2, math.atan2),
-    "sqrt": (1, math.sqrt), "radians": (1, math.radians), "degrees": (1, math.degrees),
-    "log10": (1, math.log10), "log": (1, math.log), "exp": (1, math.exp),
-    "power": (2, math.pow), "floor": (1, math.floor), "ceiling": (1, math.ceil),
-    "mod": (2, math.fmod), "pi": (0, lambda: math.pi),
+    "sin": (1, math.sin),
+    "cos": (1, math.cos),
+    "tan": (1, math.tan),
+    "asin": (1, math.asin),
+    "acos": (1, math.acos),
+    "atan": (1, math.atan),
+    "atan2": (2, math.atan2),
+    "sqrt": (1, math.sqrt),
+    "radians": (1, math.radians),
+    "degrees": (1, math.degrees),
+    "log10": (1, math.log10),
+    "log": (1, math.log),
+    "exp": (1, math.exp),
+    "power": (2, math.pow),
+    "floor": (1, math.floor),
+    "ceiling": (1, math.ceil),
+    "mod": (2, math.fmod),
+    "pi": (0, lambda: math.pi),
 }
 
 
@@ -71,7 +85,7 @@ def split_top(sql: str) -> tuple[str, int | None]:
     match = _TOP.match(sql)
     if not match:
         return sql, None
-    return f"SELECT {match.group(1) or ''}" + sql[match.end():], int(match.group(2))
+    return f"SELECT {match.group(1) or ''}" + sql[match.end() :], int(match.group(2))
 
 
 def _balanced(sql: str, open_at: int) -> int:
@@ -117,7 +131,7 @@ def _geometry_args(expr: str, function: str) -> list[str]:
     if not match:
         raise ValueError(f"expected {function}(...), got {expr!r}")
     close = _balanced(expr, match.end() - 1)
-    args = _split_args(expr[match.end():close])
+    args = _split_args(expr[match.end() : close])
     return args[1:] if args and args[0].startswith("'") else args
 
 
@@ -125,8 +139,8 @@ def _rewrite_calls(sql: str, function: str, rewrite: Any) -> str:
     pattern = re.compile(rf"\b{function}\s*\(", re.IGNORECASE)
     while (match := pattern.search(sql)) is not None:
         close = _balanced(sql, match.end() - 1)
-        args = [translate_adql_expr(a) for a in _split_args(sql[match.end():close])]
-        sql = sql[:match.start()] + rewrite(args) + sql[close + 1:]
+        args = [translate_adql_expr(a) for a in _split_args(sql[match.end() : close])]
+        sql = sql[: match.start()] + rewrite(args) + sql[close + 1 :]
     return sql
 
 
@@ -146,6 +160,52 @@ def translate_adql_expr(sql: str) -> str:
     sql = _rewrite_calls(sql, "CONTAINS", _contains_call)
     sql = _rewrite_calls(sql, "DISTANCE", _distance_call)
     return re.sub(r"\bTAP_UPLOAD\.", "", sql, flags=re.IGNORECASE)
+
+
+_QUALIFIED_COLUMN = re.compile(r"^\s*([A-Za-z_]\w*)\.([A-Za-z_]\w*)\s*$")
+
+
+def _top_level_keyword(sql: str, keyword: str, start: int) -> int | None:
+    """Index of ``keyword`` (a whole word, any case) outside parentheses and quotes, or None."""
+    depth, quote, size = 0, None, len(keyword)
+    for i in range(start, len(sql)):
+        ch = sql[i]
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif (
+            depth == 0
+            and sql[i : i + size].upper() == keyword
+            and (i == 0 or not (sql[i - 1].isalnum() or sql[i - 1] == "_"))
+            and (i + size == len(sql) or not (sql[i + size].isalnum() or sql[i + size] == "_"))
+        ):
+            return i
+    return None
+
+
+def prefix_unaliased_columns(sql: str) -> str:
+    """Name each unaliased ``alias.column`` of the select list ``alias_column``.
+
+    HEASARC's TAP service (Xamin) answers ``SELECT cat.time, up.objectid ...`` with columns
+    ``cat_time`` and ``up_objectid``; only an explicit ``AS`` keeps a plain name.
+    """
+    match = re.match(r"\s*SELECT\s+(DISTINCT\s+)?", sql, re.IGNORECASE)
+    end = _top_level_keyword(sql, "FROM", match.end()) if match else None
+    if match is None or end is None:
+        return sql
+    items = _split_args(sql[match.end() : end])
+    renamed = [
+        f"{m.group(1)}.{m.group(2)} AS {m.group(1)}_{m.group(2)}"
+        if (m := _QUALIFIED_COLUMN.match(item))
+        else item
+        for item in items
+    ]
+    return f"{sql[: match.end()]}{', '.join(renamed)} {sql[end:]}"
 
 
 def translate_tsql(sql: str) -> tuple[str, int | None]:
@@ -233,8 +293,7 @@ class SqlTables:
             con.create_function(name, nargs, _null_safe(fn), deterministic=True)
         return con
 
-    def run(self, sql: str, *, limit: int | None = None,
-            uploads: Mapping[str, Table] | None = None) -> Table:
+    def run(self, sql: str, *, limit: int | None = None, uploads: Mapping[str, Table] | None = None) -> Table:
         """Run a SQLite ``sql`` (with optional LIMIT and temporary upload tables)."""
         con = self.connect()
         try:

@@ -25,7 +25,7 @@ from astropy.io.votable import parse_single_table
 from astropy.table import Table
 
 from .base import Request, Response
-from .sql import SqlTables, split_top, translate_adql_expr
+from .sql import SqlTables, prefix_unaliased_columns, split_top, translate_adql_expr
 from .votable import tap_error, tap_result
 
 VOTABLE = "application/x-votable+xml"
@@ -81,6 +81,9 @@ class FakeTap:
         URL path of the service, without trailing slash.
     hard_limit, default_limit, upload_limit : int
         Row limits published in ``/capabilities``; ``default_limit`` applies without MAXREC.
+    prefix_unaliased : bool, default False
+        Name unaliased ``alias.column`` select items ``alias_column`` (HEASARC Xamin's
+        behaviour: ``SELECT cat.time`` answers a column ``cat_time``).
 
     Attributes
     ----------
@@ -90,13 +93,20 @@ class FakeTap:
         Upload tables of every sync query (name -> astropy Table).
     """
 
-    def __init__(self, tables: Mapping[str, Table | pd.DataFrame], *, prefix: str = "/tap",
-                 hard_limit: int = 2_000_000, default_limit: int = 100_000,
-                 upload_limit: int = 200_000) -> None:
+    def __init__(
+        self,
+        tables: Mapping[str, Table | pd.DataFrame],
+        *,
+        prefix: str = "/tap",
+        hard_limit: int = 2_000_000,
+        default_limit: int = 100_000,
+        upload_limit: int = 200_000,
+        prefix_unaliased: bool = False,
+    ) -> None:
         self.db = SqlTables(tables)
+        self.prefix_unaliased = prefix_unaliased
         self.prefix = prefix.rstrip("/")
-        self.limits = {"hard_limit": hard_limit, "default_limit": default_limit,
-                       "upload_limit": upload_limit}
+        self.limits = {"hard_limit": hard_limit, "default_limit": default_limit, "upload_limit": upload_limit}
         self.queries: list[str] = []
         self.uploads: list[dict[str, Table]] = []
         self._lock = threading.Lock()
@@ -109,7 +119,7 @@ class FakeTap:
 
     def handle(self, request: Request) -> Response:
         """Route a request under :attr:`prefix`."""
-        route = request.path[len(self.prefix):] if request.path.startswith(self.prefix) else None
+        route = request.path[len(self.prefix) :] if request.path.startswith(self.prefix) else None
         if route in ("/sync", "/sync/"):
             return self._sync(request)
         if route == "/capabilities":
@@ -135,6 +145,8 @@ class FakeTap:
             self.uploads.append(uploads)
         maxrec = int(param("MAXREC") or self.limits["default_limit"])
         sql, top = split_top(adql)
+        if self.prefix_unaliased:
+            sql = prefix_unaliased_columns(sql)
         limit = min(maxrec, top) if top is not None else maxrec
         try:
             table = self.db.run(translate_adql_expr(sql), limit=limit + 1, uploads=uploads)
@@ -153,7 +165,7 @@ class FakeTap:
             name, _, source = item.partition(",")
             if not source.startswith("param:"):
                 raise ValueError(f"{item!r}: only inline uploads (name,param:part) are supported")
-            part = source[len("param:"):]
+            part = source[len("param:") :]
             if part not in form:
                 raise ValueError(f"no multipart part {part!r} for upload {name!r}")
             data = form[part][0]

@@ -54,14 +54,18 @@ def _compare(value: object, op: str, operand: str) -> bool:
     if value is np.ma.masked or value is None:
         return False
     target = _number(operand)
-    if target is not None and isinstance(value, (int, float, np.number)) \
-            and not isinstance(value, bool):
+    if target is not None and isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
         v = float(value)
-        return {">": v > target, ">=": v >= target, "<": v < target, "<=": v <= target,
-                "=": v == target, "!=": v != target}[op]
+        return {
+            ">": v > target,
+            ">=": v >= target,
+            "<": v < target,
+            "<=": v <= target,
+            "=": v == target,
+            "!=": v != target,
+        }[op]
     text = str(value).strip()
-    same = fnmatch.fnmatchcase(text, operand) if any(c in operand for c in "*?") \
-        else text == operand
+    same = fnmatch.fnmatchcase(text, operand) if any(c in operand for c in "*?") else text == operand
     return same if op == "=" else (not same if op == "!=" else False)
 
 
@@ -71,7 +75,7 @@ def matches(value: object, constraint: str) -> bool:
         part = part.strip()
         op = next((o for o in (">=", "<=", "!=", ">", "<", "=") if part.startswith(o)), None)
         if op is not None:
-            ok = _compare(value, op, part[len(op):].strip())
+            ok = _compare(value, op, part[len(op) :].strip())
         elif ".." in part:
             low, high = part.split("..", 1)
             ok = _compare(value, ">=", low) and _compare(value, "<=", high)
@@ -98,8 +102,7 @@ class FakeVizier:
     """
 
     def __init__(self, tables: Mapping[str, Table | pd.DataFrame]) -> None:
-        self.tables = {k: v if isinstance(v, Table) else Table.from_pandas(v)
-                       for k, v in tables.items()}
+        self.tables = {k: v if isinstance(v, Table) else Table.from_pandas(v) for k, v in tables.items()}
         self.scripts: list[tuple[dict[str, str], dict[str, str]]] = []
         self._lock = threading.Lock()
 
@@ -127,20 +130,19 @@ class FakeVizier:
 
     def _select(self, source: str) -> list[str]:
         wanted = [s.strip() for s in source.split(",") if s.strip()]
-        return [name for name in self.tables
-                if any(name == w or name.startswith(w + "/") for w in wanted)]
+        return [name for name in self.tables if any(name == w or name.startswith(w + "/") for w in wanted)]
 
     @staticmethod
-    def _answer(table: Table, options: dict[str, str],
-                constraints: dict[str, str]) -> Table | None:
+    def _answer(table: Table, options: dict[str, str], constraints: dict[str, str]) -> Table | None:
         if any(column not in table.colnames for column in constraints):
             return None
-        keep = np.array([all(matches(row[c], v) for c, v in constraints.items())
-                         for row in table], dtype=bool)
+        keep = np.array(
+            [all(matches(row[c], v) for c, v in constraints.items()) for row in table], dtype=bool
+        )
         out = table[keep] if len(table) else table
         limit = options.get("-out.max", "50")
         if limit != "unlimited":
-            out = out[:int(limit)]
+            out = out[: int(limit)]
         computed = [c for c in out.colnames if c.startswith("_")]
         plain = [c for c in out.colnames if not c.startswith("_")]
         wanted = options.get("-out", "*")

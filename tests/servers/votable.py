@@ -52,8 +52,9 @@ def tap_error(message: str) -> bytes:
     ).encode()
 
 
-def vizier_answer(catalogs: Sequence[tuple[str, str, Sequence[tuple[str, Table]]]],
-                  query_parameters: str) -> bytes:
+def vizier_answer(
+    catalogs: Sequence[tuple[str, str, Sequence[tuple[str, Table]]]], query_parameters: str
+) -> bytes:
     """A VizieR ``viz-bin/votable`` answer.
 
     Parameters
@@ -72,8 +73,7 @@ def vizier_answer(catalogs: Sequence[tuple[str, str, Sequence[tuple[str, Table]]
         resource = Resource(name=catalog, ID="yCat_" + catalog.replace("/", "_"))
         resource.description = description
         for table_name, table in tables:
-            resource.tables.append(_table_element(table, name=table_name,
-                                                  ID=table_name.replace("/", "_")))
+            resource.tables.append(_table_element(table, name=table_name, ID=table_name.replace("/", "_")))
         vot.resources.append(resource)
     return _bytes(vot)
 

@@ -23,6 +23,7 @@ from urllib.parse import urlparse
 import lsdb
 import pandas as pd
 from hats.pixel_math import HealpixPixel
+from lsdb.core.search.abstract_search import AbstractSearch
 
 from mwlc.errors import ArchiveError, ConfigError
 
@@ -45,9 +46,13 @@ def storage_options_for(uri: str | os.PathLike, storage_options: dict | None) ->
     """The fsspec options to open ``uri`` with: ``storage_options`` for remote URIs, None locally.
 
     A workflow passes one set of options (e.g. an S3 endpoint) to every archive; local sources
-    ignore them (fsspec's local filesystem would only warn about them).
+    ignore them (fsspec's local filesystem would only warn about them), and so do ``http(s)://``
+    sources: fsspec's HTTP filesystem hands its options to aiohttp, which refuses S3 ones
+    (``ClientSession.__init__() got an unexpected keyword argument 'endpoint_url'``).
     """
-    return None if is_local(uri) else storage_options
+    if is_local(uri) or urlparse(str(uri)).scheme in ("http", "https"):
+        return None
+    return storage_options
 
 
 def open_hats(
@@ -56,6 +61,7 @@ def open_hats(
     columns: Sequence[str] | None = None,
     filters: list[tuple] | None = None,
     storage_options: dict | None = None,
+    search_filter: AbstractSearch | None = None,
 ) -> lsdb.Catalog:
     """Open a HATS catalog or collection lazily (metadata only), with its margin if it has one.
 
@@ -68,6 +74,10 @@ def open_hats(
         Passed to :func:`lsdb.open_catalog` (column projection, pyarrow row filters).
     storage_options : dict, optional
         fsspec options, e.g. ``{"client_kwargs": {"endpoint_url": "http://127.0.0.1:5000"}}``.
+    search_filter : lsdb.core.search.abstract_search.AbstractSearch, optional
+        Passed to :func:`lsdb.open_catalog`: only the partitions (and margin partitions) it
+        selects are opened, e.g. ``lsdb.PixelSearch(pixels)``. A filter that selects nothing
+        raises (lsdb: "The selected sky region has no coverage").
 
     Raises
     ------
@@ -88,6 +98,7 @@ def open_hats(
                 columns=list(columns) if columns else None,
                 filters=filters,
                 storage_options=storage_options_for(uri, storage_options),
+                search_filter=search_filter,
             )
     except Exception as err:  # any failure to open is an unreadable archive; keep the cause
         raise ArchiveError(f"cannot open HATS source {uri}: {type(err).__name__}: {err}") from err

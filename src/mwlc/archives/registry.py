@@ -12,10 +12,15 @@ from types import ModuleType
 #: canonical name -> module path
 ARCHIVES: dict[str, str] = {
     "ztf": "mwlc.archives.ztf",
+    "gaia": "mwlc.archives.gaia",
+    "wise": "mwlc.archives.wise",
+    "heasarc": "mwlc.archives.heasarc",
 }
 
 #: other names users know -> canonical name
-ALIASES: dict[str, str] = {}
+ALIASES: dict[str, str] = {
+    "icecube": "heasarc",  # the old separate IceCube archive is HEASARC's icecubepsc table
+}
 
 
 def canonical_name(name: str) -> str:

@@ -1,0 +1,502 @@
+"""A synthetic unWISE neo7 time-domain catalog (the unTimely catalog as IRSA serves it).
+
+:func:`build_unwise_dataset` writes a hive-partitioned parquet dataset in the layout of
+``s3://nasa-irsa-wise/unwise/neo7/catalogs/time_domain/healpix_k5/
+unwise-neo7-time_domain-healpix_k5.parquet``::
+
+    <out_dir>/_metadata                     # footers of every file (paths relative to out_dir)
+    <out_dir>/_common_metadata              # the schema
+    <out_dir>/healpix_k0=K0/healpix_k5=K5/part0.snappy.parquet
+    <out_dir>/README.txt                    # says SYNTHETIC
+
+where ``K5`` is the HEALPix order-5 NEST pixel (ICRS) of the detection and ``K0 = K5 // 1024``.
+The partition keys live only in the paths, as in the real dataset. Columns and dtypes are those
+of :data:`UNWISE_SCHEMA`: names confirmed from real readers (``docs/real-schemas`` §4: uppercase
+``EPOCH`` and ``MJDMEAN``; ``unwise_detid`` a 22-character string); integer widths not
+confirmed by a public source are best guesses, and the reader does not depend on them.
+
+Every value is SYNTHETIC and a pure function of the sample object ids and ``seed``
+(:mod:`mwlc.demo.hashing`). Around each sample object there are:
+
+* its counterpart, 0-0.3" away, detected at every epoch in W1 and W2 (AGN-like colours and
+  variability; a fifth of them faint enough that some epochs have ``flux <= 0``);
+* for about 30% of objects a companion 0.4-0.8" away, so two primary detections of one epoch
+  lie within 1";
+* two decoys 3-10" away and ``n_field_per_object`` field sources 15-120" away;
+* for about 30% of detections a ``primary == 0`` duplicate from the overlapping neighbouring coadd
+  tile (same source and epoch, slightly different position, flux and ``MJDMEAN``).
+
+Epochs follow the (NEO)WISE 6-month cadence: two in 2010, then one every 182.6 d from December
+2013; a coadd tile has 16-20 epochs. ``MJDMEAN`` is per tile and epoch, so detections of one tile
+and epoch share it, in W1 and W2 alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from astropy.coordinates import SkyCoord
+from cdshealpix.nested import lonlat_to_healpix
+
+from mwlc.demo.hashing import hash64, normal, uniform
+
+log = logging.getLogger(__name__)
+
+#: The columns and dtypes of the unWISE neo7 time-domain parquet files (partition keys excluded).
+UNWISE_SCHEMA = pa.schema(
+    [
+        ("x", pa.float64()),  # pixel coordinates in the coadd tile
+        ("y", pa.float64()),
+        ("flux", pa.float32()),  # Vega nanomaggies
+        ("dx", pa.float32()),
+        ("dy", pa.float32()),
+        ("dflux", pa.float32()),  # Vega nanomaggies, 1 sigma
+        ("qf", pa.float32()),
+        ("rchi2", pa.float32()),
+        ("fracflux", pa.float32()),
+        ("fluxlbs", pa.float32()),
+        ("dfluxlbs", pa.float32()),
+        ("fwhm", pa.float32()),
+        ("spread_model", pa.float32()),
+        ("dspread_model", pa.float32()),
+        ("sky", pa.float32()),
+        ("ra", pa.float64()),  # deg, ICRS
+        ("dec", pa.float64()),
+        ("coadd_id", pa.string()),
+        ("band", pa.int16()),  # 1 = W1, 2 = W2
+        ("unwise_detid", pa.string()),  # 22 characters
+        ("nm", pa.int32()),
+        ("primary", pa.int16()),  # 1 = in the tile's primary region
+        ("flags_unwise", pa.int16()),
+        ("flags_info", pa.int16()),
+        ("EPOCH", pa.int16()),
+        ("FORWARD", pa.int16()),
+        ("MJDMIN", pa.float64()),
+        ("MJDMAX", pa.float64()),
+        ("MJDMEAN", pa.float64()),
+    ]
+)
+#: HEALPix order (NEST) of the ``healpix_k5`` partitions.
+PARTITION_ORDER = 5
+#: Pixels of order 5 per order-0 pixel: ``healpix_k0 = healpix_k5 // 1024``.
+K5_PER_K0 = 4**PARTITION_ORDER
+PARTITION_FILE = "part0.snappy.parquet"
+
+_TILE_DEG = 1.5  # spacing of the synthetic coadd-tile grid (real unWISE tiles: 1.56 deg)
+_PIXEL_ARCSEC = 2.75  # unWISE coadd pixel
+_HALF_YEAR_DAYS = 182.625
+_WISE_START_MJD = 55197.0  # 2010-01-01: WISE's two cryogenic/post-cryo epochs
+_NEOWISE_START_MJD = 56640.0  # 2013-12-13: NEOWISE reactivation survey
+_KIND_COUNTERPART, _KIND_COMPANION, _KIND_DECOY, _KIND_FIELD = 0, 1, 2, 4
+_N_DECOYS = 2
+_COMPANION_FRACTION = 0.3
+_DUPLICATE_FRACTION = 0.3
+_FAINT_FRACTION = 0.2
+_ZERO_FLUX_FRACTION = 0.003
+_JITTER_ARCSEC = 0.1
+_BASE_ERR_NMGY = {1: 6.0, 2: 12.0}
+
+_README = """\
+SYNTHETIC demo data -- NOT real unWISE/NEOWISE measurements.
+
+This directory is a hive-partitioned parquet dataset in the layout and schema of the unWISE neo7
+time-domain catalog at s3://nasa-irsa-wise/unwise/neo7/catalogs/time_domain/healpix_k5/
+unwise-neo7-time_domain-healpix_k5.parquet: healpix_k0=K0/healpix_k5=K5/{file} (HEALPix order 5,
+NEST, K0 = K5 // 1024), _metadata and _common_metadata. Generated by
+mwlc.demo.wise.build_unwise_dataset (seed={seed}) around {n_sample} sample objects: {n_rows} detections
+in {n_files} partitions. Each object has a counterpart within 0.3", some a companion 0.4-0.8" away,
+decoys 3-10" away and field sources; ~30% of detections have a primary == 0 duplicate; faint
+objects have some epochs with flux <= 0. Fluxes are Vega nanomaggies; MJDMEAN follows the NEOWISE
+6-month cadence.
+"""
+
+
+def build_unwise_dataset(
+    sample: pd.DataFrame,
+    out_dir: str | os.PathLike,
+    *,
+    seed: int = 0,
+    n_field_per_object: int = 4,
+    row_group_rows: int = 20_000,
+) -> Path:
+    """Write a synthetic unWISE neo7 time-domain dataset around the objects of ``sample``.
+
+    Parameters
+    ----------
+    sample : pandas.DataFrame
+        ``objectid`` (int64, 0 <= objectid < 2**40), ``ra`` and ``dec`` (deg, ICRS).
+    out_dir : path-like
+        Dataset root. An existing directory is replaced only if it is empty or an earlier
+        synthetic build (its README.txt says SYNTHETIC).
+    seed : int, default 0
+        Mixed into every hash: another seed gives another, equally deterministic dataset.
+    n_field_per_object : int, default 4
+        Unrelated sources 15-120" from each sample object.
+    row_group_rows : int, default 20000
+        Rows per parquet row group (several row groups per file exercise streaming).
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_dir``.
+    """
+    if sample.empty:
+        raise ValueError("build_unwise_dataset needs at least one sample object to place sources around")
+    out_dir = Path(out_dir)
+    _clear(out_dir)
+    table = unwise_detections(sample, seed=seed, n_field_per_object=n_field_per_object)
+    n_files = write_hive_dataset(table, out_dir, row_group_rows=row_group_rows)
+    (out_dir / "README.txt").write_text(
+        _README.format(
+            file=PARTITION_FILE, seed=seed, n_sample=len(sample), n_rows=table.num_rows, n_files=n_files
+        )
+    )
+    log.info(
+        "wrote synthetic unWISE dataset %s: %d detections in %d partitions", out_dir, table.num_rows, n_files
+    )
+    return out_dir
+
+
+def build(sample: pd.DataFrame, out_dir: str | os.PathLike) -> Path:
+    """The demo's unWISE snapshot: :func:`build_unwise_dataset` with its defaults."""
+    return build_unwise_dataset(sample, out_dir)
+
+
+def unwise_detections(sample: pd.DataFrame, *, seed: int = 0, n_field_per_object: int = 4) -> pa.Table:
+    """Every synthetic detection: :data:`UNWISE_SCHEMA` plus ``healpix_k0``, ``healpix_k5`` (int64).
+
+    Parameters
+    ----------
+    sample : pandas.DataFrame
+        ``objectid``, ``ra``, ``dec`` (deg).
+    seed : int, default 0
+        Hash seed.
+    n_field_per_object : int, default 4
+        Field sources per sample object.
+
+    Returns
+    -------
+    pyarrow.Table
+        Sorted by ``healpix_k5, coadd_id, band, EPOCH, unwise_detid``.
+    """
+    objectid = sample["objectid"].to_numpy(np.int64)
+    if len(objectid) and not (objectid.min() >= 0 and objectid.max() < 2**40):
+        raise ValueError("build_unwise_dataset needs sample objectids in [0, 2**40)")
+    sources = _sources(
+        objectid, sample["ra"].to_numpy(float), sample["dec"].to_numpy(float), n_field_per_object, seed
+    )
+    rows = _detections(sources, seed)
+    rows = pd.concat([rows, _duplicates(rows, seed)], ignore_index=True)
+    columns = _catalog_columns(rows, seed)
+    table = pa.table(
+        {name: _arrow(columns[name], UNWISE_SCHEMA.field(name).type) for name in UNWISE_SCHEMA.names}
+    )
+    k5 = lonlat_to_healpix(columns["ra"] * u.deg, columns["dec"] * u.deg, PARTITION_ORDER).astype(np.int64)
+    table = table.append_column("healpix_k0", pa.array(k5 // K5_PER_K0)).append_column(
+        "healpix_k5", pa.array(k5)
+    )
+    return table.sort_by(
+        [(key, "ascending") for key in ("healpix_k5", "coadd_id", "band", "EPOCH", "unwise_detid")]
+    )
+
+
+def _arrow(values: np.ndarray | pa.Array, type: pa.DataType) -> pa.Array:
+    """``values`` as an Arrow array of ``type``."""
+    return values.cast(type) if isinstance(values, pa.Array) else pa.array(values, type=type)
+
+
+def write_hive_dataset(table: pa.Table, out_dir: Path, *, row_group_rows: int = 20_000) -> int:
+    """Write ``table`` as ``healpix_k0=K0/healpix_k5=K5/part0.snappy.parquet`` plus metadata files.
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        :data:`UNWISE_SCHEMA` columns plus ``healpix_k0`` and ``healpix_k5``, sorted by
+        ``healpix_k5``.
+    out_dir : pathlib.Path
+        Dataset root (created).
+    row_group_rows : int, default 20000
+        Rows per row group.
+
+    Returns
+    -------
+    int
+        Number of partition files written.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    k5 = table.column("healpix_k5").to_numpy()
+    starts = np.flatnonzero(np.r_[True, k5[1:] != k5[:-1]])
+    collected = []
+    for start, stop in zip(starts, np.r_[starts[1:], len(k5)], strict=True):
+        pixel = int(k5[start])
+        relative = f"healpix_k0={pixel // K5_PER_K0}/healpix_k5={pixel}/{PARTITION_FILE}"
+        (out_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+        part = table.slice(start, stop - start).select(UNWISE_SCHEMA.names)
+        pq.write_table(
+            part,
+            out_dir / relative,
+            compression="snappy",
+            row_group_size=row_group_rows,
+            metadata_collector=collected,
+        )
+        collected[-1].set_file_path(relative)
+    pq.write_metadata(UNWISE_SCHEMA, out_dir / "_common_metadata")
+    pq.write_metadata(UNWISE_SCHEMA, out_dir / "_metadata", metadata_collector=collected)
+    return len(collected)
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def _sources(objectid: np.ndarray, ra: np.ndarray, dec: np.ndarray, n_field: int, seed: int) -> pd.DataFrame:
+    """Astrophysical sources: ``key`` (hash key), ``kind``, ``ra``, ``dec`` (deg), W1/W2 Vega mag, variability."""
+    kinds = np.array(
+        [
+            _KIND_COUNTERPART,
+            _KIND_COMPANION,
+            *[_KIND_DECOY + i for i in range(_N_DECOYS)],
+            *[_KIND_FIELD + i for i in range(n_field)],
+        ]
+    )
+    host = np.repeat(np.arange(len(objectid)), len(kinds))
+    kind = np.tile(kinds, len(objectid))
+    key = objectid[host] * 64 + kind
+    keep = (kind != _KIND_COMPANION) | (uniform(seed, 1, objectid[host]) < _COMPANION_FRACTION)
+    host, kind, key = host[keep], kind[keep], key[keep]
+    low, high = _separation_range(kind)
+    sep = low + (high - low) * np.sqrt(uniform(seed, 2, key))
+    src_ra, src_dec = _offset(ra[host], dec[host], sep, uniform(seed, 3, key))
+    w1 = _w1_vega_mag(kind, key, seed)
+    is_agn = kind == _KIND_COUNTERPART
+    colour = np.where(is_agn, 0.6 + 0.6 * uniform(seed, 4, key), 0.3 * uniform(seed, 4, key))
+    return pd.DataFrame(
+        {
+            "key": key,
+            "kind": kind,
+            "ra": src_ra,
+            "dec": src_dec,
+            "w1": w1,
+            "w2": w1 - colour,
+            "amplitude": np.where(is_agn, 0.3 * uniform(seed, 5, key), 0.0),
+            "period": 500.0 + 2500.0 * uniform(seed, 6, key),
+            "phase": 2 * np.pi * uniform(seed, 7, key),
+        }
+    )
+
+
+def _separation_range(kind: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distance range (arcsec) from the sample object, per source kind."""
+    low = np.select(
+        [kind == _KIND_COUNTERPART, kind == _KIND_COMPANION, kind < _KIND_FIELD], [0.0, 0.4, 3.0], 15.0
+    )
+    high = np.select(
+        [kind == _KIND_COUNTERPART, kind == _KIND_COMPANION, kind < _KIND_FIELD], [0.3, 0.8, 10.0], 120.0
+    )
+    return low, high
+
+
+def _w1_vega_mag(kind: np.ndarray, key: np.ndarray, seed: int) -> np.ndarray:
+    """W1 Vega magnitudes: counterparts 14-18 (a fifth faint, 19.5-21), others 14-19."""
+    draw = uniform(seed, 8, key)
+    faint = (kind == _KIND_COUNTERPART) & (uniform(seed, 9, key) < _FAINT_FRACTION)
+    return np.where(
+        faint, 19.5 + 1.5 * draw, np.where(kind == _KIND_COUNTERPART, 14.0 + 4.0 * draw, 14.0 + 5.0 * draw)
+    )
+
+
+# --------------------------------------------------------------------------- detections
+
+
+def _detections(sources: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """One primary detection per source, tile epoch and band."""
+    tile_ra, tile_dec, tile_key = _tile(sources["ra"].to_numpy(), sources["dec"].to_numpy())
+    n_epochs = 16 + (hash64(seed, 10, tile_key) % np.uint64(5)).astype(np.int64)
+    per_source = 2 * n_epochs
+    index = np.repeat(np.arange(len(sources)), per_source)
+    k = np.arange(len(index)) - np.repeat(np.cumsum(per_source) - per_source, per_source)
+    rows = sources.iloc[index].reset_index(drop=True)
+    rows["epoch"] = k // 2
+    rows["band"] = 1 + k % 2
+    rows["tile_ra"], rows["tile_dec"], rows["tile_key"] = tile_ra[index], tile_dec[index], tile_key[index]
+    rows["primary"] = 1
+    rows["detkey"] = hash64(
+        seed, 11, rows["key"].to_numpy(), rows["epoch"].to_numpy(), rows["band"].to_numpy()
+    )
+    return rows
+
+
+def _duplicates(rows: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """``primary == 0`` copies of some detections, measured on the overlapping tile one row closer
+    to the equator (for the equator row, the row south of it)."""
+    pick = uniform(seed, 12, rows["detkey"].to_numpy()) < _DUPLICATE_FRACTION
+    dup = rows[pick].copy()
+    tile_dec = dup["tile_dec"].to_numpy()
+    neighbour_dec = np.where(
+        tile_dec > 0, tile_dec - _TILE_DEG, np.where(tile_dec < 0, tile_dec + _TILE_DEG, -_TILE_DEG)
+    )
+    dup["tile_ra"], dup["tile_dec"], dup["tile_key"] = _tile(dup["ra"].to_numpy(), neighbour_dec)
+    dup["primary"] = 0
+    dup["detkey"] = hash64(seed, 13, dup["detkey"].to_numpy())
+    return dup
+
+
+def _catalog_columns(rows: pd.DataFrame, seed: int) -> dict[str, np.ndarray]:
+    """The :data:`UNWISE_SCHEMA` columns of the detection rows."""
+    det = rows["detkey"].to_numpy()
+    band = rows["band"].to_numpy()
+    epoch = rows["epoch"].to_numpy()
+    mjd_mean, mjd_min, mjd_max = _epoch_times(
+        rows["tile_key"].to_numpy(), rows["tile_ra"].to_numpy(), rows["tile_dec"].to_numpy(), epoch, seed
+    )
+    flux, dflux = _fluxes(rows, mjd_mean, det, seed)
+    ra, dec = _offset(
+        rows["ra"].to_numpy(),
+        rows["dec"].to_numpy(),
+        _JITTER_ARCSEC * np.abs(normal(seed, 14, det)),
+        uniform(seed, 15, det),
+    )
+    coadd_id = _coadd_id(rows["tile_ra"].to_numpy(), rows["tile_dec"].to_numpy())
+    serial = (hash64(seed, 16, rows["key"].to_numpy()) % np.uint64(10**7)).astype(np.int64)
+    detid = pc.binary_join_element_wise(
+        coadd_id, "w", _digits(band, 1), "o", _digits(serial, 7), "e", _digits(epoch, 3), ""
+    )
+    x, y = _tile_pixel(ra, dec, rows["tile_ra"].to_numpy(), rows["tile_dec"].to_numpy())
+    flags_draw = uniform(seed, 17, det)
+    return {
+        "x": x,
+        "y": y,
+        "flux": flux,
+        "dx": 0.05 * normal(seed, 18, det),
+        "dy": 0.05 * normal(seed, 19, det),
+        "dflux": dflux,
+        "qf": 0.9 + 0.1 * uniform(seed, 20, det),
+        "rchi2": 0.5 + 2.5 * uniform(seed, 21, det),
+        "fracflux": 0.7 + 0.3 * uniform(seed, 22, det),
+        "fluxlbs": flux * (1.0 + 0.02 * normal(seed, 23, det)),
+        "dfluxlbs": dflux * 1.05,
+        "fwhm": 2.2 + 0.2 * uniform(seed, 24, det),
+        "spread_model": 0.005 * normal(seed, 25, det),
+        "dspread_model": 0.01 + 0.005 * uniform(seed, 26, det),
+        "sky": normal(seed, 27, det),
+        "ra": ra,
+        "dec": dec,
+        "coadd_id": coadd_id,
+        "band": band,
+        "unwise_detid": detid,
+        "nm": 10 + (hash64(seed, 28, det) % np.uint64(30)).astype(np.int64),
+        "primary": rows["primary"].to_numpy(),
+        "flags_unwise": np.where(
+            flags_draw < 0.05, 1 << (hash64(seed, 29, det) % np.uint64(8)).astype(np.int64), 0
+        ),
+        "flags_info": np.where(uniform(seed, 30, det) < 0.03, 2, 0),
+        "EPOCH": epoch,
+        "FORWARD": epoch % 2,
+        "MJDMIN": mjd_min,
+        "MJDMAX": mjd_max,
+        "MJDMEAN": mjd_mean,
+    }
+
+
+def _fluxes(rows: pd.DataFrame, mjd: np.ndarray, det: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Measured flux and its 1-sigma error (Vega nanomaggies); a few fluxes exactly 0."""
+    band = rows["band"].to_numpy()
+    mag = np.where(band == 1, rows["w1"].to_numpy(), rows["w2"].to_numpy())
+    mag = mag + rows["amplitude"].to_numpy() * np.sin(
+        2 * np.pi * mjd / rows["period"].to_numpy() + rows["phase"].to_numpy()
+    )
+    true_flux = 10 ** ((22.5 - mag) / 2.5)
+    base_err = np.where(band == 1, _BASE_ERR_NMGY[1], _BASE_ERR_NMGY[2])
+    dflux = np.hypot(base_err, 0.01 * true_flux)
+    flux = true_flux + dflux * normal(seed, 31, det)
+    return np.where(uniform(seed, 32, det) < _ZERO_FLUX_FRACTION, 0.0, flux), dflux
+
+
+def _epoch_times(
+    tile_key: np.ndarray, tile_ra: np.ndarray, tile_dec: np.ndarray, epoch: np.ndarray, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """MJDMEAN, MJDMIN, MJDMAX of a tile's epoch: 6-month cadence, phase set by the tile's RA."""
+    phase = (tile_ra / 360.0 * 365.25) % _HALF_YEAR_DAYS
+    start = np.where(
+        epoch < 2,
+        _WISE_START_MJD + epoch * _HALF_YEAR_DAYS,
+        _NEOWISE_START_MJD + (epoch - 2) * _HALF_YEAR_DAYS,
+    )
+    mean = start + phase + 2.0 * uniform(seed, 33, tile_key, epoch)
+    span = 1.0 + 6.0 * np.abs(np.sin(np.radians(tile_dec))) + uniform(seed, 34, tile_key, epoch)
+    return mean, mean - span / 2, mean + span / 2
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+def _tile(ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centre (deg) and integer key of the synthetic coadd tile holding each position."""
+    row = np.rint(np.asarray(dec) / _TILE_DEG).astype(np.int64)
+    tile_dec = np.clip(row * _TILE_DEG, -90.0, 90.0)
+    n_ra = _n_tiles_in_ra(tile_dec)
+    column = np.rint(np.asarray(ra) / (360.0 / n_ra)).astype(np.int64) % n_ra
+    tile_ra = column * 360.0 / n_ra
+    return tile_ra, tile_dec, _tile_key(tile_ra, tile_dec)
+
+
+def _tile_key(tile_ra: np.ndarray, tile_dec: np.ndarray) -> np.ndarray:
+    """An integer naming a tile, from its centre (the numbers in its ``coadd_id``)."""
+    ra10 = np.rint(np.asarray(tile_ra) * 10).astype(np.int64) % 3600
+    return (np.rint(np.asarray(tile_dec) * 10).astype(np.int64) + 1000) * 10_000 + ra10
+
+
+def _n_tiles_in_ra(tile_dec: np.ndarray) -> np.ndarray:
+    """Number of tiles around a declination row."""
+    return np.maximum(1, np.rint(360.0 * np.cos(np.radians(tile_dec)) / _TILE_DEG)).astype(np.int64)
+
+
+def _digits(values: np.ndarray, width: int) -> pa.Array:
+    """Non-negative integers as zero-padded decimal strings."""
+    return pc.utf8_lpad(pa.array(values).cast(pa.string()), width=width, padding="0")
+
+
+def _coadd_id(tile_ra: np.ndarray, tile_dec: np.ndarray) -> pa.Array:
+    """unWISE-style tile names, e.g. ``1497p015`` (RA x 10, p/m, |Dec| x 10)."""
+    ra10 = np.rint(tile_ra * 10).astype(np.int64) % 3600
+    dec10 = np.rint(np.abs(tile_dec) * 10).astype(np.int64)
+    sign = pa.array(np.where(tile_dec >= 0, "p", "m"))
+    return pc.binary_join_element_wise(_digits(ra10, 4), sign, _digits(dec10, 3), "")
+
+
+def _tile_pixel(
+    ra: np.ndarray, dec: np.ndarray, tile_ra: np.ndarray, tile_dec: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Approximate pixel coordinates of a position in its 2048 x 2048 coadd tile (clipped to it)."""
+    dra = (ra - tile_ra + 180.0) % 360.0 - 180.0
+    x = 1023.5 + dra * np.cos(np.radians(dec)) * 3600.0 / _PIXEL_ARCSEC
+    y = 1023.5 + (dec - tile_dec) * 3600.0 / _PIXEL_ARCSEC
+    return np.clip(x, -0.5, 2047.5), np.clip(y, -0.5, 2047.5)
+
+
+def _offset(
+    ra: np.ndarray, dec: np.ndarray, sep_arcsec: np.ndarray, position_angle_turns: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``sep_arcsec`` from (ra, dec) at a position angle in turns (deg, RA in [0, 360))."""
+    moved = SkyCoord(ra * u.deg, dec * u.deg).directional_offset_by(
+        position_angle_turns * 360 * u.deg, sep_arcsec * u.arcsec
+    )
+    return moved.ra.wrap_at(360 * u.deg).deg, moved.dec.deg
+
+
+def _clear(out_dir: Path) -> None:
+    """Remove an earlier synthetic build at ``out_dir``; refuse to remove anything else."""
+    if not out_dir.exists() or not any(out_dir.iterdir()):
+        return
+    readme = out_dir / "README.txt"
+    if not (readme.is_file() and "SYNTHETIC" in readme.read_text()):
+        raise FileExistsError(f"{out_dir} exists and is not a synthetic unWISE build; not replacing it")
+    shutil.rmtree(out_dir)
