@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from mwlc.archives import _lsdb
-from mwlc.errors import ArchiveError, ConfigError, SampleError
+from mwlc.errors import ConfigError, SampleError
 from mwlc.photometry import ab_mag_err_to_mjy, ab_mag_to_mjy
 from mwlc.schema import to_record_batch
 
@@ -41,6 +41,8 @@ COLUMNS = [
     "lightcurve.magerr",
     "lightcurve.catflags",
 ]
+
+
 def fetch(
     sample: pd.DataFrame,
     *,
@@ -95,7 +97,7 @@ def fetch(
     """
     _check_params(sample, radius_arcsec, bands, threads)
     catalogs = {band: _open_band(source, band, storage_options) for band in bands}
-    _check_radius(radius_arcsec, source, next(iter(catalogs.values()), None))
+    _lsdb.check_radius(radius_arcsec, source, next(iter(catalogs.values()), None))
     if sample.empty or not catalogs:
         return iter(())
     return _stream(sample, catalogs, source, radius_arcsec, catflags_max, threads, mem_mb)
@@ -127,19 +129,8 @@ def _fetch_band(
     mem_mb: int | None,
 ) -> Iterator[pa.RecordBatch]:
     """Crossmatch the sample with one band's catalog and stream its matched epochs."""
-    try:
-        matched = objects.crossmatch(
-            ztf,
-            radius_arcsec=radius_arcsec,
-            n_neighbors=1,
-            require_right_margin=True,
-            suffixes=("", "_ztf"),
-            suffix_method="overlapping_columns",
-            log_changes=False,
-        )
-    except RuntimeError as err:  # lsdb 0.11: no aligned pixel at all ("Catalogs do not overlap")
-        if "do not overlap" not in str(err):
-            raise
+    matched = _lsdb.crossmatch_nearest(objects, ztf, radius_arcsec=radius_arcsec, suffix="_ztf")
+    if matched is None:
         log.info("%s: no sample object lies in the coverage of %s: no rows", band, source)
         return
     in_flight = _lsdb.partitions_in_flight(threads, mem_mb, _lsdb.estimated_partition_mib(ztf))
@@ -206,11 +197,7 @@ def _open_band(source: str, band: str, storage_options: dict | None) -> lsdb.Cat
         filters=[("filterid", "==", FILTERIDS[band])],
         storage_options=storage_options,
     )
-    if catalog.margin is None:
-        raise ArchiveError(
-            f"ZTF source {source} has no margin catalog; matches across partition boundaries "
-            "would be lost (open the collection root, not the catalog inside it)"
-        )
+    _lsdb.require_margin(catalog, source, "ZTF")
     return catalog
 
 
@@ -226,13 +213,3 @@ def _check_params(sample: pd.DataFrame, radius_arcsec: float, bands: Sequence[st
         raise ConfigError(f"unknown ZTF band(s) {unknown}; known bands: {BANDS}")
     if threads < 1:
         raise ConfigError(f"threads must be >= 1, got {threads}")
-
-
-def _check_radius(radius_arcsec: float, source: str, catalog: lsdb.Catalog | None) -> None:
-    """The crossmatch radius must fit in the margin, or matches near partition edges are lost."""
-    threshold = _lsdb.margin_threshold_arcsec(catalog) if catalog is not None else None
-    if threshold is not None and radius_arcsec > threshold:
-        raise ConfigError(
-            f"radius_arcsec={radius_arcsec} exceeds the margin threshold of {source} "
-            f"({threshold:g} arcsec); use radius_arcsec <= {threshold:g}"
-        )
