@@ -15,8 +15,9 @@ $(INSTALLED): pyproject.toml
 	touch $(INSTALLED)
 
 demo: $(INSTALLED)
-	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml
-	@echo "Demo outputs (SYNTHETIC data): results/demo/"
+	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml \
+		--report results/demo/report.html --report-after-run
+	@echo "Demo outputs (SYNTHETIC data): results/demo/; report: results/demo/report.html"
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest

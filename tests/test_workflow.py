@@ -87,6 +87,9 @@ def test_dry_run_has_one_fetch_job_per_archive_and_shard(tmp_path):
         "fetch_lightcurves": len(ARCHIVES) * N_SHARDS,
         "gather_archive": len(ARCHIVES),
         "merge_lightcurves": 1,
+        "monitor_resources": 1,
+        "gather_benchmarks": 1,
+        **{f"plot_{figure}": 1 for figure in ("resources", "benchmarks", "coverage", "sky", "lightcurves")},
     }
 
 
@@ -164,14 +167,15 @@ def test_demo_by_object_table_holds_every_object_once(demo_run):
 
 def test_demo_logs_say_the_data_are_synthetic(demo_run):
     logs = list((demo_run / "logs/demo").rglob("*.log"))
-    assert len(logs) == 1 + len(ARCHIVES) * (N_SHARDS + 2) + 1
+    assert len(logs) == 1 + len(ARCHIVES) * (N_SHARDS + 2) + 1 + 7  # + monitor, benchmarks, 5 plots
     for log in logs:
         assert "synthetic" in log.read_text().lower(), log
 
 
 def test_every_job_has_a_benchmark(demo_run):
     tsvs = list((demo_run / "benchmarks/demo").rglob("*.tsv"))
-    assert len(tsvs) == 1 + len(ARCHIVES) * (N_SHARDS + 2) + 1
+    data_jobs = 1 + len(ARCHIVES) * (N_SHARDS + 2) + 1  # sample, demo build, fetch, gather, merge
+    assert len(tsvs) == data_jobs + 6  # gather_benchmarks and 5 plots; the monitor has none
     assert all(t.read_text().startswith("s\th:m:s\tmax_rss") for t in tsvs)
 
 

@@ -81,9 +81,55 @@ def sample_file_inputs():
     return [s["path"] for s in config["sample"]["sources"] if s["source"] == "file"]
 
 
-def final_outputs():
+def data_outputs():
+    """The run's data products: the resource monitor stops once they are all written."""
     return [
         f"{DATASET}/_common_metadata",
         f"{RESULTS}/lightcurves_by_object.parquet",
         f"{RESULTS}/summary.csv",
+    ]
+
+
+def report_outputs():
+    """Benchmark table and report figures; the resource overview only with the monitor on."""
+    outputs = [
+        f"{RESULTS}/benchmarks.csv",
+        f"{RESULTS}/figures/benchmarks.png",
+        f"{RESULTS}/figures/coverage.png",
+        f"{RESULTS}/figures/sky.png",
+        f"{RESULTS}/figures/lightcurves",
+    ]
+    if config["monitor"]["enabled"]:
+        outputs += [f"{RESULTS}/monitor/usage.csv", f"{RESULTS}/figures/resources.png"]
+    return outputs
+
+
+def final_outputs():
+    return data_outputs() + report_outputs()
+
+
+def benchmarked_jobs():
+    """Rule and wildcards of every job up to the merge, in a fixed order (plot jobs excluded:
+    they run after the benchmark table)."""
+    jobs = [{"rule": "sample", "wildcards": {}}]
+    jobs += [
+        {"rule": "build_demo_archive", "wildcards": {"archive": a}}
+        for a in ARCHIVES
+        if a in DEMO.get("archives", [])
+    ]
+    jobs += [
+        {"rule": "fetch_lightcurves", "wildcards": {"archive": a, "shard": s}}
+        for a in ARCHIVES
+        for s in SHARDS
+    ]
+    jobs += [{"rule": "gather_archive", "wildcards": {"archive": a}} for a in ARCHIVES]
+    jobs += [{"rule": "merge_lightcurves", "wildcards": {}}]
+    return jobs
+
+
+def benchmark_files(wildcards):
+    """The benchmark file of each job of benchmarked_jobs(), in the same order."""
+    return [
+        expand(getattr(rules, job["rule"]).benchmark, **job["wildcards"])[0]
+        for job in benchmarked_jobs()
     ]

@@ -1,0 +1,306 @@
+"""The resource monitor: job naming, sampling of process trees, stop conditions, and the
+monitor_resources rule in a tiny Snakemake workflow under --cores 1 and 2 (and a failing job)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import re
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import psutil
+import pytest
+
+from mwlc import monitor
+from mwlc.monitor import USAGE_COLUMNS, JobName, Sampler, StopRules, run_monitor
+
+REPO = Path(__file__).resolve().parents[1]
+
+# A stand-in for Snakemake's main process: starts each JSON argv read from stdin as a child.
+FAKE_MAIN = textwrap.dedent("""
+    import json, subprocess, sys, time
+    children = [subprocess.Popen(json.loads(line)) for line in sys.stdin]
+    time.sleep(600)
+""")
+
+# A job script as Snakemake writes it: the pickled `snakemake` object in the first line.
+BUSY_JOB = textwrap.dedent("""
+    import subprocess, time
+    helper = subprocess.Popen(["sleep", "30"])
+    end = time.time() + {seconds}
+    while time.time() < end:
+        pass
+    helper.kill()
+""")
+
+
+def write_job_script(directory: Path, rule: str, wildcards: dict, body: str) -> str:
+    """A `.snakemake/scripts/tmpXXXX.<name>.py` file with a Snakemake-style preamble."""
+    payload = pickle.dumps(SimpleNamespace(rule=rule, wildcards=wildcards), protocol=4)
+    preamble = (f"import sys; sys.path.extend([]); import pickle; snakemake = pickle.loads({payload!r}); "
+                "from snakemake.logging import logger;")
+    path = directory / ".snakemake" / "scripts" / f"tmp1a2b3c.{rule}.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("######## snakemake preamble start (automatically inserted, do not edit) ########\n"
+                    f"{preamble}\n######## snakemake preamble end #########\n{body}")
+    return os.path.relpath(path, directory)
+
+
+class FakeSnakemake:
+    """A parent process whose children play Snakemake jobs."""
+
+    def __init__(self, cwd: Path):
+        self.cwd = cwd
+        self.proc = subprocess.Popen([sys.executable, "-c", FAKE_MAIN], stdin=subprocess.PIPE, text=True, cwd=cwd)
+        self.process = psutil.Process(self.proc.pid)
+
+    def start(self, *argv: str) -> None:
+        self.proc.stdin.write(json.dumps(list(argv)) + "\n")
+        self.proc.stdin.flush()
+
+    def wait_for_children(self, n: int, timeout: float = 10.0) -> list[psutil.Process]:
+        deadline = time.monotonic() + timeout
+        while len(self.process.children()) < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.process.children()
+
+    def stop(self) -> None:
+        for child in self.process.children(recursive=True):
+            child.kill()
+        self.proc.kill()
+        self.proc.wait()
+
+
+@pytest.fixture
+def fake(tmp_path):
+    fake = FakeSnakemake(tmp_path)
+    yield fake
+    if fake.proc.poll() is None:
+        fake.stop()
+
+
+def test_job_names_and_snakemake_command_lines():
+    assert monitor.job_name("fetch_lightcurves", {"archive": "ztf", "shard": "0001"}) == JobName(
+        "fetch_lightcurves[archive=ztf,shard=0001]", "fetch_lightcurves", "archive=ztf,shard=0001")
+    assert monitor.job_name("merge_lightcurves", {}).job == "merge_lightcurves"
+    assert monitor.is_snakemake_main(["/venv/bin/python", "-m", "snakemake", "--cores", "1"])
+    assert monitor.is_snakemake_main(["/venv/bin/python3", "/venv/bin/snakemake", "--cores", "1"])
+    assert monitor.is_snakemake_main(["python", "/venv/lib/python3.11/site-packages/snakemake/__main__.py"])
+    assert not monitor.is_snakemake_main(["python", "/w/.snakemake/scripts/tmpab.monitor_resources.py"])
+    assert not monitor.is_snakemake_main(["bash", "-c", "python /w/.snakemake/scripts/tmpab.x.py"])
+
+
+def test_script_jobs_are_read_without_running_them(tmp_path):
+    script = tmp_path / write_job_script(tmp_path, "fetch", {"archive": "ztf"}, "raise SystemExit('never run')\n")
+    assert monitor.read_script_job(str(script)) == JobName("fetch[archive=ztf]", "fetch", "archive=ztf")
+    assert monitor.read_script_job(str(tmp_path / "gone.py")) is None
+    (tmp_path / "plain.py").write_text("print('no preamble')\n")
+    assert monitor.read_script_job(str(tmp_path / "plain.py")) is None
+
+
+def test_shell_jobs_are_named_after_their_open_log(fake):
+    (fake.cwd / "logs").mkdir()
+    fake.start(sys.executable, "-c", "import time; log = open('logs/job.log', 'w'); time.sleep(30)")
+    child = fake.wait_for_children(1)[0]
+    deadline = time.monotonic() + 10
+    while not any(f.path.endswith("job.log") for f in child.open_files()) and time.monotonic() < deadline:
+        time.sleep(0.05)  # wait until the job has opened its log (under load, after its imports)
+    assert monitor.identify_job([child]) == JobName(os.path.join("logs", "job.log"))
+
+
+def test_targets_done_needs_new_files():
+    assert monitor.targets_done({"a": None}, {"a": 5})
+    assert not monitor.targets_done({"a": None, "b": None}, {"a": 5, "b": None})
+    assert not monitor.targets_done({"a": 5}, {"a": 5})  # existed before the run: wait for its rewrite
+    assert monitor.targets_done({"a": 5}, {"a": 6})
+
+
+def test_sampler_names_jobs_and_sums_their_process_trees(fake):
+    script = write_job_script(fake.cwd, "work", {"i": "3"}, BUSY_JOB.format(seconds=20))
+    fake.start(sys.executable, script)
+    fake.start("sleep", "30")
+    fake.wait_for_children(2)
+    sampler = Sampler(fake.process)
+    sampler.sample()
+    time.sleep(1.0)
+    rows = pd.DataFrame(sampler.sample(), columns=USAGE_COLUMNS)
+    assert rows["kind"].tolist()[:2] == ["system", "snakemake"]
+    system = rows.iloc[0]
+    assert system["load1"] >= 0 and system["mem_available_mib"] > 0 and system["mem_used_mib"] > 0
+    jobs = rows[rows["kind"] == "job"].set_index("rule")
+    work = jobs.loc["work"]
+    assert (work["job"], work["wildcards"]) == ("work[i=3]", "i=3")
+    assert work["n_pids"] == 2  # the script and its helper child
+    assert work["cpu_percent"] > 30  # a busy loop: close to 100 % of one core when a core is free
+    assert work["rss_mib"] > 5
+    other = rows[(rows["kind"] == "job") & (rows["rule"] == "")].iloc[0]
+    assert re.fullmatch(r"sleep \(pid \d+\)", other["job"]) and other["n_pids"] == 1
+    assert system["n_pids"] == 1 + 2 + 1  # every process under the "Snakemake" process, itself included
+
+
+def test_monitor_stops_when_the_targets_are_written(fake, tmp_path):
+    fake.start("sleep", "30")
+    fake.wait_for_children(1)
+    target = tmp_path / "final.txt"
+    threading.Timer(1.0, target.write_text, args=["done"]).start()
+    output = tmp_path / "usage.csv"
+    rules = StopRules(targets=[str(target)], idle_grace_s=10, final_wait_s=0.5)
+    started = time.monotonic()
+    assert run_monitor(str(output), rules, interval_s=0.2, main=fake.process, exclude=set()) == monitor.EXIT_DONE
+    assert time.monotonic() - started < 5
+    usage = pd.read_csv(output)
+    assert list(usage.columns) == USAGE_COLUMNS
+    assert (usage["kind"] == "system").sum() >= 5
+    assert usage.loc[usage["kind"] == "job", "job"].str.startswith("sleep (pid").all()
+
+
+def test_monitor_exits_non_zero_when_snakemake_is_gone(fake, tmp_path):
+    threading.Timer(0.8, fake.stop).start()
+    rules = StopRules(targets=[str(tmp_path / "never")], idle_grace_s=30)
+    code = run_monitor(str(tmp_path / "usage.csv"), rules, interval_s=0.2, main=fake.process, exclude=set())
+    assert code == monitor.EXIT_SNAKEMAKE_GONE
+
+
+def test_monitor_exits_non_zero_when_no_job_runs(fake, tmp_path):
+    fake.start("sleep", "0.5")  # a job that ends without writing the target (a failed job)
+    rules = StopRules(targets=[str(tmp_path / "never")], idle_grace_s=1.0)
+    started = time.monotonic()
+    code = run_monitor(str(tmp_path / "usage.csv"), rules, interval_s=0.2, main=fake.process, exclude=set())
+    assert code == monitor.EXIT_IDLE
+    assert time.monotonic() - started < 5
+
+
+def test_monitor_with_nothing_to_monitor_exits_zero(fake, tmp_path):
+    target = tmp_path / "final.txt"
+    target.write_text("from an earlier run")
+    rules = StopRules(targets=[str(target)], idle_grace_s=0.5)
+    assert run_monitor(str(tmp_path / "usage.csv"), rules, interval_s=0.2, main=fake.process,
+                       exclude=set()) == monitor.EXIT_DONE
+
+
+def test_monitor_waits_for_existing_targets_to_be_rewritten(fake, tmp_path):
+    target = tmp_path / "final.txt"
+    target.write_text("from an earlier run")
+    fake.start("sleep", "30")
+    fake.wait_for_children(1)
+    threading.Timer(1.0, lambda: (target.unlink(), target.write_text("new"))).start()
+    rules = StopRules(targets=[str(target)], idle_grace_s=10, final_wait_s=0.2)
+    started = time.monotonic()
+    assert run_monitor(str(tmp_path / "usage.csv"), rules, interval_s=0.2, main=fake.process,
+                       exclude=set()) == monitor.EXIT_DONE
+    assert 0.9 < time.monotonic() - started < 5
+
+
+# --- the rule, in a tiny workflow --------------------------------------------------------------
+
+TINY_SNAKEFILE = """
+config.update({{"provenance_note": "", "monitor": {{"interval_s": 0.5, "idle_grace_s": {idle}, "max_hours": 1,
+                                                   "final_wait_s": 3}}}})
+RESULTS = "results/t"
+LOGS = "logs/t"
+
+
+def data_outputs():
+    return [f"{{RESULTS}}/final.txt"]
+
+
+include: "{monitor_smk}"
+
+
+rule all:
+    input:
+        f"{{RESULTS}}/final.txt",
+        f"{{RESULTS}}/monitor/usage.csv",
+
+
+rule work:
+    output:
+        f"{{RESULTS}}/work-{{{{i}}}}.txt",
+    params:
+        seconds={seconds},
+        fail_on="{fail_on}",
+    script:
+        "work.py"
+
+
+rule final:
+    input:
+        expand(f"{{RESULTS}}/work-{{{{i}}}}.txt", i=[0, 1]),
+    output:
+        f"{{RESULTS}}/final.txt",
+    shell:
+        "cat {{input}} > {{output}}"
+"""
+
+WORK_SCRIPT = """
+import sys, time
+end = time.time() + snakemake.params.seconds
+while time.time() < end:
+    pass
+if snakemake.wildcards.i == snakemake.params.fail_on:
+    sys.exit("failing on purpose")
+open(snakemake.output[0], "w").write("done")
+"""
+
+
+def run_tiny(tmp_path: Path, cores: int, *, seconds: float = 3.0, fail_on: str = "", idle: float = 20):
+    (tmp_path / "Snakefile").write_text(TINY_SNAKEFILE.format(
+        idle=idle, seconds=seconds, fail_on=fail_on, monitor_smk=REPO / "workflow" / "rules" / "monitor.smk"))
+    (tmp_path / "work.py").write_text(WORK_SCRIPT)
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--cores", str(cores), "--snakefile",
+                             str(tmp_path / "Snakefile"), "--directory", str(tmp_path)],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=180, check=False)
+    return result, time.monotonic() - started
+
+
+def job_rows(tmp_path: Path) -> pd.DataFrame:
+    usage = pd.read_csv(tmp_path / "results/t/monitor/usage.csv", keep_default_na=False, na_values=[""])
+    return usage[usage["kind"] == "job"]
+
+
+def overhead_percent(tmp_path: Path) -> float:
+    log = (tmp_path / "logs/t/monitor_resources.log").read_text()
+    return float(re.search(r"monitor overhead: .* = ([\d.]+) % of one core", log).group(1))
+
+
+@pytest.mark.workflow
+def test_rule_with_one_core_runs_beside_the_jobs(tmp_path):
+    result, _ = run_tiny(tmp_path, cores=1)
+    assert result.returncode == 0, result.stderr
+    jobs = job_rows(tmp_path)
+    named = jobs[jobs["rule"] == "work"].groupby("job")["time"].agg(["min", "max"])
+    assert list(named.index) == ["work[i=0]", "work[i=1]"]
+    assert named["max"].min() < named["min"].max()  # one core: one job after the other
+    assert set(jobs.loc[jobs["rule"] == "work", "wildcards"]) == {"i=0", "i=1"}
+    assert jobs.loc[jobs["rule"] == "work", "cpu_percent"].max() > 30
+    assert "final outputs written: monitoring done" in (tmp_path / "logs/t/monitor_resources.log").read_text()
+    assert overhead_percent(tmp_path) < 5  # 0.5 s interval here; the default is 2 s
+
+
+@pytest.mark.workflow
+def test_rule_with_two_cores_sees_jobs_run_together(tmp_path):
+    result, _ = run_tiny(tmp_path, cores=2)
+    assert result.returncode == 0, result.stderr
+    jobs = job_rows(tmp_path)
+    together = jobs[jobs["rule"] == "work"].groupby("time")["job"].nunique()
+    assert together.max() == 2
+    assert (tmp_path / "results/t/final.txt").exists()
+
+
+@pytest.mark.workflow
+def test_a_failing_job_ends_the_run_with_an_error(tmp_path):
+    result, elapsed = run_tiny(tmp_path, cores=1, seconds=1.0, fail_on="0", idle=4)
+    assert result.returncode != 0
+    assert elapsed < 90  # without the monitor's idle rule Snakemake would wait for it forever
+    log = (tmp_path / "logs/t/monitor_resources.log").read_text()
+    assert "no job has run for" in log
+    assert not (tmp_path / "results/t/monitor/usage.csv").exists()  # the next run monitors again

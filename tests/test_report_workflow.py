@@ -1,0 +1,121 @@
+"""The observability rules in a real demo run: monitor table, benchmark table, figures, report.
+
+Runs the workflow's Snakefile (``MWLC_TEST_SNAKEFILE`` may point at another copy, e.g. a
+scratch copy with the monitor/report includes added).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from mwlc.benchmarks import BENCHMARK_COLUMNS
+from mwlc.monitor import USAGE_COLUMNS
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEFILE = Path(os.environ.get("MWLC_TEST_SNAKEFILE", REPO / "workflow" / "Snakefile"))
+N_SHARDS = 2
+RESULTS = "results/demo"
+
+pytestmark = [
+    pytest.mark.workflow,
+    pytest.mark.skipif("rules/report.smk" not in SNAKEFILE.read_text(),
+                       reason=f"{SNAKEFILE} does not include rules/monitor.smk and rules/report.smk yet"),
+]
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Snakemake on the demo config cut to ZTF only and N_SHARDS shards (see :func:`demo`)."""
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(workdir),
+           "--configfile", "config/demo.yaml", "config/ztf_only.yaml", *args]
+    result = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=600, check=False)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    """A demo run with the monitor, then its report. Only the ZTF demo archive (lsdb + dask: the
+    heaviest jobs) in 2 shards, to keep the test short; the monitor sees two jobs at a time."""
+    workdir = tmp_path_factory.mktemp("report") / "run"
+    shutil.copytree(SNAKEFILE.parents[1] / "config", workdir / "config")
+    archives = {name for config in ("config.yaml", "demo.yaml")
+                for name in yaml.safe_load((workdir / "config" / config).read_text()).get("archives", {})}
+    override = {"n_shards": N_SHARDS, "demo": {"archives": ["ztf"]},
+                "archives": {name: {"enabled": name == "ztf"} for name in archives}}
+    (workdir / "config" / "ztf_only.yaml").write_text(yaml.safe_dump(override))
+    snakemake(workdir, "--cores", "2")
+    snakemake(workdir, "--report", f"{RESULTS}/report.html")
+    return workdir
+
+
+def enabled_archives(workdir: Path) -> list[str]:
+    return sorted(pd.read_csv(workdir / RESULTS / "summary.csv")["archive"].unique())
+
+
+def test_monitor_names_every_job_of_the_run(demo):
+    usage = pd.read_csv(demo / RESULTS / "monitor/usage.csv", keep_default_na=False, na_values=[""])
+    assert list(usage.columns) == USAGE_COLUMNS
+    assert {"system", "snakemake", "job"} <= set(usage["kind"])
+    jobs = usage[usage["kind"] == "job"]
+    fetches = set(jobs.loc[jobs["rule"] == "fetch_lightcurves", "wildcards"])
+    assert fetches == {f"archive={a},shard={s:04d}" for a in enabled_archives(demo) for s in range(N_SHARDS)}
+    assert {"sample", "merge_lightcurves"} <= set(jobs["rule"])
+    assert "monitor_resources" not in set(jobs["rule"])  # it does not record itself
+    assert (jobs["rss_mib"] > 0).all()
+    log = (demo / "logs/demo/monitor_resources.log").read_text()
+    assert "final outputs written: monitoring done" in log
+    assert float(re.search(r"= ([\d.]+) % of one core", log).group(1)) < 2.0
+
+
+def test_benchmark_table_has_every_job_up_to_the_merge(demo):
+    table = pd.read_csv(demo / RESULTS / "benchmarks.csv", keep_default_na=False, na_values=[""])
+    assert list(table.columns) == BENCHMARK_COLUMNS
+    archives = enabled_archives(demo)
+    counts = table["rule"].value_counts().to_dict()
+    assert counts["fetch_lightcurves"] == len(archives) * N_SHARDS
+    assert counts["gather_archive"] == len(archives)
+    assert counts["sample"] == counts["merge_lightcurves"] == 1
+    assert (table["wall_s"] > 0).all()
+    fetch = table[table["rule"] == "fetch_lightcurves"]
+    assert set(fetch["job"]) == {f"fetch_lightcurves[archive={a},shard={s:04d}]" for a in archives
+                                 for s in range(N_SHARDS)}
+
+
+def test_figures_are_written(demo):
+    figures = demo / RESULTS / "figures"
+    for name in ("resources.png", "benchmarks.png", "coverage.png", "sky.png"):
+        assert (figures / name).read_bytes()[:4] == b"\x89PNG", name
+    curves = sorted((figures / "lightcurves").glob("lightcurve-*.png"))
+    assert 1 <= len(curves) <= 5
+    assert "synthetic" in (demo / "logs/demo/plot_lightcurves.log").read_text().lower()
+
+
+def test_report_holds_the_figures_and_says_the_data_are_synthetic(demo):
+    html = (demo / RESULTS / "report.html").read_text()
+    for name in ("resources.png", "benchmarks.png", "coverage.png", "sky.png", "lightcurve-", "benchmarks.csv"):
+        assert name in html, name
+    assert html.count("DEMO RUN - synthetic light curves") >= 7  # workflow description + every caption
+
+
+def test_nothing_to_do_after_the_run_and_the_report(demo):
+    result = snakemake(demo, "-n")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_monitor_can_be_switched_off(demo):
+    (demo / "config" / "no_monitor.yaml").write_text("monitor:\n  enabled: false\n")
+    result = snakemake(demo, "-n", "--forceall", "--quiet", "rules", "--configfile", "config/demo.yaml",
+                       "config/ztf_only.yaml", "config/no_monitor.yaml")
+    out = result.stdout + result.stderr
+    assert "plot_benchmarks" in out
+    assert "monitor_resources" not in out and "plot_resources" not in out
