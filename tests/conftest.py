@@ -1,3 +1,3 @@
 """Shared pytest fixtures: loopback servers and generated archive fixtures."""
 
-pytest_plugins = ["tests.servers.fixtures", "tests.fixtures_ztf", "tests.fixtures_heasarc", "tests.fixtures_wise", "tests.fixtures_gaia"]
+pytest_plugins = ["tests.servers.fixtures", "tests.fixtures_ztf", "tests.fixtures_heasarc", "tests.fixtures_wise", "tests.fixtures_gaia", "tests.fixtures_panstarrs"]

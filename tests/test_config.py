@@ -166,3 +166,10 @@ def test_old_gaia_search_radius_in_degrees_is_converted():
                                  defaults=_load("config.yaml"))
     assert config["archives"]["gaia"]["radius_arcsec"] == pytest.approx(1.0)
     assert any("search_radius is deprecated" in n for n in notes) and any("verbose is obsolete" in n for n in notes)
+
+
+def test_old_panstarrs_radius_in_degrees_is_refused_not_reinterpreted():
+    with pytest.raises(ConfigError, match="degrees"):
+        check_config(_merged({"archives": {"PanSTARRS": {"radius": 1 / 3600}}}), defaults=_load("config.yaml"))
+    config, _ = check_config(_merged({"archives": {"PanSTARRS": {"radius": 2.0}}}), defaults=_load("config.yaml"))
+    assert config["archives"]["panstarrs"]["radius_arcsec"] == 2.0

@@ -90,6 +90,12 @@ def _heasarc_catalogs(catalog_constraints: dict) -> dict:
     return catalogs_from_original(catalog_constraints)
 
 
+def _panstarrs_radius(radius: float) -> float:
+    from mwlc.archives.panstarrs import legacy_radius_to_arcsec
+
+    return legacy_radius_to_arcsec(radius)
+
+
 #: archive -> old key -> (new key or None to drop, converter, explanation)
 _OLD_PARAMS: dict[str, dict[str, tuple[str | None, Callable[[Any], Any] | None, str]]] = {
     "ztf": {
@@ -100,6 +106,9 @@ _OLD_PARAMS: dict[str, dict[str, tuple[str | None, Callable[[Any], Any] | None, 
     "gaia": {
         "search_radius": ("radius_arcsec", _degrees_to_arcsec, "degrees converted to arcsec"),
         "verbose": (None, None, "logging goes to the job's log"),
+    },
+    "panstarrs": {
+        "radius": ("radius_arcsec", _panstarrs_radius, "arcsec since the HATS-era helper; degrees are refused"),
     },
     "wise": {
         "radius": ("radius_arcsec", None, "already in arcsec"),
@@ -178,7 +187,10 @@ def _migrate_params(archive: str, params: dict, defaults: dict) -> list[str]:
             continue
         if new in params and params[new] != defaults.get(new, object()):
             raise ConfigError(f"config key 'archives.{archive}.{old}': old name given together with '{new}'; keep only '{new}'")
-        params[new] = convert(value) if convert else value
+        try:
+            params[new] = convert(value) if convert else value
+        except ConfigError as err:
+            raise ConfigError(f"config key 'archives.{archive}.{old}': {err}") from None
         notes.append(f"archives.{archive}.{old} is deprecated: use {new} = {params[new]!r} ({why})")
     renames = _OLD_BANDS.get(archive, {})
     if isinstance(params.get("bands"), list) and any(b in renames for b in params["bands"]):

@@ -13,13 +13,16 @@ from types import ModuleType
 ARCHIVES: dict[str, str] = {
     "ztf": "mwlc.archives.ztf",
     "gaia": "mwlc.archives.gaia",
+    "panstarrs": "mwlc.archives.panstarrs",
     "wise": "mwlc.archives.wise",
     "heasarc": "mwlc.archives.heasarc",
 }
 
 #: other names users know -> canonical name
 ALIASES: dict[str, str] = {
-    "icecube": "heasarc",  # the old separate IceCube archive is HEASARC's icecubepsc table
+    "icecube": "heasarc",
+    "ps1": "panstarrs",
+    "pan-starrs": "panstarrs",  # the old separate IceCube archive is HEASARC's icecubepsc table
 }
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 log = logging.getLogger(__name__)
 
 #: archive name -> module whose ``build(sample, out_dir)`` writes its synthetic snapshot
-BUILDERS = {"ztf": "mwlc.demo.ztf", "gaia": "mwlc.demo.gaia", "wise": "mwlc.demo.wise", "heasarc": "mwlc.demo.heasarc"}
+BUILDERS = {"ztf": "mwlc.demo.ztf", "gaia": "mwlc.demo.gaia", "panstarrs": "mwlc.demo.panstarrs", "wise": "mwlc.demo.wise", "heasarc": "mwlc.demo.heasarc"}
 
 
 def build_demo_archive(archive: str, sample_paths: list[str], out_dir: str | os.PathLike) -> Path:
