@@ -40,6 +40,7 @@ import pyarrow as pa
 from mwlc.archives import _lsdb
 from mwlc.errors import ConfigError, SampleError
 from mwlc.photometry import ab_mag_to_mjy
+from mwlc.progress import Progress
 from mwlc.schema import to_record_batch
 
 log = logging.getLogger(__name__)
@@ -187,17 +188,12 @@ def _stream(
     transform = partial(_transits, bands=bands, reject_fields=reject_fields)
     stream = _lsdb.stream_partitions(matched, transform, in_flight=in_flight, description=f"Gaia at {source}")
     n_rows = n_objects = 0
+    progress = Progress(total, "partitions")
     for done, (pixel, (batch, matched_objects)) in enumerate(stream, start=1):
         n_rows += batch.num_rows
         n_objects += matched_objects
-        log.info(
-            "partition %d/%d (%s): %d objects matched, %d rows",
-            done,
-            total,
-            pixel,
-            matched_objects,
-            batch.num_rows,
-        )
+        log.info("%s (%s): %d objects matched, %d rows", progress.line(done), pixel, matched_objects,
+                 batch.num_rows)
         if batch.num_rows:
             yield batch
     log.info("done: %d partitions, %d objects matched, %d rows", total, n_objects, n_rows)

@@ -39,6 +39,7 @@ from mocpy import MOC
 
 from mwlc.archives import _lsdb
 from mwlc.errors import ArchiveError, ConfigError, SampleError
+from mwlc.progress import Progress
 from mwlc.schema import to_record_batch
 
 log = logging.getLogger(__name__)
@@ -263,12 +264,11 @@ def _stream(
         joined, transform, in_flight=in_flight, description=f"Pan-STARRS at {source}"
     )
     n_rows = n_objects = 0
+    progress = Progress(total, "partitions")
     for done, (pixel, (batch, objects_with_rows)) in enumerate(stream, start=1):
         n_rows += batch.num_rows
         n_objects += objects_with_rows
-        log.info(
-            "partition %d/%d (%s): %d objects, %d rows", done, total, pixel, objects_with_rows, batch.num_rows
-        )
+        log.info("%s (%s): %d objects, %d rows", progress.line(done), pixel, objects_with_rows, batch.num_rows)
         if batch.num_rows:
             yield batch
     log.info("done: %d partitions, %d objects with detections, %d rows", total, n_objects, n_rows)

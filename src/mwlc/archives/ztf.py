@@ -22,6 +22,7 @@ import pyarrow as pa
 from mwlc.archives import _lsdb
 from mwlc.errors import ConfigError, SampleError
 from mwlc.photometry import ab_mag_err_to_mjy, ab_mag_to_mjy
+from mwlc.progress import Progress
 from mwlc.schema import to_record_batch
 
 log = logging.getLogger(__name__)
@@ -151,18 +152,12 @@ def _fetch_band(
         in_flight=in_flight,
         description=f"ZTF {band} at {source}",
     )
+    progress = Progress(total, "partitions")
     for done, (pixel, (batch, matched_objects)) in enumerate(batches, start=1):
         n_rows += batch.num_rows
         n_objects += matched_objects
-        log.info(
-            "%s: partition %d/%d (%s): %d objects matched, %d rows",
-            band,
-            done,
-            total,
-            pixel,
-            matched_objects,
-            batch.num_rows,
-        )
+        log.info("%s: %s (%s): %d objects matched, %d rows", band, progress.line(done), pixel,
+                 matched_objects, batch.num_rows)
         if batch.num_rows:
             yield batch
     log.info("%s: done: %d partitions, %d objects matched, %d rows", band, total, n_objects, n_rows)
