@@ -27,6 +27,7 @@ import pytest
 from hats.pixel_math.healpix_shim import radec2pix
 
 from mwlc.demo.panstarrs import build_panstarrs_hats
+from tests.servers.s3 import upload_public
 
 #: Where the real collections live; the moto copy uses the same bucket and key.
 PS1_S3_BUCKET = "stpubdata"
@@ -93,17 +94,5 @@ def ps1_s3(moto_endpoint, ps1_hats) -> str:
     Objects get ACL public-read: hats reads ``s3://`` anonymously, and moto refuses unsigned
     GETs of private objects.
     """
-    import boto3
-    import s3fs
-
-    credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-    client = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1", **credentials)
-    client.create_bucket(Bucket=PS1_S3_BUCKET)
-    fs = s3fs.S3FileSystem(
-        key="testing",
-        secret="testing",
-        client_kwargs={"endpoint_url": moto_endpoint},
-        s3_additional_kwargs={"ACL": "public-read"},
-    )
-    fs.put(f"{ps1_hats}/", f"{PS1_S3_BUCKET}/{PS1_S3_KEY}/", recursive=True)
+    upload_public(moto_endpoint, ps1_hats, PS1_S3_BUCKET, PS1_S3_KEY)
     return PS1_S3_URI

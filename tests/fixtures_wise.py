@@ -25,6 +25,7 @@ import pytest
 from hats.pixel_math.healpix_shim import radec2pix
 
 from mwlc.demo.wise import build_unwise_dataset
+from tests.servers.s3 import upload_public
 
 #: Where the real dataset lives; the moto copy uses the same bucket and key.
 WISE_S3_BUCKET = "nasa-irsa-wise"
@@ -82,17 +83,5 @@ def wise_s3(moto_endpoint, wise_dataset) -> str:
 
     The reader is anonymous, and moto refuses unsigned GETs of private objects.
     """
-    import boto3
-    import s3fs
-
-    credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-    client = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-west-2", **credentials)
-    client.create_bucket(Bucket=WISE_S3_BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
-    fs = s3fs.S3FileSystem(
-        key="testing",
-        secret="testing",
-        client_kwargs={"endpoint_url": moto_endpoint, "region_name": "us-west-2"},
-        s3_additional_kwargs={"ACL": "public-read"},
-    )
-    fs.put(f"{wise_dataset}/", f"{WISE_S3_BUCKET}/{WISE_S3_KEY}/", recursive=True)
+    upload_public(moto_endpoint, wise_dataset, WISE_S3_BUCKET, WISE_S3_KEY, region="us-west-2")
     return WISE_S3_URI

@@ -25,6 +25,7 @@ import pytest
 from hats.pixel_math.healpix_shim import radec2pix
 
 from mwlc.demo.ztf import build_ztf_hats
+from tests.servers.s3 import upload_public
 
 #: Where the real collection lives; the moto copy uses the same bucket and key.
 ZTF_S3_BUCKET = "ipac-irsa-ztf"
@@ -92,19 +93,7 @@ def ztf_s3(moto_endpoint, ztf_hats) -> str:
     Objects get ACL public-read: hats reads ``s3://`` anonymously, and moto refuses unsigned
     GETs of private objects.
     """
-    import boto3
-    import s3fs
-
-    credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-    client = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1", **credentials)
-    client.create_bucket(Bucket=ZTF_S3_BUCKET)
-    fs = s3fs.S3FileSystem(
-        key="testing",
-        secret="testing",
-        client_kwargs={"endpoint_url": moto_endpoint},
-        s3_additional_kwargs={"ACL": "public-read"},
-    )
-    fs.put(f"{ztf_hats}/", f"{ZTF_S3_BUCKET}/{ZTF_S3_KEY}/", recursive=True)
+    upload_public(moto_endpoint, ztf_hats, ZTF_S3_BUCKET, ZTF_S3_KEY)
     return ZTF_S3_URI
 
 
