@@ -1,0 +1,83 @@
+"""Read a finished run from Python (a notebook): the sample and the light curves.
+
+>>> import mwlc
+>>> sample = mwlc.load_sample("results/demo")
+>>> lc = mwlc.load_lightcurves("results/demo", archives=["ztf"], objectids=[1, 2, 3])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+from astropy.table import Table
+
+from mwlc.schema import LIGHTCURVE_SCHEMA
+
+DATASET_NAME = "lightcurves.parquet"
+
+
+def load_sample(run_dir: str | Path) -> Table:
+    """The run's sample as an astropy Table: objectid, coord (SkyCoord, ICRS), label, labels, shard.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        The run's results directory, ``results/<run_id>``.
+    """
+    return Table.read(Path(run_dir) / "sample.ecsv", format="ascii.ecsv")
+
+
+def lightcurve_dataset(run_dir: str | Path) -> ds.Dataset:
+    """The run's light curves as a pyarrow dataset (hive partitions ``archive=<name>``).
+
+    The schema is given, not discovered, so listing the dataset opens no file.
+    """
+    archive = pa.schema([("archive", pa.string())])
+    return ds.dataset(Path(run_dir) / DATASET_NAME, schema=LIGHTCURVE_SCHEMA.append(archive.field(0)),
+                      format="parquet", partitioning=ds.partitioning(archive, flavor="hive"))
+
+
+def load_lightcurves(
+    run_dir: str | Path,
+    archives: Iterable[str] | None = None,
+    objectids: Iterable[int] | None = None,
+    bands: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """Light curves of a run in the Fornax notebooks' layout, reading only what is asked for.
+
+    The selections are pushed down to the parquet reader: other archives' partitions are not
+    opened, and row groups without the requested objects or bands are skipped.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        The run's results directory, ``results/<run_id>``.
+    archives : iterable of str, optional
+        Archive names (``ztf``, ``gaia``, ...); all by default.
+    objectids : iterable of int, optional
+        Sample object ids; all by default.
+    bands : iterable of str, optional
+        Band names (``ztf_g``, ``WISE_W1``, ...); all by default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        MultiIndex (objectid, label, band, time); columns ``flux``, ``err`` (units per band: see
+        ``summary.csv``; mJy for photometry) and ``archive``.
+    """
+    selection = [
+        pc.field(name).isin(list(values))
+        for name, values in (("archive", archives), ("objectid", objectids), ("band", bands))
+        if values is not None
+    ]
+    condition = None
+    for expression in selection:
+        condition = expression if condition is None else condition & expression
+    frame = lightcurve_dataset(run_dir).to_table(filter=condition).to_pandas()
+    frame["archive"] = frame["archive"].astype("category")  # as pandas.read_parquet gives it
+    return frame
