@@ -9,9 +9,8 @@ usage table (:mod:`mwlc.monitor`) has the time series.
 
 from __future__ import annotations
 
-import os
-
 import logging
+import os
 from collections.abc import Mapping, Sequence
 
 import pandas as pd

@@ -12,3 +12,17 @@ An archive module defines
 
 :mod:`mwlc.archives.registry` maps user-facing names and old names to these modules.
 """
+
+from __future__ import annotations
+
+from mwlc.errors import SampleError
+
+#: Columns every archive's ``fetch`` needs in its sample.
+SAMPLE_COLUMNS = ("objectid", "ra", "dec", "label")
+
+
+def require_sample_columns(sample, archive: str) -> None:
+    """Raise :class:`~mwlc.errors.SampleError` naming ``archive`` if ``sample`` lacks a column."""
+    missing = [column for column in SAMPLE_COLUMNS if column not in sample.columns]
+    if missing:
+        raise SampleError(f"{archive} fetch: sample lacks column(s) {missing}")

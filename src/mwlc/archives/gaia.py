@@ -37,8 +37,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from mwlc.archives import _lsdb
-from mwlc.errors import ConfigError, SampleError
+from mwlc.archives import _lsdb, require_sample_columns
+from mwlc.errors import ConfigError
 from mwlc.photometry import ab_mag_to_mjy
 from mwlc.progress import Progress
 from mwlc.schema import to_record_batch
@@ -278,9 +278,7 @@ def _check_params(
     sample: pd.DataFrame, radius_arcsec: float, bands: Sequence[str], threads: int
 ) -> list[str]:
     """Validate what needs no I/O; return the bands as a list without duplicates."""
-    missing = [column for column in ("objectid", "ra", "dec", "label") if column not in sample.columns]
-    if missing:
-        raise SampleError(f"Gaia fetch: sample lacks column(s) {missing}")
+    require_sample_columns(sample, "Gaia")
     if not radius_arcsec > 0:
         raise ConfigError(f"radius_arcsec must be > 0 arcsec, got {radius_arcsec}")
     if isinstance(bands, str):

@@ -37,7 +37,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from scipy.spatial import cKDTree
 
-from mwlc.archives._tap import UPLOAD_NAME, TapClient, TapOverflow, column, upload_positions
+from mwlc.archives import require_sample_columns
+from mwlc.archives._tap import (
+    UPLOAD_NAME,
+    TapClient,
+    TapOverflow,
+    column,
+    upload_positions,
+)
 from mwlc.errors import ArchiveError, ConfigError, SampleError
 from mwlc.net import RetryPolicy
 from mwlc.schema import to_record_batch
@@ -441,9 +448,7 @@ def _policy(timeout_s: float, retries: int, retry_backoff_s: float) -> RetryPoli
 
 
 def _check_sample(sample: pd.DataFrame) -> None:
-    missing = [name for name in ("objectid", "ra", "dec", "label") if name not in sample.columns]
-    if missing:
-        raise SampleError(f"HEASARC fetch: sample lacks column(s) {missing}")
+    require_sample_columns(sample, "HEASARC")
     if sample["objectid"].duplicated().any():
         raise SampleError("HEASARC fetch: sample objectids are not unique")
     positions = sample[["ra", "dec"]].to_numpy(dtype=np.float64)

@@ -37,8 +37,8 @@ from hats.pixel_math import HealpixPixel
 from hats.pixel_math.healpix_shim import margin2order
 from mocpy import MOC
 
-from mwlc.archives import _lsdb
-from mwlc.errors import ArchiveError, ConfigError, SampleError
+from mwlc.archives import _lsdb, require_sample_columns
+from mwlc.errors import ArchiveError, ConfigError
 from mwlc.progress import Progress
 from mwlc.schema import to_record_batch
 
@@ -303,9 +303,7 @@ def ps1_flux_to_mjy(flux_jy: pd.Series | np.ndarray) -> np.ndarray:
 
 def _check_params(sample: pd.DataFrame, radius_arcsec: float, bands: Sequence[str], threads: int) -> None:
     """Validate what needs no I/O."""
-    missing = [column for column in ("objectid", "ra", "dec", "label") if column not in sample.columns]
-    if missing:
-        raise SampleError(f"Pan-STARRS fetch: sample lacks column(s) {missing}")
+    require_sample_columns(sample, "Pan-STARRS")
     if not radius_arcsec > 0:
         raise ConfigError(f"radius_arcsec must be > 0 arcsec, got {radius_arcsec}")
     if isinstance(bands, str):

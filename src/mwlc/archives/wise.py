@@ -43,7 +43,8 @@ from cdshealpix.nested import lonlat_to_healpix
 from mocpy import MOC
 from scipy.spatial import cKDTree
 
-from mwlc.errors import ArchiveError, ConfigError, SampleError
+from mwlc.archives import require_sample_columns
+from mwlc.errors import ArchiveError, ConfigError
 from mwlc.photometry import ab_mag_to_mjy
 from mwlc.schema import to_record_batch
 
@@ -481,9 +482,7 @@ def _check_params(
     mem_mb: int | None,
 ) -> None:
     """Validate everything that needs no I/O."""
-    missing = [column for column in ("objectid", "ra", "dec", "label") if column not in sample.columns]
-    if missing:
-        raise SampleError(f"WISE fetch: sample lacks column(s) {missing}")
+    require_sample_columns(sample, "WISE")
     if not (_is_number(radius_arcsec) and 0 < radius_arcsec < float("inf")):
         raise ConfigError(f"radius_arcsec must be a finite number > 0 (arcsec), got {radius_arcsec!r}")
     if isinstance(bands, str) or not bands:
