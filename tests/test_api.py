@@ -48,3 +48,21 @@ def test_other_archives_partitions_are_never_opened(run_dir):
     assert set(frame["archive"]) == {"ztf"} and len(frame) == 12
     with pytest.raises(Exception, match="(?i)parquet"):
         mwlc.load_lightcurves(run_dir)  # reading everything does open the broken partition
+
+
+def test_plot_lightcurve_draws_the_objects_bands(run_dir):
+    frame = mwlc.load_lightcurves(run_dir, archives=["ztf"])
+    assert frame.attrs["band_units"]["ztf_g"] == "mJy"
+    figure = mwlc.plot_lightcurve(frame, 2)
+    top, zoom = figure.axes
+    legend = [text.get_text() for text in top.get_legend().get_texts()]
+    assert legend == ["ZTF g", "ZTF r"]  # object 2 has g and r in this run; object 3 only g
+    assert top.get_legend().get_title().get_text() == "objectid: 2 (Yang 18)"  # the light curve's label
+    assert {line.get_label() for line in zoom.lines} >= {"ZTF g 30-d mean", "ZTF r 30-d mean"}
+    assert [t.get_text() for t in mwlc.plot_lightcurve(frame, 3).axes[0].get_legend().get_texts()] == ["ZTF g"]
+
+
+def test_plot_lightcurve_names_a_missing_object(run_dir):
+    frame = mwlc.load_lightcurves(run_dir, archives=["ztf"])
+    with pytest.raises(KeyError, match="objectid 99 has no light-curve rows"):
+        mwlc.plot_lightcurve(frame, 99)

@@ -184,6 +184,52 @@ def test_second_run_has_nothing_to_do(demo_run):
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
+def readme_notebook_example() -> str:
+    """The README's notebook example (the python block that calls ``mwlc.run``)."""
+    blocks = re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), re.S)
+    return next(block for block in blocks if "mwlc.run(" in block)
+
+
+def test_readme_notebook_example_runs_after_the_demo(demo_run):
+    result = subprocess.run([sys.executable, "-c", readme_notebook_example()], cwd=demo_run,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "Nothing to be done" in result.stdout + result.stderr  # mwlc.run resumed a finished run
+    assert (demo_run / "lightcurve-2.png").stat().st_size > 10_000
+
+
+def test_run_from_python_stops_after_the_sample_and_counts_steps(tmp_path):
+    workdir = new_workdir(tmp_path)
+    code = "import mwlc; print(mwlc.run(configfile='config/demo.yaml', until='sample', cores=1))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=workdir, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == str(workdir / "results" / "demo")
+    assert re.search(r"1 of \d+ steps \(\d+%\) done", result.stderr)
+    assert (workdir / "results/demo/sample.ecsv").exists()
+    assert not (workdir / "results/demo/lightcurves.parquet").exists()
+
+
+def test_reading_one_archive_of_the_demo_opens_no_other_partition(demo_run, tmp_path):
+    import mwlc
+
+    shutil.copytree(demo_run / "results/demo/lightcurves.parquet", tmp_path / "lightcurves.parquet")
+    for path in (tmp_path / "lightcurves.parquet").glob("archive=*/shard-*.parquet"):
+        if path.parent.name != "archive=ztf":
+            path.write_bytes(b"not parquet: must never be opened")
+    frame = mwlc.load_lightcurves(tmp_path, archives=["ztf"], objectids=[1, 2, 3])
+    everything = pd.read_parquet(demo_run / "results/demo/lightcurves.parquet")
+    ids = everything.index.get_level_values("objectid")
+    expected = everything[(everything["archive"] == "ztf") & ids.isin([1, 2, 3])]
+    assert len(frame) == len(expected) > 0
+    assert rows_of(frame) == rows_of(expected)
+
+
+def rows_of(frame: pd.DataFrame) -> list[tuple]:
+    """A light-curve frame's rows as sorted plain tuples (category dictionaries differ by read)."""
+    flat = frame.reset_index()[["objectid", "label", "band", "time", "flux", "err"]]
+    return sorted(flat.astype({"label": str, "band": str}).itertuples(index=False, name=None))
+
+
 def test_a_killed_run_redoes_only_unfinished_jobs(tmp_path):
     workdir = new_workdir(tmp_path)
     snakemake(workdir, "--cores", "1", "--until", "build_demo_archive", "sample")

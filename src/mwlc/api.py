@@ -3,6 +3,7 @@
 >>> import mwlc
 >>> sample = mwlc.load_sample("results/demo")
 >>> lc = mwlc.load_lightcurves("results/demo", archives=["ztf"], objectids=[1, 2, 3])
+>>> figure = mwlc.plot_lightcurve(lc, 2)
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 from astropy.table import Table
 
-from mwlc.schema import LIGHTCURVE_SCHEMA
+from mwlc.schema import BANDS, LIGHTCURVE_SCHEMA, read_band_info
 
 DATASET_NAME = "lightcurves.parquet"
 
@@ -67,8 +69,9 @@ def load_lightcurves(
     Returns
     -------
     pandas.DataFrame
-        MultiIndex (objectid, label, band, time); columns ``flux``, ``err`` (units per band: see
-        ``summary.csv``; mJy for photometry) and ``archive``.
+        MultiIndex (objectid, label, band, time); columns ``flux``, ``err`` (units per band:
+        ``frame.attrs["band_units"]``, also in ``summary.csv``; mJy for photometry) and
+        ``archive``.
     """
     selection = [
         pc.field(name).isin(list(values))
@@ -80,4 +83,46 @@ def load_lightcurves(
         condition = expression if condition is None else condition & expression
     frame = lightcurve_dataset(run_dir).to_table(filter=condition).to_pandas()
     frame["archive"] = frame["archive"].astype("category")  # as pandas.read_parquet gives it
+    frame.attrs["band_units"] = band_units(run_dir)
     return frame
+
+
+def band_units(run_dir: str | Path) -> dict[str, str]:
+    """Flux unit of every band the run's dataset may hold (from its ``_common_metadata``)."""
+    common = Path(run_dir) / DATASET_NAME / "_common_metadata"
+    if common.exists():
+        return {band: info.unit for band, info in read_band_info(pq.read_schema(common)).items()}
+    return {band: info.unit for band, info in BANDS.items()}
+
+
+def plot_lightcurve(frame: pd.DataFrame, objectid: int, *, units: dict[str, str] | None = None):
+    """One object's light-curve figure, as in the run's report (all bands, and a ZTF zoom).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Light curves as :func:`load_lightcurves` returns them (MultiIndex objectid, label, band,
+        time; columns flux, err), holding at least this object's rows.
+    objectid : int
+        The object to draw.
+    units : dict, optional
+        Band -> flux unit; ``frame.attrs["band_units"]``, else the known bands' units.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Displays itself as a notebook cell's result; ``figure.savefig(path)`` writes it.
+
+    Raises
+    ------
+    KeyError
+        If ``frame`` holds no row of ``objectid``.
+    """
+    from mwlc.plots import plot_lightcurve as draw
+
+    rows = frame.reset_index()
+    rows = rows[rows["objectid"] == objectid]
+    if rows.empty:
+        raise KeyError(f"objectid {objectid} has no light-curve rows in this frame")
+    units = units or frame.attrs.get("band_units") or {band: info.unit for band, info in BANDS.items()}
+    return draw(rows, units, objectid=objectid, label=str(rows["label"].iloc[0]))

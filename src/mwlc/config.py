@@ -23,7 +23,11 @@ from mwlc.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+#: The checkout holding ``workflow/`` and ``config/``.
+REPO_DIR = Path(__file__).resolve().parents[2]
+SCHEMA_PATH = REPO_DIR / "workflow" / "schemas" / "config.schema.yaml"
+#: The shipped defaults, onto which a user's ``--configfile`` is merged.
+DEFAULTS_PATH = REPO_DIR / "config" / "config.yaml"
 
 
 def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
@@ -114,6 +118,12 @@ _OLD_PARAMS: dict[str, dict[str, tuple[str | None, Callable[[Any], Any] | None, 
         "radius": ("radius_arcsec", None, "already in arcsec"),
         "bandlist": ("bands", None, "same band list"),
     },
+    "tess_kepler": {
+        "radius": ("radius_arcsec", None, "already in arcsec"),
+    },
+    "hcv": {
+        "radius": ("radius_arcsec", _degrees_to_arcsec, "degrees converted to arcsec"),
+    },
     "heasarc": {
         "catalog_constraints": ("catalogs", _heasarc_catalogs, "radii in degrees converted to arcsec"),
         "catalog_error_radii": ("catalogs", _heasarc_catalogs, "radii in degrees converted to arcsec"),
@@ -135,13 +145,25 @@ def _old_icecube_archive(params: dict) -> tuple[dict, str]:
                        f"icecubepsc = {settings} (radius converted from degrees to arcsec)")
 
 
-def _deep_merge(base: dict, extra: dict) -> dict:
+def deep_merge(base: dict, extra: dict) -> dict:
     """``extra`` merged over ``base``, mappings key by key (as Snakemake merges config files)."""
     merged = dict(base)
     for key, value in extra.items():
         both_dicts = isinstance(value, dict) and isinstance(merged.get(key), dict)
-        merged[key] = _deep_merge(merged[key], value) if both_dicts else value
+        merged[key] = deep_merge(merged[key], value) if both_dicts else value
     return merged
+
+
+def migrate_archive_params(name: str, params: dict) -> tuple[dict, list[str]]:
+    """One archive's parameters under their current names and units, and a note per change.
+
+    ``name`` may be an old archive name (``IceCube``) or an alias; ``params`` is not modified.
+    """
+    if name.strip().lower() == "icecube":
+        converted, note = _old_icecube_archive(params)
+        return converted, [note]
+    converted = copy.deepcopy(params)
+    return converted, _migrate_params(canonical_name(name), converted, {})
 
 
 def _migrate(config: dict, default_archives: dict) -> list[str]:
@@ -170,7 +192,7 @@ def _migrate(config: dict, default_archives: dict) -> list[str]:
         if name.lower() == "icecube":
             params, note = _old_icecube_archive(params)
             notes.append(note)
-        archives[canonical[name]] = _deep_merge(archives.get(canonical[name], {}), params)
+        archives[canonical[name]] = deep_merge(archives.get(canonical[name], {}), params)
     for name, params in archives.items():
         notes += _migrate_params(name, params, default_archives.get(name) or {})
     return notes

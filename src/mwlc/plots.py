@@ -1,7 +1,8 @@
 """The run's figures: resources, benchmarks, coverage, sky map and light curves.
 
 Each ``plot_*`` function takes small tables and returns a :class:`matplotlib.figure.Figure`
-(testable without files); each ``*_figure_file`` function reads the workflow's files, draws
+(testable without files, drawn without pyplot so that no backend or global figure state is
+touched: in a notebook the returned figure displays itself); each ``*_figure_file`` function reads the workflow's files, draws
 the figure and saves it (the rules' scripts call those). Every figure carries the run's
 provenance note (e.g. "synthetic demo data") in red at the bottom when one is given.
 """
@@ -13,17 +14,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from mwlc.schema import read_band_info  # noqa: E402
+from mwlc.schema import read_band_info
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +37,9 @@ MAX_BENCHMARK_JOBS = 40
 
 
 def save_figure(figure: Figure, path: str | Path, *, dpi: int = 110) -> None:
-    """Write ``figure`` (format from the suffix) and close it."""
+    """Write ``figure`` (format from the suffix)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=dpi, bbox_inches="tight")
-    plt.close(figure)
 
 
 def _add_note(figure: Figure, note: str) -> None:
@@ -119,7 +115,7 @@ def job_spans(usage: pd.DataFrame) -> pd.DataFrame:
 def _job_colours(spans: pd.DataFrame) -> dict[str, tuple]:
     """One colour per job name (≤ MAX_NAMED_JOBS jobs) or per rule (more jobs)."""
     keys = list(dict.fromkeys(spans["job"] if len(spans) <= MAX_NAMED_JOBS else spans["rule"].replace("", "?")))
-    cmap = plt.get_cmap("tab10" if len(keys) <= 10 else "tab20")
+    cmap = matplotlib.colormaps.get_cmap("tab10" if len(keys) <= 10 else "tab20")
     return {key: cmap(i % cmap.N) for i, key in enumerate(keys)}
 
 
@@ -151,7 +147,8 @@ def plot_overview(
     note : str
         Provenance note printed under the figure.
     """
-    figure, axes = plt.subplots(4, 1, sharex=True, figsize=(12, 8.5), height_ratios=(1, 2, 1, 2))
+    figure = Figure(figsize=(12, 8.5))
+    axes = figure.subplots(4, 1, sharex=True, height_ratios=(1, 2, 1, 2))
     _add_note(figure, note)
     usage = select_window(usage, window)
     system = usage[usage["kind"] == "system"]
@@ -300,8 +297,8 @@ def plot_benchmarks(benchmarks: pd.DataFrame, *, title: str = "", note: str = ""
     per_job = bench.groupby("job", sort=False)[[name for name, _ in _BENCH_METRICS]].max()
     per_job = per_job.sort_values("wall_s", ascending=False).head(MAX_BENCHMARK_JOBS).iloc[::-1]
     heights = (max(len(per_rule), 1) * 0.35 + 1.0, max(len(per_job), 1) * 0.28 + 1.2)
-    figure, axes = plt.subplots(2, 3, figsize=(13, sum(heights) + 0.8), height_ratios=heights, sharey="row",
-                                layout="constrained")
+    figure = Figure(figsize=(13, sum(heights) + 0.8), layout="constrained")
+    axes = figure.subplots(2, 3, height_ratios=heights, sharey="row")
     _add_note(figure, note)
     if bench.empty:
         for ax in axes.flat:
@@ -342,8 +339,8 @@ def plot_coverage(summary: pd.DataFrame, n_objects: int, *, title: str = "", not
     n_objects : int
         Objects in the sample (the 100 % of the left panel).
     """
-    figure, (left, right) = plt.subplots(1, 2, figsize=(12, max(len(summary), 1) * 0.4 + 1.8), sharey=True,
-                                         layout="constrained")
+    figure = Figure(figsize=(12, max(len(summary), 1) * 0.4 + 1.8), layout="constrained")
+    left, right = figure.subplots(1, 2, sharey=True)
     _add_note(figure, note)
     if summary.empty:
         left.set_visible(False)
@@ -352,7 +349,7 @@ def plot_coverage(summary: pd.DataFrame, n_objects: int, *, title: str = "", not
     summary = summary.sort_values(["archive", "band"], ascending=False)
     labels = [f"{a}: {b}" for a, b in zip(summary["archive"], summary["band"])]
     archives = list(dict.fromkeys(sorted(summary["archive"])))
-    colours = [plt.get_cmap("tab10")(archives.index(a) % 10) for a in summary["archive"]]
+    colours = [matplotlib.colormaps.get_cmap("tab10")(archives.index(a) % 10) for a in summary["archive"]]
     percent = 100.0 * summary["objects"] / max(n_objects, 1)
     left.barh(labels, percent, color=colours)
     for y, (objects, share) in enumerate(zip(summary["objects"], percent)):
@@ -387,7 +384,7 @@ def plot_sky(sample: pd.DataFrame, *, title: str = "", note: str = "") -> Figure
     sample : pandas.DataFrame
         Columns ``ra``, ``dec`` (deg) and ``shard`` (int).
     """
-    figure = plt.figure(figsize=(11, 6.2))
+    figure = Figure(figsize=(11, 6.2))
     ax = figure.add_subplot(projection="mollweide")
     _add_note(figure, note)
     ra = np.asarray(sample["ra"], dtype=float)
@@ -497,13 +494,14 @@ def plot_lightcurve(lightcurve: pd.DataFrame, units: Mapping[str, str], *, objec
     objectid, label : int, str
         For the legend title.
     """
-    figure, (top, zoom) = plt.subplots(2, 1, figsize=(10, 8), height_ratios=(2, 1))
+    figure = Figure(figsize=(10, 8))
+    top, zoom = figure.subplots(2, 1, height_ratios=(2, 1))
     _add_note(figure, note)
     bands = {band: clean_band(rows) for band, rows in lightcurve.groupby("band", observed=True, sort=True)}
     kinds = {band: band_kind(band, units.get(band, "mJy")) for band in bands}
     reference = [rows["flux"].max() for band, rows in bands.items() if kinds[band] == "flux" and len(rows)]
     target_max = float(np.mean(reference)) if reference else 1.0
-    cmap = plt.get_cmap("tab10" if len(bands) <= 10 else "tab20")
+    cmap = matplotlib.colormaps.get_cmap("tab10" if len(bands) <= 10 else "tab20")
     for i, (band, rows) in enumerate(bands.items()):
         colour, kind = cmap(i % cmap.N), kinds[band]
         if kind == "flux":

@@ -53,6 +53,9 @@ _GAIA_TIME = "MJD (TCB, barycentric): Gaia transit time + 55197.0"
 _PS1_TIME = "MJD (TAI), mid-exposure (PS1 obsTime)"
 _WISE_TIME = "MJD (MJDMEAN of the unWISE epoch coadd)"
 _EVENT_TIME = "MJD (event time from the HEASARC table)"
+_TESS_TIME = "MJD (TDB, barycentric): TESS BTJD + 56999.5"
+_KEPLER_TIME = "MJD (TDB, barycentric): Kepler/K2 BKJD + 54832.5"
+_HCV_TIME = "MJD of the HST exposure, as in the HCV"
 
 BANDS: dict[str, BandInfo] = {
     **{f"ztf_{f}": BandInfo("mJy", _ZTF_TIME) for f in "gri"},
@@ -62,6 +65,11 @@ BANDS: dict[str, BandInfo] = {
     "FERMIGTRIG": BandInfo("none: event marker (flux = err = 0.1)", _EVENT_TIME),
     "SAXGRBMGRB": BandInfo("none: event marker (flux = err = 0.1)", _EVENT_TIME),
     "IceCube": BandInfo("log10(E / GeV) (err = 0)", _EVENT_TIME),
+    "TESS": BandInfo("electron / s", _TESS_TIME),
+    "Kepler": BandInfo("electron / s", _KEPLER_TIME),
+    "K2": BandInfo("electron / s", _KEPLER_TIME),
+    **{f"HST_{f}": BandInfo("mJy", _HCV_TIME)
+       for f in ("F435W", "F475W", "F555W", "F606W", "F625W", "F775W", "F814W", "F850LP")},
 }
 
 

@@ -69,6 +69,15 @@ def archive_source(wildcards):
     return config["archives"][wildcards.archive]["source"]
 
 
+# Archives that send one request per object to MAST: their jobs hold `mast_requests` (a global
+# resource capped in profiles/default) equal to their threads, the requests they keep in flight.
+MAST_ARCHIVES = ("tess_kepler", "hcv")
+
+
+def mast_requests(wildcards, threads):
+    return threads if wildcards.archive in MAST_ARCHIVES else 0
+
+
 def demo_archive_input(wildcards):
     """The locally built snapshot an archive reads from, when demo.yaml asks for one."""
     if wildcards.archive in DEMO.get("archives", []):

@@ -15,6 +15,7 @@ rule fetch_lightcurves:
     resources:
         mem_mb=lambda wildcards, attempt: 3000 * attempt,
         runtime=240,
+        mast_requests=mast_requests,
     params:
         source=archive_source,
         archive_params=archive_params,

@@ -16,6 +16,8 @@ ARCHIVES: dict[str, str] = {
     "panstarrs": "mwlc.archives.panstarrs",
     "wise": "mwlc.archives.wise",
     "heasarc": "mwlc.archives.heasarc",
+    "tess_kepler": "mwlc.archives.tess_kepler",
+    "hcv": "mwlc.archives.hcv",
 }
 
 #: other names users know -> canonical name
@@ -23,6 +25,8 @@ ALIASES: dict[str, str] = {
     "icecube": "heasarc",
     "ps1": "panstarrs",
     "pan-starrs": "panstarrs",  # the old separate IceCube archive is HEASARC's icecubepsc table
+    "tess": "tess_kepler",  # the original's TESS_Kepler lower-cases to tess_kepler itself
+    "kepler": "tess_kepler",
 }
 
 

@@ -1,0 +1,213 @@
+"""Shared machinery of the per-object archives (TESS/Kepler/K2, HCV): services that answer one
+sky position per request.
+
+* :func:`map_objects` runs one function per sample object in a thread pool of ``threads``
+  workers, keeps at most ``2 * threads`` objects in flight (memory bounded by the window, not by
+  the shard), yields results in sample order, logs a progress line every ``progress_every``
+  objects and stops at the first failure (the job fails; a rerun resumes from the cache).
+* :class:`ResponseCache` stores every raw answer on disk under a hash of the request, written
+  atomically, so a rerun (or a Snakemake retry of a failed job) requests nothing twice; "no match"
+  answers are cached too.
+* :func:`frames_to_batches` groups the per-object rows into light-curve batches.
+
+Concurrency across jobs is not limited here: the workflow gives each fetch job of these archives
+a share of a global Snakemake resource equal to its ``threads``, so the pool size of every job
+(= ``threads``) sums to at most the global cap of concurrent requests to MAST.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from mwlc.archives import require_sample_columns
+from mwlc.errors import ConfigError, SampleError
+from mwlc.progress import Progress
+from mwlc.schema import to_record_batch
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Rows gathered before a batch is handed to the writer.
+ROWS_PER_BATCH = 50_000
+
+
+# -- parameter checks -------------------------------------------------------------------------
+def positive_number(value: Any, key: str, archive: str) -> float:
+    """``value`` as a float if it is a finite number > 0, else :class:`ConfigError` naming ``key``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) \
+            or value <= 0:
+        raise ConfigError(f"{archive}: {key} must be a number > 0, got {value!r}")
+    return float(value)
+
+
+def non_negative_number(value: Any, key: str, archive: str) -> float:
+    """``value`` as a float if it is a finite number >= 0, else :class:`ConfigError` naming ``key``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) \
+            or value < 0:
+        raise ConfigError(f"{archive}: {key} must be a number >= 0, got {value!r}")
+    return float(value)
+
+
+def integer_at_least(value: Any, key: str, archive: str, minimum: int) -> int:
+    """``value`` as an int if it is an integer >= ``minimum``, else :class:`ConfigError`."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ConfigError(f"{archive}: {key} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_sample(sample: pd.DataFrame, archive: str) -> None:
+    """Raise :class:`SampleError` for a missing column, a repeated objectid or a bad position."""
+    require_sample_columns(sample, archive)
+    if sample["objectid"].duplicated().any():
+        raise SampleError(f"{archive} fetch: sample objectids are not unique")
+    positions = sample[["ra", "dec"]].to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(positions).all(axis=1) | (np.abs(positions[:, 1]) > 90)
+    if bad.any():
+        first = sample["objectid"].to_numpy()[bad][0]
+        raise SampleError(f"{archive} fetch: objectid {first} has an invalid ra/dec "
+                          f"({int(bad.sum())} such rows)")
+
+
+# -- concurrency ------------------------------------------------------------------------------
+def map_objects(objects: pd.DataFrame, work: Callable[[Any], T], *, threads: int, archive: str,
+                progress_every: int) -> Iterator[tuple[Any, T]]:
+    """Call ``work(row)`` for every row of ``objects`` in a pool of ``threads`` threads.
+
+    Parameters
+    ----------
+    objects : pandas.DataFrame
+        One row per object; rows are passed as namedtuples (``row.objectid``, ``row.ra``...).
+    work : callable
+        The per-object job; it may raise, which stops the run.
+    threads : int
+        Pool size: the number of concurrent per-object requests of this job.
+    archive : str
+        Name for the progress lines.
+    progress_every : int
+        A progress line (done/total, rate, ETA) is logged after every ``progress_every`` objects
+        and after the last one.
+
+    Yields
+    ------
+    (row, result)
+        In the order of ``objects``; at most ``2 * threads`` objects are in flight.
+
+    Raises
+    ------
+    Exception
+        The first exception raised by ``work``, after the pending objects are cancelled.
+    """
+    total = len(objects)
+    progress = Progress(total, "objects")
+    rows = objects.itertuples(index=False)
+    window: deque[tuple[Any, Future[T]]] = deque()
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"{archive}-object") as pool:
+        try:
+            for done in range(1, total + 1):
+                while len(window) < 2 * threads:
+                    row = next(rows, None)
+                    if row is None:
+                        break
+                    window.append((row, pool.submit(work, row)))
+                row, future = window.popleft()
+                result = future.result()
+                if done % progress_every == 0 or done == total:
+                    log.info("%s: %s", archive, progress.line(done))
+                yield row, result
+        finally:
+            for _, future in window:
+                future.cancel()
+
+
+# -- on-disk cache ----------------------------------------------------------------------------
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same directory and a rename,
+    so a reader never sees a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def request_key(request: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of a request described as a JSON-serialisable mapping (key order ignored)."""
+    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class ResponseCache:
+    """Raw answers on disk, one file per request: ``<directory>/<kind>/<h[:2]>/<h>.<suffix>``.
+
+    Parameters
+    ----------
+    directory : str or path
+        Root of the cache; created on first write.
+
+    Attributes
+    ----------
+    hits, misses : int
+        Answers served from disk / fetched, since creation (thread-safe counters).
+    """
+
+    def __init__(self, directory: str | os.PathLike) -> None:
+        self.directory = Path(directory)
+        self.hits = 0
+        self.misses = 0
+        self._lock = threading.Lock()
+
+    def path(self, kind: str, request: Mapping[str, Any], suffix: str) -> Path:
+        """Where the answer to ``request`` is stored."""
+        key = request_key(request)
+        return self.directory / kind / key[:2] / f"{key}.{suffix}"
+
+    def get_or_fetch(self, kind: str, request: Mapping[str, Any], fetch: Callable[[], bytes],
+                     suffix: str = "bin") -> bytes:
+        """The cached answer to ``request``, or ``fetch()`` stored then returned."""
+        path = self.path(kind, request, suffix)
+        if path.exists():
+            with self._lock:
+                self.hits += 1
+            return path.read_bytes()
+        data = fetch()
+        write_atomic(path, data)
+        with self._lock:
+            self.misses += 1
+        return data
+
+
+# -- batches ----------------------------------------------------------------------------------
+def frames_to_batches(frames: Iterable[pd.DataFrame],
+                      rows_per_batch: int = ROWS_PER_BATCH) -> Iterator[pa.RecordBatch]:
+    """Concatenate light-curve frames (the six schema columns) into batches of about
+    ``rows_per_batch`` rows; empty frames are skipped."""
+    pending: list[pd.DataFrame] = []
+    n_rows = 0
+    for frame in frames:
+        if frame.empty:
+            continue
+        pending.append(frame)
+        n_rows += len(frame)
+        if n_rows >= rows_per_batch:
+            yield to_record_batch(pd.concat(pending, ignore_index=True))
+            pending, n_rows = [], 0
+    if pending:
+        yield to_record_batch(pd.concat(pending, ignore_index=True))

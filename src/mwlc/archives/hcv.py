@@ -1,0 +1,336 @@
+"""Hubble Catalog of Variables (HCV) light curves through the MAST HSC catalogs API.
+
+For each sample object, as the Fornax original (``HCV_get_lightcurves``) but concurrently and
+cached:
+
+1. ``GET {source}/v3/hcvsummary.csv?ra=&dec=&radius=`` (radius in degrees): HCV objects near the
+   position, one row per ``MatchID`` and filter. An empty body means no match.
+2. The nearest ``MatchID`` (by its ``RA``/``Dec``) that has a summary row in a requested filter is
+   kept (the original took the first row, whatever its distance or filters).
+3. ``GET {source}/v3/hcv.csv?MatchID=&Filter=ACS_<filter>`` for each requested filter the summary
+   lists: the epochs, columns ``MJD``, ``CorrMag``, ``MagErr``.
+
+Magnitudes become flux densities in mJy (:func:`acs_mag_to_mjy`). HCV/HSC magnitudes are on the
+ABMAG system (the HSC is built from Hubble Legacy Archive source lists, which use ABMAG zero
+points), so the default ``mag_system="AB"`` uses the AB definition directly:
+
+    f_nu [mJy] = 10**(-0.4 * (m_AB - 23.9)) / 1000      (3630.78 Jy at m_AB = 0, astropy's u.ABmag)
+
+``mag_system="Vega"`` treats the magnitudes as ACS VEGAmag (what the original assumed) and uses
+the ACS/WFC zero points (:data:`ACS_WFC_ZEROPOINTS`). A count rate ``c`` (e-/s) has
+``m_Vega = ZP_Vega - 2.5 log10(c)`` and ``F_lambda = c * PHOTFLAM``; the flux density per unit
+frequency is ``f_nu = F_lambda * PHOTPLAM**2 / c_light``, which is exactly
+``m_AB = m_Vega + (ZP_AB - ZP_Vega)`` with ``ZP_AB = -2.5 log10(PHOTFLAM) - 5 log10(PHOTPLAM)
+- 2.408`` (STScI's definition). So
+
+    f_nu [mJy] = 10**(-0.4 * (m_Vega + ZP_AB - ZP_Vega - 23.9)) / 1000.
+
+The original's ``F_lambda * 3e8 / 1e-10 * 1e-23`` misses the ``lambda**2`` factor (about 1e-8 m**2
+for F814W) and is not a flux density; it also called the ACS zero-point web service once per
+object. Errors are symmetric: ``(F(m - dm) - F(m + dm)) / 2``.
+
+Bands are ``HST_<filter>`` (``HST_F814W`` by default, the original's band name); time is the HCV
+``MJD``. Each request has a timeout and is retried with exponential backoff on connection
+errors, timeouts and HTTP 429/5xx; every answer is cached on disk under ``cache_dir``.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import requests
+
+from mwlc.archives._per_object import (
+    ResponseCache,
+    check_sample,
+    frames_to_batches,
+    integer_at_least,
+    map_objects,
+    non_negative_number,
+    positive_number,
+)
+from mwlc.errors import ArchiveError, ConfigError
+from mwlc.net import RetryPolicy, call_with_retries, new_session
+from mwlc.photometry import ab_mag_err_to_mjy, ab_mag_to_mjy
+
+log = logging.getLogger(__name__)
+
+NAME = "hcv"
+#: The MAST HSC catalogs API (the HCV tables live in its ``v3`` release).
+DEFAULT_SOURCE = "https://catalogs.mast.stsci.edu/api/v0.1/hsc"
+DEFAULT_CACHE_DIR = "resources/cache/hcv"
+DEFAULT_FILTERS = ("F814W",)
+#: Largest cone the HSC API accepts (0.5 deg).
+MAX_RADIUS_ARCSEC = 1800.0
+
+#: ACS/WFC post-SM4 zero points (STScI ACS zero-point tables; infinite aperture), in mag:
+#: filter -> (ZP_AB, ZP_Vega). Only their difference matters here (a property of the bandpass,
+#: nearly constant in time), used when ``mag_system="Vega"``.
+ACS_WFC_ZEROPOINTS: dict[str, tuple[float, float]] = {
+    "F435W": (25.65777, 25.76695),
+    "F475W": (26.05923, 26.16252),
+    "F555W": (25.71840, 25.72747),
+    "F606W": (26.49113, 26.40598),
+    "F625W": (25.90667, 25.74339),
+    "F775W": (25.66504, 25.27728),
+    "F814W": (25.94333, 25.51994),
+    "F850LP": (24.84245, 24.32305),
+}
+#: Band name of each supported ACS/WFC filter.
+FILTER_BANDS = {name: f"HST_{name}" for name in ACS_WFC_ZEROPOINTS}
+BANDS = list(FILTER_BANDS.values())
+MAG_SYSTEMS = ("AB", "Vega")
+
+_SUMMARY_COLUMNS = ("MatchID", "Filter", "RA", "Dec")
+_DETAIL_COLUMNS = ("MJD", "CorrMag", "MagErr")
+
+
+# -- photometry -------------------------------------------------------------------------------
+def acs_mag_to_mjy(mag: np.ndarray, magerr: np.ndarray, filter_name: str,
+                   mag_system: str = "AB") -> tuple[np.ndarray, np.ndarray]:
+    """Flux density and its error, in mJy, of ACS/WFC magnitudes.
+
+    Parameters
+    ----------
+    mag, magerr : array-like
+        Magnitudes and their 1-sigma errors (mag).
+    filter_name : str
+        ACS/WFC filter, e.g. ``"F814W"`` (a key of :data:`ACS_WFC_ZEROPOINTS`).
+    mag_system : {"AB", "Vega"}
+        System of ``mag``. ``"Vega"`` is shifted to AB by ``ZP_AB - ZP_Vega`` of the filter.
+
+    Returns
+    -------
+    flux, err : numpy.ndarray
+        ``10**(-0.4 * (m_AB - 23.9)) / 1000`` mJy and ``(F(m - dm) - F(m + dm)) / 2``.
+    """
+    mag = np.asarray(mag, dtype=np.float64)
+    if mag_system == "Vega":
+        zp_ab, zp_vega = ACS_WFC_ZEROPOINTS[filter_name]
+        mag = mag + (zp_ab - zp_vega)
+    elif mag_system != "AB":
+        raise ConfigError(f"HCV: mag_system must be one of {list(MAG_SYSTEMS)}, got {mag_system!r}")
+    return ab_mag_to_mjy(mag), ab_mag_err_to_mjy(mag, magerr)
+
+
+# -- answers ----------------------------------------------------------------------------------
+def read_csv_answer(body: bytes, columns: Sequence[str], what: str) -> pd.DataFrame:
+    """An HSC API CSV answer as a frame (empty body: no rows), its needed columns checked."""
+    if not body.strip():
+        return pd.DataFrame({name: [] for name in columns})
+    try:
+        frame = pd.read_csv(io.BytesIO(body))
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise ArchiveError(f"HCV {what}: answer is not CSV: {body[:200]!r}") from exc
+    missing = [name for name in columns if name not in frame.columns]
+    if missing:
+        raise ArchiveError(f"HCV {what}: answer lacks column(s) {missing}; has {list(frame.columns)}")
+    return frame
+
+
+def nearest_match(summary: pd.DataFrame, ra: float, dec: float, hcv_filters: Sequence[str]) -> int | None:
+    """``MatchID`` of the summary row nearest to (ra, dec) deg among rows in ``hcv_filters``."""
+    rows = summary[summary["Filter"].isin(hcv_filters)]
+    if rows.empty:
+        return None
+    ra1, dec1 = np.radians(rows["RA"].to_numpy(np.float64)), np.radians(rows["Dec"].to_numpy(np.float64))
+    ra0, dec0 = np.radians(ra), np.radians(dec)
+    cos_d = np.sin(dec0) * np.sin(dec1) + np.cos(dec0) * np.cos(dec1) * np.cos(ra1 - ra0)
+    return int(rows["MatchID"].to_numpy()[int(np.argmax(cos_d))])
+
+
+# -- client -----------------------------------------------------------------------------------
+@dataclass
+class HcvClient:
+    """Cached, retried requests to the HSC API.
+
+    Parameters
+    ----------
+    source : str
+        API base URL (without the ``/v3`` release).
+    cache : ResponseCache
+        Where answers are kept.
+    policy : RetryPolicy
+        Per-request timeout (s), retries and backoff (s).
+    """
+
+    source: str
+    cache: ResponseCache
+    policy: RetryPolicy
+
+    def __post_init__(self) -> None:
+        self._local = threading.local()
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = new_session(self.policy.timeout_s)
+        return session
+
+    def get(self, table: str, params: dict[str, Any], what: str) -> bytes:
+        """The body of ``GET {source}/v3/{table}.csv?params``, from the cache if there."""
+        url = f"{self.source}/v3/{table}.csv"
+
+        def fetch() -> bytes:
+            def once() -> bytes:
+                response = self._session().get(url, params=params, timeout=self.policy.timeout_s)
+                response.raise_for_status()
+                return response.content
+            return call_with_retries(once, service=f"HCV {what}", url=url, policy=self.policy)
+
+        return self.cache.get_or_fetch(table, {"url": url, "params": params}, fetch, suffix="csv")
+
+
+@dataclass(frozen=True)
+class HcvQuery:
+    """What to fetch for every object: cone radius (arcsec), filters and magnitude system."""
+
+    radius_arcsec: float
+    filters: tuple[str, ...]
+    mag_system: str
+
+    def object_rows(self, client: HcvClient, row: Any) -> pd.DataFrame:
+        """Light-curve rows (all requested filters) of one sample object; empty if no match."""
+        what = f"objectid {row.objectid}"
+        body = client.get("hcvsummary", {"ra": float(row.ra), "dec": float(row.dec),
+                                         "radius": self.radius_arcsec / 3600.0}, what)
+        summary = read_csv_answer(body, _SUMMARY_COLUMNS, f"hcvsummary for {what}")
+        hcv_filters = [f"ACS_{name}" for name in self.filters]
+        match_id = nearest_match(summary, float(row.ra), float(row.dec), hcv_filters)
+        if match_id is None:
+            return _empty_rows()
+        present = set(summary.loc[summary["MatchID"] == match_id, "Filter"])
+        parts = [self._filter_rows(client, row, match_id, name, what)
+                 for name in self.filters if f"ACS_{name}" in present]
+        return pd.concat(parts, ignore_index=True) if parts else _empty_rows()
+
+    def _filter_rows(self, client: HcvClient, row: Any, match_id: int, name: str, what: str) -> pd.DataFrame:
+        body = client.get("hcv", {"MatchID": match_id, "Filter": f"ACS_{name}"}, what)
+        epochs = read_csv_answer(body, _DETAIL_COLUMNS, f"hcv MatchID {match_id} ACS_{name} for {what}")
+        mag = epochs["CorrMag"].to_numpy(np.float64)
+        magerr = epochs["MagErr"].to_numpy(np.float64)
+        flux, err = acs_mag_to_mjy(mag, magerr, name, self.mag_system)
+        frame = pd.DataFrame({"time": epochs["MJD"].to_numpy(np.float64), "flux": flux, "err": err})
+        frame = frame[np.isfinite(frame).all(axis=1)].sort_values("time", kind="stable")
+        return frame.assign(objectid=int(row.objectid), label=str(row.label), band=FILTER_BANDS[name])
+
+
+def _empty_rows() -> pd.DataFrame:
+    return pd.DataFrame({"time": [], "flux": [], "err": [], "objectid": [], "label": [], "band": []})
+
+
+# -- fetch ------------------------------------------------------------------------------------
+def parse_filters(filters: Sequence[str] | str) -> tuple[str, ...]:
+    """ACS/WFC filter names (``F814W``; an ``ACS_`` prefix is accepted), checked and de-duplicated."""
+    if isinstance(filters, str) or not isinstance(filters, Sequence) or not filters:
+        raise ConfigError(f"HCV: filters must be a non-empty list of ACS/WFC filters, got {filters!r}")
+    chosen: list[str] = []
+    for item in filters:
+        name = str(item).upper().removeprefix("ACS_")
+        if name not in ACS_WFC_ZEROPOINTS:
+            raise ConfigError(f"HCV: unsupported filter {item!r}; supported ACS/WFC filters: "
+                              f"{list(ACS_WFC_ZEROPOINTS)}")
+        if name not in chosen:
+            chosen.append(name)
+    return tuple(chosen)
+
+
+def fetch(
+    sample: pd.DataFrame,
+    *,
+    source: str = DEFAULT_SOURCE,
+    radius_arcsec: float = 1.0,
+    filters: Sequence[str] = DEFAULT_FILTERS,
+    mag_system: str = "AB",
+    cache_dir: str = DEFAULT_CACHE_DIR,
+    timeout_s: float = 60.0,
+    retries: int = 3,
+    retry_backoff_s: float = 2.0,
+    progress_every: int = 100,
+    threads: int = 1,
+    mem_mb: int | None = None,
+    storage_options: dict | None = None,
+) -> Iterator[pa.RecordBatch]:
+    """HCV light curves of the sample objects, in mJy.
+
+    Parameters
+    ----------
+    sample : pandas.DataFrame
+        ``objectid`` (unique), ``ra``, ``dec`` (deg, ICRS), ``label``.
+    source : str, default :data:`DEFAULT_SOURCE`
+        Base URL of the HSC catalogs API (``.../api/v0.1/hsc``).
+    radius_arcsec : float, default 1.0
+        Cone radius around each object, arcsec (the original's 1/3600 deg); at most 1800.
+    filters : list of str, default ``["F814W"]``
+        ACS/WFC filters to fetch (keys of :data:`ACS_WFC_ZEROPOINTS`); band ``HST_<filter>``.
+    mag_system : {"AB", "Vega"}, default "AB"
+        System of the HCV ``CorrMag`` values (see the module docstring).
+    cache_dir : str, default ``resources/cache/hcv``
+        Directory of the on-disk answer cache (created if missing).
+    timeout_s : float, default 60
+        Connect/read timeout of each request, seconds.
+    retries : int, default 3
+        Attempts after the first on a transient failure (connection error, timeout, 429/5xx).
+    retry_backoff_s : float, default 2
+        Base of the exponential wait between attempts, seconds.
+    progress_every : int, default 100
+        Objects between two progress lines in the log.
+    threads : int, default 1
+        Concurrent requests of this job (the thread-pool size).
+    mem_mb, storage_options
+        Accepted for the common archive interface and unused.
+
+    Returns
+    -------
+    iterator of pyarrow.RecordBatch
+        Lazy, in :data:`mwlc.schema.LIGHTCURVE_SCHEMA`, in sample order; flux and err in mJy,
+        time = HCV ``MJD``.
+
+    Raises
+    ------
+    mwlc.errors.ConfigError
+        For an invalid parameter (before any request).
+    mwlc.errors.SampleError
+        For a sample without the needed columns, repeated objectids or invalid positions.
+    mwlc.errors.ArchiveError
+        While iterating, if a request still fails after the retries, is refused (4xx), or its
+        answer lacks a needed column; the message names the object.
+    """
+    radius = positive_number(radius_arcsec, "radius_arcsec (arcsec)", "HCV")
+    if radius > MAX_RADIUS_ARCSEC:
+        raise ConfigError(f"HCV: radius_arcsec must be <= {MAX_RADIUS_ARCSEC:g} arcsec (the API's "
+                          f"0.5 deg limit), got {radius_arcsec!r}")
+    if mag_system not in MAG_SYSTEMS:
+        raise ConfigError(f"HCV: mag_system must be one of {list(MAG_SYSTEMS)}, got {mag_system!r}")
+    query = HcvQuery(radius, parse_filters(filters), mag_system)
+    policy = RetryPolicy(retries=integer_at_least(retries, "retries", "HCV", 0),
+                         backoff_s=non_negative_number(retry_backoff_s, "retry_backoff_s (s)", "HCV"),
+                         timeout_s=positive_number(timeout_s, "timeout_s (s)", "HCV"))
+    every = integer_at_least(progress_every, "progress_every", "HCV", 1)
+    pool = integer_at_least(threads, "threads", "HCV", 1)
+    if not str(source).startswith(("http://", "https://")):
+        raise ConfigError(f"HCV: source must be the http(s) URL of the HSC API, got {source!r}")
+    check_sample(sample, "HCV")
+    client = HcvClient(str(source).rstrip("/"), ResponseCache(cache_dir), policy)
+    return _stream(sample, query, client, pool, every)
+
+
+def _stream(sample: pd.DataFrame, query: HcvQuery, client: HcvClient, threads: int,
+            progress_every: int) -> Iterator[pa.RecordBatch]:
+    results = map_objects(sample, lambda row: query.object_rows(client, row), threads=threads,
+                          archive="HCV", progress_every=progress_every)
+    n_rows = n_matched = 0
+    for batch in frames_to_batches(rows for _, rows in results):
+        n_rows += batch.num_rows
+        n_matched += len(set(batch.column("objectid").to_pylist()))
+        yield batch
+    log.info("HCV: done: %d objects, %d with data, %d rows; %d answers downloaded, %d from cache %s",
+             len(sample), n_matched, n_rows, client.cache.misses, client.cache.hits, client.cache.directory)

@@ -1,0 +1,205 @@
+"""HCV archive: the real client against a loopback HSC API; photometry against astropy."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import astropy.units as u
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from mwlc.archives import hcv
+from mwlc.archives.registry import get_archive
+from mwlc.errors import ArchiveError, ConfigError, SampleError
+from mwlc.schema import LIGHTCURVE_SCHEMA
+from tests.fixtures_hcv import PREFIX
+
+
+def run(sample: pd.DataFrame, server, tmp_path, **params) -> pd.DataFrame:
+    """Fetch through the loopback server; the rows as a flat frame."""
+    params = {"cache_dir": str(tmp_path / "cache"), "retry_backoff_s": 0.0, "timeout_s": 5.0, **params}
+    batches = list(hcv.fetch(sample, source=server.url + PREFIX, **params))
+    for batch in batches:
+        assert batch.schema.equals(LIGHTCURVE_SCHEMA)
+    if not batches:
+        return pd.DataFrame(columns=LIGHTCURVE_SCHEMA.names)
+    table = pa.Table.from_batches(batches)
+    return table.to_pandas().reset_index().astype({"label": str, "band": str})
+
+
+def expected_rows(epochs: pd.DataFrame, filter_name: str = "F814W") -> pd.DataFrame:
+    """Rows an object's epochs should give, computed with astropy's ABmag."""
+    mag = epochs["CorrMag"].to_numpy() * u.ABmag
+    dmag = epochs["MagErr"].to_numpy() * u.mag
+    flux = mag.to_value(u.mJy)
+    err = ((mag - dmag).to_value(u.mJy) - (mag + dmag).to_value(u.mJy)) / 2
+    return pd.DataFrame({"time": epochs["MJD"].to_numpy(), "flux": flux, "err": err,
+                         "band": f"HST_{filter_name}"})
+
+
+# -- photometry -------------------------------------------------------------------------------
+def test_ab_magnitudes_convert_like_astropy_abmag():
+    mag = np.array([15.0, 21.3, 25.94333])
+    dmag = np.array([0.01, 0.05, 0.2])
+    flux, err = hcv.acs_mag_to_mjy(mag, dmag, "F814W", "AB")
+    np.testing.assert_allclose(flux, (mag * u.ABmag).to_value(u.mJy), rtol=1e-12)
+    lo, hi = ((mag - dmag) * u.ABmag).to_value(u.mJy), ((mag + dmag) * u.ABmag).to_value(u.mJy)
+    np.testing.assert_allclose(err, (lo - hi) / 2, rtol=1e-12)
+    # 3630.78 Jy at AB = 0, not a rounded 3631 Jy
+    assert hcv.acs_mag_to_mjy([0.0], [0.0], "F814W")[0][0] == pytest.approx(3630.78e3, rel=1e-6)
+
+
+def test_vega_magnitudes_use_the_lambda_squared_conversion():
+    """Vega mag -> count rate (ZP_Vega) -> F_lambda (PHOTFLAM) -> f_nu at the pivot wavelength,
+    done by astropy's spectral_density, equals the module's closed form."""
+    zp_ab, zp_vega = hcv.ACS_WFC_ZEROPOINTS["F814W"]
+    pivot = 8057.0 * u.AA  # ACS/WFC F814W PHOTPLAM (post-SM4 synphot)
+    # STScI: ZP_AB = -2.5 log10(PHOTFLAM) - 5 log10(PHOTPLAM) - 2.408, PHOTFLAM in erg/s/cm2/A per e-/s
+    photflam = 10 ** (-0.4 * (zp_ab + 5 * np.log10(pivot.value) + 2.408))
+    assert photflam == pytest.approx(7.03e-20, rel=0.01)  # the F814W keyword value, order of 1e-19
+    mag = np.array([18.0, 22.5])
+    rate = 10 ** (-0.4 * (mag - zp_vega))  # e-/s
+    f_lambda = rate * photflam * u.Unit("erg s-1 cm-2 AA-1")
+    reference = f_lambda.to_value(u.mJy, equivalencies=u.spectral_density(pivot))
+    flux, _ = hcv.acs_mag_to_mjy(mag, np.zeros(2), "F814W", "Vega")
+    np.testing.assert_allclose(flux, reference, rtol=2e-4)
+    # a Vega-mag 0 source is 0.42339 mag fainter than AB 0 in F814W: 2458.5 Jy
+    assert hcv.acs_mag_to_mjy([0.0], [0.0], "F814W", "Vega")[0][0] == pytest.approx(2458.5e3, rel=1e-4)
+
+
+# -- fetch against the loopback HSC API ---------------------------------------------------------
+def test_nearest_match_gives_its_epochs_in_mjy(hcv_case, hcv_server, tmp_path):
+    sample, objects = hcv_case
+    by_id = {obj.match_id: obj for obj in objects}
+    rows = run(sample.iloc[:5], hcv_server, tmp_path)
+    assert sorted(rows["objectid"].unique()) == [1, 5]  # 2: F606W only; 3: nothing; 4: 2.5" away
+    one = rows[rows["objectid"] == 1].reset_index(drop=True)
+    want = expected_rows(by_id[101].epochs["ACS_F814W"])  # nearer of the two matches
+    pd.testing.assert_frame_equal(one[["time", "flux", "err", "band"]], want, check_exact=False, rtol=1e-9)
+    assert set(one["label"]) == {"hcv-1"}
+    five = rows[rows["objectid"] == 5].reset_index(drop=True)
+    pd.testing.assert_frame_equal(five[["time", "flux", "err", "band"]],
+                                  expected_rows(by_id[501].epochs["ACS_F814W"]), check_exact=False, rtol=1e-9)
+    summaries = [params for table, params in hcv_server.app.queries if table == "hcvsummary"]
+    assert len(summaries) == 5
+    assert float(summaries[0]["radius"]) == pytest.approx(1.0 / 3600)
+    details = [params for table, params in hcv_server.app.queries if table == "hcv"]
+    assert sorted((p["MatchID"], p["Filter"]) for p in details) == [("101", "ACS_F814W"), ("501", "ACS_F814W")]
+
+
+def test_filters_and_radius_are_parameters(hcv_case, hcv_server, tmp_path):
+    sample, objects = hcv_case
+    rows = run(sample.iloc[:5], hcv_server, tmp_path, filters=["F606W", "ACS_F814W"], radius_arcsec=3.0)
+    got = rows.groupby("objectid")["band"].agg(lambda b: sorted(set(b))).to_dict()
+    assert got == {1: ["HST_F814W"], 2: ["HST_F606W"], 4: ["HST_F814W"], 5: ["HST_F606W", "HST_F814W"]}
+    f606 = rows[(rows["objectid"] == 5) & (rows["band"] == "HST_F606W")].reset_index(drop=True)
+    want = expected_rows(objects[4].epochs["ACS_F606W"], "F606W")
+    pd.testing.assert_frame_equal(f606[["time", "flux", "err", "band"]], want, check_exact=False, rtol=1e-9)
+
+
+def test_second_run_is_served_from_the_cache(hcv_case, hcv_server, tmp_path):
+    sample, _ = hcv_case
+    first = run(sample, hcv_server, tmp_path, threads=3)
+    assert len(hcv_server.requests) == len(sample) + 22  # every summary; 101, 501 and the 20 extras
+    hcv_server.reset()
+    second = run(sample, hcv_server, tmp_path, threads=3)
+    assert hcv_server.requests == []
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_transient_failures_are_retried(hcv_case, hcv_server, tmp_path, caplog):
+    sample, _ = hcv_case
+    hcv_server.fail_next(2, status=503)
+    with caplog.at_level(logging.WARNING, logger="mwlc.net"):
+        rows = run(sample.iloc[:1], hcv_server, tmp_path, retries=2)
+    assert len(rows) == 12
+    assert len(hcv_server.requests) == 4  # 2 failures, summary, detail
+    assert sum("attempt" in r.message and "503" in r.message for r in caplog.records) == 2
+
+
+def test_slow_answers_time_out_and_are_retried(hcv_case, hcv_server, tmp_path):
+    sample, _ = hcv_case
+    hcv_server.delay_next(1, seconds=1.0)
+    started = time.monotonic()
+    rows = run(sample.iloc[:1], hcv_server, tmp_path, timeout_s=0.2, retries=1)
+    assert time.monotonic() - started < 0.9  # gave up waiting after the 0.2 s timeout
+    assert len(rows) == 12
+    assert len(hcv_server.requests) == 3
+    while len(hcv_server.app.queries) < 3 and time.monotonic() - started < 5:
+        time.sleep(0.05)  # let the abandoned request finish before the next test
+
+
+def test_persistent_failure_names_the_object_and_caches_nothing(hcv_case, hcv_server, tmp_path):
+    sample, _ = hcv_case
+    hcv_server.fail_always(status=503)
+    with pytest.raises(ArchiveError, match=r"HCV objectid 1 .*failed after 3 attempt"):
+        run(sample.iloc[:1], hcv_server, tmp_path, retries=2)
+    assert not list((tmp_path / "cache").rglob("*.csv"))
+
+
+def test_refused_request_fails_at_once(hcv_case, hcv_server, tmp_path):
+    sample, _ = hcv_case
+    hcv_server.fail_next(1, status=400, body="bad radius")
+    with pytest.raises(ArchiveError, match="answered with an error after 1 attempt"):
+        run(sample.iloc[:1], hcv_server, tmp_path, retries=3)
+    assert len(hcv_server.requests) == 1
+
+
+def test_answer_without_needed_column_is_an_error(hcv_case, hcv_server, tmp_path):
+    sample, _ = hcv_case
+    hcv_server.fail_next(1, status=200, body="MatchID,Filter,RA\n101,ACS_F814W,150.1\n")
+    with pytest.raises(ArchiveError, match=r"hcvsummary for objectid 1: answer lacks column\(s\) \['Dec'\]"):
+        run(sample.iloc[:1], hcv_server, tmp_path)
+
+
+def test_requests_run_concurrently_up_to_threads(hcv_case, hcv_server, tmp_path):
+    sample, _ = hcv_case
+    hcv_server.app.latency_s = 0.05
+    run(sample.iloc[5:17], hcv_server, tmp_path / "a", threads=4)
+    assert 2 <= hcv_server.app.max_in_flight <= 4
+    hcv_server.reset()
+    hcv_server.app.latency_s = 0.05
+    run(sample.iloc[5:9], hcv_server, tmp_path / "b", threads=1)
+    assert hcv_server.app.max_in_flight == 1
+
+
+def test_progress_lines_every_n_objects(hcv_case, hcv_server, tmp_path, caplog):
+    sample, _ = hcv_case
+    with caplog.at_level(logging.INFO, logger="mwlc.archives"):
+        run(sample.iloc[:12], hcv_server, tmp_path, progress_every=5, threads=2)
+    lines = [r.message for r in caplog.records if "objects," in r.message and "ETA" in r.message]
+    assert [line.split(": ", 1)[1].split(",")[0] for line in lines] == ["5/12 objects", "10/12 objects",
+                                                                         "12/12 objects"]
+    done = [r.message for r in caplog.records if r.message.startswith("HCV: done")]
+    assert done and "12 objects, 9 with data" in done[0]
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"radius_arcsec": 3600.0}, "radius_arcsec must be <= 1800"),
+    ({"radius_arcsec": 0}, "radius_arcsec"),
+    ({"filters": ["F999W"]}, "unsupported filter 'F999W'"),
+    ({"filters": "F814W"}, "filters must be a non-empty list"),
+    ({"mag_system": "ST"}, "mag_system must be one of"),
+    ({"threads": 0}, "threads must be an integer >= 1"),
+    ({"retries": -1}, "retries must be an integer >= 0"),
+    ({"source": "/some/dir"}, "source must be the http"),
+])
+def test_bad_parameters_fail_before_any_request(hcv_case, hcv_server, tmp_path, params, message):
+    sample, _ = hcv_case
+    with pytest.raises(ConfigError, match=message):
+        hcv.fetch(sample, **{"source": hcv_server.url + PREFIX, "cache_dir": str(tmp_path), **params})
+    assert hcv_server.requests == []
+
+
+def test_bad_sample_is_rejected(hcv_case, tmp_path):
+    sample, _ = hcv_case
+    with pytest.raises(SampleError, match="objectid 2 has an invalid ra/dec"):
+        hcv.fetch(sample.assign(dec=[0.0, 95.0] + [0.0] * (len(sample) - 2)), cache_dir=str(tmp_path))
+
+
+def test_registry_and_bands():
+    assert get_archive("HCV") is hcv
+    assert "HST_F814W" in hcv.BANDS

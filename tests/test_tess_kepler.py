@@ -1,0 +1,191 @@
+"""TESS/Kepler/K2 archive: lightkurve's real read path on files it wrote, an injected search,
+a loopback MAST download endpoint; times checked against astropy ``Time``."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+import requests
+from astropy.time import Time
+
+from mwlc.archives import tess_kepler
+from mwlc.archives.registry import get_archive
+from mwlc.errors import ArchiveError, ConfigError
+from mwlc.schema import LIGHTCURVE_SCHEMA
+from tests.fixtures_tess_kepler import DOWNLOAD_PATH, _lk
+
+#: BJD of each mission's time origin (BTJD = BJD - 2457000, BKJD = BJD - 2454833)
+BJD_REF = {"TESS": 2457000.0, "Kepler": 2454833.0, "K2": 2454833.0}
+
+
+def expected(product, downsample: int = 30) -> pd.DataFrame:
+    """Rows of one product, time converted with astropy Time (JD TDB -> MJD)."""
+    band = product.collection
+    keep = (np.arange(len(product.raw_time)) % downsample == 0) & np.isfinite(product.flux)
+    if band == "TESS":
+        keep &= product.flux > 0
+    mjd = Time(product.raw_time[keep] + BJD_REF[band], format="jd", scale="tdb").mjd
+    return pd.DataFrame({"time": mjd, "flux": product.flux[keep], "err": product.flux_err[keep], "band": band})
+
+
+def run(sample, source, cache_dir, **params) -> pd.DataFrame:
+    params = {"cache_dir": str(cache_dir), "retry_backoff_s": 0.0, "timeout_s": 5.0, **params}
+    batches = list(tess_kepler.fetch(sample, source=str(source), **params))
+    for batch in batches:
+        assert batch.schema.equals(LIGHTCURVE_SCHEMA)
+    if not batches:
+        return pd.DataFrame(columns=LIGHTCURVE_SCHEMA.names)
+    return pa.Table.from_batches(batches).to_pandas().reset_index().astype({"label": str, "band": str})
+
+
+@pytest.fixture
+def index_file(tk_case, tmp_path):
+    path = tmp_path / "products.csv"
+    tk_case.index.to_csv(path, index=False)
+    return path
+
+
+def rows_of(rows: pd.DataFrame, objectid: int, band: str) -> pd.DataFrame:
+    part = rows[(rows["objectid"] == objectid) & (rows["band"] == band)]
+    return part[["time", "flux", "err", "band"]].reset_index(drop=True)
+
+
+# -- what lightkurve returns ------------------------------------------------------------------
+@pytest.mark.parametrize("i, fmt", [(0, "btjd"), (1, "bkjd"), (2, "bkjd")])
+def test_lightkurve_time_formats_and_mjd_conversion(tk_case, i, fmt):
+    product = tk_case.products[i]
+    lc = _lk().read(str(tk_case.files_dir / product.filename), quality_bitmask="none")
+    assert (lc.time.format, lc.time.scale) == (fmt, "tdb")
+    np.testing.assert_allclose(lc.time.value, product.raw_time)
+    rows = tess_kepler.lightcurve_rows(lc, product.collection, downsample=1)
+    want = expected(product, downsample=1)
+    np.testing.assert_allclose(rows["time"], want["time"], rtol=0, atol=1e-8)
+    offset = {"btjd": 56999.5, "bkjd": 54832.5}[fmt]  # the closed forms of the docstring
+    kept = np.isfinite(product.flux) & ((product.flux > 0) if fmt == "btjd" else True)
+    np.testing.assert_allclose(rows["time"], product.raw_time[kept] + offset, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(rows["flux"], want["flux"])
+
+
+# -- offline index + pre-seeded cache ------------------------------------------------------------
+def test_offline_index_reads_the_seeded_files(tk_case, index_file, tmp_path):
+    tk_case.seed_cache(tmp_path / "cache")
+    rows = run(tk_case.sample, index_file, tmp_path / "cache")
+    p = tk_case.products
+    assert list(rows["objectid"].unique()) == [1, 2, 4]
+    pd.testing.assert_frame_equal(rows_of(rows, 1, "TESS"), expected(p[0]), rtol=1e-9)
+    pd.testing.assert_frame_equal(rows_of(rows, 1, "Kepler"), expected(p[1]), rtol=1e-9)
+    pd.testing.assert_frame_equal(rows_of(rows, 2, "K2"), expected(p[2]), rtol=1e-9)
+    assert rows_of(rows, 2, "TESS").empty  # 5" away
+    pd.testing.assert_frame_equal(rows_of(rows, 4, "TESS"), expected(p[5]), rtol=1e-9)  # junk file skipped
+    # every 30th of 200 cadences: 0, 30, ..., 180; TESS drops 0, 30, 150 (< 0) and 60, 90 (NaN)
+    assert (len(rows_of(rows, 1, "TESS")), len(rows_of(rows, 1, "Kepler"))) == (2, 5)
+    assert set(rows.loc[rows["objectid"] == 2, "label"]) == {"tk-2"}
+
+
+def test_downsample_and_radius_are_parameters(tk_case, index_file, tmp_path):
+    tk_case.seed_cache(tmp_path / "cache")
+    rows = run(tk_case.sample, index_file, tmp_path / "cache", downsample=1, radius_arcsec=6.0)
+    pd.testing.assert_frame_equal(rows_of(rows, 1, "TESS"), expected(tk_case.products[0], 1), rtol=1e-9)
+    pd.testing.assert_frame_equal(rows_of(rows, 2, "TESS"), expected(tk_case.products[3], 1), rtol=1e-9)
+    assert len(rows_of(rows, 1, "Kepler")) == 197
+
+
+def test_offline_missing_file_is_an_error_naming_the_object(tk_case, index_file, tmp_path):
+    with pytest.raises(ArchiveError, match=r"objectid 1: .*tess2019198215352.* is not in the cache"):
+        run(tk_case.sample, index_file, tmp_path / "empty")
+
+
+# -- online: injected search, loopback downloads -------------------------------------------------
+@pytest.fixture
+def injected_search(tk_case, monkeypatch):
+    """Replace MAST's search by the case's search results; count the calls."""
+    lk = _lk()
+    calls: list[float] = []
+    failures: list[Exception] = []
+
+    def search_lightcurve(coord, radius=None, author=None, **kwargs):
+        if failures:
+            raise failures.pop(0)
+        calls.append(coord.ra.deg)
+        objectid = int(tk_case.sample.loc[np.isclose(tk_case.sample["ra"], coord.ra.deg), "objectid"].iloc[0])
+        return lk.SearchResult(tk_case.search_table(objectid, radius))
+
+    monkeypatch.setattr(lk, "search_lightcurve", search_lightcurve)
+    return calls, failures
+
+
+def test_online_search_downloads_once_and_rerun_requests_nothing(tk_case, injected_search, tk_download_server,
+                                                                 tmp_path):
+    calls, _ = injected_search
+    cache = tmp_path / "cache"
+    params = {"download_url": tk_download_server.url + DOWNLOAD_PATH, "threads": 2}
+    first = run(tk_case.sample, "https://mast.stsci.edu", cache, **params)
+    assert len(calls) == 4
+    assert sorted(tk_download_server.app.uris) == sorted(p.data_uri for p in tk_case.products if p.offset_arcsec < 1)
+    pd.testing.assert_frame_equal(rows_of(first, 1, "Kepler"), expected(tk_case.products[1]), rtol=1e-9)
+    # the files sit where lightkurve looks: its own download_all reads them without a request
+    collection = _lk().SearchResult(tk_case.search_table(1)).download_all(download_dir=str(cache))
+    assert [lc.meta["MISSION"] for lc in collection] == ["TESS", "Kepler"]
+    tk_download_server.reset()
+    calls.clear()
+    second = run(tk_case.sample, "https://mast.stsci.edu", cache, **params)
+    assert calls == [] and tk_download_server.requests == []
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_search_failures_are_retried(tk_case, injected_search, tk_download_server, tmp_path):
+    calls, failures = injected_search
+    failures.append(requests.ConnectionError("connection reset by MAST"))
+    rows = run(tk_case.sample.iloc[:1], "https://mast.stsci.edu", tmp_path / "c",
+               download_url=tk_download_server.url + DOWNLOAD_PATH, retries=1)
+    assert len(calls) == 1 and set(rows["band"]) == {"TESS", "Kepler"}
+
+
+def test_download_retries_timeouts_and_gives_up(tk_case, injected_search, tk_download_server, tmp_path, caplog):
+    url = tk_download_server.url + DOWNLOAD_PATH
+    one = tk_case.sample.iloc[:1]
+    tk_download_server.fail_next(1, status=503)
+    tk_download_server.delay_next(1, seconds=1.0)
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="mwlc.net"):
+        rows = run(one, "https://mast.stsci.edu", tmp_path / "a", download_url=url, timeout_s=0.3, retries=2)
+    assert time.monotonic() - started < 0.95
+    assert len(rows) == 2 + 5  # TESS, Kepler
+    assert sum("attempt" in r.message for r in caplog.records) == 2
+    while len(tk_download_server.app.uris) < 4 and time.monotonic() - started < 5:
+        time.sleep(0.05)  # let the abandoned request finish
+    tk_download_server.reset()
+    tk_download_server.fail_always(status=503)
+    with pytest.raises(ArchiveError, match=r"download for objectid 1 .*failed after 2 attempt"):
+        run(one, "https://mast.stsci.edu", tmp_path / "b", download_url=url, retries=1)
+    assert not list((tmp_path / "b").rglob("*.fits"))  # nothing partial left behind
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"radius_arcsec": -1}, "radius_arcsec"),
+    ({"downsample": 0}, "downsample must be an integer >= 1"),
+    ({"quality_bitmask": "soft"}, "quality_bitmask must be one of"),
+    ({"author": []}, "author must be null or a list"),
+    ({"threads": 0}, "threads must be an integer >= 1"),
+])
+def test_bad_parameters_fail_before_any_request(tk_case, params, message, tmp_path):
+    with pytest.raises(ConfigError, match=message):
+        tess_kepler.fetch(tk_case.sample, cache_dir=str(tmp_path), **params)
+
+
+def test_bad_source_is_an_error(tk_case, tmp_path):
+    with pytest.raises(ArchiveError, match="neither an http"):
+        tess_kepler.fetch(tk_case.sample, source=str(tmp_path / "nope.csv"), cache_dir=str(tmp_path))
+
+
+def test_registry_and_bands():
+    assert get_archive("TESS_Kepler") is tess_kepler
+    assert get_archive("tess") is tess_kepler
+    assert tess_kepler.band_of("K2 Campaign 05") == "K2"
+    with pytest.raises(ArchiveError, match="not one of"):
+        tess_kepler.band_of("HST")
