@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.fixtures_panstarrs",
     "tests.fixtures_hcv",
     "tests.fixtures_tess_kepler",
+    "tests.fixtures_workflow",
 ]

@@ -90,6 +90,29 @@ def test_defaults_are_filled_in():
             {"archives": {"ztf": {"match_radius": 1 / 3600, "radius_arcsec": 2.0}}},
             "old name given together with 'radius_arcsec'",
         ),
+        (
+            {"archives": {"gaia": {"radius_arcsec": 1 / 3600}}},
+            "config key 'archives.gaia.radius_arcsec': 0.000277778 looks like degrees (1 arcsec); this key is in arcsec",
+        ),
+        (
+            {"archives": {"heasarc": {"catalogs": {"FERMIGTRIG": {"max_error_radius_arcsec": 1.0 / 3600}}}}},
+            "config key 'archives.heasarc.catalogs.FERMIGTRIG.max_error_radius_arcsec': 0.000277778 looks like degrees",
+        ),
+        ({"fetch_retries": -1}, "config key 'fetch_retries': -1 is less than the minimum of 0"),
+        ({"archives": {"wise": {"bands": ["W3"]}}}, "config key 'archives.wise.bands.0'"),
+        ({"archives": {"ztf": {"enabled": "yes"}}}, "config key 'archives.ztf.enabled': expected true or false, got 'yes' (str)"),
+        ({"archives": {"hcv": {"mag_system": "ST"}}}, "config key 'archives.hcv.mag_system'"),
+        ({"archives": {"tess_kepler": {"downsample": 0}}}, "config key 'archives.tess_kepler.downsample'"),
+        ({"monitor": {"interval_s": 0}}, "config key 'monitor.interval_s'"),
+        ({"sample": {"sources": [{"source": "file"}]}}, "config key 'sample.sources.0': source 'file' needs key(s) path"),
+        ({"sample": {"sources": [{"source": "sdss", "nmu": 10}]}}, "nmu"),
+        ({"sample": {"sources": [{"source": "IceCube"}]}}, "config key 'sample.sources.0.source': unknown sample source"),
+        (
+            {"archives": {name: {"enabled": False} for name in ARCHIVES}},
+            "config key 'archives': no archive is enabled",
+        ),
+        ({"archives": {"panstarrs": {"radius": 1 / 3600}}}, "archives.panstarrs.radius"),
+        ({"archives": {"IceCube": {"icecube_select_top": 3}}}, "config key 'archives.IceCube.icecube_select_top'"),
     ],
 )
 def test_bad_config_gives_one_line_naming_the_key(overrides, expected):

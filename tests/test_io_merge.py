@@ -193,3 +193,13 @@ def test_merge_refuses_light_curves_of_another_sample(finished_run):
     with pytest.raises(InconsistentShardsError, match="shard-0001.parquet was made from a different sample"):
         merge(tmp_path, shard_files)
     assert not (tmp_path / "by_object.parquet").exists()
+
+
+def test_params_checksum_follows_the_settings_not_their_order():
+    from mwlc.fetch import params_sha256
+
+    one = params_sha256("s3://x", {"radius_arcsec": 1.0, "bands": ["ztf_g"]})
+    assert one == params_sha256("s3://x", {"bands": ["ztf_g"], "radius_arcsec": 1.0})
+    assert one != params_sha256("s3://x", {"radius_arcsec": 1.5, "bands": ["ztf_g"]})
+    assert one != params_sha256("s3://y", {"radius_arcsec": 1.0, "bands": ["ztf_g"]})
+    assert len(one) == 64 and int(one, 16) >= 0

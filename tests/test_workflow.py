@@ -70,12 +70,11 @@ def new_workdir(tmp_path: Path) -> Path:
     return workdir
 
 
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory) -> Path:
-    """One complete demo run, shared by the tests that inspect its outputs."""
-    workdir = new_workdir(tmp_path_factory.mktemp("demo"))
-    snakemake(workdir, "--cores", "2")
-    return workdir
+@pytest.fixture
+def demo_run(local_demo_run) -> Path:
+    """The session's complete local demo run (tests/fixtures_workflow.py), shared with the SLURM
+    and Dask comparisons: tests here only read its outputs or dry-run it."""
+    return local_demo_run
 
 
 def test_dry_run_has_one_fetch_job_per_archive_and_shard(tmp_path):
@@ -113,12 +112,23 @@ def test_until_sample_runs_only_the_sample_job(tmp_path):
     assert not (workdir / "resources").exists()
 
 
-def test_bad_config_stops_before_any_job(tmp_path):
+BAD_CONFIGS = {
+    "n_shards: 0\n": "config key 'n_shards': 0 is less than the minimum of 1",
+    "archives:\n  gaia: {search_radius: 1.0, radius_arcsec: 0.0002}\n": "config key 'archives.gaia.search_radius'",
+    "archives:\n  ztf: {radius_arcsec: 0.0002}\n": "config key 'archives.ztf.radius_arcsec': 0.0002 looks like degrees",
+    "sample:\n  sources: [{source: file, path: config/nowhere.csv}]\n": "config/nowhere.csv",
+    "n_shards: [1\n": "Config file is not valid JSON or YAML",  # Snakemake's own check, before ours
+}
+
+
+@pytest.mark.parametrize("text", list(BAD_CONFIGS), ids=["n_shards", "old+new", "degrees", "no file", "yaml"])
+def test_bad_config_stops_before_any_job(tmp_path, text):
     workdir = new_workdir(tmp_path)
-    result = snakemake(workdir, "--cores", "1", "--config", "n_shards=0", check=False)
+    (workdir / "config" / "bad.yaml").write_text(text)
+    result = snakemake(workdir, "--cores", "1", "--configfile", "config/bad.yaml", check=False)
     assert result.returncode != 0
-    assert "config key 'n_shards': 0 is less than the minimum of 1" in result.stderr
-    assert not (workdir / "results").exists()
+    assert BAD_CONFIGS[text] in result.stderr
+    assert not (workdir / "results").exists() and not (workdir / "logs").exists()
 
 
 def test_an_empty_sample_stops_the_run_before_any_archive_job(tmp_path):
@@ -182,6 +192,20 @@ def test_every_job_has_a_benchmark(demo_run):
 def test_second_run_has_nothing_to_do(demo_run):
     result = snakemake(demo_run, "-n", "--cores", "2")
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_a_changed_radius_refetches_only_that_archive(demo_run):
+    changed = yaml.safe_load((demo_run / "config/demo.yaml").read_text())
+    changed["archives"]["ztf"]["radius_arcsec"] = 1.5
+    (demo_run / "config/demo_ztf15.yaml").write_text(yaml.safe_dump(changed))
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(demo_run),
+           "--configfile", "config/demo_ztf15.yaml", "-n", "--cores", "2"]
+    result = subprocess.run(cmd, cwd=demo_run, capture_output=True, text=True, timeout=300, check=True)
+    output = result.stdout + result.stderr
+    assert job_counts(result)["fetch_lightcurves"] == N_SHARDS
+    assert set(re.findall(r"Fetching (\w+) light curves", output)) == {"ztf"}
+    assert "Params have changed since last execution" in output
+    assert "sample" not in job_counts(result) and job_counts(result)["gather_archive"] == 1
 
 
 def readme_notebook_example() -> str:

@@ -64,6 +64,7 @@ def check_config(config: dict, schema: dict | None = None, defaults: dict | None
     if not enabled_archives(checked):
         raise ConfigError("config key 'archives': no archive is enabled; set enabled: true on at least one")
     _check_sample_sources(checked["sample"]["sources"])
+    _check_arcsec_values(checked)
     _check_demo(checked)
     return checked, notes
 
@@ -273,7 +274,7 @@ def _fill_defaults(instance: dict, schema: dict) -> None:
 
 def _check_sample_sources(sources: list[dict]) -> None:
     """Source kinds and their keys, with did-you-mean hints."""
-    from mwlc.sample.sources import SOURCE_NAMES, source_keys
+    from mwlc.sample.sources import SOURCE_NAMES, required_keys, source_keys
 
     for index, spec in enumerate(sources):
         where = f"sample.sources.{index}"
@@ -294,6 +295,31 @@ def _check_sample_sources(sources: list[dict]) -> None:
                     f"config key '{where}.{key}': unknown key for source '{kind}'; "
                     f"{suggestion}allowed keys: {', '.join(sorted(allowed))}"
                 )
+        missing = sorted(required_keys(kind) - set(spec))
+        if missing:
+            raise ConfigError(f"config key '{where}': source '{kind}' needs key(s) {', '.join(missing)}")
+
+
+#: A ``*_arcsec`` value below this (arcsec) is taken for a value in degrees given by mistake.
+SMALLEST_ARCSEC = 0.01
+
+
+def _check_arcsec_values(config: dict) -> None:
+    """Refuse ``*_arcsec`` values so small they must be degrees (the original's ``1/3600``)."""
+    for key, value in _arcsec_values(config, ()):
+        if 0 < value < SMALLEST_ARCSEC:
+            raise ConfigError(f"config key '{key}': {value:g} looks like degrees ({value * 3600:g} arcsec); "
+                              "this key is in arcsec")
+
+
+def _arcsec_values(node: Any, path: tuple) -> list[tuple[str, float]]:
+    if isinstance(node, dict):
+        return [found for key, value in node.items() for found in _arcsec_values(value, (*path, key))]
+    if isinstance(node, list):
+        return [found for i, value in enumerate(node) for found in _arcsec_values(value, (*path, i))]
+    named_arcsec = bool(path) and str(path[-1]).endswith("_arcsec")
+    is_number = isinstance(node, (int, float)) and not isinstance(node, bool)
+    return [(_key(path), float(node))] if named_arcsec and is_number else []
 
 
 def _check_demo(config: dict) -> None:

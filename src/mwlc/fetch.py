@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import time
+from contextlib import nullcontext
+from pathlib import Path
+from urllib.parse import urlparse
 
+from mwlc.archives._dask import attached
 from mwlc.archives.registry import get_archive
 from mwlc.io import write_lightcurve_shard
+from mwlc.joblog import redact, redact_params
+from mwlc.limits import MemoryWatchdog
 from mwlc.sample.build import read_shard
 from mwlc.schema import file_metadata
 
@@ -24,11 +31,25 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def params_sha256(source: str, params: dict) -> str:
+    """Hex SHA-256 of an archive's source and parameters (canonical JSON; equal settings, equal hash)."""
+    canonical = json.dumps({"source": source, "params": params}, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def storage_options(s3_endpoint_url: str | None) -> dict | None:
     """fsspec storage options for ``s3://`` sources (anonymous; custom endpoint if given)."""
     if not s3_endpoint_url:
         return None
     return {"anon": True, "client_kwargs": {"endpoint_url": s3_endpoint_url}}
+
+
+def worker_source(source: str, dask_scheduler: str | None) -> str:
+    """``source`` as Dask workers must name it: with a scheduler, a relative local path is made
+    absolute (workers run in their own folder); otherwise, and for URIs, unchanged."""
+    if not dask_scheduler or urlparse(source).scheme not in ("", "file"):
+        return source
+    return str(Path(source.removeprefix("file://")).resolve())
 
 
 def fetch_shard(
@@ -42,6 +63,7 @@ def fetch_shard(
     mem_mb: int | None = None,
     s3_endpoint_url: str | None = None,
     provenance_note: str = "",
+    dask_scheduler: str | None = None,
 ) -> int:
     """Fetch one shard's light curves from ``archive`` and write them to ``output_path``.
 
@@ -59,10 +81,15 @@ def fetch_shard(
         Archive parameters from config (radii in arcsec).
     threads, mem_mb : int
         The job's CPU threads and memory (MB); the archive sizes its parallelism from these.
+        With ``mem_mb``, the job fails with :class:`mwlc.limits.MemoryLimitExceeded` (its log
+        naming the limit) as soon as its resident memory exceeds it.
     s3_endpoint_url : str, optional
         Custom S3 endpoint for ``s3://`` sources.
     provenance_note : str
         Recorded in the file metadata (e.g. that the source is synthetic demo data).
+    dask_scheduler : str, optional
+        Address of an existing Dask scheduler (``tcp://host:8786``): the lsdb archives compute
+        their partitions on its workers (:mod:`mwlc.archives._dask`); the others ignore it.
 
     Returns
     -------
@@ -71,18 +98,36 @@ def fetch_shard(
     """
     module = get_archive(archive)
     sample = read_shard(shard_path)
-    log.info("%s: %d objects in %s, source %s, params %s", module.NAME, len(sample), shard_path, source, params)
+    # Credentials never reach the log or the file metadata (a token in the URL, a key in params).
+    log.info("%s: %d objects in %s, source %s, params %s", module.NAME, len(sample), shard_path,
+             redact(source), redact_params(params))
     provenance = {
-        "source": source,
-        "params": params,
+        "source": redact(source),
+        "params": redact_params(params),
+        "params_sha256": params_sha256(source, params),
         "sample_shard_sha256": file_sha256(shard_path),
         "note": provenance_note,
     }
     started = time.monotonic()
-    batches = module.fetch(sample, source=source, threads=threads, mem_mb=mem_mb,
-                           storage_options=storage_options(s3_endpoint_url), **params)
-    rows = write_lightcurve_shard(batches, output_path, file_metadata(module.NAME, module.BANDS, provenance))
+    with _memory_limit(mem_mb, module.NAME, shard_path) as watchdog, attached(dask_scheduler):
+        batches = module.fetch(sample, source=worker_source(source, dask_scheduler), threads=threads,
+                               mem_mb=mem_mb, storage_options=storage_options(s3_endpoint_url), **params)
+        rows = write_lightcurve_shard(batches, output_path, file_metadata(module.NAME, module.BANDS, provenance))
     log.info("%s: %d rows for %d objects in %.1f s -> %s", module.NAME, rows, len(sample),
              time.monotonic() - started, output_path)
+    if watchdog is not None:
+        log.info("%s: peak resident memory %.0f MB of mem_mb=%d MB", module.NAME, watchdog.peak_mb, mem_mb)
     return rows
+
+
+def _memory_limit(mem_mb: int | None, archive: str, shard_path: str) -> MemoryWatchdog | nullcontext:
+    """The job's memory watchdog (see :mod:`mwlc.limits`), or a no-op without ``mem_mb``."""
+    if mem_mb is None:
+        return nullcontext()
+    return MemoryWatchdog(
+        mem_mb,
+        job=f"fetching {archive} light curves of {shard_path}",
+        advice=(f"the job's memory (config fetch_mem_mb: {{{archive}: <MB>}}, or snakemake --set-resources "
+                "fetch_lightcurves:mem_mb=<MB>), or cut the sample into more shards (n_shards)"),
+    )
 

@@ -1,13 +1,15 @@
 """Network helpers shared by every remote call: timeouts, retries with backoff, error wording.
 
-A remote call is retried only when the failure is *transient*: a connection error, a timeout,
-or an HTTP 5xx/429 answer. Anything else (a 4xx, an answer that does not parse) fails at once.
-Either way the caller gets one :class:`mwlc.errors.ArchiveError` naming the service, the URL
-and the last error; nothing is skipped silently.
+A remote call is retried only when the failure is *transient*: a connection error (refused,
+reset), a timeout (before or during the answer), an answer cut short (fewer bytes than its
+Content-Length), or an HTTP 5xx/429 answer. Anything else (a 4xx, an answer that does not parse)
+fails at once. Either way the caller gets one :class:`mwlc.errors.ArchiveError` naming the
+service, the URL (credentials masked) and the last error; nothing is skipped silently.
 """
 
 from __future__ import annotations
 
+import http.client
 import logging
 import re
 from collections.abc import Callable, Iterator
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from tenacity import (
     RetryCallState,
@@ -25,6 +28,7 @@ from tenacity import (
 )
 
 from mwlc.errors import ArchiveError, MwlcError
+from mwlc.joblog import redact
 
 log = logging.getLogger(__name__)
 
@@ -89,19 +93,33 @@ def _status_of(exc: BaseException) -> int | None:
 _PYVO_TRANSIENT = re.compile(r"Request timed out|Connection failed|HTTP Code: (5\d\d|429)|"
                              r"503 Service Unavailable")
 
+#: Low-level failures of a connection, whichever client layer lets them through: pyvo reads a
+#: TAP answer from ``response.raw``, so urllib3's errors for a reset, a body cut short
+#: (``IncompleteRead``) or a stall in the middle of the body reach us unwrapped by requests.
+_TRANSIENT_TYPES = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    urllib3.exceptions.ProtocolError,
+    urllib3.exceptions.TimeoutError,
+    http.client.IncompleteRead,
+    ConnectionError,  # builtin: refused, reset, aborted, broken pipe
+    TimeoutError,
+)
+
 
 def is_transient(exc: BaseException) -> bool:
     """Whether ``exc`` (or what caused it) is worth retrying.
 
-    Connection errors, timeouts (requests, astroquery) and HTTP 429/5xx answers are transient,
-    including pyvo's VOSI endpoint errors that report them only in their message.
+    Connection errors (refused, reset), timeouts (requests, urllib3, astroquery), answers cut
+    short before their Content-Length and HTTP 429/5xx answers are transient, including pyvo's
+    VOSI endpoint errors that report them only in their message.
     """
     for err in _chain(exc):
         if type(err).__name__ == "DALServiceError" and str(err).startswith(
                 "Unable to access the") and _PYVO_TRANSIENT.search(str(err)):
             return True
-        if isinstance(err, (requests.ConnectionError, requests.Timeout,
-                            requests.exceptions.ChunkedEncodingError, TimeoutError)):
+        if isinstance(err, _TRANSIENT_TYPES):
             return True
         if type(err).__name__ == "TimeoutError":  # astroquery.exceptions.TimeoutError
             return True
@@ -167,8 +185,8 @@ def new_session(timeout_s: float) -> requests.Session:
 
 
 def _describe(exc: BaseException) -> str:
-    """``Type: message`` on one line, at most 500 characters."""
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:500]
+    """``Type: message`` on one line, at most 500 characters, credentials masked."""
+    return redact(f"{type(exc).__name__}: {' '.join(str(exc).split())}")[:500]
 
 
 def call_with_retries(fn: Callable[[], T], *, service: str, url: str,
@@ -197,10 +215,12 @@ def call_with_retries(fn: Callable[[], T], *, service: str, url: str,
         After the last failed attempt, or at once for a non-transient failure. The message names
         the service, the URL, the number of attempts and the last error.
     """
+    url = redact(url)
+
     def before_sleep(state: RetryCallState) -> None:
         err = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
-        log.warning("%s (%s): attempt %d/%d failed (%s); retrying in %.1f s", service, url,
+        log.warning("%s (%s): attempt %d/%d failed (%s); retrying in %.3g s", service, url,
                     state.attempt_number, policy.attempts, _describe(err) if err else "?", wait)
 
     retrying = Retrying(

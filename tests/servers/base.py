@@ -7,7 +7,14 @@ exercise retries and timeouts of the real clients::
     with LoopbackServer(FakeAlerce(objects)) as server:
         server.fail_next(2, status=503)      # the next two requests get a 503
         server.delay_next(1, seconds=1.0)    # the one after waits 1 s before answering
+        server.reset_next(1)                 # then one connection is reset (TCP RST, no answer)
+        server.truncate_next(1)              # then one answer stops half-way through its body
+        server.stall_next(1, seconds=5.0)    # then one answer stalls half-way through its body
+        server.fault_when(lambda request: "shard" in request.path, "reset")  # until reset()
         ... server.url ...                   # "http://127.0.0.1:<port>"
+
+Queued faults (``*_next``) apply to the next requests in order; rules (``fault_when``) apply to
+every matching request, before the queue; ``fail_always`` applies when neither does.
 """
 
 from __future__ import annotations
@@ -15,14 +22,17 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import json
+import socket
 import ssl
+import struct
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol, Self
+from typing import Any, Literal, Protocol, Self
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -87,8 +97,17 @@ class App(Protocol):
     def handle(self, request: Request) -> Response: ...
 
 
+#: What a fault does to a request. ``status``: answer ``status`` with ``body`` instead of calling
+#: the app (after ``delay_s``); ``delay``: wait ``delay_s``, then answer normally; ``reset``: close
+#: the connection with a TCP RST, no answer; ``truncate``: send the app's headers (full
+#: Content-Length) and only the first half of its body, then close; ``stall``: send the headers
+#: and half the body, wait ``delay_s``, then the rest.
+FaultKind = Literal["status", "delay", "reset", "truncate", "stall"]
+
+
 @dataclass
 class _Fault:
+    kind: FaultKind = "status"
     status: int | None = None
     delay_s: float = 0.0
     body: str = ""
@@ -110,6 +129,7 @@ class LoopbackServer:
         self.requests: list[Request] = []
         self._faults: deque[_Fault] = deque()
         self._always: _Fault | None = None
+        self._rules: list[tuple[Callable[[Request], bool], _Fault]] = []
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
@@ -144,7 +164,51 @@ class LoopbackServer:
     def delay_next(self, n: int, *, seconds: float) -> None:
         """Wait ``seconds`` before answering each of the next ``n`` requests."""
         with self._lock:
-            self._faults.extend(_Fault(delay_s=seconds) for _ in range(n))
+            self._faults.extend(_Fault("delay", delay_s=seconds) for _ in range(n))
+
+    def reset_next(self, n: int) -> None:
+        """Reset the connection (TCP RST, no answer) of each of the next ``n`` requests."""
+        with self._lock:
+            self._faults.extend(_Fault("reset") for _ in range(n))
+
+    def truncate_next(self, n: int) -> None:
+        """Send only the first half of the app's answer body (Content-Length announces all of
+        it), then close the connection, for each of the next ``n`` requests."""
+        with self._lock:
+            self._faults.extend(_Fault("truncate") for _ in range(n))
+
+    def stall_next(self, n: int, *, seconds: float) -> None:
+        """Send the headers and half the body of each of the next ``n`` answers, then wait
+        ``seconds`` before the rest (a stall in the middle of a download)."""
+        with self._lock:
+            self._faults.extend(_Fault("stall", delay_s=seconds) for _ in range(n))
+
+    def fault_when(
+        self,
+        predicate: Callable[[Request], bool],
+        kind: FaultKind = "status",
+        *,
+        status: int = 503,
+        body: str = "Service Unavailable",
+        seconds: float = 0.0,
+    ) -> None:
+        """Apply a fault to every request for which ``predicate(request)`` is true, until
+        :meth:`reset`. Rules are checked in the order added, before the queued faults.
+
+        Parameters
+        ----------
+        predicate : callable
+            Called with each :class:`Request` (in a server thread; must not raise).
+        kind : {"status", "delay", "reset", "truncate", "stall"}
+            What to do (see :data:`FaultKind`).
+        status, body
+            The answer of a ``status`` fault.
+        seconds : float
+            The wait of a ``delay`` or ``stall`` fault, in seconds.
+        """
+        fault = _Fault(kind, status=status if kind == "status" else None, body=body, delay_s=seconds)
+        with self._lock:
+            self._rules.append((predicate, fault))
 
     def fail_always(self, *, status: int = 503, body: str = "Service Unavailable") -> None:
         """Answer every request with ``status`` until :meth:`reset`."""
@@ -157,11 +221,17 @@ class LoopbackServer:
             self.requests.clear()
             self._faults.clear()
             self._always = None
+            self._rules.clear()
         reset_app = getattr(self.app, "reset", None)
         if callable(reset_app):
             reset_app()
 
-    def _next_fault(self) -> _Fault | None:
+    def _next_fault(self, request: Request) -> _Fault | None:
+        with self._lock:
+            rules = list(self._rules)
+        for predicate, fault in rules:
+            if predicate(request):
+                return fault
         with self._lock:
             if self._faults:
                 return self._faults.popleft()
@@ -191,19 +261,22 @@ class LoopbackServer:
         self.stop()
 
     # -- request handling ------------------------------------------------------------------
-    def _dispatch(self, request: Request) -> Response:
+    def _dispatch(self, request: Request) -> tuple[Response | None, _Fault | None]:
+        """The answer to ``request`` (None: reset the connection) and the fault applied, if any."""
         with self._lock:
             self.requests.append(request)
-        fault = self._next_fault()
+        fault = self._next_fault(request)
         if fault is not None:
-            if fault.delay_s:
+            if fault.kind == "reset":
+                return None, fault
+            if fault.kind in ("status", "delay") and fault.delay_s:
                 time.sleep(fault.delay_s)
-            if fault.status is not None:
-                return Response(fault.status, fault.body)
+            if fault.kind == "status":
+                return Response(fault.status or 503, fault.body), fault
         try:
-            return self.app.handle(request)
+            return self.app.handle(request), fault
         except Exception as exc:  # noqa: BLE001 - a bug in a fake must show, not hang
-            return Response(500, f"fake server error: {type(exc).__name__}: {exc}")
+            return Response(500, f"fake server error: {type(exc).__name__}: {exc}"), fault
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -220,7 +293,10 @@ class LoopbackServer:
                     self.headers,
                     body,
                 )
-                response = server._dispatch(request)
+                response, fault = server._dispatch(request)
+                if response is None:
+                    self._reset_connection()
+                    return
                 payload = response.body.encode("utf-8") if isinstance(response.body, str) else response.body
                 self.send_response(response.status)
                 self.send_header("Content-Type", response.content_type)
@@ -228,7 +304,25 @@ class LoopbackServer:
                 for key, value in response.headers.items():
                     self.send_header(key, value)
                 self.end_headers()
-                self.wfile.write(payload)
+                kind = fault.kind if fault is not None else None
+                if kind not in ("truncate", "stall"):
+                    self.wfile.write(payload)
+                    return
+                half = len(payload) // 2
+                self.wfile.write(payload[:half])
+                self.wfile.flush()
+                if kind == "truncate":
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                time.sleep(fault.delay_s)
+                self.wfile.write(payload[half:])
+
+            def _reset_connection(self) -> None:
+                """Close the connection with a TCP RST (SO_LINGER 0) instead of an answer."""
+                self.close_connection = True
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
 
             do_GET = do_POST = _serve
 

@@ -74,6 +74,12 @@ def archive_source(wildcards):
 MAST_ARCHIVES = ("tess_kepler", "hcv")
 
 
+def fetch_mem_mb(wildcards, attempt):
+    """The archive's memory limit (config fetch_mem_mb), doubled, tripled... on retries."""
+    limits = config["fetch_mem_mb"]
+    return limits.get(wildcards.archive, limits["default"]) * attempt
+
+
 def mast_requests(wildcards, threads):
     return threads if wildcards.archive in MAST_ARCHIVES else 0
 
@@ -108,12 +114,20 @@ def report_outputs():
         f"{RESULTS}/figures/sky.png",
         f"{RESULTS}/figures/lightcurves",
     ]
-    if config["monitor"]["enabled"]:
+    if monitor_enabled():
         outputs += [f"{RESULTS}/monitor/usage.csv", f"{RESULTS}/figures/resources.png"]
     return outputs
 
 
-def final_outputs():
+def monitor_enabled():
+    """The resource monitor samples this machine's processes: on only when the jobs run here
+    (not under a cluster executor such as --executor slurm, known once the DAG is built).
+    """
+    return config["monitor"]["enabled"] and workflow.local_exec
+
+
+def final_outputs(wildcards=None):
+    """The targets of rule all; an input function, so that the executor is known."""
     return data_outputs() + report_outputs()
 
 

@@ -13,7 +13,7 @@ rule fetch_lightcurves:
         "../envs/mwlc.yaml"
     threads: 2
     resources:
-        mem_mb=lambda wildcards, attempt: 3000 * attempt,
+        mem_mb=fetch_mem_mb,
         runtime=240,
         mast_requests=mast_requests,
     params:

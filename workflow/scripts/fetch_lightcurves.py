@@ -19,4 +19,6 @@ fetch_shard(
     mem_mb=snakemake.resources.mem_mb,
     s3_endpoint_url=snakemake.params.s3_endpoint_url,
     provenance_note=snakemake.params.provenance_note,
+    # Where partitions are computed is not a param: switching engines must not refetch.
+    dask_scheduler=snakemake.config.get("dask_scheduler"),
 )

@@ -21,10 +21,12 @@ from typing import TypeVar
 from urllib.parse import urlparse
 
 import lsdb
+import numpy as np
 import pandas as pd
 from hats.pixel_math import HealpixPixel
 from lsdb.core.search.abstract_search import AbstractSearch
 
+from mwlc.archives import _dask
 from mwlc.errors import ArchiveError, ConfigError
 
 log = logging.getLogger(__name__)
@@ -179,6 +181,9 @@ def stream_partitions(
     in_flight : int, default 1
         Partitions computed concurrently (worker threads). Each partition's task graph runs on
         dask's synchronous scheduler inside its worker, so total parallelism is ``in_flight``.
+        Inside :func:`mwlc.archives._dask.attached`, the attached Dask cluster computes the
+        partitions and their transforms instead, with at least as many in flight as it has
+        worker threads.
     description : str
         Names the data in error messages (e.g. ``"ZTF ztf_g at s3://..."``).
 
@@ -197,13 +202,23 @@ def stream_partitions(
     pixels = catalog.get_healpix_pixels()
     partitions = catalog.to_delayed()
 
+    def read_error(index: int, err: BaseException) -> ArchiveError:
+        return ArchiveError(
+            f"reading {description}, partition {pixels[index]} failed: {type(err).__name__}: {err}"
+        )
+
+    client = _dask.attached_client()
+    if client is not None:  # inside mwlc.archives._dask.attached(): the cluster computes
+        in_flight = max(in_flight, _dask.cluster_threads(client))
+        results = _dask.compute_in_order(client, partitions, transform, in_flight=in_flight, read_error=read_error)
+        yield from zip(pixels, results)
+        return
+
     def compute(index: int) -> T:
         try:
             frame = partitions[index].compute(scheduler="sync")
         except Exception as err:  # an unreadable partition is an archive failure; keep the cause
-            raise ArchiveError(
-                f"reading {description}, partition {pixels[index]} failed: {type(err).__name__}: {err}"
-            ) from err
+            raise read_error(index, err) from err
         return transform(frame)
 
     with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="mwlc-partition") as pool:
@@ -287,3 +302,57 @@ def crossmatch_nearest(
         if "do not overlap" not in str(err):
             raise
         return None
+
+
+#: Order of the MOC cells that cover the sample's match circles (cell side about 6.4 arcsec).
+COVER_ORDER = 15
+#: Most ``_healpix_29`` ranges pushed into a parquet read (the smallest gaps are merged beyond).
+MAX_COVER_RANGES = 100
+
+
+def cover_ranges(
+    sample: pd.DataFrame, radius_arcsec: float, max_ranges: int = MAX_COVER_RANGES
+) -> np.ndarray:
+    """``_healpix_29`` ranges ``[start, end)`` that hold every catalog row within the radius.
+
+    The union of the circles of ``radius_arcsec`` around the sample objects as a MOC (mocpy;
+    every cell of order :data:`COVER_ORDER` that overlaps a circle), as sorted disjoint ranges of the HATS spatial index; beyond ``max_ranges`` the
+    smallest gaps are closed, so the ranges only grow (as lsdb does for its own search filters).
+
+    Parameters
+    ----------
+    sample : pandas.DataFrame
+        ``ra``, ``dec`` (deg, ICRS); at least one row.
+    radius_arcsec : float
+        Match radius, arcsec.
+    max_ranges : int
+        Upper limit on the number of ranges (pyarrow evaluates one OR term per range).
+
+    Returns
+    -------
+    numpy.ndarray
+        int64, shape (n, 2), ``n <= max_ranges``.
+    """
+    import astropy.units as u
+    from mocpy import MOC
+
+    moc = MOC.from_cones(
+        lon=sample["ra"].to_numpy(np.float64) * u.deg,
+        lat=sample["dec"].to_numpy(np.float64) * u.deg,
+        radius=radius_arcsec * u.arcsec,
+        max_depth=COVER_ORDER,
+        union_strategy="large_cones",
+    )
+    ranges = np.asarray(moc.to_depth29_ranges, dtype=np.int64)
+    if len(ranges) > max_ranges:
+        gaps = ranges[1:, 0] - ranges[:-1, 1]
+        breaks = np.sort(np.argpartition(gaps, -(max_ranges - 1))[-(max_ranges - 1):])
+        starts = np.concatenate(([ranges[0, 0]], ranges[breaks + 1, 0]))
+        ends = np.concatenate((ranges[breaks, 1], [ranges[-1, 1]]))
+        ranges = np.column_stack([starts, ends])
+    return ranges
+
+
+def cover_filters(ranges: np.ndarray, base: Sequence[tuple] = (), column: str = "_healpix_29") -> list[list[tuple]]:
+    """pyarrow DNF row filters: ``base`` and ``column`` in one of ``ranges`` (``[start, end)``)."""
+    return [[*base, (column, ">=", int(start)), (column, "<", int(end))] for start, end in ranges]

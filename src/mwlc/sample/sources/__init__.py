@@ -39,7 +39,7 @@ from ._common import (
 )
 
 __all__ = ["COLUMNS", "DEFAULT_SERVICES", "PRESETS", "SOURCE_NAMES", "fetch_source",
-           "source_keys"]
+           "required_keys", "source_keys"]
 
 #: Basic source kinds by name.
 KINDS: dict[str, SourceKind] = {k.name: k for k in (
@@ -91,6 +91,18 @@ def source_keys(kind: str) -> set[str]:
         target, renames = ALIASES[name]
         return KINDS[target].keys | set(renames)
     return KINDS[name].keys
+
+
+def required_keys(kind: str) -> set[str]:
+    """Keys a spec with ``source: kind`` must give (none for a preset: it gives them)."""
+    name = _known(kind)
+    if name in PRESETS:
+        return set()
+    if name in ALIASES:
+        target, renames = ALIASES[name]
+        new_to_old = {new: old for old, new in renames.items()}
+        return {new_to_old.get(key, key) for key in KINDS[target].required}
+    return set(KINDS[name].required)
 
 
 def _expand(spec: Mapping[str, Any]) -> tuple[SourceKind, dict[str, Any], str]:

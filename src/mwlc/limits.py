@@ -1,0 +1,165 @@
+"""A job's memory limit, enforced: a watchdog fails the job with a message naming the limit.
+
+Snakemake's ``resources.mem_mb`` is only a scheduling hint: a job that outgrows it keeps going
+until the kernel's OOM killer ends it (or a neighbour) with no word in any log, as the Fornax
+original lost 2.5 hours of ZTF downloads. :class:`MemoryWatchdog` polls the resident memory (RSS)
+of the job's process and its children and, when it exceeds ``mem_mb``:
+
+1. logs one CRITICAL line naming the job, the limit, the RSS and what to raise;
+2. raises :class:`MemoryLimitExceeded` in the main thread (a signal sent to that thread, again
+   every :data:`RESEND_S` seconds in case code that swallows exceptions caught it), so the job
+   unwinds normally: temporary files are removed and the traceback reaches the log;
+3. if the process is still alive ``grace_s`` seconds later (stuck in C code, or waiting for
+   worker threads at exit), ends it with :data:`EXIT_MEMORY` after flushing the log.
+
+Why not a kernel limit (``RLIMIT_AS`` / ``RLIMIT_DATA``): they count *reserved* memory, not used
+memory. Importing lsdb, dask, numba and pyvo alone reserves 1.9 GB of address space and 1.45 GB of
+private data mappings for 0.33 GB resident (measured; numba/LLVM and thread arenas reserve large
+regions they never touch), so a limit near ``mem_mb`` would kill healthy jobs at import, and one
+far above it would not say which job grew. A poll can miss an allocation faster than its interval;
+the limit is a guard against steady growth (the common case: a shard that is too large), not a
+hard cap.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from types import FrameType, TracebackType
+from typing import Self
+
+import psutil
+
+from mwlc.errors import ConfigError, MwlcError
+
+log = logging.getLogger(__name__)
+
+#: Exit status of a job ended by the watchdog after the grace period.
+EXIT_MEMORY = 75
+#: Seconds between two signals to the main thread while the job has not ended.
+RESEND_S = 2.0
+#: Signal sent to the main thread to raise :class:`MemoryLimitExceeded` there.
+INTERRUPT_SIGNAL = signal.SIGUSR1
+_MB = 1_000_000
+
+
+class MemoryLimitExceeded(MwlcError):
+    """The job's resident memory went above its ``mem_mb`` limit."""
+
+
+def tree_rss_mb(process: psutil.Process) -> float:
+    """Resident memory (MB = 10**6 bytes) of ``process`` and all its descendants."""
+    total = 0
+    for proc in [process, *process.children(recursive=True)]:
+        try:
+            total += proc.memory_info().rss
+        except psutil.Error:  # a child that just ended
+            continue
+    return total / _MB
+
+
+class MemoryWatchdog:
+    """Fail the job when its resident memory exceeds ``mem_mb`` (a context manager).
+
+    Parameters
+    ----------
+    mem_mb : float
+        The limit in MB (10**6 bytes, as Snakemake's ``mem_mb``), on the RSS of this process and
+        its children.
+    job : str
+        What the job is, for the message (e.g. ``"fetch_lightcurves archive=ztf shard=0003"``).
+    advice : str
+        What to raise or change, for the message (e.g. ``"resources.mem_mb of rule
+        fetch_lightcurves"``).
+    interval_s : float, default 0.2
+        Seconds between two memory polls.
+    grace_s : float, default 10
+        Seconds the job has to unwind after :class:`MemoryLimitExceeded` is raised before the
+        process is ended with :data:`EXIT_MEMORY`.
+
+    Attributes
+    ----------
+    peak_mb : float
+        Largest RSS (MB) seen so far.
+    exceeded : str or None
+        The message, once the limit was exceeded.
+
+    Raises
+    ------
+    mwlc.errors.ConfigError
+        If ``mem_mb`` is not a number > 0.
+    """
+
+    def __init__(self, mem_mb: float, *, job: str = "this job", advice: str = "resources.mem_mb",
+                 interval_s: float = 0.2, grace_s: float = 10.0) -> None:
+        if isinstance(mem_mb, bool) or not isinstance(mem_mb, (int, float)) or not mem_mb > 0:
+            raise ConfigError(f"mem_mb must be a number > 0 (MB), got {mem_mb!r}")
+        self.mem_mb = float(mem_mb)
+        self.job = job
+        self.advice = advice
+        self.interval_s = interval_s
+        self.grace_s = grace_s
+        self.peak_mb = 0.0
+        self.exceeded: str | None = None
+        self._process = psutil.Process()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._previous_handler: signal.Handlers | None = None
+        self._main_ident = threading.main_thread().ident
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def __enter__(self) -> Self:
+        if threading.current_thread() is threading.main_thread():
+            self._previous_handler = signal.signal(INTERRUPT_SIGNAL, self._raise_in_main)
+        self._thread = threading.Thread(target=self._watch, name="mwlc-memory-watchdog", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self.exceeded is None:  # past the limit, the watchdog stays on until the process ends
+            self._stop.set()
+            if self._thread is not None:
+                self._thread.join()
+        if self._previous_handler is not None:
+            signal.signal(INTERRUPT_SIGNAL, self._previous_handler)
+            self._previous_handler = None
+
+    # -- watching --------------------------------------------------------------------------
+    def message(self, rss_mb: float) -> str:
+        """The message of a job whose RSS reached ``rss_mb``."""
+        return (f"{self.job} exceeded its memory limit: resident memory {rss_mb:.0f} MB > "
+                f"mem_mb={self.mem_mb:.0f} MB; raise {self.advice}")
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval_s if self.peak_mb else 0.0):
+            rss_mb = tree_rss_mb(self._process)
+            self.peak_mb = max(self.peak_mb, rss_mb)
+            if rss_mb > self.mem_mb:
+                self._fail(rss_mb)
+                return
+
+    def _fail(self, rss_mb: float) -> None:
+        """Log, raise in the main thread, and end the process if it does not end by itself."""
+        self.exceeded = self.message(rss_mb)
+        log.critical("%s", self.exceeded)
+        deadline = time.monotonic() + self.grace_s
+        while time.monotonic() < deadline:
+            # Again every RESEND_S: an exception raised inside a C callback (numba compiling,
+            # say) is printed and dropped there, and the main thread carries on.
+            if self._previous_handler is not None:
+                signal.pthread_kill(self._main_ident, INTERRUPT_SIGNAL)
+            time.sleep(min(RESEND_S, max(0.0, deadline - time.monotonic())))
+        log.critical("%s; still running %.0f s later: ending the process (exit status %d)",
+                     self.job, self.grace_s, EXIT_MEMORY)
+        logging.shutdown()
+        os._exit(EXIT_MEMORY)
+
+    def _raise_in_main(self, signum: int, frame: FrameType | None) -> None:
+        if isinstance(sys.exc_info()[1], MemoryLimitExceeded):
+            return  # already unwinding from it: let the cleanup run
+        raise MemoryLimitExceeded(self.exceeded or self.message(self.peak_mb))

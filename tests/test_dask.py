@@ -1,0 +1,150 @@
+"""The lsdb archives attached to an existing Dask cluster (``dask_scheduler`` in config).
+
+A real ``dask scheduler`` and ``dask worker`` run on loopback (tests/servers/dask_cluster.py);
+the archives' real code paths compute on them, and their rows must equal the local computation's.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from distributed import Client, LocalCluster, get_task_stream
+
+from mwlc.archives import _dask, _lsdb, gaia, panstarrs, ztf
+from mwlc.errors import ArchiveError
+from mwlc.fetch import worker_source
+from mwlc.schema import LIGHTCURVE_SCHEMA
+from tests.fixtures_workflow import RUN, assert_same_data, assert_same_table
+from tests.servers.dask_cluster import dask_scheduler  # noqa: F401  (fixture)
+from tests.test_workflow import new_workdir, snakemake
+
+# (archive module, its sample fixture, its local HATS fixture, extra fetch parameters)
+ARCHIVES = {
+    "ztf": (ztf, "ztf_sample", "ztf_hats", {}),
+    "gaia": (gaia, "gaia_sample", "gaia_hats", {"bands": ["Gaia_G", "Gaia_BP", "Gaia_RP"]}),
+    "panstarrs": (panstarrs, "ps1_sample", "ps1_hats", {}),
+}
+
+
+def _table(batches) -> pa.Table:
+    return pa.Table.from_batches(list(batches), schema=LIGHTCURVE_SCHEMA)
+
+
+def _dead_address() -> str:
+    """A loopback address where nothing listens."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+
+
+@pytest.fixture
+def cluster(dask_scheduler) -> Client:  # noqa: F811
+    """A second client of the test cluster, to watch what its workers run."""
+    with Client(dask_scheduler, set_as_default=False) as client:
+        yield client
+
+
+@pytest.mark.parametrize("name", ARCHIVES)
+def test_archive_on_the_cluster_equals_the_local_fetch(request, dask_scheduler, cluster, name):  # noqa: F811
+    module, sample_fixture, hats_fixture, params = ARCHIVES[name]
+    sample = request.getfixturevalue(sample_fixture)
+    source = str(request.getfixturevalue(hats_fixture))
+    local = _table(module.fetch(sample, source=source, **params))
+    with get_task_stream(cluster) as tasks, _dask.attached(dask_scheduler):
+        remote = _table(module.fetch(sample, source=source, **params))
+    assert local.num_rows > 0
+    assert_same_table(remote, local)
+    # The partitions were computed by the cluster's worker, not in this process.
+    workers = set(cluster.nthreads())
+    assert tasks.data, "the cluster ran no task"
+    assert {task["worker"] for task in tasks.data} <= workers
+
+
+def test_partitions_stream_in_order_with_the_cluster_threads_in_flight(dask_scheduler, ztf_hats):  # noqa: F811
+    catalog = _lsdb.open_hats(str(ztf_hats), columns=["objectid", "objra", "objdec"])
+    local = list(_lsdb.stream_partitions(catalog, len, in_flight=1))
+    with _dask.attached(dask_scheduler):
+        assert _dask.cluster_threads(_dask.attached_client()) == 2
+        remote = list(_lsdb.stream_partitions(catalog, len, in_flight=1))
+    assert [pixel for pixel, _ in remote] == catalog.get_healpix_pixels()
+    assert remote == local
+
+
+def test_partition_read_failure_on_the_cluster_names_the_partition(dask_scheduler, ztf_hats, tmp_path):  # noqa: F811
+    copy = Path(shutil.copytree(ztf_hats, tmp_path / "hats"))
+    victim = next(copy.glob("ztf_dr24_lc-hats/dataset/Norder=*/Dir=*/Npix=*/*.parquet"))
+    victim.write_bytes(b"not parquet")
+    catalog = _lsdb.open_hats(str(copy), columns=["objectid", "objra", "objdec"])
+    with _dask.attached(dask_scheduler), pytest.raises(
+        ArchiveError, match=r"reading demo, partition Order: \d+, Pixel: \d+ failed"
+    ):
+        list(_lsdb.stream_partitions(catalog, len, in_flight=2, description="demo"))
+
+
+def test_a_failing_transform_raises_its_own_error_on_the_cluster(dask_scheduler, ztf_hats):  # noqa: F811
+    catalog = _lsdb.open_hats(str(ztf_hats), columns=["objectid", "objra", "objdec"])
+
+    def transform(frame):
+        raise KeyError("no such column")
+
+    with _dask.attached(dask_scheduler), pytest.raises(KeyError, match="no such column"):
+        list(_lsdb.stream_partitions(catalog, transform, in_flight=1))
+
+
+def test_unreachable_scheduler_is_an_archive_error_naming_the_address():
+    address = _dead_address()
+    started = time.monotonic()
+    with _dask.attached(address, timeout_s=2), pytest.raises(
+        ArchiveError, match=f"dask_scheduler {address}: cannot connect within 2 s"
+    ):
+        _dask.attached_client()
+    assert time.monotonic() - started < 10
+
+
+def test_nothing_connects_until_an_archive_asks():
+    with _dask.attached(_dead_address(), timeout_s=2):
+        pass  # no error: the archives that do not use dask never connect
+    with _dask.attached(None):
+        assert _dask.attached_client() is None
+    assert _dask.attached_client() is None
+
+
+def test_scheduler_without_workers_is_an_archive_error():
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as empty:
+        with _dask.attached(empty.scheduler_address, timeout_s=1), pytest.raises(
+            ArchiveError, match="no worker joined within 1 s"
+        ):
+            _dask.attached_client()
+
+
+def test_relative_local_sources_are_made_absolute_for_the_workers(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert worker_source("resources/demo/ztf", "tcp://127.0.0.1:8786") == str(tmp_path / "resources/demo/ztf")
+    assert worker_source("file://resources/x", "tcp://127.0.0.1:8786") == str(tmp_path / "resources/x")
+    assert worker_source("s3://bucket/hats", "tcp://127.0.0.1:8786") == "s3://bucket/hats"
+    assert worker_source("https://data.lsdb.io/hats/x/", "tcp://127.0.0.1:8786") == "https://data.lsdb.io/hats/x/"
+    assert worker_source("resources/demo/ztf", None) == "resources/demo/ztf"
+
+
+@pytest.mark.workflow
+def test_demo_workflow_on_the_cluster_equals_the_local_run(dask_scheduler, local_demo_run, tmp_path):  # noqa: F811
+    workdir = new_workdir(tmp_path)
+    started = time.monotonic()
+    snakemake(workdir, "--cores", "2", "--until", "merge_lightcurves", "--config", f"dask_scheduler={dask_scheduler}")
+    print(f"demo on the Dask cluster: {time.monotonic() - started:.1f} s")
+    assert_same_data(workdir, local_demo_run)
+    for archive in ("ztf", "gaia", "panstarrs"):
+        for log in (workdir / f"logs/demo/fetch_lightcurves/{archive}").glob("*.log"):
+            assert f"attached to the Dask cluster at {dask_scheduler}" in log.read_text(), log
+    for archive in ("wise", "heasarc"):  # no dask in these: they never connect
+        for log in (workdir / f"logs/demo/fetch_lightcurves/{archive}").glob("*.log"):
+            assert "Dask cluster" not in log.read_text(), log
+    # Where partitions are computed is not a rerun trigger: going back to local fetches nothing.
+    result = snakemake(workdir, "-n", "--cores", "2", "--until", "merge_lightcurves")
+    assert "Nothing to be done" in result.stdout + result.stderr
+    assert (workdir / RUN / "summary.csv").exists()

@@ -1,0 +1,70 @@
+"""The demo workflow on a real single-node SLURM cluster, through ``--workflow-profile profiles/slurm``.
+
+The cluster (munged, slurmctld, slurmd from Debian's slurm-wlm) is started by
+tests/servers/slurm.py; its data must equal the local run's, job for job.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+
+import pytest
+import yaml
+
+from tests.fixtures_workflow import RUN, assert_same_data
+from tests.servers.slurm import slurm_cluster  # noqa: F401  (fixture)
+from tests.test_workflow import ARCHIVES, N_SHARDS, REPO, new_workdir, snakemake
+
+pytestmark = pytest.mark.workflow
+
+PROFILE = REPO / "profiles" / "slurm"
+#: Jobs that run on the cluster: sample, the demo snapshots, fetch and gather per archive, merge.
+CLUSTER_JOBS = 1 + len(ARCHIVES) * (1 + N_SHARDS + 1) + 1
+
+
+def test_profile_keeps_site_keys_out_and_status_on_squeue():
+    profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    assert profile["executor"] == "slurm"
+    assert profile["slurm-status-command"] == "squeue"  # sacct hangs without slurmdbd
+    assert profile["slurm-efficiency-report"] is True
+    assert {"mem_mb", "runtime"} <= set(profile["default-resources"])
+    assert not {"slurm_partition", "slurm_account"} & set(profile["default-resources"])
+    text = (PROFILE / "config.yaml").read_text()
+    assert "# slurm_partition:" in text and "# slurm_account:" in text  # the two keys a site sets
+
+
+def test_sbatch_runs_a_job_on_the_node(slurm_cluster, tmp_path):  # noqa: F811
+    out = tmp_path / "job.out"
+    submit = subprocess.run(["sbatch", "--parsable", "--wait", "-o", str(out), "--wrap", "echo on $SLURMD_NODENAME"],
+                            capture_output=True, text=True, timeout=60)
+    assert submit.returncode == 0, submit.stderr + slurm_cluster.daemon_logs()
+    assert out.read_text() == "on localhost\n"
+
+
+def test_demo_workflow_on_slurm_equals_the_local_run(slurm_cluster, local_demo_run, tmp_path):  # noqa: F811
+    workdir = new_workdir(tmp_path)
+    started = time.monotonic()
+    try:
+        result = snakemake(
+            workdir,
+            "--workflow-profile", str(PROFILE),
+            "--slurm-init-seconds-before-status-checks", "1",  # the profile's 20 s is for real queues
+            timeout=600,
+        )
+    except (AssertionError, subprocess.TimeoutExpired) as err:
+        raise AssertionError(f"{err}\n{slurm_cluster.daemon_logs()}") from None
+    print(f"demo on SLURM: {time.monotonic() - started:.1f} s")
+    output = result.stdout + result.stderr
+    job_ids = re.findall(r"submitted with SLURM jobid (\d+)", output)
+    assert len(job_ids) == CLUSTER_JOBS, output
+    states = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%i %T", "-j", ",".join(job_ids)],
+                            capture_output=True, text=True, check=True).stdout.split("\n")
+    assert sorted(line for line in states if line) == sorted(f"{job} COMPLETED" for job in job_ids)
+    assert_same_data(workdir, local_demo_run)
+    # Each job's benchmark is written on the node. The monitor, which only sees this machine, is off,
+    # so the local jobs are gather_benchmarks and four plots (no resource overview).
+    assert len(list((workdir / "benchmarks/demo").rglob("*.tsv"))) == CLUSTER_JOBS + 5
+    assert not (workdir / RUN / "monitor").exists()
+    assert not (workdir / RUN / "figures/resources.png").exists()
