@@ -196,3 +196,13 @@ def test_old_panstarrs_radius_in_degrees_is_refused_not_reinterpreted():
         check_config(_merged({"archives": {"PanSTARRS": {"radius": 1 / 3600}}}), defaults=_load("config.yaml"))
     config, _ = check_config(_merged({"archives": {"PanSTARRS": {"radius": 2.0}}}), defaults=_load("config.yaml"))
     assert config["archives"]["panstarrs"]["radius_arcsec"] == 2.0
+
+
+def test_key_order_in_the_yaml_does_not_change_the_checked_config():
+    """Snakemake compares params as written out: reordered keys must not look like new params."""
+    source = {"source": "file", "path": "config/demo_sample.csv", "label_column": "label"}
+    reordered = dict(reversed(list(source.items())))
+    one, _ = check_config(_merged({"sample": {"sources": [source]}}), defaults=_load("config.yaml"))
+    two, _ = check_config(_merged({"sample": {"sources": [reordered]}}), defaults=_load("config.yaml"))
+    assert repr(one) == repr(two)
+    assert list(one["sample"]["sources"][0]) == ["label_column", "path", "source"]

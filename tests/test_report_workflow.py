@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +21,7 @@ from mwlc.monitor import USAGE_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = Path(os.environ.get("MWLC_TEST_SNAKEFILE", REPO / "workflow" / "Snakefile"))
-N_SHARDS = 2
+N_SHARDS = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())["n_shards"]
 RESULTS = "results/demo"
 
 pytestmark = [
@@ -33,9 +32,9 @@ pytestmark = [
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Snakemake on the demo config cut to ZTF only and N_SHARDS shards (see :func:`demo`)."""
+    """Snakemake on the demo config (a later ``--configfile`` replaces it)."""
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(workdir),
-           "--configfile", "config/demo.yaml", "config/ztf_only.yaml", *args]
+           "--configfile", "config/demo.yaml", *args]
     result = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=600, check=False)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
@@ -43,19 +42,11 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    """A demo run with the monitor, then its report. Only the ZTF demo archive (lsdb + dask: the
-    heaviest jobs) in 2 shards, to keep the test short; the monitor sees two jobs at a time."""
-    workdir = tmp_path_factory.mktemp("report") / "run"
-    shutil.copytree(SNAKEFILE.parents[1] / "config", workdir / "config")
-    archives = {name for config in ("config.yaml", "demo.yaml")
-                for name in yaml.safe_load((workdir / "config" / config).read_text()).get("archives", {})}
-    override = {"n_shards": N_SHARDS, "demo": {"archives": ["ztf"]},
-                "archives": {name: {"enabled": name == "ztf"} for name in archives}}
-    (workdir / "config" / "ztf_only.yaml").write_text(yaml.safe_dump(override))
-    snakemake(workdir, "--cores", "2")
-    snakemake(workdir, "--report", f"{RESULTS}/report.html")
-    return workdir
+def demo(local_demo_run) -> Path:
+    """The session's complete local demo run (with the monitor; tests/fixtures_workflow.py), and
+    its report."""
+    snakemake(local_demo_run, "--report", f"{RESULTS}/report.html")
+    return local_demo_run
 
 
 def enabled_archives(workdir: Path) -> list[str]:
@@ -115,7 +106,7 @@ def test_nothing_to_do_after_the_run_and_the_report(demo):
 def test_monitor_can_be_switched_off(demo):
     (demo / "config" / "no_monitor.yaml").write_text("monitor:\n  enabled: false\n")
     result = snakemake(demo, "-n", "--forceall", "--quiet", "rules", "--configfile", "config/demo.yaml",
-                       "config/ztf_only.yaml", "config/no_monitor.yaml")
+                       "config/no_monitor.yaml")
     out = result.stdout + result.stderr
     assert "plot_benchmarks" in out
     assert "monitor_resources" not in out and "plot_resources" not in out

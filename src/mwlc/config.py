@@ -40,7 +40,9 @@ def check_config(config: dict, schema: dict | None = None, defaults: dict | None
     """Validate ``config`` and return ``(checked_config, deprecation_messages)``.
 
     The returned config is a copy with archive names canonical, old parameter names converted
-    and every default filled in. ``config`` itself is not modified.
+    and every default filled in, its mappings in sorted key order: Snakemake compares a rule's
+    params as written out, so keys reordered in a YAML file must not rerun (refetch) anything.
+    ``config`` itself is not modified.
 
     ``defaults`` is ``config/config.yaml`` as shipped, onto which Snakemake merged the user's
     ``--configfile``: an old parameter name given by the user then wins over the new name's
@@ -66,7 +68,16 @@ def check_config(config: dict, schema: dict | None = None, defaults: dict | None
     _check_sample_sources(checked["sample"]["sources"])
     _check_arcsec_values(checked)
     _check_demo(checked)
-    return checked, notes
+    return sorted_mappings(checked), notes
+
+
+def sorted_mappings(value: Any) -> Any:
+    """``value`` with every mapping in it (at any depth, lists included) in sorted key order."""
+    if isinstance(value, dict):
+        return {key: sorted_mappings(value[key]) for key in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [sorted_mappings(item) for item in value]
+    return value
 
 
 def enabled_archives(config: dict) -> list[str]:
