@@ -35,6 +35,7 @@ import pyarrow as pa
 
 from mwlc.archives import require_sample_columns
 from mwlc.errors import ConfigError, SampleError
+from mwlc.net import RetryPolicy
 from mwlc.progress import Progress
 from mwlc.schema import to_record_batch
 
@@ -68,6 +69,13 @@ def integer_at_least(value: Any, key: str, archive: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ConfigError(f"{archive}: {key} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def request_policy(retries: Any, retry_backoff_s: Any, timeout_s: Any, archive: str) -> RetryPolicy:
+    """The per-request retry policy from an archive's parameters, each checked (:class:`ConfigError`)."""
+    return RetryPolicy(retries=integer_at_least(retries, "retries", archive, 0),
+                       backoff_s=non_negative_number(retry_backoff_s, "retry_backoff_s (s)", archive),
+                       timeout_s=positive_number(timeout_s, "timeout_s (s)", archive))
 
 
 def check_sample(sample: pd.DataFrame, archive: str) -> None:

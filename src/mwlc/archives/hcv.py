@@ -54,8 +54,8 @@ from mwlc.archives._per_object import (
     frames_to_batches,
     integer_at_least,
     map_objects,
-    non_negative_number,
     positive_number,
+    request_policy,
 )
 from mwlc.errors import ArchiveError, ConfigError
 from mwlc.net import RetryPolicy, call_with_retries, new_session
@@ -311,9 +311,7 @@ def fetch(
     if mag_system not in MAG_SYSTEMS:
         raise ConfigError(f"HCV: mag_system must be one of {list(MAG_SYSTEMS)}, got {mag_system!r}")
     query = HcvQuery(radius, parse_filters(filters), mag_system)
-    policy = RetryPolicy(retries=integer_at_least(retries, "retries", "HCV", 0),
-                         backoff_s=non_negative_number(retry_backoff_s, "retry_backoff_s (s)", "HCV"),
-                         timeout_s=positive_number(timeout_s, "timeout_s (s)", "HCV"))
+    policy = request_policy(retries, retry_backoff_s, timeout_s, "HCV")
     every = integer_at_least(progress_every, "progress_every", "HCV", 1)
     pool = integer_at_least(threads, "threads", "HCV", 1)
     if not str(source).startswith(("http://", "https://")):

@@ -48,8 +48,8 @@ from mwlc.archives._per_object import (
     frames_to_batches,
     integer_at_least,
     map_objects,
-    non_negative_number,
     positive_number,
+    request_policy,
     write_atomic,
 )
 from mwlc.errors import ArchiveError, ConfigError
@@ -354,9 +354,7 @@ def fetch(
         downsample=integer_at_least(downsample, "downsample", "TESS/Kepler", 1),
         quality_bitmask=_quality(quality_bitmask),
     )
-    policy = RetryPolicy(retries=integer_at_least(retries, "retries", "TESS/Kepler", 0),
-                         backoff_s=non_negative_number(retry_backoff_s, "retry_backoff_s (s)", "TESS/Kepler"),
-                         timeout_s=positive_number(timeout_s, "timeout_s (s)", "TESS/Kepler"))
+    policy = request_policy(retries, retry_backoff_s, timeout_s, "TESS/Kepler")
     every = integer_at_least(progress_every, "progress_every", "TESS/Kepler", 1)
     pool = integer_at_least(threads, "threads", "TESS/Kepler", 1)
     check_sample(sample, "TESS/Kepler")
