@@ -25,8 +25,16 @@ import lsdb
 import pandas as pd
 
 BANDS = {"ztf_g": 1, "ztf_r": 2, "ztf_i": 3}
-COLUMNS = ["objectid", "objra", "objdec", "filterid", "lightcurve.hmjd", "lightcurve.mag",
-           "lightcurve.magerr", "lightcurve.catflags"]
+COLUMNS = [
+    "objectid",
+    "objra",
+    "objdec",
+    "filterid",
+    "lightcurve.hmjd",
+    "lightcurve.mag",
+    "lightcurve.magerr",
+    "lightcurve.catflags",
+]
 EPOCH_COLUMNS = ["hmjd", "mag", "magerr", "catflags"]
 
 
@@ -36,11 +44,19 @@ def matched_lightcurves(sample: pd.DataFrame, hats: str) -> pd.DataFrame:
     frames = []
     for band, filterid in BANDS.items():
         ztf = lsdb.open_catalog(hats, columns=COLUMNS, filters=[("filterid", "==", filterid)])
-        matched = objects.crossmatch(ztf, radius_arcsec=1.0, n_neighbors=1, require_right_margin=True,
-                                     suffixes=("", "_ztf"), suffix_method="overlapping_columns").compute()
+        matched = objects.crossmatch(
+            ztf,
+            radius_arcsec=1.0,
+            n_neighbors=1,
+            require_right_margin=True,
+            suffixes=("", "_ztf"),
+            suffix_method="overlapping_columns",
+        ).compute()
         lists = matched["lightcurve"].nest.to_lists()
-        frame = pd.DataFrame({"objectid": matched["objectid"].to_numpy(), "label": matched["label"].to_numpy(),
-                              "band": band}, index=matched.index)
+        frame = pd.DataFrame(
+            {"objectid": matched["objectid"].to_numpy(), "label": matched["label"].to_numpy(), "band": band},
+            index=matched.index,
+        )
         for column in EPOCH_COLUMNS:
             frame[column] = lists[column].array._pa_array.to_pandas().to_numpy()  # numpy arrays
         frames.append(frame)

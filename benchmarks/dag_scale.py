@@ -34,11 +34,13 @@ def write_run(workdir: Path, n_objects: int, n_shards: int) -> None:
     shutil.rmtree(workdir, ignore_errors=True)
     shutil.copytree(REPO / "config", workdir / "config")
     rng = np.random.default_rng(500)
-    sample = pd.DataFrame({
-        "ra": rng.uniform(120.0, 240.0, n_objects),
-        "dec": np.degrees(np.arcsin(rng.uniform(0.0, np.sin(np.radians(60.0)), n_objects))),
-        "label": "SDSS-like",
-    })
+    sample = pd.DataFrame(
+        {
+            "ra": rng.uniform(120.0, 240.0, n_objects),
+            "dec": np.degrees(np.arcsin(rng.uniform(0.0, np.sin(np.radians(60.0)), n_objects))),
+            "label": "SDSS-like",
+        }
+    )
     sample.to_csv(workdir / "sample.csv", index=False, float_format="%.7f")
     defaults = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["archives"]
     config = {
@@ -52,8 +54,20 @@ def write_run(workdir: Path, n_objects: int, n_shards: int) -> None:
 
 def dry_run(workdir: Path) -> tuple[float, dict[str, int]]:
     """One ``snakemake -n``: (wall s, jobs per rule)."""
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"),
-           "--directory", str(workdir), "--configfile", "config/dag.yaml", "-n", "--quiet", "rules"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "workflow" / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        "config/dag.yaml",
+        "-n",
+        "--quiet",
+        "rules",
+    ]
     started = time.monotonic()
     result = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
     wall_s = time.monotonic() - started

@@ -125,9 +125,20 @@ def write_config(workdir: Path, sample_csv: Path, hats: Path, n_shards: int) -> 
 
 def run_workflow(workdir: Path, cores: int) -> tuple[float, float, dict[str, float]]:
     """Snakemake up to gather_archive for ZTF: see :func:`run_with_peak`."""
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"),
-           "--directory", str(workdir), "--configfile", "config/bench.yaml", "--cores", str(cores),
-           f"results/{RUN_ID}/summary/ztf.csv"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "workflow" / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        "config/bench.yaml",
+        "--cores",
+        str(cores),
+        f"results/{RUN_ID}/summary/ztf.csv",
+    ]
     env_path = os.environ.get("PATH", "")
     os.environ["PATH"] = f"{Path(sys.executable).parent}:{env_path}"  # the venv's snakemake scripts
     return run_with_peak(cmd, workdir, workdir / "snakemake.log")
@@ -139,8 +150,13 @@ def job_benchmarks(workdir: Path) -> pd.DataFrame:
     for path in sorted((workdir / "benchmarks" / RUN_ID).rglob("*.tsv")):
         frame = read_benchmark(str(path)).iloc[[-1]]
         rule = path.relative_to(workdir / "benchmarks" / RUN_ID).parts[0]
-        rows.append({"rule": rule, "job": str(path.relative_to(workdir / "benchmarks" / RUN_ID)),
-                     **frame[["wall_s", "max_rss_mib", "cpu_time_s"]].iloc[0].to_dict()})
+        rows.append(
+            {
+                "rule": rule,
+                "job": str(path.relative_to(workdir / "benchmarks" / RUN_ID)),
+                **frame[["wall_s", "max_rss_mib", "cpu_time_s"]].iloc[0].to_dict(),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -157,7 +173,9 @@ def transform_rows_per_core_s(workdir: Path, hats: Path, repeats: int = 3) -> tu
 
     sample = read_shard(workdir / "results" / RUN_ID / "sample_shards" / "shard-0000.parquet")
     catalog = ztf._open_band(str(hats), "ztf_r", None)
-    matched = _lsdb.crossmatch_nearest(_lsdb.sample_catalog(sample), catalog, radius_arcsec=1.0, suffix="_ztf")
+    matched = _lsdb.crossmatch_nearest(
+        _lsdb.sample_catalog(sample), catalog, radius_arcsec=1.0, suffix="_ztf"
+    )
     frames = [frame for _, frame in _lsdb.stream_partitions(matched, lambda frame: frame)]
     frame = max(frames, key=len)
     best = math.inf
@@ -171,7 +189,8 @@ def transform_rows_per_core_s(workdir: Path, hats: Path, repeats: int = 3) -> tu
 def read_ours(workdir: Path) -> pa.Table:
     """Our ZTF shard files, key and value columns, sorted by (objectid, band, time)."""
     table = ds.dataset(workdir / "results" / RUN_ID / "lightcurves.parquet" / "archive=ztf").to_table(
-        columns=["objectid", "label", "band", "time", "flux", "err"])
+        columns=["objectid", "label", "band", "time", "flux", "err"]
+    )
     table = table.set_column(2, "band", pc.cast(table["band"], pa.string()))
     return table.sort_by([(name, "ascending") for name in KEY_COLUMNS])
 
@@ -208,7 +227,9 @@ def run_baseline(workdir: Path, hats: Path) -> tuple[float, float, Path]:
     out = workdir / "baseline.parquet"
     wall_s, peak_mib, _ = run_with_peak(
         [sys.executable, str(Path(__file__).with_name("_baseline.py")), str(sample), str(hats), str(out)],
-        workdir, workdir / "baseline.log")
+        workdir,
+        workdir / "baseline.log",
+    )
     return wall_s, peak_mib, out
 
 
@@ -218,7 +239,8 @@ def main(argv: list[str] | None = None) -> dict:
     Keys: ``objects``; ``rows_out`` (our output rows); ``wall_s`` (the Snakemake run: sample,
     fetch, gather); ``peak_rss_mb`` (the largest job's ``max_rss`` in its benchmark file, MiB);
     ``rows_per_s`` (``rows_out / wall_s``); ``bytes_per_row`` (``peak_rss_mb`` in bytes per
-    output row, the measure the issue quotes for the original: ~310); ``baseline_wall_s``, ``baseline_peak_rss_mb`` (kernel ``ru_maxrss``);
+    output row, the measure the issue quotes for the original: ~310); ``baseline_wall_s``,
+    ``baseline_peak_rss_mb`` (kernel ``ru_maxrss``);
     ``rss_ratio`` (baseline / ours); plus ``shards``, ``shard_objects``, ``epochs``,
     ``kernel_peak_rss_mb`` (largest single process of the Snakemake run, Snakemake included),
     ``hwm_peak_rss_mb`` (per job script, the largest kernel high-water mark ``VmHWM``, MiB),
@@ -231,8 +253,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--shard-objects", type=int, default=SHARD_OBJECTS, help="objects per shard")
     parser.add_argument("--cores", type=int, default=2, help="snakemake --cores")
     parser.add_argument("--no-baseline", action="store_true", help="skip the original's approach")
-    parser.add_argument("--baseline-max-gib", type=float, default=14.0,
-                        help="skip the baseline if its expected peak RSS exceeds this (GiB)")
+    parser.add_argument(
+        "--baseline-max-gib",
+        type=float,
+        default=14.0,
+        help="skip the baseline if its expected peak RSS exceeds this (GiB)",
+    )
     parser.add_argument("--cache-dir", type=Path, default=CACHE)
     args = parser.parse_args(argv)
 
@@ -248,7 +274,9 @@ def main(argv: list[str] | None = None) -> dict:
     fetch = jobs[jobs["rule"] == "fetch_lightcurves"]
     ours = read_ours(workdir)
     rows_out = ours.num_rows
-    output_bytes = sum(p.stat().st_size for p in (workdir / "results" / RUN_ID / "lightcurves.parquet").rglob("*.parquet"))
+    output_bytes = sum(
+        p.stat().st_size for p in (workdir / "results" / RUN_ID / "lightcurves.parquet").rglob("*.parquet")
+    )
     transform_rate, _ = transform_rows_per_core_s(workdir, hats)
     result = {
         "objects": args.objects,
@@ -275,15 +303,21 @@ def main(argv: list[str] | None = None) -> dict:
     }
     expected_gib = BASELINE_BYTES_PER_ROW * rows_out / 2**30
     if args.no_baseline or expected_gib > args.baseline_max_gib:
-        result["baseline_skipped"] = f"expected peak {expected_gib:.1f} GiB" if not args.no_baseline else "--no-baseline"
+        result["baseline_skipped"] = (
+            f"expected peak {expected_gib:.1f} GiB" if not args.no_baseline else "--no-baseline"
+        )
     else:
         base_wall, base_peak, base_out = run_baseline(workdir, hats)
         why = same_rows(ours, read_baseline(base_out))
         if why:
             raise AssertionError(f"our output and the baseline's differ: {why}")
-        result.update(baseline_wall_s=round(base_wall, 1), baseline_peak_rss_mb=round(base_peak, 1),
-                      rss_ratio=round(base_peak / float(largest["max_rss_mib"]), 1),
-                      baseline_bytes_per_row=round(base_peak * 2**20 / rows_out, 1), same_rows=True)
+        result.update(
+            baseline_wall_s=round(base_wall, 1),
+            baseline_peak_rss_mb=round(base_peak, 1),
+            rss_ratio=round(base_peak / float(largest["max_rss_mib"]), 1),
+            baseline_bytes_per_row=round(base_peak * 2**20 / rows_out, 1),
+            same_rows=True,
+        )
     print(json.dumps(result), flush=True)
     return result
 

@@ -29,8 +29,13 @@ def _epochs(seed: int, n: int, mag0: float) -> pd.DataFrame:
     """``n`` epochs of a variable source: MJD, CorrMag, MagErr (seeded)."""
     rng = np.random.default_rng(seed)
     mjd = np.sort(rng.uniform(53000.0, 59000.0, n)).round(6)
-    return pd.DataFrame({"MJD": mjd, "CorrMag": (mag0 + rng.normal(0, 0.2, n)).round(4),
-                         "MagErr": rng.uniform(0.01, 0.05, n).round(4)})
+    return pd.DataFrame(
+        {
+            "MJD": mjd,
+            "CorrMag": (mag0 + rng.normal(0, 0.2, n)).round(4),
+            "MagErr": rng.uniform(0.01, 0.05, n).round(4),
+        }
+    )
 
 
 def _offset(ra: float, dec: float, arcsec: float) -> tuple[float, float]:
@@ -42,21 +47,29 @@ def build_hcv_case() -> tuple[pd.DataFrame, list[HcvObject]]:
     """The sample and the HCV objects served for it (see the module docstring)."""
     positions = [(150.10, 2.20), (150.20, 2.25), (150.30, 2.30), (150.40, 2.35), (150.50, 2.40)]
     positions += [(151.0 + 0.01 * i, -5.0 + 0.01 * i) for i in range(N_EXTRA)]
-    sample = pd.DataFrame({
-        "objectid": np.arange(1, len(positions) + 1, dtype=np.int64),
-        "ra": [p[0] for p in positions], "dec": [p[1] for p in positions],
-        "label": [f"hcv-{i}" for i in range(1, len(positions) + 1)],
-    })
+    sample = pd.DataFrame(
+        {
+            "objectid": np.arange(1, len(positions) + 1, dtype=np.int64),
+            "ra": [p[0] for p in positions],
+            "dec": [p[1] for p in positions],
+            "label": [f"hcv-{i}" for i in range(1, len(positions) + 1)],
+        }
+    )
     objects = [
         HcvObject(101, *_offset(*positions[0], 0.3), {"ACS_F814W": _epochs(101, 12, 21.0)}),
         HcvObject(102, *_offset(*positions[0], 0.8), {"ACS_F814W": _epochs(102, 7, 23.0)}),
         HcvObject(201, *_offset(*positions[1], 0.5), {"ACS_F606W": _epochs(201, 9, 22.0)}),
         HcvObject(401, *_offset(*positions[3], 2.5), {"ACS_F814W": _epochs(401, 6, 20.0)}),
-        HcvObject(501, *_offset(*positions[4], 0.2), {"ACS_F606W": _epochs(5011, 8, 22.5),
-                                                      "ACS_F814W": _epochs(5012, 10, 21.5)}),
+        HcvObject(
+            501,
+            *_offset(*positions[4], 0.2),
+            {"ACS_F606W": _epochs(5011, 8, 22.5), "ACS_F814W": _epochs(5012, 10, 21.5)},
+        ),
     ]
-    objects += [HcvObject(1000 + i, *_offset(*positions[5 + i], 0.1), {"ACS_F814W": _epochs(1000 + i, 5, 22.0)})
-                for i in range(N_EXTRA)]
+    objects += [
+        HcvObject(1000 + i, *_offset(*positions[5 + i], 0.1), {"ACS_F814W": _epochs(1000 + i, 5, 22.0)})
+        for i in range(N_EXTRA)
+    ]
     return sample, objects
 
 

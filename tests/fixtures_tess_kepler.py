@@ -92,12 +92,27 @@ def write_product_fits(product: Product, path: Path) -> None:
     band = product.collection
     cls, fmt = (lk.TessLightCurve, "btjd") if band == "TESS" else (lk.KeplerLightCurve, "bkjd")
     e_s = u.electron / u.s
-    lc = cls(time=Time(product.raw_time, format=fmt, scale="tdb"), flux=product.flux * e_s,
-             flux_err=product.flux_err * e_s)
-    lc.meta.update(MISSION=band, TARGETID=product.objectid, OBJECT=f"obj {product.objectid}",
-                   KEPLERID=product.objectid, RA=0.0, DEC=0.0, LABEL=f"obj {product.objectid}")
-    lc.meta.update({"TESS": {"SECTOR": 14, "CAMERA": 1, "CCD": 2}, "Kepler": {"QUARTER": 5, "CHANNEL": 12},
-                    "K2": {"CAMPAIGN": 5, "CHANNEL": 12}}[band])
+    lc = cls(
+        time=Time(product.raw_time, format=fmt, scale="tdb"),
+        flux=product.flux * e_s,
+        flux_err=product.flux_err * e_s,
+    )
+    lc.meta.update(
+        MISSION=band,
+        TARGETID=product.objectid,
+        OBJECT=f"obj {product.objectid}",
+        KEPLERID=product.objectid,
+        RA=0.0,
+        DEC=0.0,
+        LABEL=f"obj {product.objectid}",
+    )
+    lc.meta.update(
+        {
+            "TESS": {"SECTOR": 14, "CAMERA": 1, "CCD": 2},
+            "Kepler": {"QUARTER": 5, "CHANNEL": 12},
+            "K2": {"CAMPAIGN": 5, "CHANNEL": 12},
+        }[band]
+    )
     for name in ("sap_flux", "sap_flux_err", "sap_bkg", "sap_bkg_err", "pdcsap_flux", "pdcsap_flux_err"):
         lc[name] = np.full(N_CADENCES, 10.0) * e_s
     lc["centroid_col"] = np.full(N_CADENCES, 500.0)
@@ -145,20 +160,34 @@ class TessKeplerCase:
         """What ``lightkurve.search_lightcurve`` returns for an object: an astropy Table in the
         search-result shape (only products within the radius)."""
         from astropy.table import Table
+
         rows = self.index[(self.index["objectid"] == objectid) & (self.index["distance"] <= radius_arcsec)]
         return Table.from_pandas(rows.drop(columns=["objectid", "s_ra", "s_dec"]).reset_index(drop=True))
 
 
 def build_case(directory: Path) -> TessKeplerCase:
     """Write the product files into ``directory`` and describe them."""
-    sample = pd.DataFrame({"objectid": [1, 2, 3, 4], "ra": [290.0, 120.0, 10.0, 60.0],
-                           "dec": [44.5, 20.0, -30.0, -10.0], "label": ["tk-1", "tk-2", "tk-3", "tk-4"]})
+    sample = pd.DataFrame(
+        {
+            "objectid": [1, 2, 3, 4],
+            "ra": [290.0, 120.0, 10.0, 60.0],
+            "dec": [44.5, 20.0, -30.0, -10.0],
+            "label": ["tk-1", "tk-2", "tk-3", "tk-4"],
+        }
+    )
     specs = [
         (1, "TESS Sector 14", "SPOC", "tess2019198215352-s0014-0000000000000001-0150-s_lc.fits", 0.2, True),
         (1, "Kepler Quarter 05", "Kepler", "kplr000000001-2010174085026_llc.fits", 0.3, True),
         (2, "K2 Campaign 05", "K2", "ktwo000000002-c05_llc.fits", 0.4, True),
         (2, "TESS Sector 21", "SPOC", "tess2020020091053-s0021-0000000000000022-0167-s_lc.fits", 5.0, True),
-        (4, "TESS Sector 30", "QLP", "hlsp_qlp_tess_ffi_s0030-0000000000000004_tess_v01_llc.fits", 0.1, False),
+        (
+            4,
+            "TESS Sector 30",
+            "QLP",
+            "hlsp_qlp_tess_ffi_s0030-0000000000000004_tess_v01_llc.fits",
+            0.1,
+            False,
+        ),
         (4, "TESS Sector 31", "SPOC", "tess2020294194027-s0031-0000000000000004-0198-s_lc.fits", 0.2, True),
     ]
     products = []
@@ -178,14 +207,29 @@ def _index(sample: pd.DataFrame, products: list[Product]) -> pd.DataFrame:
     for i, p in enumerate(products):
         ra, dec = positions.loc[p.objectid, ["ra", "dec"]]
         band = p.collection
-        rows.append({
-            "objectid": p.objectid, "s_ra": float(ra), "s_dec": float(dec) + p.offset_arcsec / 3600.0,
-            "description": "Light curves", "mission": p.mission, "author": p.author,
-            "obs_collection": band, "obs_id": p.obs_id, "productFilename": p.filename,
-            "dataURI": p.data_uri, "target_name": str(p.objectid), "exptime": 120.0 if band == "TESS" else 1800.0,
-            "distance": p.offset_arcsec, "t_min": 58680.0 + i, "t_max": 58700.0 + i, "project": band,
-            "targetid": p.objectid, "sequence_number": 14, "obsid": 1000 + i,
-        })
+        rows.append(
+            {
+                "objectid": p.objectid,
+                "s_ra": float(ra),
+                "s_dec": float(dec) + p.offset_arcsec / 3600.0,
+                "description": "Light curves",
+                "mission": p.mission,
+                "author": p.author,
+                "obs_collection": band,
+                "obs_id": p.obs_id,
+                "productFilename": p.filename,
+                "dataURI": p.data_uri,
+                "target_name": str(p.objectid),
+                "exptime": 120.0 if band == "TESS" else 1800.0,
+                "distance": p.offset_arcsec,
+                "t_min": 58680.0 + i,
+                "t_max": 58700.0 + i,
+                "project": band,
+                "targetid": p.objectid,
+                "sequence_number": 14,
+                "obsid": 1000 + i,
+            }
+        )
     return pd.DataFrame(rows)
 
 

@@ -52,8 +52,12 @@ def assert_same_table(ours: pa.Table, theirs: pa.Table, name: str = "table") -> 
     """Same schema and metadata, and the same values row by row (NaN equals NaN, nested columns too)."""
     assert ours.schema.equals(theirs.schema, check_metadata=True), name
     for column in ours.column_names:
-        for (leaf, a), (_, b) in zip(_leaves(ours[column], column), _leaves(theirs[column], column), strict=True):
-            pd.testing.assert_series_equal(a.to_pandas(), b.to_pandas(), check_exact=True, obj=f"{name}: {leaf}")
+        for (leaf, a), (_, b) in zip(
+            _leaves(ours[column], column), _leaves(theirs[column], column), strict=True
+        ):
+            pd.testing.assert_series_equal(
+                a.to_pandas(), b.to_pandas(), check_exact=True, obj=f"{name}: {leaf}"
+            )
 
 
 def assert_same_data(workdir: Path, reference: Path) -> None:

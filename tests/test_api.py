@@ -15,11 +15,20 @@ from tests.test_io_merge import lc_frame, write
 @pytest.fixture
 def run_dir(tmp_path):
     """A finished run in miniature: a sample and two archives' shard files."""
-    Table({"objectid": np.array([1, 2, 3], dtype=np.int64), "coord": SkyCoord([1.0, 2.0, 3.0], [0.0, 1.0, 2.0], unit="deg"),
-           "label": ["A", "A", "B"], "labels": ["A", "A", "B"], "shard": np.array([0, 0, 1])}).write(
-        tmp_path / "sample.ecsv", format="ascii.ecsv")
+    Table(
+        {
+            "objectid": np.array([1, 2, 3], dtype=np.int64),
+            "coord": SkyCoord([1.0, 2.0, 3.0], [0.0, 1.0, 2.0], unit="deg"),
+            "label": ["A", "A", "B"],
+            "labels": ["A", "A", "B"],
+            "shard": np.array([0, 0, 1]),
+        }
+    ).write(tmp_path / "sample.ecsv", format="ascii.ecsv")
     dataset = tmp_path / "lightcurves.parquet"
-    write(dataset / "archive=ztf/shard-0000.parquet", [lc_frame([1, 2], band="ztf_g"), lc_frame([2], band="ztf_r")])
+    write(
+        dataset / "archive=ztf/shard-0000.parquet",
+        [lc_frame([1, 2], band="ztf_g"), lc_frame([2], band="ztf_r")],
+    )
     write(dataset / "archive=ztf/shard-0001.parquet", [lc_frame([3], band="ztf_g")])
     write(dataset / "archive=gaia/shard-0000.parquet", [lc_frame([1, 2], band="ztf_i")])
     return tmp_path
@@ -39,7 +48,9 @@ def test_load_lightcurves_selects_archives_objects_and_bands(run_dir):
     assert set(frame.index.get_level_values("band")) == {"ztf_g"}
     assert len(frame) == 2 * 3
     everything = pd.read_parquet(run_dir / "lightcurves.parquet")
-    assert len(mwlc.load_lightcurves(run_dir)) == len(everything) == 6 + 3 + 3 + 6  # ztf shard 0 (g, r), shard 1, gaia
+    assert (
+        len(mwlc.load_lightcurves(run_dir)) == len(everything) == 6 + 3 + 3 + 6
+    )  # ztf shard 0 (g, r), shard 1, gaia
 
 
 def test_other_archives_partitions_are_never_opened(run_dir):
@@ -59,7 +70,9 @@ def test_plot_lightcurve_draws_the_objects_bands(run_dir):
     assert legend == ["ZTF g", "ZTF r"]  # object 2 has g and r in this run; object 3 only g
     assert top.get_legend().get_title().get_text() == "objectid: 2 (Yang 18)"  # the light curve's label
     assert {line.get_label() for line in zoom.lines} >= {"ZTF g 30-d mean", "ZTF r 30-d mean"}
-    assert [t.get_text() for t in mwlc.plot_lightcurve(frame, 3).axes[0].get_legend().get_texts()] == ["ZTF g"]
+    assert [t.get_text() for t in mwlc.plot_lightcurve(frame, 3).axes[0].get_legend().get_texts()] == [
+        "ZTF g"
+    ]
 
 
 def test_plot_lightcurve_names_a_missing_object(run_dir):

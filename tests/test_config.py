@@ -78,7 +78,8 @@ def test_defaults_are_filled_in():
         ({"archives": {"ztff": {}}}, "config key 'archives.ztff': unknown archive 'ztff'"),
         (
             {"sample": {"sources": [{"source": "nedd_refcode"}]}},
-            "config key 'sample.sources.0.source': unknown sample source 'nedd_refcode'; did you mean 'ned_refcode'?",
+            "config key 'sample.sources.0.source': unknown sample source 'nedd_refcode'; "
+            "did you mean 'ned_refcode'?",
         ),
         ({"sample": {"sources": []}}, "config key 'sample.sources'"),
         (
@@ -92,27 +93,41 @@ def test_defaults_are_filled_in():
         ),
         (
             {"archives": {"gaia": {"radius_arcsec": 1 / 3600}}},
-            "config key 'archives.gaia.radius_arcsec': 0.000277778 looks like degrees (1 arcsec); this key is in arcsec",
+            "config key 'archives.gaia.radius_arcsec': 0.000277778 looks like degrees (1 arcsec); "
+            "this key is in arcsec",
         ),
         (
             {"archives": {"heasarc": {"catalogs": {"FERMIGTRIG": {"max_error_radius_arcsec": 1.0 / 3600}}}}},
-            "config key 'archives.heasarc.catalogs.FERMIGTRIG.max_error_radius_arcsec': 0.000277778 looks like degrees",
+            "config key 'archives.heasarc.catalogs.FERMIGTRIG.max_error_radius_arcsec': 0.000277778 "
+            "looks like degrees",
         ),
         ({"fetch_retries": -1}, "config key 'fetch_retries': -1 is less than the minimum of 0"),
         ({"archives": {"wise": {"bands": ["W3"]}}}, "config key 'archives.wise.bands.0'"),
-        ({"archives": {"ztf": {"enabled": "yes"}}}, "config key 'archives.ztf.enabled': expected true or false, got 'yes' (str)"),
+        (
+            {"archives": {"ztf": {"enabled": "yes"}}},
+            "config key 'archives.ztf.enabled': expected true or false, got 'yes' (str)",
+        ),
         ({"archives": {"hcv": {"mag_system": "ST"}}}, "config key 'archives.hcv.mag_system'"),
         ({"archives": {"tess_kepler": {"downsample": 0}}}, "config key 'archives.tess_kepler.downsample'"),
         ({"monitor": {"interval_s": 0}}, "config key 'monitor.interval_s'"),
-        ({"sample": {"sources": [{"source": "file"}]}}, "config key 'sample.sources.0': source 'file' needs key(s) path"),
+        (
+            {"sample": {"sources": [{"source": "file"}]}},
+            "config key 'sample.sources.0': source 'file' needs key(s) path",
+        ),
         ({"sample": {"sources": [{"source": "sdss", "nmu": 10}]}}, "nmu"),
-        ({"sample": {"sources": [{"source": "IceCube"}]}}, "config key 'sample.sources.0.source': unknown sample source"),
+        (
+            {"sample": {"sources": [{"source": "IceCube"}]}},
+            "config key 'sample.sources.0.source': unknown sample source",
+        ),
         (
             {"archives": {name: {"enabled": False} for name in ARCHIVES}},
             "config key 'archives': no archive is enabled",
         ),
         ({"archives": {"panstarrs": {"radius": 1 / 3600}}}, "archives.panstarrs.radius"),
-        ({"archives": {"IceCube": {"icecube_select_top": 3}}}, "config key 'archives.IceCube.icecube_select_top'"),
+        (
+            {"archives": {"IceCube": {"icecube_select_top": 3}}},
+            "config key 'archives.IceCube.icecube_select_top'",
+        ),
     ],
 )
 def test_bad_config_gives_one_line_naming_the_key(overrides, expected):
@@ -156,7 +171,9 @@ def test_old_heasarc_constraints_in_degrees_are_converted():
     )
     catalogs = config["archives"]["heasarc"]["catalogs"]
     assert catalogs["FERMIGTRIG"] == {"max_error_radius_arcsec": pytest.approx(5400.0)}
-    assert catalogs["SAXGRBMGRB"] is None and catalogs["icecubepsc"] is None  # not named: skipped, as the original
+    assert (
+        catalogs["SAXGRBMGRB"] is None and catalogs["icecubepsc"] is None
+    )  # not named: skipped, as the original
     assert any("catalog_constraints is deprecated" in n for n in notes)
 
 
@@ -177,24 +194,33 @@ def test_heasarc_catalog_settings_are_validated():
 
 
 def test_old_wise_names_are_converted():
-    config, notes = check_config(_merged({"archives": {"WISE": {"bandlist": ["W1"], "radius": 2.0}}}),
-                                 defaults=_load("config.yaml"))
+    config, notes = check_config(
+        _merged({"archives": {"WISE": {"bandlist": ["W1"], "radius": 2.0}}}), defaults=_load("config.yaml")
+    )
     wise = config["archives"]["wise"]
     assert wise["bands"] == ["WISE_W1"] and wise["radius_arcsec"] == 2.0
     assert any("old band names" in n for n in notes) and any("bandlist is deprecated" in n for n in notes)
 
 
 def test_old_gaia_search_radius_in_degrees_is_converted():
-    config, notes = check_config(_merged({"archives": {"Gaia": {"search_radius": 1 / 3600, "verbose": 0}}}),
-                                 defaults=_load("config.yaml"))
+    config, notes = check_config(
+        _merged({"archives": {"Gaia": {"search_radius": 1 / 3600, "verbose": 0}}}),
+        defaults=_load("config.yaml"),
+    )
     assert config["archives"]["gaia"]["radius_arcsec"] == pytest.approx(1.0)
-    assert any("search_radius is deprecated" in n for n in notes) and any("verbose is obsolete" in n for n in notes)
+    assert any("search_radius is deprecated" in n for n in notes) and any(
+        "verbose is obsolete" in n for n in notes
+    )
 
 
 def test_old_panstarrs_radius_in_degrees_is_refused_not_reinterpreted():
     with pytest.raises(ConfigError, match="degrees"):
-        check_config(_merged({"archives": {"PanSTARRS": {"radius": 1 / 3600}}}), defaults=_load("config.yaml"))
-    config, _ = check_config(_merged({"archives": {"PanSTARRS": {"radius": 2.0}}}), defaults=_load("config.yaml"))
+        check_config(
+            _merged({"archives": {"PanSTARRS": {"radius": 1 / 3600}}}), defaults=_load("config.yaml")
+        )
+    config, _ = check_config(
+        _merged({"archives": {"PanSTARRS": {"radius": 2.0}}}), defaults=_load("config.yaml")
+    )
     assert config["archives"]["panstarrs"]["radius_arcsec"] == 2.0
 
 

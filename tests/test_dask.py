@@ -81,8 +81,9 @@ def test_partition_read_failure_on_the_cluster_names_the_partition(dask_schedule
     victim = next(copy.glob("ztf_dr24_lc-hats/dataset/Norder=*/Dir=*/Npix=*/*.parquet"))
     victim.write_bytes(b"not parquet")
     catalog = _lsdb.open_hats(str(copy), columns=["objectid", "objra", "objdec"])
-    with _dask.attached(dask_scheduler), pytest.raises(
-        ArchiveError, match=r"reading demo, partition Order: \d+, Pixel: \d+ failed"
+    with (
+        _dask.attached(dask_scheduler),
+        pytest.raises(ArchiveError, match=r"reading demo, partition Order: \d+, Pixel: \d+ failed"),
     ):
         list(_lsdb.stream_partitions(catalog, len, in_flight=2, description="demo"))
 
@@ -100,8 +101,9 @@ def test_a_failing_transform_raises_its_own_error_on_the_cluster(dask_scheduler,
 def test_unreachable_scheduler_is_an_archive_error_naming_the_address():
     address = _dead_address()
     started = time.monotonic()
-    with _dask.attached(address, timeout_s=2), pytest.raises(
-        ArchiveError, match=f"dask_scheduler {address}: cannot connect within 2 s"
+    with (
+        _dask.attached(address, timeout_s=2),
+        pytest.raises(ArchiveError, match=f"dask_scheduler {address}: cannot connect within 2 s"),
     ):
         _dask.attached_client()
     assert time.monotonic() - started < 10
@@ -117,8 +119,9 @@ def test_nothing_connects_until_an_archive_asks():
 
 def test_scheduler_without_workers_is_an_archive_error():
     with LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as empty:
-        with _dask.attached(empty.scheduler_address, timeout_s=1), pytest.raises(
-            ArchiveError, match="no worker joined within 1 s"
+        with (
+            _dask.attached(empty.scheduler_address, timeout_s=1),
+            pytest.raises(ArchiveError, match="no worker joined within 1 s"),
         ):
             _dask.attached_client()
 
@@ -128,7 +131,10 @@ def test_relative_local_sources_are_made_absolute_for_the_workers(tmp_path, monk
     assert worker_source("resources/demo/ztf", "tcp://127.0.0.1:8786") == str(tmp_path / "resources/demo/ztf")
     assert worker_source("file://resources/x", "tcp://127.0.0.1:8786") == str(tmp_path / "resources/x")
     assert worker_source("s3://bucket/hats", "tcp://127.0.0.1:8786") == "s3://bucket/hats"
-    assert worker_source("https://data.lsdb.io/hats/x/", "tcp://127.0.0.1:8786") == "https://data.lsdb.io/hats/x/"
+    assert (
+        worker_source("https://data.lsdb.io/hats/x/", "tcp://127.0.0.1:8786")
+        == "https://data.lsdb.io/hats/x/"
+    )
     assert worker_source("resources/demo/ztf", None) == "resources/demo/ztf"
 
 
@@ -136,7 +142,15 @@ def test_relative_local_sources_are_made_absolute_for_the_workers(tmp_path, monk
 def test_demo_workflow_on_the_cluster_equals_the_local_run(dask_scheduler, local_demo_run, tmp_path):  # noqa: F811
     workdir = new_workdir(tmp_path)
     started = time.monotonic()
-    snakemake(workdir, "--cores", "2", "--until", "merge_lightcurves", "--config", f"dask_scheduler={dask_scheduler}")
+    snakemake(
+        workdir,
+        "--cores",
+        "2",
+        "--until",
+        "merge_lightcurves",
+        "--config",
+        f"dask_scheduler={dask_scheduler}",
+    )
     print(f"demo on the Dask cluster: {time.monotonic() - started:.1f} s")
     assert_same_data(workdir, local_demo_run)
     for archive in ("ztf", "gaia", "panstarrs"):

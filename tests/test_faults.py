@@ -154,10 +154,17 @@ def test_fault_rules_hit_only_matching_requests_and_reset_clears_them(heasarc_ta
 
 # --------------------------------------------------------------------------- memory
 
+
 def run_python(code: str, timeout: float = 60) -> subprocess.CompletedProcess:
     """Run ``code`` in a fresh interpreter of this venv (stderr merged into stdout)."""
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          timeout=timeout, check=False, env={**os.environ, "PYTHONFAULTHANDLER": "1"})
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},
+    )
 
 
 #: A child that grows by 20 MB every 20 ms, in its main thread, up to 2 GB.
@@ -192,9 +199,12 @@ def test_a_job_over_its_memory_limit_fails_with_a_message_naming_the_limit():
     blocks, limit, peak = map(int, raised.groups())
     assert 5 <= blocks < 20  # stopped soon after crossing the limit (150 MB = 7.5 blocks)
     assert limit < peak < limit + 200
-    assert re.search(r"CRITICAL fetch_lightcurves archive=ztf shard=0001 exceeded its memory limit: "
-                     rf"resident memory \d+ MB > mem_mb={limit} MB; raise resources.mem_mb of rule "
-                     "fetch_lightcurves", out), out
+    assert re.search(
+        r"CRITICAL fetch_lightcurves archive=ztf shard=0001 exceeded its memory limit: "
+        rf"resident memory \d+ MB > mem_mb={limit} MB; raise resources.mem_mb of rule "
+        "fetch_lightcurves",
+        out,
+    ), out
     assert "mwlc.limits.MemoryLimitExceeded: fetch_lightcurves archive=ztf shard=0001 exceeded" in out
 
 
@@ -278,7 +288,12 @@ def fault_config(tap_source: str) -> dict:
         "archives": {
             "gaia": {"enabled": False},
             "panstarrs": {"enabled": False},
-            "heasarc": {"source": tap_source, "timeout_s": 2, "retries": FAULT_RETRIES, "retry_backoff_s": 0.1},
+            "heasarc": {
+                "source": tap_source,
+                "timeout_s": 2,
+                "retries": FAULT_RETRIES,
+                "retry_backoff_s": 0.1,
+            },
         },
         "demo": {"archives": ["ztf", "wise"]},
     }
@@ -306,7 +321,9 @@ def demo_heasarc_tap_app(directory: Path) -> FakeTap:
     positions = pd.read_csv(REPO / "config" / "demo_sample.csv")
     sample = positions.assign(objectid=np.arange(1, len(positions) + 1, dtype=np.int64))
     tables_dir = build(sample[["objectid", "ra", "dec"]], directory)
-    tables = {t: pd.read_parquet(tables_dir / f"{t}.parquet") for t in ("FERMIGTRIG", "SAXGRBMGRB", "icecubepsc")}
+    tables = {
+        t: pd.read_parquet(tables_dir / f"{t}.parquet") for t in ("FERMIGTRIG", "SAXGRBMGRB", "icecubepsc")
+    }
     return FakeTap(tables, prefix=HEASARC_TAP_PATH, prefix_unaliased=True)
 
 
@@ -361,12 +378,20 @@ def test_keep_going_isolates_a_failing_remote_and_a_job_over_its_memory(tmp_path
     # ZTF: every job over the limit says so, and what to raise.
     for shard in ("0000", "0001"):
         ztf_log = (logs / f"fetch_lightcurves/ztf/shard-{shard}.log").read_text()
-        assert re.search(rf"exceeded its memory limit: resident memory \d+ MB > mem_mb={ZTF_MEM_MB} MB; raise the "
-                         r"job's memory \(config fetch_mem_mb: \{ztf: <MB>\}", ztf_log), ztf_log
+        assert re.search(
+            rf"exceeded its memory limit: resident memory \d+ MB > mem_mb={ZTF_MEM_MB} MB; raise the "
+            r"job's memory \(config fetch_mem_mb: \{ztf: <MB>\}",
+            ztf_log,
+        ), ztf_log
         assert "MemoryLimitExceeded" in ztf_log
-    for path in [*(logs / "fetch_lightcurves/wise").glob("*.log"), logs / "fetch_lightcurves/heasarc/shard-0000.log"]:
+    for path in [
+        *(logs / "fetch_lightcurves/wise").glob("*.log"),
+        logs / "fetch_lightcurves/heasarc/shard-0000.log",
+    ]:
         text = path.read_text()
-        assert "exceeded" not in text and re.search(rf"peak resident memory \d+ MB of mem_mb={DEFAULT_MEM_MB} MB", text)
+        assert "exceeded" not in text and re.search(
+            rf"peak resident memory \d+ MB of mem_mb={DEFAULT_MEM_MB} MB", text
+        )
     # The complete archive is gathered; the merged dataset waits for the failed jobs.
     assert (results / "summary/wise.csv").exists()
     assert not (results / "summary/heasarc.csv").exists() and not (results / "summary/ztf.csv").exists()

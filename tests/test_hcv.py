@@ -36,8 +36,9 @@ def expected_rows(epochs: pd.DataFrame, filter_name: str = "F814W") -> pd.DataFr
     dmag = epochs["MagErr"].to_numpy() * u.mag
     flux = mag.to_value(u.mJy)
     err = ((mag - dmag).to_value(u.mJy) - (mag + dmag).to_value(u.mJy)) / 2
-    return pd.DataFrame({"time": epochs["MJD"].to_numpy(), "flux": flux, "err": err,
-                         "band": f"HST_{filter_name}"})
+    return pd.DataFrame(
+        {"time": epochs["MJD"].to_numpy(), "flux": flux, "err": err, "band": f"HST_{filter_name}"}
+    )
 
 
 # -- photometry -------------------------------------------------------------------------------
@@ -81,13 +82,20 @@ def test_nearest_match_gives_its_epochs_in_mjy(hcv_case, hcv_server, tmp_path):
     pd.testing.assert_frame_equal(one[["time", "flux", "err", "band"]], want, check_exact=False, rtol=1e-9)
     assert set(one["label"]) == {"hcv-1"}
     five = rows[rows["objectid"] == 5].reset_index(drop=True)
-    pd.testing.assert_frame_equal(five[["time", "flux", "err", "band"]],
-                                  expected_rows(by_id[501].epochs["ACS_F814W"]), check_exact=False, rtol=1e-9)
+    pd.testing.assert_frame_equal(
+        five[["time", "flux", "err", "band"]],
+        expected_rows(by_id[501].epochs["ACS_F814W"]),
+        check_exact=False,
+        rtol=1e-9,
+    )
     summaries = [params for table, params in hcv_server.app.queries if table == "hcvsummary"]
     assert len(summaries) == 5
     assert float(summaries[0]["radius"]) == pytest.approx(1.0 / 3600)
     details = [params for table, params in hcv_server.app.queries if table == "hcv"]
-    assert sorted((p["MatchID"], p["Filter"]) for p in details) == [("101", "ACS_F814W"), ("501", "ACS_F814W")]
+    assert sorted((p["MatchID"], p["Filter"]) for p in details) == [
+        ("101", "ACS_F814W"),
+        ("501", "ACS_F814W"),
+    ]
 
 
 def test_filters_and_radius_are_parameters(hcv_case, hcv_server, tmp_path):
@@ -171,22 +179,28 @@ def test_progress_lines_every_n_objects(hcv_case, hcv_server, tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="mwlc.archives"):
         run(sample.iloc[:12], hcv_server, tmp_path, progress_every=5, threads=2)
     lines = [r.message for r in caplog.records if "objects," in r.message and "ETA" in r.message]
-    assert [line.split(": ", 1)[1].split(",")[0] for line in lines] == ["5/12 objects", "10/12 objects",
-                                                                         "12/12 objects"]
+    assert [line.split(": ", 1)[1].split(",")[0] for line in lines] == [
+        "5/12 objects",
+        "10/12 objects",
+        "12/12 objects",
+    ]
     done = [r.message for r in caplog.records if r.message.startswith("HCV: done")]
     assert done and "12 objects, 9 with data" in done[0]
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"radius_arcsec": 3600.0}, "radius_arcsec must be <= 1800"),
-    ({"radius_arcsec": 0}, "radius_arcsec"),
-    ({"filters": ["F999W"]}, "unsupported filter 'F999W'"),
-    ({"filters": "F814W"}, "filters must be a non-empty list"),
-    ({"mag_system": "ST"}, "mag_system must be one of"),
-    ({"threads": 0}, "threads must be an integer >= 1"),
-    ({"retries": -1}, "retries must be an integer >= 0"),
-    ({"source": "/some/dir"}, "source must be the http"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"radius_arcsec": 3600.0}, "radius_arcsec must be <= 1800"),
+        ({"radius_arcsec": 0}, "radius_arcsec"),
+        ({"filters": ["F999W"]}, "unsupported filter 'F999W'"),
+        ({"filters": "F814W"}, "filters must be a non-empty list"),
+        ({"mag_system": "ST"}, "mag_system must be one of"),
+        ({"threads": 0}, "threads must be an integer >= 1"),
+        ({"retries": -1}, "retries must be an integer >= 0"),
+        ({"source": "/some/dir"}, "source must be the http"),
+    ],
+)
 def test_bad_parameters_fail_before_any_request(hcv_case, hcv_server, tmp_path, params, message):
     sample, _ = hcv_case
     with pytest.raises(ConfigError, match=message):

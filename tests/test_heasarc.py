@@ -160,7 +160,9 @@ def test_fixture_tables_have_the_real_columns_and_cover_every_cut(heasarc_tables
         assert (inside & ~big).any(axis=1).all(), f"{table}: every object has a usable event"
         assert (inside & big).any(), f"{table}: some containing events exceed the maximum"
         err = events["error_radius"].to_numpy()
-        near_miss = (separations(heasarc_sample, events) > err) & (separations(heasarc_sample, events) <= 1.5 * err)
+        near_miss = (separations(heasarc_sample, events) > err) & (
+            separations(heasarc_sample, events) <= 1.5 * err
+        )
         assert near_miss.any(axis=1).all(), f"{table}: every object has a near miss"
     ice = heasarc_tables["icecubepsc"]
     sep = separations(heasarc_sample, ice)
@@ -451,8 +453,9 @@ def test_truncated_answers_split_the_chunk_until_complete(
     app.close()
 
 
-@pytest.mark.parametrize("where, status", [("resource", "OVERFLOW"), ("table", "OVERFLOW"), ("root", "ERROR"),
-                                           (None, "OK")])
+@pytest.mark.parametrize(
+    "where, status", [("resource", "OVERFLOW"), ("table", "OVERFLOW"), ("root", "ERROR"), (None, "OK")]
+)
 def test_query_status_is_read_where_pyvo_reads_it(where, status):
     from astropy.io.votable import parse
     from astropy.io.votable.tree import Info
@@ -461,8 +464,12 @@ def test_query_status_is_read_where_pyvo_reads_it(where, status):
 
     vot = parse(io.BytesIO(tap_result(Table({"a": [1]}))))
     vot.resources[0].infos[:] = []
-    target = {"resource": vot.resources[0].infos, "table": vot.resources[0].tables[0].infos,
-              "root": vot.infos, None: []}[where]
+    target = {
+        "resource": vot.resources[0].infos,
+        "table": vot.resources[0].tables[0].infos,
+        "root": vot.infos,
+        None: [],
+    }[where]
     target.append(Info(name="QUERY_STATUS", value=status))
     assert query_status(vot) == status
 

@@ -34,10 +34,12 @@ EXAMPLE3_YAML = {
     "get_samples": {
         "green": {},
         "ruan": {},
-        "papers_list": {"paper_kwargs": [
-            {"paper_link": "2022ApJ...933...37W", "label": "Galex variable 22"},
-            {"paper_link": "2020ApJ...896...10B", "label": "Palomar variable 20"},
-        ]},
+        "papers_list": {
+            "paper_kwargs": [
+                {"paper_link": "2022ApJ...933...37W", "label": "Galex variable 22"},
+                {"paper_link": "2020ApJ...896...10B", "label": "Palomar variable 20"},
+            ]
+        },
         "SDSS": {"num": 10, "zmin": 0.5, "zmax": 2, "randomize_z": True},
         "ZTF_objectid": {"objectids": ["ZTF18aabtxvd", "ZTF18aahqkbt", "ZTF18abxftqm", "ZTF18acaqdaa"]},
     },
@@ -67,9 +69,22 @@ def enabled(config: dict) -> set[str]:
 
 def test_example1_sdss_500k_from_json_and_flags(tmp_path, capsys):
     output = tmp_path / "sdss-500k.yaml"
-    code = main(["-r", "sdss-500k", "-j", EXAMPLE1_JSON, "-a", EXAMPLE1_ARCHIVES,
-                 "-d", "overwrite_existing_sample=false", "-d", "overwrite_existing_lightcurves=false",
-                 "-o", str(output)])
+    code = main(
+        [
+            "-r",
+            "sdss-500k",
+            "-j",
+            EXAMPLE1_JSON,
+            "-a",
+            EXAMPLE1_ARCHIVES,
+            "-d",
+            "overwrite_existing_sample=false",
+            "-d",
+            "overwrite_existing_lightcurves=false",
+            "-o",
+            str(output),
+        ]
+    )
     assert code == 0
     config = as_workflow_sees_it(yaml.safe_load(output.read_text()))
     assert config["run_id"] == "sdss-500k"
@@ -77,7 +92,10 @@ def test_example1_sdss_500k_from_json_and_flags(tmp_path, capsys):
     assert config["sample"]["consolidate_radius_arcsec"] == 18.0
     assert config["n_shards"] == 50
     assert enabled(config) == {"gaia", "heasarc", "wise", "ztf"}  # IceCube is a HEASARC table
-    assert config["archives"]["heasarc"]["catalogs"]["icecubepsc"] == {"max_radius_arcsec": 7200.0, "top_n": 3}
+    assert config["archives"]["heasarc"]["catalogs"]["icecubepsc"] == {
+        "max_radius_arcsec": 7200.0,
+        "top_n": 3,
+    }
     assert config["archives"]["heasarc"]["catalogs"]["FERMIGTRIG"] == {"max_error_radius_arcsec": 3600}
     messages = capsys.readouterr().err
     assert "nworkers is obsolete" in messages
@@ -107,20 +125,41 @@ def test_example3_kwargs_yml_through_the_command_line(tmp_path):
     kwargs_yml = tmp_path / "kwargs.yml"
     kwargs_yml.write_text(yaml.safe_dump(EXAMPLE3_YAML))  # as write_kwargs_to_yaml does: keys sorted
     output = tmp_path / "demo-kwargs-yaml.yaml"
-    result = subprocess.run([sys.executable, "-m", "mwlc.cli", "migrate-config", str(kwargs_yml),
-                             "-d", "use_yaml=true", "-a", EXAMPLE3_ARCHIVES, "-o", str(output)],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mwlc.cli",
+            "migrate-config",
+            str(kwargs_yml),
+            "-d",
+            "use_yaml=true",
+            "-a",
+            EXAMPLE3_ARCHIVES,
+            "-o",
+            str(output),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     config = as_workflow_sees_it(yaml.safe_load(output.read_text()))
     assert config["run_id"] == "demo-kwargs-yaml"
     assert config["sample"]["consolidate_radius_arcsec"] == 0.0
     assert config["sample"]["sources"] == [  # in the file's order (the first source's label wins)
         {"source": "sdss", "num": 10, "zmin": 0.5, "zmax": 2, "randomize_z": True, "seed": 0},
-        {"source": "ztf_objectid", "objectids": ["ZTF18aabtxvd", "ZTF18aahqkbt", "ZTF18abxftqm", "ZTF18acaqdaa"]},
+        {
+            "source": "ztf_objectid",
+            "objectids": ["ZTF18aabtxvd", "ZTF18aahqkbt", "ZTF18abxftqm", "ZTF18acaqdaa"],
+        },
         {"source": "green"},
-        {"source": "papers_list", "papers": [
-            {"label": "Galex variable 22", "refcode": "2022ApJ...933...37W"},
-            {"label": "Palomar variable 20", "refcode": "2020ApJ...896...10B"},
-        ]},
+        {
+            "source": "papers_list",
+            "papers": [
+                {"label": "Galex variable 22", "refcode": "2022ApJ...933...37W"},
+                {"label": "Palomar variable 20", "refcode": "2020ApJ...896...10B"},
+            ],
+        },
         {"source": "ruan"},
     ]
     assert config["archives"]["gaia"]["radius_arcsec"] == pytest.approx(2.0)
@@ -138,22 +177,36 @@ def test_heasarc_without_icecube_skips_the_neutrino_table_and_vice_versa():
     neutrinos = as_workflow_sees_it(migrate_kwargs({}, archive_names=["IceCube"]).config)
     assert enabled(neutrinos) == {"heasarc"}
     assert neutrinos["archives"]["heasarc"]["catalogs"]["FERMIGTRIG"] is None
-    assert neutrinos["archives"]["heasarc"]["catalogs"]["icecubepsc"] == {"max_radius_arcsec": 7200.0, "top_n": 3}
+    assert neutrinos["archives"]["heasarc"]["catalogs"]["icecubepsc"] == {
+        "max_radius_arcsec": 7200.0,
+        "top_n": 3,
+    }
 
 
 def test_dash_d_beats_json_beats_yaml(tmp_path):
     kwargs_yml = tmp_path / "kwargs.yml"
-    kwargs_yml.write_text(yaml.safe_dump({"run_id": "from-yaml", "get_samples": {"yang": {}},
-                                          "consolidate_nearby_objects": True}))
-    kwargs = original_kwargs(kwargs_yml, '{"run_id": "from-json", "get_samples": {"SDSS": {"num": 5}}}',
-                             ["run_id=from-flag", "consolidate_nearby_objects=FALSE"])
+    kwargs_yml.write_text(
+        yaml.safe_dump(
+            {"run_id": "from-yaml", "get_samples": {"yang": {}}, "consolidate_nearby_objects": True}
+        )
+    )
+    kwargs = original_kwargs(
+        kwargs_yml,
+        '{"run_id": "from-json", "get_samples": {"SDSS": {"num": 5}}}',
+        ["run_id=from-flag", "consolidate_nearby_objects=FALSE"],
+    )
     assert kwargs["run_id"] == "from-flag"
     assert kwargs["consolidate_nearby_objects"] is False
     assert kwargs["get_samples"] == {"yang": {}, "sdss": {"num": 5}}  # merged one level deep
 
 
 def test_flags_stay_strings_except_booleans():
-    assert parse_kwargs_pairs(["a=true", "b=False", "c=10", "d=x=y"]) == {"a": True, "b": False, "c": "10", "d": "x=y"}
+    assert parse_kwargs_pairs(["a=true", "b=False", "c=10", "d=x=y"]) == {
+        "a": True,
+        "b": False,
+        "c": "10",
+        "d": "x=y",
+    }
     with pytest.raises(ConfigError, match="expected key=value"):
         parse_kwargs_pairs(["no-equals-sign"])
 
@@ -164,8 +217,10 @@ def test_archive_shortcuts_expand_as_the_helper_did():
 
 
 def test_what_has_no_equivalent_is_reported_not_dropped_silently():
-    migration = migrate_kwargs({"get_samples": {"MacLeod16": {}, "yang": {"verbose": 1}}, "sample_filename": "x.ecsv"},
-                               archive_names="Rubin ZTF")
+    migration = migrate_kwargs(
+        {"get_samples": {"MacLeod16": {}, "yang": {"verbose": 1}}, "sample_filename": "x.ecsv"},
+        archive_names="Rubin ZTF",
+    )
     lines = "\n".join(migration.no_equivalent)
     assert "get_samples.macleod16: journal-page scraping is not provided" in lines
     assert "get_samples.yang.verbose=1" in lines

@@ -45,12 +45,16 @@ BUSY_JOB = textwrap.dedent("""
 def write_job_script(directory: Path, rule: str, wildcards: dict, body: str) -> str:
     """A `.snakemake/scripts/tmpXXXX.<name>.py` file with a Snakemake-style preamble."""
     payload = pickle.dumps(SimpleNamespace(rule=rule, wildcards=wildcards), protocol=4)
-    preamble = (f"import sys; sys.path.extend([]); import pickle; snakemake = pickle.loads({payload!r}); "
-                "from snakemake.logging import logger;")
+    preamble = (
+        f"import sys; sys.path.extend([]); import pickle; snakemake = pickle.loads({payload!r}); "
+        "from snakemake.logging import logger;"
+    )
     path = directory / ".snakemake" / "scripts" / f"tmp1a2b3c.{rule}.py"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("######## snakemake preamble start (automatically inserted, do not edit) ########\n"
-                    f"{preamble}\n######## snakemake preamble end #########\n{body}")
+    path.write_text(
+        "######## snakemake preamble start (automatically inserted, do not edit) ########\n"
+        f"{preamble}\n######## snakemake preamble end #########\n{body}"
+    )
     return os.path.relpath(path, directory)
 
 
@@ -59,7 +63,9 @@ class FakeSnakemake:
 
     def __init__(self, cwd: Path):
         self.cwd = cwd
-        self.proc = subprocess.Popen([sys.executable, "-c", FAKE_MAIN], stdin=subprocess.PIPE, text=True, cwd=cwd)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", FAKE_MAIN], stdin=subprocess.PIPE, text=True, cwd=cwd
+        )
         self.process = psutil.Process(self.proc.pid)
 
     def start(self, *argv: str) -> None:
@@ -89,7 +95,8 @@ def fake(tmp_path):
 
 def test_job_names_and_snakemake_command_lines():
     assert monitor.job_name("fetch_lightcurves", {"archive": "ztf", "shard": "0001"}) == JobName(
-        "fetch_lightcurves[archive=ztf,shard=0001]", "fetch_lightcurves", "archive=ztf,shard=0001")
+        "fetch_lightcurves[archive=ztf,shard=0001]", "fetch_lightcurves", "archive=ztf,shard=0001"
+    )
     assert monitor.job_name("merge_lightcurves", {}).job == "merge_lightcurves"
     assert monitor.is_snakemake_main(["/venv/bin/python", "-m", "snakemake", "--cores", "1"])
     assert monitor.is_snakemake_main(["/venv/bin/python3", "/venv/bin/snakemake", "--cores", "1"])
@@ -99,7 +106,9 @@ def test_job_names_and_snakemake_command_lines():
 
 
 def test_script_jobs_are_read_without_running_them(tmp_path):
-    script = tmp_path / write_job_script(tmp_path, "fetch", {"archive": "ztf"}, "raise SystemExit('never run')\n")
+    script = tmp_path / write_job_script(
+        tmp_path, "fetch", {"archive": "ztf"}, "raise SystemExit('never run')\n"
+    )
     assert monitor.read_script_job(str(script)) == JobName("fetch[archive=ztf]", "fetch", "archive=ztf")
     assert monitor.read_script_job(str(tmp_path / "gone.py")) is None
     (tmp_path / "plain.py").write_text("print('no preamble')\n")
@@ -154,7 +163,9 @@ def test_monitor_stops_when_the_targets_are_written(fake, tmp_path):
     output = tmp_path / "usage.csv"
     rules = StopRules(targets=[str(target)], idle_grace_s=10, final_wait_s=0.5)
     started = time.monotonic()
-    assert run_monitor(str(output), rules, interval_s=0.2, main=fake.process, exclude=set()) == monitor.EXIT_DONE
+    assert (
+        run_monitor(str(output), rules, interval_s=0.2, main=fake.process, exclude=set()) == monitor.EXIT_DONE
+    )
     assert time.monotonic() - started < 5
     usage = pd.read_csv(output)
     assert list(usage.columns) == USAGE_COLUMNS
@@ -182,8 +193,10 @@ def test_monitor_with_nothing_to_monitor_exits_zero(fake, tmp_path):
     target = tmp_path / "final.txt"
     target.write_text("from an earlier run")
     rules = StopRules(targets=[str(target)], idle_grace_s=0.5)
-    assert run_monitor(str(tmp_path / "usage.csv"), rules, interval_s=0.2, main=fake.process,
-                       exclude=set()) == monitor.EXIT_DONE
+    assert (
+        run_monitor(str(tmp_path / "usage.csv"), rules, interval_s=0.2, main=fake.process, exclude=set())
+        == monitor.EXIT_DONE
+    )
 
 
 def test_monitor_waits_for_existing_targets_to_be_rewritten(fake, tmp_path):
@@ -194,8 +207,10 @@ def test_monitor_waits_for_existing_targets_to_be_rewritten(fake, tmp_path):
     threading.Timer(1.0, lambda: (target.unlink(), target.write_text("new"))).start()
     rules = StopRules(targets=[str(target)], idle_grace_s=10, final_wait_s=0.2)
     started = time.monotonic()
-    assert run_monitor(str(tmp_path / "usage.csv"), rules, interval_s=0.2, main=fake.process,
-                       exclude=set()) == monitor.EXIT_DONE
+    assert (
+        run_monitor(str(tmp_path / "usage.csv"), rules, interval_s=0.2, main=fake.process, exclude=set())
+        == monitor.EXIT_DONE
+    )
     assert 0.9 < time.monotonic() - started < 5
 
 
@@ -252,13 +267,34 @@ open(snakemake.output[0], "w").write("done")
 
 
 def run_tiny(tmp_path: Path, cores: int, *, seconds: float = 3.0, fail_on: str = "", idle: float = 20):
-    (tmp_path / "Snakefile").write_text(TINY_SNAKEFILE.format(
-        idle=idle, seconds=seconds, fail_on=fail_on, monitor_smk=REPO / "workflow" / "rules" / "monitor.smk"))
+    (tmp_path / "Snakefile").write_text(
+        TINY_SNAKEFILE.format(
+            idle=idle,
+            seconds=seconds,
+            fail_on=fail_on,
+            monitor_smk=REPO / "workflow" / "rules" / "monitor.smk",
+        )
+    )
     (tmp_path / "work.py").write_text(WORK_SCRIPT)
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--cores", str(cores), "--snakefile",
-                             str(tmp_path / "Snakefile"), "--directory", str(tmp_path)],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=180, check=False)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--cores",
+            str(cores),
+            "--snakefile",
+            str(tmp_path / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     return result, time.monotonic() - started
 
 

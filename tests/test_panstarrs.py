@@ -585,7 +585,10 @@ def test_progress_is_logged_without_progress_bars(ps1_hats, ps1_sample, joined, 
         list(panstarrs.fetch(ps1_sample[ps1_sample["label"] == "cosmos"], source=str(ps1_hats)))
     messages = [r.getMessage() for r in caplog.records if r.name == "mwlc.archives.panstarrs"]
     assert any(
-        re.match(r"1/\d+ partitions, [\d.]+/s, ETA [^(]+ \(Order: \d+, Pixel: \d+\): \d+ objects, \d+ rows", m) for m in messages
+        re.match(
+            r"1/\d+ partitions, [\d.]+/s, ETA [^(]+ \(Order: \d+, Pixel: \d+\): \d+ objects, \d+ rows", m
+        )
+        for m in messages
     )
     cosmos = joined[joined["label"] == "cosmos"]
     done = (

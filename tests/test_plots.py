@@ -22,16 +22,58 @@ def usage_table() -> pd.DataFrame:
     rows = []
     for i in range(30):
         time = T0 + pd.Timedelta(seconds=2 * i)
-        rows.append({"time": time, "kind": "system", "n_pids": 3, "cpu_percent": 150.0, "load1": 1.0 + i / 30,
-                     "mem_used_mib": 3000.0, "mem_available_mib": 20000.0 - 100 * i, "swap_used_mib": 0.0})
-        rows.append({"time": time, "kind": "snakemake", "job": "snakemake", "rule": "snakemake", "pid": 1,
-                     "n_pids": 1, "cpu_percent": 2.0, "rss_mib": 200.0})
+        rows.append(
+            {
+                "time": time,
+                "kind": "system",
+                "n_pids": 3,
+                "cpu_percent": 150.0,
+                "load1": 1.0 + i / 30,
+                "mem_used_mib": 3000.0,
+                "mem_available_mib": 20000.0 - 100 * i,
+                "swap_used_mib": 0.0,
+            }
+        )
+        rows.append(
+            {
+                "time": time,
+                "kind": "snakemake",
+                "job": "snakemake",
+                "rule": "snakemake",
+                "pid": 1,
+                "n_pids": 1,
+                "cpu_percent": 2.0,
+                "rss_mib": 200.0,
+            }
+        )
         if i <= 20:
-            rows.append({"time": time, "kind": "job", "job": "fetch[archive=ztf]", "rule": "fetch",
-                         "wildcards": "archive=ztf", "pid": 10, "n_pids": 3, "cpu_percent": 90.0, "rss_mib": 10.0 * i})
+            rows.append(
+                {
+                    "time": time,
+                    "kind": "job",
+                    "job": "fetch[archive=ztf]",
+                    "rule": "fetch",
+                    "wildcards": "archive=ztf",
+                    "pid": 10,
+                    "n_pids": 3,
+                    "cpu_percent": 90.0,
+                    "rss_mib": 10.0 * i,
+                }
+            )
         if i >= 5:
-            rows.append({"time": time, "kind": "job", "job": "merge", "rule": "merge", "wildcards": "", "pid": 20,
-                         "n_pids": 1, "cpu_percent": 40.0, "rss_mib": 300.0})
+            rows.append(
+                {
+                    "time": time,
+                    "kind": "job",
+                    "job": "merge",
+                    "rule": "merge",
+                    "wildcards": "",
+                    "pid": 20,
+                    "n_pids": 1,
+                    "cpu_percent": 40.0,
+                    "rss_mib": 300.0,
+                }
+            )
         if i == 10:
             rows.append({"time": time, "kind": "tag", "job": "explode"})
     table = pd.DataFrame(rows).reindex(columns=USAGE_COLUMNS)
@@ -50,8 +92,12 @@ def texts(figure) -> list[str]:
 
 def test_overview_has_four_panels_with_units():
     figure = plots.plot_overview(usage_table(), title="demo", note="SYNTHETIC demo data")
-    assert ylabels(figure) == ["1-min load\n(processes)", "CPU per job\n(% of one core)", "System memory\n(GiB)",
-                               "RSS per job\n(MiB)"]
+    assert ylabels(figure) == [
+        "1-min load\n(processes)",
+        "CPU per job\n(% of one core)",
+        "System memory\n(GiB)",
+        "RSS per job\n(MiB)",
+    ]
     assert figure.axes[-1].get_xlabel() == "Time (UTC)"
     assert figure.axes[0].get_title() == "demo (2026-11-26)"
     assert "SYNTHETIC demo data" in texts(figure)
@@ -61,7 +107,10 @@ def test_overview_has_four_panels_with_units():
 
 def test_overview_marks_true_starts_and_ends_only():
     spans = plots.job_spans(usage_table()).set_index("job")
-    assert spans.loc["fetch[archive=ztf]", ["started", "ended"]].tolist() == [False, True]  # running at sample 0
+    assert spans.loc["fetch[archive=ztf]", ["started", "ended"]].tolist() == [
+        False,
+        True,
+    ]  # running at sample 0
     assert spans.loc["merge", ["started", "ended"]].tolist() == [True, False]  # still running at the end
     figure = plots.plot_overview(usage_table())
     markers = [line.get_marker() for line in figure.axes[1].lines]
@@ -72,7 +121,9 @@ def test_overview_marks_true_starts_and_ends_only():
 def test_overview_window_and_file(tmp_path):
     usage = usage_table()
     assert len(plots.select_window(usage, ("10:00:10", "10:00:20"))["time"].unique()) == 6
-    assert len(plots.select_window(usage, ("2026-11-26T10:00:30", "2026-11-26T10:01:00"))["time"].unique()) == 15
+    assert (
+        len(plots.select_window(usage, ("2026-11-26T10:00:30", "2026-11-26T10:01:00"))["time"].unique()) == 15
+    )
     path = tmp_path / "usage.csv"
     usage.assign(time=usage["time"].map(lambda t: t.isoformat())).to_csv(path, index=False)
     output = tmp_path / "figures" / "resources.png"
@@ -87,11 +138,33 @@ def test_overview_without_data_says_so():
 
 
 def test_overview_with_many_jobs_colours_by_rule():
-    rows = [{"time": T0 + pd.Timedelta(seconds=s), "kind": "system", "load1": 1.0, "mem_available_mib": 1000.0,
-             "swap_used_mib": 50.0} for s in range(3)]
-    rows += [{"time": T0 + pd.Timedelta(seconds=s), "kind": "job", "job": f"fetch[shard={j}]", "rule": "fetch",
-              "pid": 100 + j, "n_pids": 1, "cpu_percent": 50.0, "rss_mib": 4096.0} for j in range(25) for s in (1, 2)]
-    figure = plots.plot_overview(pd.DataFrame(rows).reindex(columns=USAGE_COLUMNS).fillna({"job": "", "rule": ""}))
+    rows = [
+        {
+            "time": T0 + pd.Timedelta(seconds=s),
+            "kind": "system",
+            "load1": 1.0,
+            "mem_available_mib": 1000.0,
+            "swap_used_mib": 50.0,
+        }
+        for s in range(3)
+    ]
+    rows += [
+        {
+            "time": T0 + pd.Timedelta(seconds=s),
+            "kind": "job",
+            "job": f"fetch[shard={j}]",
+            "rule": "fetch",
+            "pid": 100 + j,
+            "n_pids": 1,
+            "cpu_percent": 50.0,
+            "rss_mib": 4096.0,
+        }
+        for j in range(25)
+        for s in (1, 2)
+    ]
+    figure = plots.plot_overview(
+        pd.DataFrame(rows).reindex(columns=USAGE_COLUMNS).fillna({"job": "", "rule": ""})
+    )
     legend = figure.axes[1].get_legend()
     assert legend.get_title().get_text() == "Rules"
     assert [t.get_text() for t in legend.get_texts()] == ["fetch"]
@@ -104,11 +177,19 @@ def test_overview_with_many_jobs_colours_by_rule():
 def benchmark_table(tmp_path) -> pd.DataFrame:
     header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
     paths, jobs = [], []
-    for i, (rule, wildcards, wall) in enumerate([("sample", {}, 3.0), ("fetch", {"shard": "0000"}, 11.3),
-                                                 ("fetch", {"shard": "0001"}, 9.0), ("merge", {}, 0.4)]):
+    for i, (rule, wildcards, wall) in enumerate(
+        [
+            ("sample", {}, 3.0),
+            ("fetch", {"shard": "0000"}, 11.3),
+            ("fetch", {"shard": "0001"}, 9.0),
+            ("merge", {}, 0.4),
+        ]
+    ):
         path = tmp_path / f"b{i}.tsv"
         values = f"{wall}\t0:00:{int(wall):02d}\t500.5\t2000\t450\t460\t4.6\t0.2\t85.9\t{wall * 0.9}"
-        path.write_text(header + (values if wall > 1 else "0.4\t0:00:00\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA") + "\n")
+        path.write_text(
+            header + (values if wall > 1 else "0.4\t0:00:00\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA") + "\n"
+        )
         paths.append(str(path))
         jobs.append({"rule": rule, "wildcards": wildcards})
     return gather_benchmarks(paths, jobs)
@@ -120,8 +201,14 @@ def test_benchmark_table_and_bars(tmp_path):
     assert np.isnan(table.loc[3, "max_rss_mib"])  # "NA": shorter than Snakemake's first sample
     figure = plots.plot_benchmarks(table, title="demo", note="synthetic")
     xlabels = [ax.get_xlabel() for ax in figure.axes]
-    assert xlabels == ["Total wall time (s)", "Largest max RSS (MiB)", "Total CPU time (s)",
-                       "Wall time (s)", "Max RSS (MiB)", "CPU time (s)"]
+    assert xlabels == [
+        "Total wall time (s)",
+        "Largest max RSS (MiB)",
+        "Total CPU time (s)",
+        "Wall time (s)",
+        "Max RSS (MiB)",
+        "CPU time (s)",
+    ]
     rules = [t.get_text() for t in figure.axes[0].get_yticklabels()]
     assert "fetch (2 jobs)" in rules and "sample (1 job)" in rules
     plt.close(figure)
@@ -132,15 +219,25 @@ def test_benchmark_table_and_bars(tmp_path):
 
 
 def test_coverage_bars(tmp_path):
-    summary = pd.DataFrame({"archive": ["ztf", "ztf", "heasarc"], "band": ["ztf_g", "ztf_r", "FERMIGTRIG"],
-                            "objects": [48, 50, 2], "rows": [6000, 8000, 3], "unit": ["mJy", "mJy", "none"],
-                            "time_system": ["", "", ""]})
+    summary = pd.DataFrame(
+        {
+            "archive": ["ztf", "ztf", "heasarc"],
+            "band": ["ztf_g", "ztf_r", "FERMIGTRIG"],
+            "objects": [48, 50, 2],
+            "rows": [6000, 8000, 3],
+            "unit": ["mJy", "mJy", "none"],
+            "time_system": ["", "", ""],
+        }
+    )
     figure = plots.plot_coverage(summary, 52, title="demo")
     assert figure.axes[0].get_xlabel() == "Objects with data (% of 52 in the sample)"
     assert figure.axes[1].get_xlabel() == "Rows (photometric epochs or events)"
     assert figure.axes[1].get_xscale() == "log"  # 3 to 8000 rows
-    assert {t.get_text() for t in figure.axes[0].get_yticklabels()} == {"ztf: ztf_g", "ztf: ztf_r",
-                                                                        "heasarc: FERMIGTRIG"}
+    assert {t.get_text() for t in figure.axes[0].get_yticklabels()} == {
+        "ztf: ztf_g",
+        "ztf: ztf_r",
+        "heasarc: FERMIGTRIG",
+    }
     plt.close(figure)
     shard = tmp_path / "shard-0000.parquet"
     pq.write_table(pa.table({"objectid": list(range(1, 53)), "ra": [0.0] * 52, "dec": [0.0] * 52}), shard)
@@ -153,7 +250,9 @@ def test_sky_map(tmp_path):
     paths = []
     for shard, ra in enumerate(([10.0, 20.0], [200.0, 350.0])):
         paths.append(str(tmp_path / f"shard-{shard:04d}.parquet"))
-        pq.write_table(pa.table({"objectid": [1, 2], "ra": ra, "dec": [-30.0, 45.0], "label": ["a", "b"]}), paths[-1])
+        pq.write_table(
+            pa.table({"objectid": [1, 2], "ra": ra, "dec": [-30.0, 45.0], "label": ["a", "b"]}), paths[-1]
+        )
     sample = plots.read_sample_shards(paths)
     assert sample["shard"].tolist() == [0, 0, 1, 1]
     figure = plots.plot_sky(sample, title="demo")
@@ -173,12 +272,21 @@ def lightcurve() -> tuple[pd.DataFrame, dict[str, str]]:
     parts = []
     for band, n, flux in (("ztf_g", 40, 0.2), ("ztf_r", 30, 0.3), ("Gaia_G", 12, 0.25), ("TESS", 20, 500.0)):
         time = np.sort(rng.uniform(58000, 60000, n))
-        parts.append(pd.DataFrame({"band": band, "time": time, "flux": flux + rng.normal(0, 0.01, n),
-                                   "err": np.full(n, 0.01)}))
+        parts.append(
+            pd.DataFrame(
+                {"band": band, "time": time, "flux": flux + rng.normal(0, 0.01, n), "err": np.full(n, 0.01)}
+            )
+        )
     parts.append(pd.DataFrame({"band": "IceCube", "time": [58500.0], "flux": [3.2], "err": [0.0]}))
     parts.append(pd.DataFrame({"band": "FERMIGTRIG", "time": [59100.0], "flux": [0.1], "err": [0.1]}))
-    units = {"ztf_g": "mJy", "ztf_r": "mJy", "Gaia_G": "mJy", "TESS": "electron / s",
-             "IceCube": "log10(E / GeV) (err = 0)", "FERMIGTRIG": "none: event marker (flux = err = 0.1)"}
+    units = {
+        "ztf_g": "mJy",
+        "ztf_r": "mJy",
+        "Gaia_G": "mJy",
+        "TESS": "electron / s",
+        "IceCube": "log10(E / GeV) (err = 0)",
+        "FERMIGTRIG": "none: event marker (flux = err = 0.1)",
+    }
     return pd.concat(parts, ignore_index=True), units
 
 
@@ -193,12 +301,16 @@ def test_lightcurve_panels_follow_create_figures():
     labels = [t.get_text() for t in legend.get_texts()]
     assert {"ZTF g", "ZTF r", "Gaia_G", "FERMIGTRIG", "IceCube (upper limits)"} <= set(labels)
     tess = next(label for label in labels if label.startswith("TESS (rescaled"))
-    assert float(tess.split("×")[1].rstrip(")")) == pytest.approx(0.27 / 500, rel=0.2)  # to the mJy bands' max
+    assert float(tess.split("×")[1].rstrip(")")) == pytest.approx(
+        0.27 / 500, rel=0.2
+    )  # to the mJy bands' max
     low, high = zoom.get_xlim()
     ztf_times = frame.loc[frame["band"].str.startswith("ztf_"), "time"]
     assert low == pytest.approx(ztf_times.min() - 100) and high == pytest.approx(ztf_times.max() + 100)
     assert [line.get_label() for line in zoom.lines if not line.get_label().startswith("_")] == [
-        "ZTF g 30-d mean", "ZTF r 30-d mean"]
+        "ZTF g 30-d mean",
+        "ZTF r 30-d mean",
+    ]
     plt.close(figure)
 
 
@@ -220,8 +332,9 @@ def test_band_kinds_cleaning_and_running_mean():
     points = pd.DataFrame({"time": np.arange(20.0), "flux": [1.0] * 19 + [100.0], "err": [0.1] * 20})
     assert len(plots.clean_band(points)) == 19  # the 100 is > 3 sigma out
     assert len(plots.clean_band(points.head(9).assign(flux=[1.0] * 8 + [100.0]))) == 9  # < 10 points: kept
-    centres, means = plots.running_mean(np.array([0.0, 1.0, 100.0]), np.array([1.0, 3.0, 5.0]),
-                                        np.array([1.0, 0.5, 1.0]))
+    centres, means = plots.running_mean(
+        np.array([0.0, 1.0, 100.0]), np.array([1.0, 3.0, 5.0]), np.array([1.0, 0.5, 1.0])
+    )
     assert centres[0] == 0.0 and means[0] == pytest.approx((1 * 1 + 3 * 4) / 5)  # 1/err^2 weights
     assert means[-1] == pytest.approx(5.0)
 

@@ -26,18 +26,32 @@ RESULTS = "results/demo"
 
 pytestmark = [
     pytest.mark.workflow,
-    pytest.mark.skipif("rules/report.smk" not in SNAKEFILE.read_text(),
-                       reason=f"{SNAKEFILE} does not include rules/monitor.smk and rules/report.smk yet"),
+    pytest.mark.skipif(
+        "rules/report.smk" not in SNAKEFILE.read_text(),
+        reason=f"{SNAKEFILE} does not include rules/monitor.smk and rules/report.smk yet",
+    ),
 ]
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Snakemake on the demo config (a later ``--configfile`` replaces it)."""
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(workdir),
-           "--configfile", "config/demo.yaml", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(SNAKEFILE),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        "config/demo.yaml",
+        *args,
+    ]
     result = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=600, check=False)
     if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
     return result
 
 
@@ -78,8 +92,9 @@ def test_benchmark_table_has_every_job_up_to_the_merge(demo):
     assert counts["sample"] == counts["merge_lightcurves"] == 1
     assert (table["wall_s"] > 0).all()
     fetch = table[table["rule"] == "fetch_lightcurves"]
-    assert set(fetch["job"]) == {f"fetch_lightcurves[archive={a},shard={s:04d}]" for a in archives
-                                 for s in range(N_SHARDS)}
+    assert set(fetch["job"]) == {
+        f"fetch_lightcurves[archive={a},shard={s:04d}]" for a in archives for s in range(N_SHARDS)
+    }
 
 
 def test_figures_are_written(demo):
@@ -93,7 +108,14 @@ def test_figures_are_written(demo):
 
 def test_report_holds_the_figures_and_says_the_data_are_synthetic(demo):
     html = (demo / RESULTS / "report.html").read_text()
-    for name in ("resources.png", "benchmarks.png", "coverage.png", "sky.png", "lightcurve-", "benchmarks.csv"):
+    for name in (
+        "resources.png",
+        "benchmarks.png",
+        "coverage.png",
+        "sky.png",
+        "lightcurve-",
+        "benchmarks.csv",
+    ):
         assert name in html, name
     assert html.count("DEMO RUN - synthetic light curves") >= 7  # workflow description + every caption
 
@@ -105,8 +127,16 @@ def test_nothing_to_do_after_the_run_and_the_report(demo):
 
 def test_monitor_can_be_switched_off(demo):
     (demo / "config" / "no_monitor.yaml").write_text("monitor:\n  enabled: false\n")
-    result = snakemake(demo, "-n", "--forceall", "--quiet", "rules", "--configfile", "config/demo.yaml",
-                       "config/no_monitor.yaml")
+    result = snakemake(
+        demo,
+        "-n",
+        "--forceall",
+        "--quiet",
+        "rules",
+        "--configfile",
+        "config/demo.yaml",
+        "config/no_monitor.yaml",
+    )
     out = result.stdout + result.stderr
     assert "plot_benchmarks" in out
     assert "monitor_resources" not in out and "plot_resources" not in out

@@ -72,7 +72,10 @@ def test_secret_values_come_from_secret_named_variables_and_the_token_file(secre
         ("https://alice:hunter2-long@host.org/tap?x=1", f"https://alice:{MASK}@host.org/tap?x=1"),
         ("s3://key:secret/val@bucket/path", f"s3://key:{MASK}@bucket/path"),
         ("https://host/q?token=abc123&radius=2", f"https://host/q?token={MASK}&radius=2"),
-        ("https://host/q?X-Amz-Signature=ff00&access_token=t0k", f"https://host/q?X-Amz-Signature={MASK}&access_token={MASK}"),
+        (
+            "https://host/q?X-Amz-Signature=ff00&access_token=t0k",
+            f"https://host/q?X-Amz-Signature={MASK}&access_token={MASK}",
+        ),
         ("https://alice@host.org/tap radius_arcsec=1.0", "https://alice@host.org/tap radius_arcsec=1.0"),
         ("HEASARC 12:30:00 done", "HEASARC 12:30:00 done"),
     ],
@@ -87,11 +90,21 @@ def test_redact_masks_literal_secrets_from_the_environment(secret_env):
 
 
 def test_redact_params_masks_secret_keys_and_values_at_any_depth(secret_env):
-    params = {"radius_arcsec": 1.0, "storage": {"key": "AKIA", "secret": "s", "client_kwargs": {"x": 1}},
-              "api_token": "abc", "note": f"made with {RSP_TOKEN}", "bands": ["ztf_g"], "password": None}
+    params = {
+        "radius_arcsec": 1.0,
+        "storage": {"key": "AKIA", "secret": "s", "client_kwargs": {"x": 1}},
+        "api_token": "abc",
+        "note": f"made with {RSP_TOKEN}",
+        "bands": ["ztf_g"],
+        "password": None,
+    }
     assert redact_params(params) == {
-        "radius_arcsec": 1.0, "storage": {"key": MASK, "secret": MASK, "client_kwargs": {"x": 1}},
-        "api_token": MASK, "note": f"made with {MASK}", "bands": ["ztf_g"], "password": None,
+        "radius_arcsec": 1.0,
+        "storage": {"key": MASK, "secret": MASK, "client_kwargs": {"x": 1}},
+        "api_token": MASK,
+        "note": f"made with {MASK}",
+        "bands": ["ztf_g"],
+        "password": None,
     }
 
 
@@ -123,15 +136,29 @@ JOB_LOG = """
 def test_a_job_log_holds_no_secret_from_messages_warnings_stderr_or_tracebacks(secret_env, tmp_path):
     log_path = tmp_path / "job.log"
     result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(JOB_LOG), str(log_path), with_password("https://h/tap"),
-         RSP_TOKEN, ENV_SECRET],
-        capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(JOB_LOG),
+            str(log_path),
+            with_password("https://h/tap"),
+            RSP_TOKEN,
+            ENV_SECRET,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 1
     text = log_path.read_text()
     assert_no_secret(text, "the job log")
-    for line in (f"source https://mwlc:{MASK}@h/tap", f"token in a warning: {MASK}",
-                 f"a library printing {MASK}", f"job failed: RuntimeError: failed with {MASK}"):
+    for line in (
+        f"source https://mwlc:{MASK}@h/tap",
+        f"token in a warning: {MASK}",
+        f"a library printing {MASK}",
+        f"job failed: RuntimeError: failed with {MASK}",
+    ):
         assert line in text, text
 
 
@@ -142,9 +169,14 @@ def test_fetch_shard_records_no_secret_in_its_log_or_file_metadata(
     pq.write_table(pa_table(heasarc_sample), shard)
     output = tmp_path / "out.parquet"
     source = with_password(heasarc_tap.url + HEASARC_TAP_PATH)
-    rows = fetch_shard("heasarc", shard_path=str(shard), output_path=str(output), source=source,
-                       params={"retries": 0, "catalogs": {"FERMIGTRIG": {}, "SAXGRBMGRB": None, "icecubepsc": None}},
-                       mem_mb=4000)
+    rows = fetch_shard(
+        "heasarc",
+        shard_path=str(shard),
+        output_path=str(output),
+        source=source,
+        params={"retries": 0, "catalogs": {"FERMIGTRIG": {}, "SAXGRBMGRB": None, "icecubepsc": None}},
+        mem_mb=4000,
+    )
     assert rows > 0
     assert heasarc_tap.requests[-1].headers["Authorization"].startswith("Basic ")  # the password was used
     metadata = b"".join(k + v for k, v in pq.read_schema(output).metadata.items()).decode()
@@ -156,7 +188,9 @@ def test_fetch_shard_records_no_secret_in_its_log_or_file_metadata(
 def pa_table(sample: pd.DataFrame):
     import pyarrow as pa
 
-    return pa.Table.from_pandas(sample[["objectid", "ra", "dec", "label"]], schema=SHARD_SCHEMA, preserve_index=False)
+    return pa.Table.from_pandas(
+        sample[["objectid", "ra", "dec", "label"]], schema=SHARD_SCHEMA, preserve_index=False
+    )
 
 
 # --------------------------------------------------------------------------- the workflow
@@ -171,9 +205,15 @@ def test_a_run_with_secrets_leaves_none_in_logs_results_benchmarks_or_the_report
         workdir = new_workdir(tmp_path)
         demo_yaml = workdir / "config" / "demo.yaml"
         overrides = {
-            "run_id": "secrets", "n_shards": 1, "monitor": {"enabled": False},
-            "archives": {"ztf": {"enabled": False}, "gaia": {"enabled": False}, "panstarrs": {"enabled": False},
-                         "heasarc": {"source": with_password(tap_url(server)), "retries": 0}},
+            "run_id": "secrets",
+            "n_shards": 1,
+            "monitor": {"enabled": False},
+            "archives": {
+                "ztf": {"enabled": False},
+                "gaia": {"enabled": False},
+                "panstarrs": {"enabled": False},
+                "heasarc": {"source": with_password(tap_url(server)), "retries": 0},
+            },
             "demo": {"archives": ["wise"]},
         }
         demo_yaml.write_text(yaml.safe_dump(deep_merge(yaml.safe_load(demo_yaml.read_text()), overrides)))
@@ -182,8 +222,12 @@ def test_a_run_with_secrets_leaves_none_in_logs_results_benchmarks_or_the_report
     app.close()
     assert any("Authorization" in r.headers for r in server.requests)
     assert_no_secret(run.stdout + run.stderr + report.stdout + report.stderr, "Snakemake's output")
-    written = [p for d in ("logs", "results", "benchmarks", ".snakemake/log") for p in (workdir / d).rglob("*")
-               if p.is_file()]
+    written = [
+        p
+        for d in ("logs", "results", "benchmarks", ".snakemake/log")
+        for p in (workdir / d).rglob("*")
+        if p.is_file()
+    ]
     names = {p.name for p in written}
     assert {"benchmarks.csv", "report.html", "_common_metadata", "shard-0000.parquet"} <= names
     for path in written:

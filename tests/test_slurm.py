@@ -37,8 +37,12 @@ def test_profile_keeps_site_keys_out_and_status_on_squeue():
 
 def test_sbatch_runs_a_job_on_the_node(slurm_cluster, tmp_path):  # noqa: F811
     out = tmp_path / "job.out"
-    submit = subprocess.run(["sbatch", "--parsable", "--wait", "-o", str(out), "--wrap", "echo on $SLURMD_NODENAME"],
-                            capture_output=True, text=True, timeout=60)
+    submit = subprocess.run(
+        ["sbatch", "--parsable", "--wait", "-o", str(out), "--wrap", "echo on $SLURMD_NODENAME"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert submit.returncode == 0, submit.stderr + slurm_cluster.daemon_logs()
     assert out.read_text() == "on localhost\n"
 
@@ -49,8 +53,10 @@ def test_demo_workflow_on_slurm_equals_the_local_run(slurm_cluster, local_demo_r
     try:
         result = snakemake(
             workdir,
-            "--workflow-profile", str(PROFILE),
-            "--slurm-init-seconds-before-status-checks", "1",  # the profile's 20 s is for real queues
+            "--workflow-profile",
+            str(PROFILE),
+            "--slurm-init-seconds-before-status-checks",
+            "1",  # the profile's 20 s is for real queues
             timeout=600,
         )
     except (AssertionError, subprocess.TimeoutExpired) as err:
@@ -59,8 +65,12 @@ def test_demo_workflow_on_slurm_equals_the_local_run(slurm_cluster, local_demo_r
     output = result.stdout + result.stderr
     job_ids = re.findall(r"submitted with SLURM jobid (\d+)", output)
     assert len(job_ids) == CLUSTER_JOBS, output
-    states = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%i %T", "-j", ",".join(job_ids)],
-                            capture_output=True, text=True, check=True).stdout.split("\n")
+    states = subprocess.run(
+        ["squeue", "-h", "-t", "all", "-o", "%i %T", "-j", ",".join(job_ids)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
     assert sorted(line for line in states if line) == sorted(f"{job} COMPLETED" for job in job_ids)
     assert_same_data(workdir, local_demo_run)
     # Each job's benchmark is written on the node. The monitor, which only sees this machine, is off,

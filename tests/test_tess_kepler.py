@@ -30,7 +30,9 @@ def expected(product, downsample: int = 30) -> pd.DataFrame:
     if band == "TESS":
         keep &= product.flux > 0
     mjd = Time(product.raw_time[keep] + BJD_REF[band], format="jd", scale="tdb").mjd
-    return pd.DataFrame({"time": mjd, "flux": product.flux[keep], "err": product.flux_err[keep], "band": band})
+    return pd.DataFrame(
+        {"time": mjd, "flux": product.flux[keep], "err": product.flux_err[keep], "band": band}
+    )
 
 
 def run(sample, source, cache_dir, **params) -> pd.DataFrame:
@@ -119,14 +121,17 @@ def injected_search(tk_case, monkeypatch):
     return calls, failures
 
 
-def test_online_search_downloads_once_and_rerun_requests_nothing(tk_case, injected_search, tk_download_server,
-                                                                 tmp_path):
+def test_online_search_downloads_once_and_rerun_requests_nothing(
+    tk_case, injected_search, tk_download_server, tmp_path
+):
     calls, _ = injected_search
     cache = tmp_path / "cache"
     params = {"download_url": tk_download_server.url + DOWNLOAD_PATH, "threads": 2}
     first = run(tk_case.sample, "https://mast.stsci.edu", cache, **params)
     assert len(calls) == 4
-    assert sorted(tk_download_server.app.uris) == sorted(p.data_uri for p in tk_case.products if p.offset_arcsec < 1)
+    assert sorted(tk_download_server.app.uris) == sorted(
+        p.data_uri for p in tk_case.products if p.offset_arcsec < 1
+    )
     pd.testing.assert_frame_equal(rows_of(first, 1, "Kepler"), expected(tk_case.products[1]), rtol=1e-9)
     # the files sit where lightkurve looks: its own download_all reads them without a request
     collection = _lk().SearchResult(tk_case.search_table(1)).download_all(download_dir=str(cache))
@@ -141,12 +146,19 @@ def test_online_search_downloads_once_and_rerun_requests_nothing(tk_case, inject
 def test_search_failures_are_retried(tk_case, injected_search, tk_download_server, tmp_path):
     calls, failures = injected_search
     failures.append(requests.ConnectionError("connection reset by MAST"))
-    rows = run(tk_case.sample.iloc[:1], "https://mast.stsci.edu", tmp_path / "c",
-               download_url=tk_download_server.url + DOWNLOAD_PATH, retries=1)
+    rows = run(
+        tk_case.sample.iloc[:1],
+        "https://mast.stsci.edu",
+        tmp_path / "c",
+        download_url=tk_download_server.url + DOWNLOAD_PATH,
+        retries=1,
+    )
     assert len(calls) == 1 and set(rows["band"]) == {"TESS", "Kepler"}
 
 
-def test_download_retries_timeouts_and_gives_up(tk_case, injected_search, tk_download_server, tmp_path, caplog):
+def test_download_retries_timeouts_and_gives_up(
+    tk_case, injected_search, tk_download_server, tmp_path, caplog
+):
     url = tk_download_server.url + DOWNLOAD_PATH
     one = tk_case.sample.iloc[:1]
     tk_download_server.fail_next(1, status=503)
@@ -166,13 +178,16 @@ def test_download_retries_timeouts_and_gives_up(tk_case, injected_search, tk_dow
     assert not list((tmp_path / "b").rglob("*.fits"))  # nothing partial left behind
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"radius_arcsec": -1}, "radius_arcsec"),
-    ({"downsample": 0}, "downsample must be an integer >= 1"),
-    ({"quality_bitmask": "soft"}, "quality_bitmask must be one of"),
-    ({"author": []}, "author must be null or a list"),
-    ({"threads": 0}, "threads must be an integer >= 1"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"radius_arcsec": -1}, "radius_arcsec"),
+        ({"downsample": 0}, "downsample must be an integer >= 1"),
+        ({"quality_bitmask": "soft"}, "quality_bitmask must be one of"),
+        ({"author": []}, "author must be null or a list"),
+        ({"threads": 0}, "threads must be an integer >= 1"),
+    ],
+)
 def test_bad_parameters_fail_before_any_request(tk_case, params, message, tmp_path):
     with pytest.raises(ConfigError, match=message):
         tess_kepler.fetch(tk_case.sample, cache_dir=str(tmp_path), **params)

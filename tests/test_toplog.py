@@ -84,8 +84,9 @@ def test_time_tags_and_short_batches(tmp_path):
 
 
 def test_worker_lines_and_explicit_names(tmp_path):
-    (tmp_path / "ztf.log").write_text("[pid=13387] dask worker started\n[pid=3984] Starting build=lightcurves, "
-                                      "archive=ztf\n")
+    (tmp_path / "ztf.log").write_text(
+        "[pid=13387] dask worker started\n[pid=3984] Starting build=lightcurves, archive=ztf\n"
+    )
     names = pid_names_from_logs(tmp_path)
     assert names[13387] == JobName("ztf-worker", "worker", "archive=ztf")
     assert names[3984] == JobName("lightcurves[archive=ztf]", "lightcurves", "archive=ztf")
@@ -102,8 +103,12 @@ def test_command_line_writes_the_usage_csv(tmp_path):
 
 def test_module_runs_as_a_command(tmp_path):
     output = tmp_path / "usage.csv"
-    result = subprocess.run([sys.executable, "-m", "mwlc.toplog", str(TOP), "-o", str(output)],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "mwlc.toplog", str(TOP), "-o", str(output)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert "124 snapshots, 14 PIDs (6 named from logs)" in result.stderr
     assert output.exists()

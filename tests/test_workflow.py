@@ -114,8 +114,12 @@ def test_until_sample_runs_only_the_sample_job(tmp_path):
 
 BAD_CONFIGS = {
     "n_shards: 0\n": "config key 'n_shards': 0 is less than the minimum of 1",
-    "archives:\n  gaia: {search_radius: 1.0, radius_arcsec: 0.0002}\n": "config key 'archives.gaia.search_radius'",
-    "archives:\n  ztf: {radius_arcsec: 0.0002}\n": "config key 'archives.ztf.radius_arcsec': 0.0002 looks like degrees",
+    "archives:\n  gaia: {search_radius: 1.0, radius_arcsec: 0.0002}\n": (
+        "config key 'archives.gaia.search_radius'"
+    ),
+    "archives:\n  ztf: {radius_arcsec: 0.0002}\n": (
+        "config key 'archives.ztf.radius_arcsec': 0.0002 looks like degrees"
+    ),
     "sample:\n  sources: [{source: file, path: config/nowhere.csv}]\n": "config/nowhere.csv",
     "n_shards: [1\n": "Config file is not valid JSON or YAML",  # Snakemake's own check, before ours
 }
@@ -154,7 +158,9 @@ def test_demo_writes_the_dataset_in_the_original_layout(demo_run):
     sample = Table.read(demo_run / "results/demo/sample.ecsv", format="ascii.ecsv")
     assert set(frame.index.get_level_values("objectid")) <= set(sample["objectid"])
     for archive in ARCHIVES:
-        shards = sorted((demo_run / f"results/demo/lightcurves.parquet/archive={archive}").glob("shard-*.parquet"))
+        shards = sorted(
+            (demo_run / f"results/demo/lightcurves.parquet/archive={archive}").glob("shard-*.parquet")
+        )
         assert len(shards) == N_SHARDS
 
 
@@ -198,8 +204,20 @@ def test_a_changed_radius_refetches_only_that_archive(demo_run):
     changed = yaml.safe_load((demo_run / "config/demo.yaml").read_text())
     changed["archives"]["ztf"]["radius_arcsec"] = 1.5
     (demo_run / "config/demo_ztf15.yaml").write_text(yaml.safe_dump(changed))
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(demo_run),
-           "--configfile", "config/demo_ztf15.yaml", "-n", "--cores", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(SNAKEFILE),
+        "--directory",
+        str(demo_run),
+        "--configfile",
+        "config/demo_ztf15.yaml",
+        "-n",
+        "--cores",
+        "2",
+    ]
     result = subprocess.run(cmd, cwd=demo_run, capture_output=True, text=True, timeout=300, check=True)
     output = result.stdout + result.stderr
     assert job_counts(result)["fetch_lightcurves"] == N_SHARDS
@@ -215,8 +233,13 @@ def readme_notebook_example() -> str:
 
 
 def test_readme_notebook_example_runs_after_the_demo(demo_run):
-    result = subprocess.run([sys.executable, "-c", readme_notebook_example()], cwd=demo_run,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", readme_notebook_example()],
+        cwd=demo_run,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert "Nothing to be done" in result.stdout + result.stderr  # mwlc.run resumed a finished run
     assert (demo_run / "lightcurve-2.png").stat().st_size > 10_000
@@ -225,7 +248,9 @@ def test_readme_notebook_example_runs_after_the_demo(demo_run):
 def test_run_from_python_stops_after_the_sample_and_counts_steps(tmp_path):
     workdir = new_workdir(tmp_path)
     code = "import mwlc; print(mwlc.run(configfile='config/demo.yaml', until='sample', cores=1))"
-    result = subprocess.run([sys.executable, "-c", code], cwd=workdir, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=workdir, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == str(workdir / "results" / "demo")
     assert re.search(r"1 of \d+ steps \(\d+%\) done", result.stderr)
@@ -276,7 +301,9 @@ def test_a_killed_run_redoes_only_unfinished_jobs(tmp_path):
     total = len(ARCHIVES) * N_SHARDS
     deadline = time.monotonic() + 300
     # Kill Snakemake and its jobs as soon as it has recorded one finished fetch job.
-    while "(Rule: fetch_lightcurves)" not in (workdir / "run.log").read_text() and time.monotonic() < deadline:
+    while (
+        "(Rule: fetch_lightcurves)" not in (workdir / "run.log").read_text() and time.monotonic() < deadline
+    ):
         assert proc.poll() is None, (workdir / "run.log").read_text()
         time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGKILL)

@@ -40,8 +40,12 @@ def write_config(workdir: Path, hcv_url: str, tk_case, download_url: str) -> Non
         "archives": {
             **{name: {"enabled": False} for name in ("ztf", "gaia", "panstarrs", "wise")},
             "heasarc": {"source": "resources/demo/heasarc"},
-            "tess_kepler": {"source": "config/tess_kepler_index.csv", "download_url": download_url,
-                            "cache_dir": "cache/tess_kepler", "downsample": 30},
+            "tess_kepler": {
+                "source": "config/tess_kepler_index.csv",
+                "download_url": download_url,
+                "cache_dir": "cache/tess_kepler",
+                "downsample": 30,
+            },
             "hcv": {"source": hcv_url, "cache_dir": "cache/hcv", "filters": ["F814W", "F606W"]},
         },
         "demo": {"directory": "resources/demo", "archives": ["heasarc"]},
@@ -57,8 +61,18 @@ def _hcv_sample() -> pd.DataFrame:
 
 
 def run_snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(workdir),
-           "--configfile", "config/mast.yaml", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(SNAKEFILE),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        "config/mast.yaml",
+        *args,
+    ]
     result = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, f"{' '.join(cmd)}:\n{result.stdout}\n{result.stderr}"
     return result
@@ -84,7 +98,10 @@ def mast_run(tmp_path_factory, _hcv_server, tk_case, _tk_download_server):
 def test_mast_partitions_read_back_with_the_rest(mast_run, tk_case):
     run_dir = mast_run / "results/mast"
     for archive in MAST_ARCHIVES:
-        assert len(list((run_dir / f"lightcurves.parquet/archive={archive}").glob("shard-*.parquet"))) == N_SHARDS
+        assert (
+            len(list((run_dir / f"lightcurves.parquet/archive={archive}").glob("shard-*.parquet")))
+            == N_SHARDS
+        )
     frame = mwlc.load_lightcurves(run_dir)
     assert set(frame["archive"]) == {"tess_kepler", "hcv", "heasarc"}
     for archive, rows in frame.groupby("archive", observed=True):
@@ -97,10 +114,13 @@ def test_mast_partitions_read_back_with_the_rest(mast_run, tk_case):
 
 
 def test_mast_jobs_never_exceed_the_global_request_cap(mast_run):
-    spans = sorted(log_span(path) for archive in MAST_ARCHIVES
-                   for path in (mast_run / f"logs/mast/fetch_lightcurves/{archive}").glob("*.log"))
+    spans = sorted(
+        log_span(path)
+        for archive in MAST_ARCHIVES
+        for path in (mast_run / f"logs/mast/fetch_lightcurves/{archive}").glob("*.log")
+    )
     assert len(spans) == len(MAST_ARCHIVES) * N_SHARDS
-    for (_, end), (start, _) in zip(spans, spans[1:]):
+    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
         assert end <= start  # each job holds 2 of the 2 mast_requests: one at a time
 
 

@@ -418,7 +418,11 @@ def test_progress_is_logged_per_band_without_progress_bars(ztf_hats, ztf_sample,
         list(ztf.fetch(ztf_sample, source=str(ztf_hats), bands=["ztf_r"]))
     messages = [record.getMessage() for record in caplog.records if record.name == "mwlc.archives.ztf"]
     assert any(
-        re.match(r"ztf_r: 1/\d+ partitions, [\d.]+/s, ETA [^(]+ \(Order: \d+, Pixel: \d+\): \d+ objects matched, \d+ rows", m)
+        re.match(
+            r"ztf_r: 1/\d+ partitions, [\d.]+/s, ETA [^(]+ \(Order: \d+, Pixel: \d+\): "
+            r"\d+ objects matched, \d+ rows",
+            m,
+        )
         for m in messages
     )
     assert re.match(r"ztf_r: done: \d+ partitions, \d+ objects matched, \d+ rows", messages[-1])

@@ -5,8 +5,12 @@ from __future__ import annotations
 __all__ = ["load_lightcurves", "load_sample", "plot_lightcurve", "run"]
 
 #: public name -> module defining it
-_API = {"load_lightcurves": "mwlc.api", "load_sample": "mwlc.api", "plot_lightcurve": "mwlc.api",
-        "run": "mwlc.runner"}
+_API = {
+    "load_lightcurves": "mwlc.api",
+    "load_sample": "mwlc.api",
+    "plot_lightcurve": "mwlc.api",
+    "run": "mwlc.runner",
+}
 
 
 def __getattr__(name: str):

@@ -40,8 +40,12 @@ def lightcurve_dataset(run_dir: str | Path) -> ds.Dataset:
     The schema is given, not discovered, so listing the dataset opens no file.
     """
     archive = pa.schema([("archive", pa.string())])
-    return ds.dataset(Path(run_dir) / DATASET_NAME, schema=LIGHTCURVE_SCHEMA.append(archive.field(0)),
-                      format="parquet", partitioning=ds.partitioning(archive, flavor="hive"))
+    return ds.dataset(
+        Path(run_dir) / DATASET_NAME,
+        schema=LIGHTCURVE_SCHEMA.append(archive.field(0)),
+        format="parquet",
+        partitioning=ds.partitioning(archive, flavor="hive"),
+    )
 
 
 def load_lightcurves(

@@ -22,11 +22,28 @@ log = logging.getLogger(__name__)
 #: Columns of ``benchmarks.csv``: wall and CPU time in s, memory and I/O in MiB,
 #: mean_load in percent of one core.
 BENCHMARK_COLUMNS = [
-    "rule", "wildcards", "job", "iteration", "wall_s", "max_rss_mib", "max_uss_mib", "cpu_time_s",
-    "mean_load", "io_in_mib", "io_out_mib", "benchmark",
+    "rule",
+    "wildcards",
+    "job",
+    "iteration",
+    "wall_s",
+    "max_rss_mib",
+    "max_uss_mib",
+    "cpu_time_s",
+    "mean_load",
+    "io_in_mib",
+    "io_out_mib",
+    "benchmark",
 ]
-_RENAME = {"s": "wall_s", "max_rss": "max_rss_mib", "max_uss": "max_uss_mib", "cpu_time": "cpu_time_s",
-           "mean_load": "mean_load", "io_in": "io_in_mib", "io_out": "io_out_mib"}
+_RENAME = {
+    "s": "wall_s",
+    "max_rss": "max_rss_mib",
+    "max_uss": "max_uss_mib",
+    "cpu_time": "cpu_time_s",
+    "mean_load": "mean_load",
+    "io_in": "io_in_mib",
+    "io_out": "io_out_mib",
+}
 
 
 def read_benchmark(path: str) -> pd.DataFrame:
@@ -66,7 +83,7 @@ def gather_benchmarks(paths: Sequence[str], jobs: Sequence[Mapping[str, object]]
     if len(paths) != len(jobs):
         raise ValueError(f"{len(paths)} benchmark files but {len(jobs)} job descriptions")
     frames = []
-    for path, job in zip(paths, jobs):
+    for path, job in zip(paths, jobs, strict=True):
         if not os.path.exists(path):  # deleted by the user: the job is not rerun for its benchmark
             log.warning("benchmark file %s is missing: %s left out of the table", path, job["rule"])
             continue
@@ -82,12 +99,19 @@ def gather_benchmarks(paths: Sequence[str], jobs: Sequence[Mapping[str, object]]
     return pd.concat(frames, ignore_index=True)[BENCHMARK_COLUMNS]
 
 
-def write_benchmarks_csv(paths: Sequence[str], jobs: Sequence[Mapping[str, object]], output_csv: str) -> pd.DataFrame:
+def write_benchmarks_csv(
+    paths: Sequence[str], jobs: Sequence[Mapping[str, object]], output_csv: str
+) -> pd.DataFrame:
     """:func:`gather_benchmarks` written (atomically) to ``output_csv``; returns the table."""
     table = gather_benchmarks(paths, jobs)
     with atomic_path(output_csv) as tmp:
         table.to_csv(tmp, index=False)
-    log.info("%d benchmark rows from %d jobs; total wall %.1f s, CPU %.1f s, peak RSS %.0f MiB",
-             len(table), len(paths), table["wall_s"].sum(), table["cpu_time_s"].sum(),
-             table["max_rss_mib"].max() if len(table) else 0.0)
+    log.info(
+        "%d benchmark rows from %d jobs; total wall %.1f s, CPU %.1f s, peak RSS %.0f MiB",
+        len(table),
+        len(paths),
+        table["wall_s"].sum(),
+        table["cpu_time_s"].sum(),
+        table["max_rss_mib"].max() if len(table) else 0.0,
+    )
     return table

@@ -22,10 +22,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help") or args[0] not in COMMANDS:
         usage = "usage: mwlc <command> [-h] ...\n\ncommands:\n" + "".join(
-            f"  {name:<16}{summary}\n" for name, (_, summary) in COMMANDS.items())
+            f"  {name:<16}{summary}\n" for name, (_, summary) in COMMANDS.items()
+        )
         known = not args or args[0] in ("-h", "--help")
-        print(usage if known else f"mwlc: unknown command {args[0]!r}\n\n{usage}",
-              file=sys.stdout if known else sys.stderr, end="")
+        print(
+            usage if known else f"mwlc: unknown command {args[0]!r}\n\n{usage}",
+            file=sys.stdout if known else sys.stderr,
+            end="",
+        )
         return 0 if known else 2
     import importlib
 

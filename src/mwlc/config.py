@@ -36,7 +36,9 @@ def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
         return yaml.safe_load(f)
 
 
-def check_config(config: dict, schema: dict | None = None, defaults: dict | None = None) -> tuple[dict, list[str]]:
+def check_config(
+    config: dict, schema: dict | None = None, defaults: dict | None = None
+) -> tuple[dict, list[str]]:
     """Validate ``config`` and return ``(checked_config, deprecation_messages)``.
 
     The returned config is a copy with archive names canonical, old parameter names converted
@@ -100,6 +102,7 @@ _OLD_BANDS = {
     "panstarrs": {f"panstarrs {f}": f"Pan-STARRS {f}" for f in "grizy"},
 }
 
+
 def _heasarc_catalogs(catalog_constraints: dict) -> dict:
     from mwlc.archives.heasarc import catalogs_from_original
 
@@ -124,7 +127,11 @@ _OLD_PARAMS: dict[str, dict[str, tuple[str | None, Callable[[Any], Any] | None, 
         "verbose": (None, None, "logging goes to the job's log"),
     },
     "panstarrs": {
-        "radius": ("radius_arcsec", _panstarrs_radius, "arcsec since the HATS-era helper; degrees are refused"),
+        "radius": (
+            "radius_arcsec",
+            _panstarrs_radius,
+            "arcsec since the HATS-era helper; degrees are refused",
+        ),
     },
     "wise": {
         "radius": ("radius_arcsec", None, "already in arcsec"),
@@ -149,12 +156,18 @@ def _old_icecube_archive(params: dict) -> tuple[dict, str]:
 
     unknown = set(params) - {"icecube_select_topN", "max_search_radius", "enabled"}
     if unknown:
-        raise ConfigError(f"config key 'archives.IceCube.{sorted(unknown)[0]}': unknown key for the old IceCube "
-                          "archive; allowed keys: icecube_select_topN, max_search_radius")
-    settings = icecube_from_original(params.get("icecube_select_topN", 3), params.get("max_search_radius", 2.0))
+        raise ConfigError(
+            f"config key 'archives.IceCube.{sorted(unknown)[0]}': unknown key for the old IceCube "
+            "archive; allowed keys: icecube_select_topN, max_search_radius"
+        )
+    settings = icecube_from_original(
+        params.get("icecube_select_topN", 3), params.get("max_search_radius", 2.0)
+    )
     converted = {"catalogs": {"icecubepsc": settings}}
-    return converted, (f"archive IceCube is now HEASARC's icecubepsc table: use archives.heasarc.catalogs."
-                       f"icecubepsc = {settings} (radius converted from degrees to arcsec)")
+    return converted, (
+        f"archive IceCube is now HEASARC's icecubepsc table: use archives.heasarc.catalogs."
+        f"icecubepsc = {settings} (radius converted from degrees to arcsec)"
+    )
 
 
 def deep_merge(base: dict, extra: dict) -> dict:
@@ -220,7 +233,10 @@ def _migrate_params(archive: str, params: dict, defaults: dict) -> list[str]:
             notes.append(f"archives.{archive}.{old} is obsolete and ignored ({why})")
             continue
         if new in params and params[new] != defaults.get(new, object()):
-            raise ConfigError(f"config key 'archives.{archive}.{old}': old name given together with '{new}'; keep only '{new}'")
+            raise ConfigError(
+                f"config key 'archives.{archive}.{old}': old name given together with '{new}'; "
+                f"keep only '{new}'"
+            )
         try:
             params[new] = convert(value) if convert else value
         except ConfigError as err:
@@ -266,9 +282,18 @@ def _describe(error: jsonschema.ValidationError) -> str:
 
 def _expected_type(value) -> str:
     names = value if isinstance(value, list) else [value]
-    return " or ".join({"number": "a number", "integer": "an integer", "string": "a string",
-                        "boolean": "true or false", "object": "a mapping", "array": "a list",
-                        "null": "null"}.get(n, n) for n in names)
+    return " or ".join(
+        {
+            "number": "a number",
+            "integer": "an integer",
+            "string": "a string",
+            "boolean": "true or false",
+            "object": "a mapping",
+            "array": "a list",
+            "null": "null",
+        }.get(n, n)
+        for n in names
+    )
 
 
 # --- defaults and cross-field checks ---------------------------------------------------------
@@ -319,8 +344,10 @@ def _check_arcsec_values(config: dict) -> None:
     """Refuse ``*_arcsec`` values so small they must be degrees (the original's ``1/3600``)."""
     for key, value in _arcsec_values(config, ()):
         if 0 < value < SMALLEST_ARCSEC:
-            raise ConfigError(f"config key '{key}': {value:g} looks like degrees ({value * 3600:g} arcsec); "
-                              "this key is in arcsec")
+            raise ConfigError(
+                f"config key '{key}': {value:g} looks like degrees ({value * 3600:g} arcsec); "
+                "this key is in arcsec"
+            )
 
 
 def _arcsec_values(node: Any, path: tuple) -> list[tuple[str, float]]:

@@ -99,8 +99,14 @@ def fetch_shard(
     module = get_archive(archive)
     sample = read_shard(shard_path)
     # Credentials never reach the log or the file metadata (a token in the URL, a key in params).
-    log.info("%s: %d objects in %s, source %s, params %s", module.NAME, len(sample), shard_path,
-             redact(source), redact_params(params))
+    log.info(
+        "%s: %d objects in %s, source %s, params %s",
+        module.NAME,
+        len(sample),
+        shard_path,
+        redact(source),
+        redact_params(params),
+    )
     provenance = {
         "source": redact(source),
         "params": redact_params(params),
@@ -110,11 +116,25 @@ def fetch_shard(
     }
     started = time.monotonic()
     with _memory_limit(mem_mb, module.NAME, shard_path) as watchdog, attached(dask_scheduler):
-        batches = module.fetch(sample, source=worker_source(source, dask_scheduler), threads=threads,
-                               mem_mb=mem_mb, storage_options=storage_options(s3_endpoint_url), **params)
-        rows = write_lightcurve_shard(batches, output_path, file_metadata(module.NAME, module.BANDS, provenance))
-    log.info("%s: %d rows for %d objects in %.1f s -> %s", module.NAME, rows, len(sample),
-             time.monotonic() - started, output_path)
+        batches = module.fetch(
+            sample,
+            source=worker_source(source, dask_scheduler),
+            threads=threads,
+            mem_mb=mem_mb,
+            storage_options=storage_options(s3_endpoint_url),
+            **params,
+        )
+        rows = write_lightcurve_shard(
+            batches, output_path, file_metadata(module.NAME, module.BANDS, provenance)
+        )
+    log.info(
+        "%s: %d rows for %d objects in %.1f s -> %s",
+        module.NAME,
+        rows,
+        len(sample),
+        time.monotonic() - started,
+        output_path,
+    )
     if watchdog is not None:
         log.info("%s: peak resident memory %.0f MB of mem_mb=%d MB", module.NAME, watchdog.peak_mb, mem_mb)
     return rows
@@ -127,7 +147,8 @@ def _memory_limit(mem_mb: int | None, archive: str, shard_path: str) -> MemoryWa
     return MemoryWatchdog(
         mem_mb,
         job=f"fetching {archive} light curves of {shard_path}",
-        advice=(f"the job's memory (config fetch_mem_mb: {{{archive}: <MB>}}, or snakemake --set-resources "
-                "fetch_lightcurves:mem_mb=<MB>), or cut the sample into more shards (n_shards)"),
+        advice=(
+            f"the job's memory (config fetch_mem_mb: {{{archive}: <MB>}}, or snakemake --set-resources "
+            "fetch_lightcurves:mem_mb=<MB>), or cut the sample into more shards (n_shards)"
+        ),
     )
-

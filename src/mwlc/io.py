@@ -71,9 +71,7 @@ def write_lightcurve_shard(
                 if batch.num_rows == 0:
                     continue
                 if not batch.schema.equals(LIGHTCURVE_SCHEMA, check_metadata=False):
-                    raise TypeError(
-                        f"batch schema differs from the light-curve schema:\n{batch.schema}"
-                    )
+                    raise TypeError(f"batch schema differs from the light-curve schema:\n{batch.schema}")
                 writer.write_table(
                     pa.Table.from_batches([batch]).replace_schema_metadata(schema.metadata),
                     row_group_size=ROW_GROUP_ROWS,

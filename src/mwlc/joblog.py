@@ -26,25 +26,33 @@ QUIET_LOGGERS = ("distributed", "numba", "fsspec", "s3fs", "botocore", "urllib3"
 #: What replaces a secret.
 MASK = "***"
 #: Environment variables whose values are secrets (matched anywhere in the name, any case).
-SECRET_ENV_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|ACCESS_KEY|PRIVATE_KEY",
-                             re.IGNORECASE)
+SECRET_ENV_NAME = re.compile(
+    r"SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|ACCESS_KEY|PRIVATE_KEY", re.IGNORECASE
+)
 #: Parameter (mapping) keys whose values are secrets, e.g. fsspec's ``key``/``secret``/``token``.
-SECRET_PARAM_KEY = re.compile(r"^(key|secret|token|password|passwd|credentials?)$|"
-                              r"(_|-)(secret|token|password|passwd|key|credentials?)$|"
-                              r"^(secret|token|password|authorization)", re.IGNORECASE)
+SECRET_PARAM_KEY = re.compile(
+    r"^(key|secret|token|password|passwd|credentials?)$|"
+    r"(_|-)(secret|token|password|passwd|key|credentials?)$|"
+    r"^(secret|token|password|authorization)",
+    re.IGNORECASE,
+)
 #: Files whose whole content is a secret (read if they exist): Rubin's TAP token.
 TOKEN_FILES = ("~/.rsp-tap.token",)
 #: Values shorter than this are not masked literally (a "1" or "true" is no secret).
 MIN_SECRET_CHARS = 8
 
 _URL_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@", re.IGNORECASE)
-_SECRET_QUERY = re.compile(r"(?P<head>[?&;](?:[a-z0-9_.-]*token|api_?key|key|secret|password|passwd|"
-                           r"sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token)=)"
-                           r"[^&#\s'\"]+", re.IGNORECASE)
+_SECRET_QUERY = re.compile(
+    r"(?P<head>[?&;](?:[a-z0-9_.-]*token|api_?key|key|secret|password|passwd|"
+    r"sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token)=)"
+    r"[^&#\s'\"]+",
+    re.IGNORECASE,
+)
 
 
-def secret_values(environ: Mapping[str, str] | None = None,
-                  token_files: Iterable[str] = TOKEN_FILES) -> list[str]:
+def secret_values(
+    environ: Mapping[str, str] | None = None, token_files: Iterable[str] = TOKEN_FILES
+) -> list[str]:
     """The literal secrets of this job, longest first.
 
     Parameters
@@ -102,8 +110,10 @@ def redact_params(value: Any, secrets: Iterable[str] | None = None) -> Any:
     """
     secrets = secret_values() if secrets is None else list(secrets)
     if isinstance(value, Mapping):
-        return {k: MASK if SECRET_PARAM_KEY.search(str(k)) and v not in (None, "") else
-                redact_params(v, secrets) for k, v in value.items()}
+        return {
+            k: MASK if SECRET_PARAM_KEY.search(str(k)) and v not in (None, "") else redact_params(v, secrets)
+            for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
         return type(value)(redact_params(v, secrets) for v in value)
     if isinstance(value, str):
@@ -160,8 +170,9 @@ def start_job_log(log_path: str, *, job: str, provenance_note: str = "") -> logg
     stream = open(log_path, "w", buffering=1)
     secrets = secret_values()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(_UTCFormatter("%(asctime)sZ %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S",
-                                       secrets))
+    handler.setFormatter(
+        _UTCFormatter("%(asctime)sZ %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S", secrets)
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
@@ -178,4 +189,6 @@ def start_job_log(log_path: str, *, job: str, provenance_note: str = "") -> logg
 
 
 def _log_uncaught(exc_type, exc, tb) -> None:
-    logging.getLogger("mwlc").critical("job failed: %s: %s", exc_type.__name__, exc, exc_info=(exc_type, exc, tb))
+    logging.getLogger("mwlc").critical(
+        "job failed: %s: %s", exc_type.__name__, exc, exc_info=(exc_type, exc, tb)
+    )

@@ -94,8 +94,15 @@ class MemoryWatchdog:
         If ``mem_mb`` is not a number > 0.
     """
 
-    def __init__(self, mem_mb: float, *, job: str = "this job", advice: str = "resources.mem_mb",
-                 interval_s: float = 0.2, grace_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        mem_mb: float,
+        *,
+        job: str = "this job",
+        advice: str = "resources.mem_mb",
+        interval_s: float = 0.2,
+        grace_s: float = 10.0,
+    ) -> None:
         if isinstance(mem_mb, bool) or not isinstance(mem_mb, (int, float)) or not mem_mb > 0:
             raise ConfigError(f"mem_mb must be a number > 0 (MB), got {mem_mb!r}")
         self.mem_mb = float(mem_mb)
@@ -119,8 +126,9 @@ class MemoryWatchdog:
         self._thread.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self.exceeded is None:  # past the limit, the watchdog stays on until the process ends
             self._stop.set()
             if self._thread is not None:
@@ -132,8 +140,10 @@ class MemoryWatchdog:
     # -- watching --------------------------------------------------------------------------
     def message(self, rss_mb: float) -> str:
         """The message of a job whose RSS reached ``rss_mb``."""
-        return (f"{self.job} exceeded its memory limit: resident memory {rss_mb:.0f} MB > "
-                f"mem_mb={self.mem_mb:.0f} MB; raise {self.advice}")
+        return (
+            f"{self.job} exceeded its memory limit: resident memory {rss_mb:.0f} MB > "
+            f"mem_mb={self.mem_mb:.0f} MB; raise {self.advice}"
+        )
 
     def _watch(self) -> None:
         while not self._stop.wait(self.interval_s if self.peak_mb else 0.0):
@@ -154,8 +164,12 @@ class MemoryWatchdog:
             if self._previous_handler is not None:
                 signal.pthread_kill(self._main_ident, INTERRUPT_SIGNAL)
             time.sleep(min(RESEND_S, max(0.0, deadline - time.monotonic())))
-        log.critical("%s; still running %.0f s later: ending the process (exit status %d)",
-                     self.job, self.grace_s, EXIT_MEMORY)
+        log.critical(
+            "%s; still running %.0f s later: ending the process (exit status %d)",
+            self.job,
+            self.grace_s,
+            EXIT_MEMORY,
+        )
         logging.shutdown()
         os._exit(EXIT_MEMORY)
 

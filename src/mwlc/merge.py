@@ -84,15 +84,23 @@ def summarize_archive(paths: Sequence[str], output_csv: str) -> pd.DataFrame:
         empty += table.num_rows == 0
         table = table.set_column(1, "band", pc.cast(table["band"], pa.string()))
         per_band = table.group_by("band").aggregate([("objectid", "count_distinct"), ("objectid", "count")])
-        for band, objects, rows in zip(*(per_band[c].to_pylist() for c in
-                                         ("band", "objectid_count_distinct", "objectid_count"))):
+        for band, objects, rows in zip(
+            *(per_band[c].to_pylist() for c in ("band", "objectid_count_distinct", "objectid_count")),
+            strict=True,
+        ):
             counts.setdefault(band, [0, 0])
             counts[band][0] += objects  # shards hold disjoint objects
             counts[band][1] += rows
     summary = pd.DataFrame(
         [
-            (archive, band, objects, rows, getattr(bands.get(band), "unit", ""),
-             getattr(bands.get(band), "time_system", ""))
+            (
+                archive,
+                band,
+                objects,
+                rows,
+                getattr(bands.get(band), "unit", ""),
+                getattr(bands.get(band), "time_system", ""),
+            )
             for band, (objects, rows) in counts.items()
         ],
         columns=SUMMARY_COLUMNS,
@@ -116,7 +124,9 @@ def check_same_sample(lightcurve_paths: Sequence[str], sample_shard_path: str) -
             )
 
 
-def write_dataset_metadata(dataset: str, relative_paths: Sequence[str], common_metadata: str, metadata: str) -> None:
+def write_dataset_metadata(
+    dataset: str, relative_paths: Sequence[str], common_metadata: str, metadata: str
+) -> None:
     """Write the dataset's ``_common_metadata`` (schema, all bands) and ``_metadata`` (row groups)."""
     bands: dict = {}
     collected = []
@@ -132,8 +142,13 @@ def write_dataset_metadata(dataset: str, relative_paths: Sequence[str], common_m
         pq.write_metadata(schema, tmp, metadata_collector=collected)
 
 
-BY_OBJECT_FIELDS = [("archive", pa.string()), ("band", pa.string()), ("time", pa.float64()),
-                    ("flux", pa.float64()), ("err", pa.float64())]
+BY_OBJECT_FIELDS = [
+    ("archive", pa.string()),
+    ("band", pa.string()),
+    ("time", pa.float64()),
+    ("flux", pa.float64()),
+    ("err", pa.float64()),
+]
 BY_OBJECT_SCHEMA = pa.schema(
     [
         ("objectid", pa.int64()),
@@ -157,8 +172,10 @@ def nest_shard(objects: pd.DataFrame, flat: pa.Table) -> pa.Table:
     flat : pyarrow.Table
         Their light-curve rows (objectid, archive, band, time, flux, err), any order.
     """
-    order = pc.sort_indices(flat, [("objectid", "ascending"), ("archive", "ascending"),
-                                   ("band", "ascending"), ("time", "ascending")])
+    order = pc.sort_indices(
+        flat,
+        [("objectid", "ascending"), ("archive", "ascending"), ("band", "ascending"), ("time", "ascending")],
+    )
     flat = flat.take(order)
     ids = objects["objectid"].to_numpy(np.int64)
     counts = np.zeros(len(ids), dtype=np.int64)
@@ -172,9 +189,15 @@ def nest_shard(objects: pd.DataFrame, flat: pa.Table) -> pa.Table:
     ]
     lightcurve = pa.StructArray.from_arrays(lists, names=[name for name, _ in BY_OBJECT_FIELDS])
     return pa.Table.from_arrays(
-        [pa.array(ids), pa.array(objects["ra"], pa.float64()), pa.array(objects["dec"], pa.float64()),
-         pa.array(objects["label"].astype(str)), pa.array(objects["labels"].astype(str)),
-         pa.array(counts), lightcurve],
+        [
+            pa.array(ids),
+            pa.array(objects["ra"], pa.float64()),
+            pa.array(objects["dec"], pa.float64()),
+            pa.array(objects["label"].astype(str)),
+            pa.array(objects["labels"].astype(str)),
+            pa.array(counts),
+            lightcurve,
+        ],
         schema=BY_OBJECT_SCHEMA,
     )
 
@@ -186,7 +209,9 @@ def _read_flat(path: str, archive: str) -> pa.Table:
     return table.append_column("archive", pa.array(np.full(table.num_rows, archive), pa.string()))
 
 
-def write_by_object(sample: pd.DataFrame, dataset: str, archives: Sequence[str], shards: Sequence[str], output: str) -> None:
+def write_by_object(
+    sample: pd.DataFrame, dataset: str, archives: Sequence[str], shards: Sequence[str], output: str
+) -> None:
     """Write the one-row-per-object table, one row group per shard (memory: one shard)."""
     with atomic_path(output) as tmp, pq.ParquetWriter(tmp, BY_OBJECT_SCHEMA) as writer:
         for shard in shards:
@@ -237,5 +262,10 @@ def merge_dataset(
     summary = pd.concat([pd.read_csv(path) for path in summaries], ignore_index=True)
     with atomic_path(summary_csv) as tmp:
         summary.to_csv(tmp, index=False)
-    log.info("merged %d archives x %d shards: %d rows\n%s", len(archives), len(shards),
-             summary["rows"].sum(), summary.to_string(index=False))
+    log.info(
+        "merged %d archives x %d shards: %d rows\n%s",
+        len(archives),
+        len(shards),
+        summary["rows"].sum(),
+        summary.to_string(index=False),
+    )

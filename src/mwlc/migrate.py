@@ -35,7 +35,7 @@ from typing import Any
 
 import yaml
 
-from mwlc.archives.registry import ARCHIVES, ALIASES
+from mwlc.archives.registry import ALIASES, ARCHIVES
 from mwlc.config import migrate_archive_params
 from mwlc.errors import ConfigError
 
@@ -57,9 +57,9 @@ CONSOLIDATE_RADIUS_ARCSEC = 18.0
 #: Original top-level keys without an mwlc equivalent -> what to do instead.
 NO_EQUIVALENT: dict[str, str] = {
     "overwrite_existing_sample": "Snakemake reruns only what is missing or changed; force the sample "
-                                 "with `snakemake --forcerun sample`",
+    "with `snakemake --forcerun sample`",
     "overwrite_existing_lightcurves": "finished shards are never fetched again; force them with "
-                                      "`snakemake --forcerun fetch_lightcurves`",
+    "`snakemake --forcerun fetch_lightcurves`",
     "use_yaml": "give the config file with `--configfile`",
     "yaml_filename": "give the config file with `--configfile`",
     "sample_filename": "the sample is always results/<run_id>/sample.ecsv",
@@ -210,7 +210,9 @@ def migrate_kwargs(kwargs: Mapping[str, Any], archive_names: str | Sequence[str]
     migration.config["run_id"] = str(kwargs.pop("run_id", "my-run"))
     sources = _sample_sources(kwargs.pop("get_samples", DEFAULT_SAMPLES), migration)
     migration.config["sample"] = {
-        "consolidate_radius_arcsec": _consolidation(kwargs.pop("consolidate_nearby_objects", True), migration),
+        "consolidate_radius_arcsec": _consolidation(
+            kwargs.pop("consolidate_nearby_objects", True), migration
+        ),
         "sources": sources,
     }
     _choose_shards(sources, migration)
@@ -226,7 +228,9 @@ def _consolidation(consolidate: Any, migration: Migration) -> float:
     if isinstance(consolidate, str):
         consolidate = consolidate.strip().lower() == "true"
     radius = CONSOLIDATE_RADIUS_ARCSEC if consolidate else 0.0
-    migration.changes.append(f"consolidate_nearby_objects={consolidate} -> sample.consolidate_radius_arcsec: {radius:g}")
+    migration.changes.append(
+        f"consolidate_nearby_objects={consolidate} -> sample.consolidate_radius_arcsec: {radius:g}"
+    )
     return radius
 
 
@@ -238,8 +242,9 @@ def _sample_sources(get_samples: Any, migration: Migration) -> list[dict]:
     for name, kwargs in _by_name(get_samples, "get_samples").items():
         if name in UNSUPPORTED_SAMPLES or name not in SOURCE_NAMES:
             why = "journal-page scraping is not provided" if name in UNSUPPORTED_SAMPLES else "unknown source"
-            migration.no_equivalent.append(f"get_samples.{name}: {why}; give its positions as a file "
-                                           "(source: file)")
+            migration.no_equivalent.append(
+                f"get_samples.{name}: {why}; give its positions as a file (source: file)"
+            )
             continue
         kwargs = dict(kwargs)
         if name == "papers_list":
@@ -247,17 +252,23 @@ def _sample_sources(get_samples: Any, migration: Migration) -> list[dict]:
         elif name in OLD_SOURCES:
             new_name, renames = OLD_SOURCES[name]
             kwargs = {renames.get(key, key): value for key, value in kwargs.items()}
-            migration.changes.append(f"get_samples.{name} -> source: {new_name}"
-                                     + "".join(f", {old} -> {new}" for old, new in renames.items()))
+            migration.changes.append(
+                f"get_samples.{name} -> source: {new_name}"
+                + "".join(f", {old} -> {new}" for old, new in renames.items())
+            )
             name = new_name
         allowed = source_keys(name)
         for key in sorted(set(kwargs) - allowed):
-            migration.no_equivalent.append(f"get_samples.{name}.{key}={kwargs.pop(key)!r}: not a parameter of "
-                                           f"this source (logging goes to the job's log)")
+            migration.no_equivalent.append(
+                f"get_samples.{name}.{key}={kwargs.pop(key)!r}: not a parameter of "
+                f"this source (logging goes to the job's log)"
+            )
         if name == "sdss" and kwargs.get("randomize_z"):
             kwargs.setdefault("seed", 0)
-            migration.changes.append("get_samples.sdss.randomize_z: the random selection is seeded "
-                                     f"(seed: {kwargs['seed']}), so a rerun gives the same sample")
+            migration.changes.append(
+                "get_samples.sdss.randomize_z: the random selection is seeded "
+                f"(seed: {kwargs['seed']}), so a rerun gives the same sample"
+            )
         sources.append({"source": name, **kwargs})
     return sources
 
@@ -278,8 +289,10 @@ def _choose_shards(sources: list[dict], migration: Migration) -> None:
     known = sum(int(size) for size in sizes if isinstance(size, (int, str)) and str(size).isdigit())
     if known >= OBJECTS_PER_SHARD:
         migration.config["n_shards"] = math.ceil(known / OBJECTS_PER_SHARD)
-        migration.changes.append(f"n_shards: {migration.config['n_shards']} for ~{known:,} objects "
-                                 f"(~{OBJECTS_PER_SHARD:,} per shard; one fetch job per archive and shard)")
+        migration.changes.append(
+            f"n_shards: {migration.config['n_shards']} for ~{known:,} objects "
+            f"(~{OBJECTS_PER_SHARD:,} per shard; one fetch job per archive and shard)"
+        )
 
 
 def _archives(old: dict[str, dict], names: str | Sequence[str] | None, migration: Migration) -> dict:
@@ -297,7 +310,9 @@ def _archives(old: dict[str, dict], names: str | Sequence[str] | None, migration
         converted[canonical] = _merge_archive(converted.get(canonical), params)
         migration.changes += notes
     for name in sorted(set(old) - wanted - set(unknown)):
-        migration.changes.append(f"archives.{name}: kwargs given but {name} is not in the archive list: disabled")
+        migration.changes.append(
+            f"archives.{name}: kwargs given but {name} is not in the archive list: disabled"
+        )
     if "heasarc" in converted:
         _skip_unlisted_heasarc_tables(converted["heasarc"], wanted, migration)
     return {name: {"enabled": name in converted, **converted.get(name, {})} for name in ARCHIVES}
@@ -330,23 +345,37 @@ def _skip_unlisted_heasarc_tables(heasarc: dict, wanted: set[str], migration: Mi
         if not listed:
             catalogs[table] = None
             owner = "IceCube" if table == "icecubepsc" else "HEASARC"
-            migration.changes.append(f"archives.heasarc.catalogs.{table}: null ({owner} is not in the archive list)")
+            migration.changes.append(
+                f"archives.heasarc.catalogs.{table}: null ({owner} is not in the archive list)"
+            )
 
 
 # --- command line -------------------------------------------------------------------------------
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``mwlc migrate-config [kwargs.yml] [-j JSON] [-d key=value ...] [-a NAMES] [-r RUN_ID] -o out.yaml``."""
+    """The ``mwlc migrate-config`` command line.
+
+    ``mwlc migrate-config [kwargs.yml] [-j JSON] [-d key=value ...] [-a NAMES] [-r RUN_ID] -o out.yaml``
+    """
     parser = argparse.ArgumentParser(
         prog="mwlc migrate-config",
         description="Write an mwlc config equivalent to a Fornax scale_up run's parameters "
-                    "(kwargs.yml, -j JSON, -d key=value, -a archives), converting names and units.")
+        "(kwargs.yml, -j JSON, -d key=value, -a archives), converting names and units.",
+    )
     parser.add_argument("kwargs_yml", nargs="?", type=Path, help="the original run's kwargs.yml")
     parser.add_argument("-j", "--kwargs-json", help="the original's -j JSON string")
-    parser.add_argument("-d", "--kwargs-dict", action="append", default=[], metavar="KEY=VALUE",
-                        help="the original's -d flags (repeatable)")
-    parser.add_argument("-a", "--archives", help='the original\'s -a list, e.g. "Gaia HEASARC IceCube WISE ZTF" or all')
+    parser.add_argument(
+        "-d",
+        "--kwargs-dict",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="the original's -d flags (repeatable)",
+    )
+    parser.add_argument(
+        "-a", "--archives", help='the original\'s -a list, e.g. "Gaia HEASARC IceCube WISE ZTF" or all'
+    )
     parser.add_argument("-r", "--run-id", help="the original's -r run id (wins over the kwargs)")
     parser.add_argument("-o", "--output", help="config YAML to write (default: standard output)")
     args = parser.parse_args(argv)
@@ -369,7 +398,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for line in migration.no_equivalent:
         print(f"no equivalent: {line}", file=sys.stderr)
     if args.output:
-        print(f"wrote {args.output}; run it with: snakemake --cores 8 --configfile {args.output}", file=sys.stderr)
+        print(
+            f"wrote {args.output}; run it with: snakemake --cores 8 --configfile {args.output}",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -34,8 +34,19 @@ log = logging.getLogger(__name__)
 
 #: Columns of the usage table, in order (the top.txt importer writes the same table).
 USAGE_COLUMNS = [
-    "time", "kind", "job", "rule", "wildcards", "pid", "n_pids", "cpu_percent", "rss_mib",
-    "load1", "mem_used_mib", "mem_available_mib", "swap_used_mib",
+    "time",
+    "kind",
+    "job",
+    "rule",
+    "wildcards",
+    "pid",
+    "n_pids",
+    "cpu_percent",
+    "rss_mib",
+    "load1",
+    "mem_used_mib",
+    "mem_available_mib",
+    "swap_used_mib",
 ]
 MIB = 2**20
 
@@ -124,9 +135,14 @@ def _pickled_payload(source: str) -> bytes | None:
         except SyntaxError:
             return None
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr == "loads" and node.args
-                    and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, bytes)):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "loads"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, bytes)
+            ):
                 return node.args[0].value
     return None
 
@@ -196,7 +212,9 @@ def find_snakemake_process(start: psutil.Process | None = None) -> psutil.Proces
         except psutil.Error:
             pass
         proc = proc.parent()
-    raise RuntimeError("no Snakemake process among this process's ancestors: run the monitor as a Snakemake job")
+    raise RuntimeError(
+        "no Snakemake process among this process's ancestors: run the monitor as a Snakemake job"
+    )
 
 
 def own_job_root(main_pid: int, proc: psutil.Process | None = None) -> int:
@@ -307,8 +325,9 @@ class Sampler:
         elapsed = max(now_s - state.time_s, 1e-3)
         percent = max(cpu_s - state.cpu_s, 0.0) / elapsed * 100
         state.cpu_s, state.time_s = cpu_s, now_s
-        return _row(stamp, "job", state.name, pid=root, n_pids=len(tree), cpu_percent=percent,
-                    rss_mib=rss / MIB)
+        return _row(
+            stamp, "job", state.name, pid=root, n_pids=len(tree), cpu_percent=percent, rss_mib=rss / MIB
+        )
 
     def _main_row(self, stamp: str, now_s: float) -> dict:
         with self.main.oneshot():
@@ -319,15 +338,29 @@ class Sampler:
         last_cpu, last_time = self._main_cpu or (0.0, start_s)
         percent = max(cpu_s - last_cpu, 0.0) / max(now_s - last_time, 1e-3) * 100
         self._main_cpu = (cpu_s, now_s)
-        return _row(stamp, "snakemake", JobName("snakemake", "snakemake"), pid=self.main.pid, n_pids=1,
-                    cpu_percent=percent, rss_mib=rss / MIB)
+        return _row(
+            stamp,
+            "snakemake",
+            JobName("snakemake", "snakemake"),
+            pid=self.main.pid,
+            n_pids=1,
+            cpu_percent=percent,
+            rss_mib=rss / MIB,
+        )
 
     def _system_row(self, stamp: str, n_pids: int) -> dict:
         memory, swap = psutil.virtual_memory(), psutil.swap_memory()
-        return _row(stamp, "system", JobName(""), n_pids=n_pids,
-                    cpu_percent=psutil.cpu_percent(interval=None) * self.n_cpus,
-                    load1=psutil.getloadavg()[0], mem_used_mib=memory.used / MIB,
-                    mem_available_mib=memory.available / MIB, swap_used_mib=swap.used / MIB)
+        return _row(
+            stamp,
+            "system",
+            JobName(""),
+            n_pids=n_pids,
+            cpu_percent=psutil.cpu_percent(interval=None) * self.n_cpus,
+            load1=psutil.getloadavg()[0],
+            mem_used_mib=memory.used / MIB,
+            mem_available_mib=memory.available / MIB,
+            swap_used_mib=swap.used / MIB,
+        )
 
 
 def _tree_usage(tree: Iterable[psutil.Process]) -> tuple[float, int]:
@@ -444,8 +477,12 @@ def run_monitor(
     main = main or find_snakemake_process()
     exclude = exclude if exclude is not None else {own_job_root(main.pid)}
     sampler = Sampler(main, exclude)
-    log.info("monitoring Snakemake pid %d every %.1f s until %d target(s) exist", main.pid, interval_s,
-             len(rules.targets))
+    log.info(
+        "monitoring Snakemake pid %d every %.1f s until %d target(s) exist",
+        main.pid,
+        interval_s,
+        len(rules.targets),
+    )
     if all(mtime is not None for mtime in _mtimes(rules.targets).values()):
         log.warning("all targets exist already: recording until they are rewritten or no job runs")
     started, cpu_at_start = time.monotonic(), _own_cpu_s()
@@ -484,9 +521,12 @@ def _loop(sampler: Sampler, write, rules: StopRules, interval_s: float) -> int:
             if not ever_ran and all(m is not None for m in initial.values()):
                 log.warning("no job ran and the final outputs already existed: nothing to monitor")
                 return EXIT_DONE
-            log.error("no job has run for %.0f s (a job failed, or the run stalled): stopping so that "
-                      "Snakemake can finish. (Jobs on a cluster are invisible here: there, set "
-                      "monitor: {enabled: false}.)", tick - last_job)
+            log.error(
+                "no job has run for %.0f s (a job failed, or the run stalled): stopping so that "
+                "Snakemake can finish. (Jobs on a cluster are invisible here: there, set "
+                "monitor: {enabled: false}.)",
+                tick - last_job,
+            )
             return EXIT_IDLE
         if tick - started >= rules.max_hours * 3600:
             log.error("monitor ran for max_hours=%g h: stopping", rules.max_hours)
@@ -504,6 +544,12 @@ def _log_overhead(started: float, cpu_at_start: float) -> None:
     percentage of one core over its wall time, and its RSS (MiB)."""
     wall = max(time.monotonic() - started, 1e-3)
     sampling = _own_cpu_s() - cpu_at_start
-    log.info("monitor overhead: %.2f s CPU sampling in %.0f s = %.2f %% of one core (start-up %.2f s CPU); "
-             "RSS %.0f MiB", sampling, wall, sampling / wall * 100, cpu_at_start,
-             psutil.Process().memory_info().rss / MIB)
+    log.info(
+        "monitor overhead: %.2f s CPU sampling in %.0f s = %.2f %% of one core (start-up %.2f s CPU); "
+        "RSS %.0f MiB",
+        sampling,
+        wall,
+        sampling / wall * 100,
+        cpu_at_start,
+        psutil.Process().memory_info().rss / MIB,
+    )

@@ -90,8 +90,10 @@ def _status_of(exc: BaseException) -> int | None:
 
 #: pyvo's VOSI endpoint errors (capabilities, tables) keep only a message; these parts of it
 #: mean a transient failure (pyvo 1.9 ``EndpointMixin._get_endpoint``).
-_PYVO_TRANSIENT = re.compile(r"Request timed out|Connection failed|HTTP Code: (5\d\d|429)|"
-                             r"503 Service Unavailable")
+_PYVO_TRANSIENT = re.compile(
+    r"Request timed out|Connection failed|HTTP Code: (5\d\d|429)|"
+    r"503 Service Unavailable"
+)
 
 #: Low-level failures of a connection, whichever client layer lets them through: pyvo reads a
 #: TAP answer from ``response.raw``, so urllib3's errors for a reset, a body cut short
@@ -116,8 +118,11 @@ def is_transient(exc: BaseException) -> bool:
     VOSI endpoint errors that report them only in their message.
     """
     for err in _chain(exc):
-        if type(err).__name__ == "DALServiceError" and str(err).startswith(
-                "Unable to access the") and _PYVO_TRANSIENT.search(str(err)):
+        if (
+            type(err).__name__ == "DALServiceError"
+            and str(err).startswith("Unable to access the")
+            and _PYVO_TRANSIENT.search(str(err))
+        ):
             return True
         if isinstance(err, _TRANSIENT_TYPES):
             return True
@@ -142,8 +147,7 @@ class _DefaultTimeoutAdapter(HTTPAdapter):
         return super().send(request, **kwargs)
 
 
-def _raise_for_retryable_status(response: requests.Response, *args: Any,
-                                **kwargs: Any) -> requests.Response:
+def _raise_for_retryable_status(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
     """Response hook: turn a 429/5xx answer into ``requests.HTTPError`` before anyone parses it."""
     if response.status_code in RETRYABLE_STATUS:
         response.raise_for_status()
@@ -189,8 +193,7 @@ def _describe(exc: BaseException) -> str:
     return redact(f"{type(exc).__name__}: {' '.join(str(exc).split())}")[:500]
 
 
-def call_with_retries(fn: Callable[[], T], *, service: str, url: str,
-                      policy: RetryPolicy) -> T:
+def call_with_retries(fn: Callable[[], T], *, service: str, url: str, policy: RetryPolicy) -> T:
     """Call ``fn()``; retry transient failures with exponential backoff.
 
     Parameters
@@ -220,13 +223,19 @@ def call_with_retries(fn: Callable[[], T], *, service: str, url: str,
     def before_sleep(state: RetryCallState) -> None:
         err = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
-        log.warning("%s (%s): attempt %d/%d failed (%s); retrying in %.3g s", service, url,
-                    state.attempt_number, policy.attempts, _describe(err) if err else "?", wait)
+        log.warning(
+            "%s (%s): attempt %d/%d failed (%s); retrying in %.3g s",
+            service,
+            url,
+            state.attempt_number,
+            policy.attempts,
+            _describe(err) if err else "?",
+            wait,
+        )
 
     retrying = Retrying(
         stop=stop_after_attempt(policy.attempts),
-        wait=wait_exponential(multiplier=policy.backoff_s, exp_base=2, min=0,
-                              max=policy.max_wait_s),
+        wait=wait_exponential(multiplier=policy.backoff_s, exp_base=2, min=0, max=policy.max_wait_s),
         retry=retry_if_exception(lambda e: is_transient(e) and not isinstance(e, MwlcError)),
         before_sleep=before_sleep,
         reraise=True,
@@ -238,6 +247,4 @@ def call_with_retries(fn: Callable[[], T], *, service: str, url: str,
     except Exception as exc:
         attempts = retrying.statistics.get("attempt_number", 1)
         kind = "failed" if is_transient(exc) else "answered with an error"
-        raise ArchiveError(
-            f"{service} ({url}) {kind} after {attempts} attempt(s): {_describe(exc)}"
-        ) from exc
+        raise ArchiveError(f"{service} ({url}) {kind} after {attempts} attempt(s): {_describe(exc)}") from exc

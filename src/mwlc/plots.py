@@ -2,9 +2,9 @@
 
 Each ``plot_*`` function takes small tables and returns a :class:`matplotlib.figure.Figure`
 (testable without files, drawn without pyplot so that no backend or global figure state is
-touched: in a notebook the returned figure displays itself); each ``*_figure_file`` function reads the workflow's files, draws
-the figure and saves it (the rules' scripts call those). Every figure carries the run's
-provenance note (e.g. "synthetic demo data") in red at the bottom when one is given.
+touched: in a notebook the returned figure displays itself); each ``*_figure_file`` function
+reads the workflow's files, draws the figure and saves it (the rules' scripts call those). Every
+figure carries the run's provenance note (e.g. "synthetic demo data") in red at the bottom when one is given.
 """
 
 from __future__ import annotations
@@ -63,8 +63,12 @@ def _memory_scale(max_mib: float) -> tuple[float, str]:
 
 def read_usage(path: str | Path) -> pd.DataFrame:
     """The monitor's usage CSV (or an imported ``top.txt``) with ``time`` as UTC datetimes."""
-    usage = pd.read_csv(path, dtype={"job": str, "rule": str, "wildcards": str, "kind": str},
-                        keep_default_na=False, na_values=[""])
+    usage = pd.read_csv(
+        path,
+        dtype={"job": str, "rule": str, "wildcards": str, "kind": str},
+        keep_default_na=False,
+        na_values=[""],
+    )
     usage["time"] = pd.to_datetime(usage["time"], utc=True, format="ISO8601")
     for column in ("job", "rule", "wildcards"):
         usage[column] = usage[column].fillna("")
@@ -86,8 +90,10 @@ def select_window(usage: pd.DataFrame, window: Sequence[str] | None) -> pd.DataF
     if ":" in start and "-" not in start and ":" in end and "-" not in end:
         index = pd.DatetimeIndex(usage["time"])
         return usage.iloc[index.indexer_between_time(start, end)]
-    lo, hi = (pd.Timestamp(value).tz_localize("UTC") if pd.Timestamp(value).tzinfo is None
-              else pd.Timestamp(value) for value in (start, end))
+    lo, hi = (
+        pd.Timestamp(value).tz_localize("UTC") if pd.Timestamp(value).tzinfo is None else pd.Timestamp(value)
+        for value in (start, end)
+    )
     return usage[(usage["time"] >= lo) & (usage["time"] <= hi)]
 
 
@@ -104,8 +110,11 @@ def job_spans(usage: pd.DataFrame) -> pd.DataFrame:
     jobs = usage[usage["kind"] == "job"]
     if jobs.empty:
         return pd.DataFrame(columns=["job", "rule", "pid", "start", "end", "started", "ended"])
-    spans = (jobs.groupby(["job", "pid"], sort=False)
-             .agg(rule=("rule", "first"), start=("time", "min"), end=("time", "max")).reset_index())
+    spans = (
+        jobs.groupby(["job", "pid"], sort=False)
+        .agg(rule=("rule", "first"), start=("time", "min"), end=("time", "max"))
+        .reset_index()
+    )
     first, last = usage["time"].min(), usage["time"].max()
     spans["started"] = spans["start"] > first
     spans["ended"] = spans["end"] < last
@@ -114,7 +123,9 @@ def job_spans(usage: pd.DataFrame) -> pd.DataFrame:
 
 def _job_colours(spans: pd.DataFrame) -> dict[str, tuple]:
     """One colour per job name (≤ MAX_NAMED_JOBS jobs) or per rule (more jobs)."""
-    keys = list(dict.fromkeys(spans["job"] if len(spans) <= MAX_NAMED_JOBS else spans["rule"].replace("", "?")))
+    keys = list(
+        dict.fromkeys(spans["job"] if len(spans) <= MAX_NAMED_JOBS else spans["rule"].replace("", "?"))
+    )
     cmap = matplotlib.colormaps.get_cmap("tab10" if len(keys) <= 10 else "tab20")
     return {key: cmap(i % cmap.N) for i, key in enumerate(keys)}
 
@@ -161,8 +172,16 @@ def plot_overview(
     for _, tag in usage[usage["kind"] == "tag"].iterrows():
         for ax in axes:
             ax.axvline(tag["time"], color="0.5", linestyle=":", linewidth=1)
-        axes[0].annotate(tag["job"], (tag["time"], 1.0), xycoords=("data", "axes fraction"), rotation=90,
-                         va="top", ha="right", fontsize=7, color="0.3")
+        axes[0].annotate(
+            tag["job"],
+            (tag["time"], 1.0),
+            xycoords=("data", "axes fraction"),
+            rotation=90,
+            va="top",
+            ha="right",
+            fontsize=7,
+            color="0.3",
+        )
     _time_axis(axes[-1], usage["time"].min(), usage["time"].max())
     axes[-1].set_xlabel("Time (UTC)")
     for ax in axes:
@@ -179,8 +198,9 @@ def _overview_system(axes, system: pd.DataFrame) -> None:
     axes[0].set_ylim(bottom=0)
     axes[2].plot(system["time"], system["mem_available_mib"] / 1024, color="0.4", label="available")
     if system["swap_used_mib"].fillna(0).max() > 0:
-        axes[2].plot(system["time"], system["swap_used_mib"] / 1024, color="tab:red", linestyle=":",
-                     label="swap used")
+        axes[2].plot(
+            system["time"], system["swap_used_mib"] / 1024, color="tab:red", linestyle=":", label="swap used"
+        )
     axes[2].set_ylabel("System memory\n(GiB)")
     axes[2].set_ylim(bottom=0)
     axes[2].legend(loc="lower left", fontsize=7)
@@ -202,8 +222,13 @@ def _overview_jobs(axes, usage: pd.DataFrame) -> None:
         rows = jobs[(jobs["job"] == span.job) & (jobs["pid"] == span.pid)]
         key = span.job if named else (span.rule or "?")
         colour = colours[key]
-        axes[1].plot(rows["time"], rows["cpu_percent"], color=colour, linewidth=1.2,
-                     label=None if key in labelled else key)
+        axes[1].plot(
+            rows["time"],
+            rows["cpu_percent"],
+            color=colour,
+            linewidth=1.2,
+            label=None if key in labelled else key,
+        )
         axes[3].plot(rows["time"], rows["rss_mib"] / scale, color=colour, linewidth=1.2)
         labelled.add(key)
         for ax, values in ((axes[1], rows["cpu_percent"]), (axes[3], rows["rss_mib"] / scale)):
@@ -218,18 +243,30 @@ def _overview_jobs(axes, usage: pd.DataFrame) -> None:
     for ax in (axes[1], axes[3]):
         ax.set_ylim(bottom=0)
     if labelled or not main.empty:
-        axes[1].legend(title="Jobs" if named else "Rules", loc="upper left", bbox_to_anchor=(1.01, 1.0),
-                       fontsize=7, ncol=1 + len(labelled) // 24)
+        axes[1].legend(
+            title="Jobs" if named else "Rules",
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            fontsize=7,
+            ncol=1 + len(labelled) // 24,
+        )
 
 
 def _job_label(job: str, rule: str) -> str:
     """A short label: the wildcard values of ``rule[a=x,b=y]`` (``x/y``), else the job name."""
-    inside = job[len(rule) + 1:-1] if rule and job.startswith(f"{rule}[") and job.endswith("]") else ""
+    inside = job[len(rule) + 1 : -1] if rule and job.startswith(f"{rule}[") and job.endswith("]") else ""
     return "/".join(pair.partition("=")[2] for pair in inside.split(",")) if inside else job
 
 
-def _name_job_starts(ax, spans: pd.DataFrame, colours: Mapping[str, tuple], named: bool, *, lanes: int = 8,
-                     char_fraction: float = 0.007) -> None:
+def _name_job_starts(
+    ax,
+    spans: pd.DataFrame,
+    colours: Mapping[str, tuple],
+    named: bool,
+    *,
+    lanes: int = 8,
+    char_fraction: float = 0.007,
+) -> None:
     """Each job's name at its start, at the top of ``ax``, in the first free lane.
 
     With ``named`` the full job name in the job's colour, else its wildcard values in its
@@ -252,9 +289,16 @@ def _name_job_starts(ax, spans: pd.DataFrame, colours: Mapping[str, tuple], name
         lane_ends[lane] = start + width
         x, ha = (span.start, "left") if start + width <= 1.0 else (1.0, "right")
         coords = ("data", "axes fraction") if ha == "left" else "axes fraction"
-        ax.annotate(text, (x, 0.97 - 0.1 * lane), xycoords=coords, fontsize=6.5, color=colour,
-                    va="top", ha=ha,
-                    bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.7})
+        ax.annotate(
+            text,
+            (x, 0.97 - 0.1 * lane),
+            xycoords=coords,
+            fontsize=6.5,
+            color=colour,
+            va="top",
+            ha=ha,
+            bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.7},
+        )
 
 
 def _time_axis(ax, first: pd.Timestamp, last: pd.Timestamp) -> None:
@@ -265,17 +309,25 @@ def _time_axis(ax, first: pd.Timestamp, last: pd.Timestamp) -> None:
     ax.xaxis.set_major_formatter(mdates.DateFormatter(fmt, tz="UTC"))
 
 
-def overview_figure_file(usage_csv: str, output: str, *, window: Sequence[str] | None = None,
-                         title: str = "", note: str = "") -> None:
+def overview_figure_file(
+    usage_csv: str, output: str, *, window: Sequence[str] | None = None, title: str = "", note: str = ""
+) -> None:
     """Read the usage CSV, draw :func:`plot_overview` and save it to ``output``."""
     save_figure(plot_overview(read_usage(usage_csv), window=window, title=title, note=note), output)
 
 
 # --- 2. benchmarks -----------------------------------------------------------------------------
 
-_BENCH_METRICS = (("wall_s", "Wall time (s)"), ("max_rss_mib", "Max RSS (MiB)"), ("cpu_time_s", "CPU time (s)"))
-_RULE_LABELS = {"wall_s": "Total wall time (s)", "max_rss_mib": "Largest max RSS (MiB)",
-                "cpu_time_s": "Total CPU time (s)"}
+_BENCH_METRICS = (
+    ("wall_s", "Wall time (s)"),
+    ("max_rss_mib", "Max RSS (MiB)"),
+    ("cpu_time_s", "CPU time (s)"),
+)
+_RULE_LABELS = {
+    "wall_s": "Total wall time (s)",
+    "max_rss_mib": "Largest max RSS (MiB)",
+    "cpu_time_s": "Total CPU time (s)",
+}
 
 
 def plot_benchmarks(benchmarks: pd.DataFrame, *, title: str = "", note: str = "") -> Figure:
@@ -291,9 +343,12 @@ def plot_benchmarks(benchmarks: pd.DataFrame, *, title: str = "", note: str = ""
         ``benchmarks.csv`` (:data:`mwlc.benchmarks.BENCHMARK_COLUMNS`).
     """
     bench = benchmarks.fillna({name: 0.0 for name, _ in _BENCH_METRICS})
-    per_rule = (bench.groupby("rule", sort=False)
-                .agg(wall_s=("wall_s", "sum"), max_rss_mib=("max_rss_mib", "max"), cpu_time_s=("cpu_time_s", "sum"),
-                     jobs=("job", "nunique")))
+    per_rule = bench.groupby("rule", sort=False).agg(
+        wall_s=("wall_s", "sum"),
+        max_rss_mib=("max_rss_mib", "max"),
+        cpu_time_s=("cpu_time_s", "sum"),
+        jobs=("job", "nunique"),
+    )
     per_job = bench.groupby("job", sort=False)[[name for name, _ in _BENCH_METRICS]].max()
     per_job = per_job.sort_values("wall_s", ascending=False).head(MAX_BENCHMARK_JOBS).iloc[::-1]
     heights = (max(len(per_rule), 1) * 0.35 + 1.0, max(len(per_job), 1) * 0.28 + 1.2)
@@ -313,8 +368,11 @@ def plot_benchmarks(benchmarks: pd.DataFrame, *, title: str = "", note: str = ""
         for ax in axes[:, column]:
             ax.grid(True, axis="x", linestyle=":", alpha=0.6)
             ax.tick_params(axis="y", labelsize=7)
-    shown = f"{len(per_job)} longest of {bench['job'].nunique()} jobs" if bench["job"].nunique() > len(per_job) \
+    shown = (
+        f"{len(per_job)} longest of {bench['job'].nunique()} jobs"
+        if bench["job"].nunique() > len(per_job)
         else f"{len(per_job)} jobs"
+    )
     axes[0, 0].set_title("Per rule", loc="left")
     axes[1, 0].set_title(f"Per job ({shown})", loc="left")
     figure.suptitle(f"{title}: job benchmarks" if title else "Job benchmarks")
@@ -347,13 +405,15 @@ def plot_coverage(summary: pd.DataFrame, n_objects: int, *, title: str = "", not
         right.set_visible(False)
         return _empty(figure, "no archive summary")
     summary = summary.sort_values(["archive", "band"], ascending=False)
-    labels = [f"{a}: {b}" for a, b in zip(summary["archive"], summary["band"])]
+    labels = [f"{a}: {b}" for a, b in zip(summary["archive"], summary["band"], strict=True)]
     archives = list(dict.fromkeys(sorted(summary["archive"])))
     colours = [matplotlib.colormaps.get_cmap("tab10")(archives.index(a) % 10) for a in summary["archive"]]
     percent = 100.0 * summary["objects"] / max(n_objects, 1)
     left.barh(labels, percent, color=colours)
-    for y, (objects, share) in enumerate(zip(summary["objects"], percent)):
-        left.annotate(f"{objects:,}", (share, y), xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)
+    for y, (objects, share) in enumerate(zip(summary["objects"], percent, strict=True)):
+        left.annotate(
+            f"{objects:,}", (share, y), xytext=(3, 0), textcoords="offset points", va="center", fontsize=8
+        )
     left.set_xlim(0, 110)
     left.set_xlabel(f"Objects with data (% of {n_objects:,} in the sample)")
     right.barh(labels, summary["rows"], color=colours)
@@ -366,8 +426,9 @@ def plot_coverage(summary: pd.DataFrame, n_objects: int, *, title: str = "", not
     return figure
 
 
-def coverage_figure_file(summary_csv: str, sample_shards: Sequence[str], output: str, *, title: str = "",
-                         note: str = "") -> None:
+def coverage_figure_file(
+    summary_csv: str, sample_shards: Sequence[str], output: str, *, title: str = "", note: str = ""
+) -> None:
     """Read ``summary.csv`` and the sample size, draw :func:`plot_coverage`, save it."""
     n_objects = sum(pq.read_metadata(path).num_rows for path in sample_shards)
     save_figure(plot_coverage(pd.read_csv(summary_csv), n_objects, title=title, note=note), output)
@@ -393,8 +454,16 @@ def plot_sky(sample: pd.DataFrame, *, title: str = "", note: str = "") -> Figure
     shards = np.asarray(sample["shard"], dtype=int)
     n_shards = int(shards.max()) + 1 if len(shards) else 1
     cmap = matplotlib.colormaps["tab20" if n_shards <= 20 else "viridis"].resampled(n_shards)
-    points = ax.scatter(x, y, c=shards, cmap=cmap, vmin=-0.5, vmax=n_shards - 0.5,
-                        s=max(0.5, min(12.0, 3000.0 / max(len(ra), 1))), rasterized=True)
+    points = ax.scatter(
+        x,
+        y,
+        c=shards,
+        cmap=cmap,
+        vmin=-0.5,
+        vmax=n_shards - 0.5,
+        s=max(0.5, min(12.0, 3000.0 / max(len(ra), 1))),
+        rasterized=True,
+    )
     colourbar = figure.colorbar(points, ax=ax, orientation="horizontal", pad=0.08, shrink=0.6)
     colourbar.set_label("Shard")
     if n_shards <= 20:
@@ -405,14 +474,20 @@ def plot_sky(sample: pd.DataFrame, *, title: str = "", note: str = "") -> Figure
     ax.set_xlabel("RA (deg, ICRS)")
     ax.set_ylabel("Dec (deg, ICRS)")
     ax.grid(True, linestyle=":", alpha=0.6)
-    ax.set_title(f"{title}: {len(ra):,} objects in {n_shards} shards" if title
-                 else f"{len(ra):,} objects in {n_shards} shards", pad=18)
+    ax.set_title(
+        f"{title}: {len(ra):,} objects in {n_shards} shards"
+        if title
+        else f"{len(ra):,} objects in {n_shards} shards",
+        pad=18,
+    )
     return figure
 
 
 def read_sample_shards(paths: Sequence[str]) -> pd.DataFrame:
     """``ra``, ``dec`` (deg) and ``shard`` (the file's position in ``paths``) of the sample."""
-    frames = [pq.read_table(path, columns=["ra", "dec"]).to_pandas().assign(shard=i) for i, path in enumerate(paths)]
+    frames = [
+        pq.read_table(path, columns=["ra", "dec"]).to_pandas().assign(shard=i) for i, path in enumerate(paths)
+    ]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["ra", "dec", "shard"])
 
 
@@ -450,8 +525,14 @@ def clean_band(points: pd.DataFrame, *, min_points: int = 10, max_z: float = 3.0
     return points[((points["flux"] - points["flux"].mean()) / spread).abs() < max_z]
 
 
-def running_mean(time: np.ndarray, flux: np.ndarray, err: np.ndarray, *, window_d: float = RUNNING_WINDOW_D,
-                 step_d: float = RUNNING_STEP_D) -> tuple[np.ndarray, np.ndarray]:
+def running_mean(
+    time: np.ndarray,
+    flux: np.ndarray,
+    err: np.ndarray,
+    *,
+    window_d: float = RUNNING_WINDOW_D,
+    step_d: float = RUNNING_STEP_D,
+) -> tuple[np.ndarray, np.ndarray]:
     """Inverse-variance weighted mean flux in ``window_d``-day windows every ``step_d`` days.
 
     The original weighted by the errors themselves; 1/err² is the weighted mean's definition.
@@ -474,8 +555,9 @@ def running_mean(time: np.ndarray, flux: np.ndarray, err: np.ndarray, *, window_
     return centres[keep], means[keep]
 
 
-def plot_lightcurve(lightcurve: pd.DataFrame, units: Mapping[str, str], *, objectid: int, label: str = "",
-                    note: str = "") -> Figure:
+def plot_lightcurve(
+    lightcurve: pd.DataFrame, units: Mapping[str, str], *, objectid: int, label: str = "", note: str = ""
+) -> Figure:
     """One object's light curves: all bands (top, 2/3) and a ZTF zoom (bottom, 1/3).
 
     As the original's ``create_figures``: per band outliers beyond 3σ are dropped when it has
@@ -506,12 +588,30 @@ def plot_lightcurve(lightcurve: pd.DataFrame, units: Mapping[str, str], *, objec
         colour, kind = cmap(i % cmap.N), kinds[band]
         if kind == "flux":
             small = band.startswith(ZOOM_PREFIX)
-            top.errorbar(rows["time"], rows["flux"], rows["err"], fmt=".", markersize=3 if small else 6,
-                         capsize=0, elinewidth=0.6, color=colour, label=f"ZTF {band[4:]}" if small else band)
+            top.errorbar(
+                rows["time"],
+                rows["flux"],
+                rows["err"],
+                fmt=".",
+                markersize=3 if small else 6,
+                capsize=0,
+                elinewidth=0.6,
+                color=colour,
+                label=f"ZTF {band[4:]}" if small else band,
+            )
         elif kind == "electron" and len(rows):
             factor = target_max / rows["flux"].max() if rows["flux"].max() > 0 else 1.0
-            top.errorbar(rows["time"], rows["flux"] * factor, rows["err"] * factor, fmt=".", markersize=4,
-                         capsize=0, elinewidth=0.6, color=colour, label=f"{band} (rescaled ×{factor:.3g})")
+            top.errorbar(
+                rows["time"],
+                rows["flux"] * factor,
+                rows["err"] * factor,
+                fmt=".",
+                markersize=4,
+                capsize=0,
+                elinewidth=0.6,
+                color=colour,
+                label=f"{band} (rescaled ×{factor:.3g})",
+            )
         elif kind == "event":
             for j, time in enumerate(rows["time"]):
                 top.axvline(time, color=colour, linestyle=":", linewidth=1, label=band if j == 0 else None)
@@ -537,14 +637,25 @@ def _draw_upper_limits(ax, bands, kinds, cmap) -> None:
     level = low + 0.7 * (high - low)
     for i, band, rows in limits:
         if len(rows):
-            ax.errorbar(rows["time"], np.full(len(rows), level), yerr=0.05 * (high - low), uplims=True, fmt="none",
-                        color=cmap(i % cmap.N), label=f"{band} (upper limits)")
+            ax.errorbar(
+                rows["time"],
+                np.full(len(rows), level),
+                yerr=0.05 * (high - low),
+                uplims=True,
+                fmt="none",
+                color=cmap(i % cmap.N),
+                label=f"{band} (upper limits)",
+            )
     ax.set_ylim(low, high)
 
 
 def _draw_zoom(ax, bands, cmap) -> None:
     """ZTF bands over their own time range, with their running means."""
-    ztf = [(i, band, rows) for i, (band, rows) in enumerate(bands.items()) if band.startswith(ZOOM_PREFIX) and len(rows)]
+    ztf = [
+        (i, band, rows)
+        for i, (band, rows) in enumerate(bands.items())
+        if band.startswith(ZOOM_PREFIX) and len(rows)
+    ]
     ax.set_ylabel("Flux (mJy)")
     ax.set_xlabel("Time (MJD)")
     ax.grid(True, linestyle=":", alpha=0.6)
@@ -553,9 +664,20 @@ def _draw_zoom(ax, bands, cmap) -> None:
         return
     for i, band, rows in ztf:
         colour = cmap(i % cmap.N)
-        ax.errorbar(rows["time"], rows["flux"], rows["err"], fmt=".", markersize=3, capsize=0, elinewidth=0.5,
-                    color=colour, alpha=0.5)
-        centres, means = running_mean(rows["time"].to_numpy(), rows["flux"].to_numpy(), rows["err"].to_numpy())
+        ax.errorbar(
+            rows["time"],
+            rows["flux"],
+            rows["err"],
+            fmt=".",
+            markersize=3,
+            capsize=0,
+            elinewidth=0.5,
+            color=colour,
+            alpha=0.5,
+        )
+        centres, means = running_mean(
+            rows["time"].to_numpy(), rows["flux"].to_numpy(), rows["err"].to_numpy()
+        )
         ax.plot(centres, means, color=colour, linewidth=1.5, label=f"ZTF {band[4:]} 30-d mean")
     times = np.concatenate([rows["time"].to_numpy() for _, _, rows in ztf])
     ax.set_xlim(times.min() - ZOOM_MARGIN_D, times.max() + ZOOM_MARGIN_D)
@@ -568,8 +690,9 @@ def first_objects_with_data(by_object: str, n_objects: int) -> list[int]:
     return table.loc[table["n_points"] > 0, "objectid"].sort_values().head(n_objects).tolist()
 
 
-def lightcurve_figure_files(*, common_metadata: str, by_object: str, output_dir: str, n_objects: int,
-                            note: str = "") -> list[str]:
+def lightcurve_figure_files(
+    *, common_metadata: str, by_object: str, output_dir: str, n_objects: int, note: str = ""
+) -> list[str]:
     """One ``lightcurve-<objectid>.png`` in ``output_dir`` for each of the first ``n_objects``
     objects with data.
 

@@ -68,8 +68,10 @@ BANDS: dict[str, BandInfo] = {
     "TESS": BandInfo("electron / s", _TESS_TIME),
     "Kepler": BandInfo("electron / s", _KEPLER_TIME),
     "K2": BandInfo("electron / s", _KEPLER_TIME),
-    **{f"HST_{f}": BandInfo("mJy", _HCV_TIME)
-       for f in ("F435W", "F475W", "F555W", "F606W", "F625W", "F775W", "F814W", "F850LP")},
+    **{
+        f"HST_{f}": BandInfo("mJy", _HCV_TIME)
+        for f in ("F435W", "F475W", "F555W", "F606W", "F625W", "F775W", "F814W", "F850LP")
+    },
 }
 
 

@@ -46,12 +46,22 @@ log = logging.getLogger(__name__)
 
 #: MiB per unit of top's memory summary lines and of its VIRT/RES/SHR suffixes.
 _MIB_PER = {"KiB": 1 / 1024, "MiB": 1.0, "GiB": 1024.0, "TiB": 1024.0**2, "PiB": 1024.0**3, "EiB": 1024.0**4}
-_SUFFIX_MIB = {"": 1 / 1024, "k": 1 / 1024, "m": 1.0, "g": 1024.0, "t": 1024.0**2, "p": 1024.0**3, "e": 1024.0**4}
+_SUFFIX_MIB = {
+    "": 1 / 1024,
+    "k": 1 / 1024,
+    "m": 1.0,
+    "g": 1024.0,
+    "t": 1024.0**2,
+    "p": 1024.0**3,
+    "e": 1024.0**4,
+}
 
 _LOAD_RE = re.compile(r"load average:\s*([\d.]+),\s*([\d.]+),\s*([\d.]+)")
 _IDLE_RE = re.compile(r"([\d.]+)\s*id\b")
 _MEM_RE = re.compile(r"^(\w+) Mem\s*:\s*([\d.]+)\s*total,\s*([\d.]+)\s*free,\s*([\d.]+)\s*used")
-_SWAP_RE = re.compile(r"^(\w+) Swap:\s*([\d.]+)\s*total,\s*([\d.]+)\s*free,\s*([\d.]+)\s*used\.\s*([\d.]+)\s*avail")
+_SWAP_RE = re.compile(
+    r"^(\w+) Swap:\s*([\d.]+)\s*total,\s*([\d.]+)\s*free,\s*([\d.]+)\s*used\.\s*([\d.]+)\s*avail"
+)
 _PID_RE = re.compile(r"\[pid=(\d+)\]\s*(.*)")
 _BUILD_RE = re.compile(r"Starting build=([\w.-]+)(?:,\s*archive=([\w.-]+))?")
 _STARTED_RE = re.compile(r"started\.\s*logfile=([\w.-]+?)\.log")
@@ -91,7 +101,8 @@ def parse_snapshot(lines: Sequence[str]) -> dict | None:
     for line in lines[1:]:
         if header is not None:
             if line.strip():
-                snapshot["processes"].append(dict(zip(header, line.split(None, len(header) - 1))))
+                fields = line.split(None, len(header) - 1)
+                snapshot["processes"].append(dict(zip(header, fields, strict=False)))
         elif (match := _LOAD_RE.search(line)) and line.startswith("top"):
             snapshot["load1"] = float(match.group(1))
         elif line.startswith("%Cpu") and (match := _IDLE_RE.search(line)):
@@ -172,24 +183,44 @@ def read_top(
     return table
 
 
-def _snapshot_rows(snapshot: dict, tag: str, pid_names: Mapping[int, JobName], n_cpus: int | None) -> list[dict]:
+def _snapshot_rows(
+    snapshot: dict, tag: str, pid_names: Mapping[int, JobName], n_cpus: int | None
+) -> list[dict]:
     stamp = snapshot["time"].isoformat(timespec="milliseconds")
     busy = snapshot.get("cpu_busy_percent")
-    rows = [{
-        "time": stamp, "kind": "system", "job": "", "rule": "", "wildcards": "",
-        "n_pids": len(snapshot["processes"]),
-        "cpu_percent": busy * n_cpus if n_cpus and busy is not None else None,
-        **{key: snapshot.get(key) for key in ("load1", "mem_used_mib", "mem_available_mib", "swap_used_mib")},
-    }]
+    rows = [
+        {
+            "time": stamp,
+            "kind": "system",
+            "job": "",
+            "rule": "",
+            "wildcards": "",
+            "n_pids": len(snapshot["processes"]),
+            "cpu_percent": busy * n_cpus if n_cpus and busy is not None else None,
+            **{
+                key: snapshot.get(key)
+                for key in ("load1", "mem_used_mib", "mem_available_mib", "swap_used_mib")
+            },
+        }
+    ]
     if tag:
         rows.append({"time": stamp, "kind": "tag", "job": tag, "rule": "", "wildcards": ""})
     for process in snapshot["processes"]:
         pid = int(process["PID"])
         name = pid_names.get(pid) or JobName(f"{process.get('COMMAND', '?')} (pid {pid})")
-        rows.append({
-            "time": stamp, "kind": "job", "job": name.job, "rule": name.rule, "wildcards": name.wildcards,
-            "pid": pid, "n_pids": 1, "cpu_percent": float(process["%CPU"]), "rss_mib": _memory_mib(process["RES"]),
-        })
+        rows.append(
+            {
+                "time": stamp,
+                "kind": "job",
+                "job": name.job,
+                "rule": name.rule,
+                "wildcards": name.wildcards,
+                "pid": pid,
+                "n_pids": 1,
+                "cpu_percent": float(process["%CPU"]),
+                "rss_mib": _memory_mib(process["RES"]),
+            }
+        )
     return rows
 
 
@@ -206,8 +237,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("top_txt", type=Path, help="top.txt of an original scale_up run")
     parser.add_argument("-o", "--output", required=True, help="usage CSV to write")
     parser.add_argument("--logs", type=Path, help="directory of the run's *.log files (default: top.txt's)")
-    parser.add_argument("--name", type=_parse_name, action="append", default=[], metavar="PID=NAME",
-                        help="name a PID by hand (repeatable; wins over the logs)")
+    parser.add_argument(
+        "--name",
+        type=_parse_name,
+        action="append",
+        default=[],
+        metavar="PID=NAME",
+        help="name a PID by hand (repeatable; wins over the logs)",
+    )
     parser.add_argument("--n-cpus", type=int, help="logical CPUs of the machine, to convert %%Cpu(s)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
@@ -216,9 +253,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     with atomic_path(args.output) as tmp:
         table.to_csv(tmp, index=False)
     jobs = table[table["kind"] == "job"]
-    log.info("%s: %d snapshots, %d PIDs (%d named from logs) -> %s", args.top_txt,
-             (table["kind"] == "system").sum(), jobs["pid"].nunique(),
-             jobs.loc[jobs["rule"] != "", "pid"].nunique(), args.output)
+    log.info(
+        "%s: %d snapshots, %d PIDs (%d named from logs) -> %s",
+        args.top_txt,
+        (table["kind"] == "system").sum(),
+        jobs["pid"].nunique(),
+        jobs.loc[jobs["rule"] != "", "pid"].nunique(),
+        args.output,
+    )
     return 0
 
 

@@ -65,15 +65,47 @@ def dask_scheduler() -> Iterator[str]:
 
     def start(args: list[str], log: str) -> None:
         out = (scratch / log).open("w")
-        procs.append(subprocess.Popen([*_dask_command(), *args], stdout=out, stderr=subprocess.STDOUT,
-                                      start_new_session=True, cwd=scratch))
+        procs.append(
+            subprocess.Popen(
+                [*_dask_command(), *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=scratch,
+            )
+        )
 
     try:
-        start(["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-               "--scheduler-file", str(scheduler_file)], "scheduler.log")
+        start(
+            [
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(scheduler_file),
+            ],
+            "scheduler.log",
+        )
         address = _wait_for_scheduler_file(scheduler_file, procs, scratch)
-        start(["worker", address, "--host", "127.0.0.1", "--nworkers", "1", "--nthreads", str(WORKER_THREADS),
-               "--no-dashboard", "--local-directory", str(scratch / "worker")], "worker.log")
+        start(
+            [
+                "worker",
+                address,
+                "--host",
+                "127.0.0.1",
+                "--nworkers",
+                "1",
+                "--nthreads",
+                str(WORKER_THREADS),
+                "--no-dashboard",
+                "--local-directory",
+                str(scratch / "worker"),
+            ],
+            "worker.log",
+        )
         with Client(address, timeout=START_TIMEOUT_S, set_as_default=False) as client:
             client.wait_for_workers(1, timeout=START_TIMEOUT_S)
         yield address

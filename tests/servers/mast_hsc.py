@@ -20,9 +20,23 @@ import pandas as pd
 
 from .base import Request, Response
 
-SUMMARY_COLUMNS = ["MatchID", "Filter", "GroupID", "SubGroupID", "RA", "Dec", "AutoClass",
-                   "ExpertClass", "VarQualFlag", "FilterDetFlag", "NumLC", "MeanMag",
-                   "MeanCorrMag", "MAD", "Chi2"]
+SUMMARY_COLUMNS = [
+    "MatchID",
+    "Filter",
+    "GroupID",
+    "SubGroupID",
+    "RA",
+    "Dec",
+    "AutoClass",
+    "ExpertClass",
+    "VarQualFlag",
+    "FilterDetFlag",
+    "NumLC",
+    "MeanMag",
+    "MeanCorrMag",
+    "MAD",
+    "Chi2",
+]
 DETAIL_COLUMNS = ["MatchID", "Filter", "MJD", "ImageName", "Mag", "CorrMag", "MagErr", "CI", "D"]
 
 
@@ -103,17 +117,35 @@ class FakeHsc:
             return Response(400, "ra, dec and radius are required")
         if radius > 0.5:
             return Response(400, "radius must be <= 0.5 degrees")
-        rows = [self._summary_row(obj, name, frame)
-                for obj in self.objects.values() if _separation_deg(ra, dec, obj.ra, obj.dec) <= radius
-                for name, frame in obj.epochs.items()]
+        rows = [
+            self._summary_row(obj, name, frame)
+            for obj in self.objects.values()
+            if _separation_deg(ra, dec, obj.ra, obj.dec) <= radius
+            for name, frame in obj.epochs.items()
+        ]
         return _csv(pd.DataFrame(rows, columns=SUMMARY_COLUMNS))
 
     @staticmethod
     def _summary_row(obj: HcvObject, name: str, frame: pd.DataFrame) -> list:
         mag = frame["CorrMag"].to_numpy(np.float64)
         mad = float(np.median(np.abs(mag - np.median(mag))))
-        return [obj.match_id, name, 1000 + obj.match_id, 1, obj.ra, obj.dec, 1, 0, "AAAAA", 1,
-                len(frame), float(mag.mean()) + 0.01, float(mag.mean()), mad, 1.5]
+        return [
+            obj.match_id,
+            name,
+            1000 + obj.match_id,
+            1,
+            obj.ra,
+            obj.dec,
+            1,
+            0,
+            "AAAAA",
+            1,
+            len(frame),
+            float(mag.mean()) + 0.01,
+            float(mag.mean()),
+            mad,
+            1.5,
+        ]
 
     def _detail(self, params: dict[str, str]) -> Response:
         try:
@@ -122,11 +154,22 @@ class FakeHsc:
             return Response(400, "MatchID is required")
         obj = self.objects.get(match_id)
         wanted = params.get("Filter")
-        frames = [] if obj is None else [
-            frame.assign(MatchID=match_id, Filter=name, ImageName=[f"hst_{match_id}_{i:02d}_acs_wfc"
-                                                                   for i in range(len(frame))],
-                         Mag=frame["CorrMag"] + 0.01, CI=1.1, D=0.02)
-            for name, frame in obj.epochs.items() if wanted in (None, name)]
+        frames = (
+            []
+            if obj is None
+            else [
+                frame.assign(
+                    MatchID=match_id,
+                    Filter=name,
+                    ImageName=[f"hst_{match_id}_{i:02d}_acs_wfc" for i in range(len(frame))],
+                    Mag=frame["CorrMag"] + 0.01,
+                    CI=1.1,
+                    D=0.02,
+                )
+                for name, frame in obj.epochs.items()
+                if wanted in (None, name)
+            ]
+        )
         if not frames:
             return _csv(pd.DataFrame(columns=DETAIL_COLUMNS))
         return _csv(pd.concat(frames, ignore_index=True)[DETAIL_COLUMNS])

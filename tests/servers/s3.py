@@ -8,7 +8,9 @@ from pathlib import Path
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
-def upload_public(endpoint: str, local_dir: str | Path, bucket: str, key: str, region: str = "us-east-1") -> None:
+def upload_public(
+    endpoint: str, local_dir: str | Path, bucket: str, key: str, region: str = "us-east-1"
+) -> None:
     """Create ``bucket`` and upload ``local_dir`` under ``key`` with ACL public-read.
 
     hats and the pyarrow readers read ``s3://`` anonymously, and moto refuses unsigned GETs of

@@ -33,8 +33,16 @@ import pytest
 SLURM_CONF = Path("/etc/slurm/slurm.conf")
 MARKER = "# managed-by-mwlc-test-fixture"
 PARTITION = "debug"
-BINARIES = ("/usr/sbin/munged", "/usr/sbin/mungekey", "/usr/sbin/slurmctld", "/usr/sbin/slurmd",
-            "/usr/bin/sinfo", "/usr/bin/squeue", "/usr/bin/sbatch", "/usr/bin/scancel")
+BINARIES = (
+    "/usr/sbin/munged",
+    "/usr/sbin/mungekey",
+    "/usr/sbin/slurmctld",
+    "/usr/sbin/slurmd",
+    "/usr/bin/sinfo",
+    "/usr/bin/squeue",
+    "/usr/bin/sbatch",
+    "/usr/bin/scancel",
+)
 #: Node size declared to SLURM. CPUs is above this machine's 2 cores (SlurmdParameters=config_overrides)
 #: so that two 2-thread fetch jobs, which mostly wait on Python start-up, may run side by side;
 #: RealMemory (MB) must hold the largest job (the sample rule asks 4000 MB).
@@ -87,8 +95,10 @@ class SlurmCluster:
 
     def daemon_logs(self) -> str:
         """Every daemon log, for failure messages."""
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}"
-                         for p in sorted((self.directory / "log").glob("*")))
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}"
+            for p in sorted((self.directory / "log").glob("*"))
+        )
 
 
 def _missing_reason() -> str | None:
@@ -168,14 +178,32 @@ def slurm_cluster() -> Iterator[SlurmCluster]:
     try:
         subprocess.run(["/usr/sbin/mungekey", "-c", "-k", str(key)], check=True)
         key.chmod(0o600)
-        start(["/usr/sbin/munged", "-F", f"--key-file={key}", f"--socket={sock}",
-               f"--pid-file={scratch / 'munge/munged.pid'}", f"--seed-file={scratch / 'munge/munged.seed'}",
-               f"--log-file={scratch / 'log/munged.log'}"], "munged.out")
+        start(
+            [
+                "/usr/sbin/munged",
+                "-F",
+                f"--key-file={key}",
+                f"--socket={sock}",
+                f"--pid-file={scratch / 'munge/munged.pid'}",
+                f"--seed-file={scratch / 'munge/munged.seed'}",
+                f"--log-file={scratch / 'log/munged.log'}",
+            ],
+            "munged.out",
+        )
         _wait(sock.exists, "the munge socket", cluster)
         SLURM_CONF.parent.mkdir(parents=True, exist_ok=True)
-        SLURM_CONF.write_text(SLURM_CONF_TEMPLATE.format(
-            marker=MARKER, ctld_port=_free_port(), d_port=_free_port(), d=scratch, sock=sock,
-            cpus=NODE_CPUS, memory_mb=NODE_MEMORY_MB, partition=PARTITION))
+        SLURM_CONF.write_text(
+            SLURM_CONF_TEMPLATE.format(
+                marker=MARKER,
+                ctld_port=_free_port(),
+                d_port=_free_port(),
+                d=scratch,
+                sock=sock,
+                cpus=NODE_CPUS,
+                memory_mb=NODE_MEMORY_MB,
+                partition=PARTITION,
+            )
+        )
         start(["/usr/sbin/slurmctld", "-D", "-i"], "slurmctld.out")
         start(["/usr/sbin/slurmd", "-D", "-N", "localhost"], "slurmd.out")
         _wait(_node_idle, "the node to be idle", cluster)

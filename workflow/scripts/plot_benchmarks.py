@@ -5,4 +5,6 @@ from mwlc.plots import benchmarks_figure_file
 
 params = snakemake.params
 start_job_log(snakemake.log[0], job="plot_benchmarks", provenance_note=params.provenance_note)
-benchmarks_figure_file(snakemake.input.table, snakemake.output.figure, title=params.title, note=params.provenance_note)
+benchmarks_figure_file(
+    snakemake.input.table, snakemake.output.figure, title=params.title, note=params.provenance_note
+)

@@ -5,5 +5,9 @@ from mwlc.plots import sky_figure_file
 
 params = snakemake.params
 start_job_log(snakemake.log[0], job="plot_sky", provenance_note=params.provenance_note)
-sky_figure_file(list(snakemake.input.sample_shards), snakemake.output.figure, title=params.title,
-                note=params.provenance_note)
+sky_figure_file(
+    list(snakemake.input.sample_shards),
+    snakemake.output.figure,
+    title=params.title,
+    note=params.provenance_note,
+)

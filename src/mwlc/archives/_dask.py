@@ -38,6 +38,7 @@ T = TypeVar("T")
 #: Seconds to wait for the scheduler to answer, and again for at least one worker to join.
 CONNECT_TIMEOUT_S = 30.0
 
+
 @dataclass
 class _Attachment:
     """The scheduler of an :func:`attached` block, and its client once an archive asked for it."""
@@ -114,8 +115,12 @@ def connect(address: str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> Client:
     except TimeoutError as err:
         client.close()
         raise ArchiveError(f"dask_scheduler {address}: no worker joined within {timeout_s:g} s") from err
-    log.info("attached to the Dask cluster at %s: %d workers, %d threads", address,
-             len(client.nthreads()), cluster_threads(client))
+    log.info(
+        "attached to the Dask cluster at %s: %d workers, %d threads",
+        address,
+        len(client.nthreads()),
+        cluster_threads(client),
+    )
     return client
 
 

@@ -210,8 +210,10 @@ def stream_partitions(
     client = _dask.attached_client()
     if client is not None:  # inside mwlc.archives._dask.attached(): the cluster computes
         in_flight = max(in_flight, _dask.cluster_threads(client))
-        results = _dask.compute_in_order(client, partitions, transform, in_flight=in_flight, read_error=read_error)
-        yield from zip(pixels, results)
+        results = _dask.compute_in_order(
+            client, partitions, transform, in_flight=in_flight, read_error=read_error
+        )
+        yield from zip(pixels, results, strict=True)
         return
 
     def compute(index: int) -> T:
@@ -316,8 +318,9 @@ def cover_ranges(
     """``_healpix_29`` ranges ``[start, end)`` that hold every catalog row within the radius.
 
     The union of the circles of ``radius_arcsec`` around the sample objects as a MOC (mocpy;
-    every cell of order :data:`COVER_ORDER` that overlaps a circle), as sorted disjoint ranges of the HATS spatial index; beyond ``max_ranges`` the
-    smallest gaps are closed, so the ranges only grow (as lsdb does for its own search filters).
+    every cell of order :data:`COVER_ORDER` that overlaps a circle), as sorted disjoint ranges of
+    the HATS spatial index; beyond ``max_ranges`` the smallest gaps are closed, so the ranges only
+    grow (as lsdb does for its own search filters).
 
     Parameters
     ----------
@@ -346,13 +349,15 @@ def cover_ranges(
     ranges = np.asarray(moc.to_depth29_ranges, dtype=np.int64)
     if len(ranges) > max_ranges:
         gaps = ranges[1:, 0] - ranges[:-1, 1]
-        breaks = np.sort(np.argpartition(gaps, -(max_ranges - 1))[-(max_ranges - 1):])
+        breaks = np.sort(np.argpartition(gaps, -(max_ranges - 1))[-(max_ranges - 1) :])
         starts = np.concatenate(([ranges[0, 0]], ranges[breaks + 1, 0]))
         ends = np.concatenate((ranges[breaks, 1], [ranges[-1, 1]]))
         ranges = np.column_stack([starts, ends])
     return ranges
 
 
-def cover_filters(ranges: np.ndarray, base: Sequence[tuple] = (), column: str = "_healpix_29") -> list[list[tuple]]:
+def cover_filters(
+    ranges: np.ndarray, base: Sequence[tuple] = (), column: str = "_healpix_29"
+) -> list[list[tuple]]:
     """pyarrow DNF row filters: ``base`` and ``column`` in one of ``ranges`` (``[start, end)``)."""
     return [[*base, (column, ">=", int(start)), (column, "<", int(end))] for start, end in ranges]

@@ -50,16 +50,14 @@ ROWS_PER_BATCH = 50_000
 # -- parameter checks -------------------------------------------------------------------------
 def positive_number(value: Any, key: str, archive: str) -> float:
     """``value`` as a float if it is a finite number > 0, else :class:`ConfigError` naming ``key``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) \
-            or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value <= 0:
         raise ConfigError(f"{archive}: {key} must be a number > 0, got {value!r}")
     return float(value)
 
 
 def non_negative_number(value: Any, key: str, archive: str) -> float:
     """``value`` as a float if it is a finite number >= 0, else :class:`ConfigError` naming ``key``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) \
-            or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
         raise ConfigError(f"{archive}: {key} must be a number >= 0, got {value!r}")
     return float(value)
 
@@ -73,9 +71,11 @@ def integer_at_least(value: Any, key: str, archive: str, minimum: int) -> int:
 
 def request_policy(retries: Any, retry_backoff_s: Any, timeout_s: Any, archive: str) -> RetryPolicy:
     """The per-request retry policy from an archive's parameters, each checked (:class:`ConfigError`)."""
-    return RetryPolicy(retries=integer_at_least(retries, "retries", archive, 0),
-                       backoff_s=non_negative_number(retry_backoff_s, "retry_backoff_s (s)", archive),
-                       timeout_s=positive_number(timeout_s, "timeout_s (s)", archive))
+    return RetryPolicy(
+        retries=integer_at_least(retries, "retries", archive, 0),
+        backoff_s=non_negative_number(retry_backoff_s, "retry_backoff_s (s)", archive),
+        timeout_s=positive_number(timeout_s, "timeout_s (s)", archive),
+    )
 
 
 def check_sample(sample: pd.DataFrame, archive: str) -> None:
@@ -87,13 +87,15 @@ def check_sample(sample: pd.DataFrame, archive: str) -> None:
     bad = ~np.isfinite(positions).all(axis=1) | (np.abs(positions[:, 1]) > 90)
     if bad.any():
         first = sample["objectid"].to_numpy()[bad][0]
-        raise SampleError(f"{archive} fetch: objectid {first} has an invalid ra/dec "
-                          f"({int(bad.sum())} such rows)")
+        raise SampleError(
+            f"{archive} fetch: objectid {first} has an invalid ra/dec ({int(bad.sum())} such rows)"
+        )
 
 
 # -- concurrency ------------------------------------------------------------------------------
-def map_objects(objects: pd.DataFrame, work: Callable[[Any], T], *, threads: int, archive: str,
-                progress_every: int) -> Iterator[tuple[Any, T]]:
+def map_objects(
+    objects: pd.DataFrame, work: Callable[[Any], T], *, threads: int, archive: str, progress_every: int
+) -> Iterator[tuple[Any, T]]:
     """Call ``work(row)`` for every row of ``objects`` in a pool of ``threads`` threads.
 
     Parameters
@@ -187,8 +189,9 @@ class ResponseCache:
         key = request_key(request)
         return self.directory / kind / key[:2] / f"{key}.{suffix}"
 
-    def get_or_fetch(self, kind: str, request: Mapping[str, Any], fetch: Callable[[], bytes],
-                     suffix: str = "bin") -> bytes:
+    def get_or_fetch(
+        self, kind: str, request: Mapping[str, Any], fetch: Callable[[], bytes], suffix: str = "bin"
+    ) -> bytes:
         """The cached answer to ``request``, or ``fetch()`` stored then returned."""
         path = self.path(kind, request, suffix)
         if path.exists():
@@ -203,8 +206,9 @@ class ResponseCache:
 
 
 # -- batches ----------------------------------------------------------------------------------
-def frames_to_batches(frames: Iterable[pd.DataFrame],
-                      rows_per_batch: int = ROWS_PER_BATCH) -> Iterator[pa.RecordBatch]:
+def frames_to_batches(
+    frames: Iterable[pd.DataFrame], rows_per_batch: int = ROWS_PER_BATCH
+) -> Iterator[pa.RecordBatch]:
     """Concatenate light-curve frames (the six schema columns) into batches of about
     ``rows_per_batch`` rows; empty frames are skipped."""
     pending: list[pd.DataFrame] = []

@@ -90,8 +90,9 @@ class TapClient:
                 result = service.run_sync(query, maxrec=self.maxrec, uploads={UPLOAD_NAME: upload})
             return result.to_table(), query_status(result.votable)
 
-        table, status = call_with_retries(run, service=f"{self.service_name} ({what})",
-                                          url=self.url, policy=self.policy)
+        table, status = call_with_retries(
+            run, service=f"{self.service_name} ({what})", url=self.url, policy=self.policy
+        )
         if status.upper() == "OVERFLOW":
             raise TapOverflow(
                 f"{self.service_name} ({what}) at {self.url} truncated its answer at "
@@ -141,8 +142,9 @@ def column(table: Table, name: str, dtype: type, *, what: str) -> np.ndarray:
     """
     by_lower = {colname.lower(): colname for colname in table.colnames}
     if name.lower() not in by_lower:
-        raise ArchiveError(f"{what}: the TAP result lacks column {name!r}; "
-                           f"columns: {', '.join(table.colnames) or '(none)'}")
+        raise ArchiveError(
+            f"{what}: the TAP result lacks column {name!r}; columns: {', '.join(table.colnames) or '(none)'}"
+        )
     values = table[by_lower[name.lower()]]
     if np.issubdtype(dtype, np.floating):
         return np.ma.filled(np.ma.asarray(values, dtype=dtype), np.nan)

@@ -192,8 +192,13 @@ def _stream(
     for done, (pixel, (batch, matched_objects)) in enumerate(stream, start=1):
         n_rows += batch.num_rows
         n_objects += matched_objects
-        log.info("%s (%s): %d objects matched, %d rows", progress.line(done), pixel, matched_objects,
-                 batch.num_rows)
+        log.info(
+            "%s (%s): %d objects matched, %d rows",
+            progress.line(done),
+            pixel,
+            matched_objects,
+            batch.num_rows,
+        )
         if batch.num_rows:
             yield batch
     log.info("done: %d partitions, %d objects matched, %d rows", total, n_objects, n_rows)

@@ -94,8 +94,9 @@ _DETAIL_COLUMNS = ("MJD", "CorrMag", "MagErr")
 
 
 # -- photometry -------------------------------------------------------------------------------
-def acs_mag_to_mjy(mag: np.ndarray, magerr: np.ndarray, filter_name: str,
-                   mag_system: str = "AB") -> tuple[np.ndarray, np.ndarray]:
+def acs_mag_to_mjy(
+    mag: np.ndarray, magerr: np.ndarray, filter_name: str, mag_system: str = "AB"
+) -> tuple[np.ndarray, np.ndarray]:
     """Flux density and its error, in mJy, of ACS/WFC magnitudes.
 
     Parameters
@@ -184,6 +185,7 @@ class HcvClient:
                 response = self._session().get(url, params=params, timeout=self.policy.timeout_s)
                 response.raise_for_status()
                 return response.content
+
             return call_with_retries(once, service=f"HCV {what}", url=url, policy=self.policy)
 
         return self.cache.get_or_fetch(table, {"url": url, "params": params}, fetch, suffix="csv")
@@ -200,16 +202,22 @@ class HcvQuery:
     def object_rows(self, client: HcvClient, row: Any) -> pd.DataFrame:
         """Light-curve rows (all requested filters) of one sample object; empty if no match."""
         what = f"objectid {row.objectid}"
-        body = client.get("hcvsummary", {"ra": float(row.ra), "dec": float(row.dec),
-                                         "radius": self.radius_arcsec / 3600.0}, what)
+        body = client.get(
+            "hcvsummary",
+            {"ra": float(row.ra), "dec": float(row.dec), "radius": self.radius_arcsec / 3600.0},
+            what,
+        )
         summary = read_csv_answer(body, _SUMMARY_COLUMNS, f"hcvsummary for {what}")
         hcv_filters = [f"ACS_{name}" for name in self.filters]
         match_id = nearest_match(summary, float(row.ra), float(row.dec), hcv_filters)
         if match_id is None:
             return _empty_rows()
         present = set(summary.loc[summary["MatchID"] == match_id, "Filter"])
-        parts = [self._filter_rows(client, row, match_id, name, what)
-                 for name in self.filters if f"ACS_{name}" in present]
+        parts = [
+            self._filter_rows(client, row, match_id, name, what)
+            for name in self.filters
+            if f"ACS_{name}" in present
+        ]
         return pd.concat(parts, ignore_index=True) if parts else _empty_rows()
 
     def _filter_rows(self, client: HcvClient, row: Any, match_id: int, name: str, what: str) -> pd.DataFrame:
@@ -236,8 +244,9 @@ def parse_filters(filters: Sequence[str] | str) -> tuple[str, ...]:
     for item in filters:
         name = str(item).upper().removeprefix("ACS_")
         if name not in ACS_WFC_ZEROPOINTS:
-            raise ConfigError(f"HCV: unsupported filter {item!r}; supported ACS/WFC filters: "
-                              f"{list(ACS_WFC_ZEROPOINTS)}")
+            raise ConfigError(
+                f"HCV: unsupported filter {item!r}; supported ACS/WFC filters: {list(ACS_WFC_ZEROPOINTS)}"
+            )
         if name not in chosen:
             chosen.append(name)
     return tuple(chosen)
@@ -306,8 +315,10 @@ def fetch(
     """
     radius = positive_number(radius_arcsec, "radius_arcsec (arcsec)", "HCV")
     if radius > MAX_RADIUS_ARCSEC:
-        raise ConfigError(f"HCV: radius_arcsec must be <= {MAX_RADIUS_ARCSEC:g} arcsec (the API's "
-                          f"0.5 deg limit), got {radius_arcsec!r}")
+        raise ConfigError(
+            f"HCV: radius_arcsec must be <= {MAX_RADIUS_ARCSEC:g} arcsec (the API's "
+            f"0.5 deg limit), got {radius_arcsec!r}"
+        )
     if mag_system not in MAG_SYSTEMS:
         raise ConfigError(f"HCV: mag_system must be one of {list(MAG_SYSTEMS)}, got {mag_system!r}")
     query = HcvQuery(radius, parse_filters(filters), mag_system)
@@ -321,14 +332,27 @@ def fetch(
     return _stream(sample, query, client, pool, every)
 
 
-def _stream(sample: pd.DataFrame, query: HcvQuery, client: HcvClient, threads: int,
-            progress_every: int) -> Iterator[pa.RecordBatch]:
-    results = map_objects(sample, lambda row: query.object_rows(client, row), threads=threads,
-                          archive="HCV", progress_every=progress_every)
+def _stream(
+    sample: pd.DataFrame, query: HcvQuery, client: HcvClient, threads: int, progress_every: int
+) -> Iterator[pa.RecordBatch]:
+    results = map_objects(
+        sample,
+        lambda row: query.object_rows(client, row),
+        threads=threads,
+        archive="HCV",
+        progress_every=progress_every,
+    )
     n_rows = n_matched = 0
     for batch in frames_to_batches(rows for _, rows in results):
         n_rows += batch.num_rows
         n_matched += len(set(batch.column("objectid").to_pylist()))
         yield batch
-    log.info("HCV: done: %d objects, %d with data, %d rows; %d answers downloaded, %d from cache %s",
-             len(sample), n_matched, n_rows, client.cache.misses, client.cache.hits, client.cache.directory)
+    log.info(
+        "HCV: done: %d objects, %d with data, %d rows; %d answers downloaded, %d from cache %s",
+        len(sample),
+        n_matched,
+        n_rows,
+        client.cache.misses,
+        client.cache.hits,
+        client.cache.directory,
+    )

@@ -76,8 +76,7 @@ _NEUTRINO_TABLE = "icecubepsc"
 
 
 # -- geometry ---------------------------------------------------------------------------------
-def angular_distance_deg(ra1: np.ndarray, dec1: np.ndarray, ra2: np.ndarray,
-                         dec2: np.ndarray) -> np.ndarray:
+def angular_distance_deg(ra1: np.ndarray, dec1: np.ndarray, ra2: np.ndarray, dec2: np.ndarray) -> np.ndarray:
     """Great-circle distance in degrees between points given in degrees (haversine)."""
     p1, p2 = np.radians(dec1), np.radians(dec2)
     half_dp, half_dl = (p2 - p1) / 2, np.radians(np.asarray(ra2) - np.asarray(ra1)) / 2
@@ -209,8 +208,9 @@ class NeutrinoCatalog:
     def reduce(self, matches: pd.DataFrame) -> pd.DataFrame:
         """The ``top_n`` most energetic matches of each object, sorted by objectid, energy
         (descending) and time; blocks partition the objects, so reducing per block is exact."""
-        ordered = matches.sort_values(["objectid", "event_energy", "time"], ascending=[True, False, True],
-                                      kind="stable")
+        ordered = matches.sort_values(
+            ["objectid", "event_energy", "time"], ascending=[True, False, True], kind="stable"
+        )
         return ordered.groupby("objectid", sort=False).head(self.top_n)
 
     def rows(self, matches: pd.DataFrame) -> pd.DataFrame:
@@ -218,8 +218,15 @@ class NeutrinoCatalog:
         kept = self.reduce(matches)
         with np.errstate(divide="ignore", invalid="ignore"):
             flux = np.log10(kept["event_energy"].to_numpy(dtype=np.float64))
-        return pd.DataFrame({"objectid": kept["objectid"].to_numpy(), "time": kept["time"].to_numpy(),
-                             "flux": flux, "band": self.band, "err": 0.0})
+        return pd.DataFrame(
+            {
+                "objectid": kept["objectid"].to_numpy(),
+                "time": kept["time"].to_numpy(),
+                "flux": flux,
+                "band": self.band,
+                "err": 0.0,
+            }
+        )
 
 
 Catalog = ErrorCircleCatalog | NeutrinoCatalog
@@ -227,8 +234,12 @@ Catalog = ErrorCircleCatalog | NeutrinoCatalog
 
 # -- configuration ----------------------------------------------------------------------------
 def _number(value: Any, key: str, *, minimum: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) \
-            or value <= minimum:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not np.isfinite(value)
+        or value <= minimum
+    ):
         raise ConfigError(f"HEASARC: {key} must be a number > {minimum:g}, got {value!r}")
     return float(value)
 
@@ -243,12 +254,15 @@ def _catalog(table: str, spec: Mapping[str, Any]) -> Catalog:
     """One catalog from its config entry (missing keys take the defaults)."""
     defaults = DEFAULT_CATALOGS[table]
     if not isinstance(spec, Mapping):
-        raise ConfigError(f"HEASARC: catalogs.{table} must be a mapping with keys "
-                          f"{sorted(defaults)} (or null to skip it), got {spec!r}")
+        raise ConfigError(
+            f"HEASARC: catalogs.{table} must be a mapping with keys "
+            f"{sorted(defaults)} (or null to skip it), got {spec!r}"
+        )
     unknown = sorted(set(spec) - set(defaults))
     if unknown:
-        raise ConfigError(f"HEASARC: unknown key(s) {unknown} in catalogs.{table}; "
-                          f"known keys: {sorted(defaults)}")
+        raise ConfigError(
+            f"HEASARC: unknown key(s) {unknown} in catalogs.{table}; known keys: {sorted(defaults)}"
+        )
     merged = {**defaults, **spec}
     if table == _NEUTRINO_TABLE:
         return NeutrinoCatalog(
@@ -294,8 +308,9 @@ def parse_catalogs(catalogs: Mapping[str, Any] | None) -> list[Catalog]:
             continue
         chosen.append(_catalog(table, {} if spec is True else spec))
     if not chosen:
-        raise ConfigError("HEASARC: no catalog to query (every entry of catalogs is null); "
-                          "disable the archive instead")
+        raise ConfigError(
+            "HEASARC: no catalog to query (every entry of catalogs is null); disable the archive instead"
+        )
     return chosen
 
 
@@ -324,12 +339,15 @@ def catalogs_from_original(catalog_constraints: Mapping[str, Any]) -> dict[str, 
     for name, value in catalog_constraints.items():
         table = known.get(str(name).lower())
         if table is None:
-            raise ConfigError(f"HEASARC: unknown catalog {name!r} in catalog_constraints; "
-                              f"known: {list(DEFAULT_CATALOGS)}")
+            raise ConfigError(
+                f"HEASARC: unknown catalog {name!r} in catalog_constraints; known: {list(DEFAULT_CATALOGS)}"
+            )
         if table == _NEUTRINO_TABLE:
             if not isinstance(value, Mapping) or set(value) != {"select_topN", "max_search_radius"}:
-                raise ConfigError("HEASARC: catalog_constraints.icecubepsc must be "
-                                  f"{{select_topN: int, max_search_radius: deg}}, got {value!r}")
+                raise ConfigError(
+                    "HEASARC: catalog_constraints.icecubepsc must be "
+                    f"{{select_topN: int, max_search_radius: deg}}, got {value!r}"
+                )
             out[table] = icecube_from_original(value["select_topN"], value["max_search_radius"])
         else:
             degrees = _number(value, f"catalog_constraints.{table} (deg)")
@@ -441,8 +459,11 @@ def _policy(timeout_s: float, retries: int, retry_backoff_s: float) -> RetryPoli
     """The retry policy, validated."""
     _number(timeout_s, "timeout_s (s)")
     _integer(retries, "retries", minimum=0)
-    if isinstance(retry_backoff_s, bool) or not isinstance(retry_backoff_s, (int, float)) \
-            or not retry_backoff_s >= 0:
+    if (
+        isinstance(retry_backoff_s, bool)
+        or not isinstance(retry_backoff_s, (int, float))
+        or not retry_backoff_s >= 0
+    ):
         raise ConfigError(f"HEASARC: retry_backoff_s must be a number >= 0 (s), got {retry_backoff_s!r}")
     return RetryPolicy(retries=retries, backoff_s=float(retry_backoff_s), timeout_s=float(timeout_s))
 
@@ -463,8 +484,10 @@ def _matcher(source: str, catalogs: list[Catalog], policy: RetryPolicy, maxrec: 
         return lambda catalog, chunk, what: _tap_matches(client, catalog, chunk, what)
     directory = Path(source)
     if not directory.is_dir():
-        raise ArchiveError(f"HEASARC source {source!r} is neither an http(s) TAP URL nor an existing "
-                           "directory of local table copies")
+        raise ArchiveError(
+            f"HEASARC source {source!r} is neither an http(s) TAP URL nor an existing "
+            "directory of local table copies"
+        )
     paths = {catalog.table: _local_path(directory, catalog) for catalog in catalogs}
     loaded: dict[str, LocalTable] = {}
 
@@ -477,20 +500,29 @@ def _matcher(source: str, catalogs: list[Catalog], policy: RetryPolicy, maxrec: 
     return match
 
 
-def _stream(sample: pd.DataFrame, catalogs: list[Catalog], matcher: Matcher, chunk_rows: int,
-            source: str) -> Iterator[pa.RecordBatch]:
+def _stream(
+    sample: pd.DataFrame, catalogs: list[Catalog], matcher: Matcher, chunk_rows: int, source: str
+) -> Iterator[pa.RecordBatch]:
     """Batches of every catalog and chunk, in turn."""
     n_chunks = -(-len(sample) // chunk_rows)
     for catalog in catalogs:
         n_rows = 0
         for index in range(n_chunks):
-            chunk = sample.iloc[index * chunk_rows:(index + 1) * chunk_rows]
-            what = (f"{catalog.table} chunk {index + 1}/{n_chunks}, objectids "
-                    f"{chunk['objectid'].iloc[0]}..{chunk['objectid'].iloc[-1]}")
+            chunk = sample.iloc[index * chunk_rows : (index + 1) * chunk_rows]
+            what = (
+                f"{catalog.table} chunk {index + 1}/{n_chunks}, objectids "
+                f"{chunk['objectid'].iloc[0]}..{chunk['objectid'].iloc[-1]}"
+            )
             started = time.monotonic()
             rows = catalog.rows(matcher(catalog, chunk, what))
-            log.info("HEASARC %s from %s: %d objects, %d rows in %.1f s", what, source, len(chunk),
-                     len(rows), time.monotonic() - started)
+            log.info(
+                "HEASARC %s from %s: %d objects, %d rows in %.1f s",
+                what,
+                source,
+                len(chunk),
+                len(rows),
+                time.monotonic() - started,
+            )
             n_rows += len(rows)
             if len(rows):
                 yield _batch(rows, chunk, what)
@@ -517,10 +549,14 @@ def _tap_matches(client: TapClient, catalog: Catalog, chunk: pd.DataFrame, what:
         half = len(chunk) // 2
         log.warning("%s; splitting the chunk into %d + %d objects", overflow, half, len(chunk) - half)
         parts = [chunk.iloc[:half], chunk.iloc[half:]]
-        return pd.concat([_tap_matches(client, catalog, part, f"{what}, part {i + 1}/2")
-                          for i, part in enumerate(parts)], ignore_index=True)
-    matches = {"objectid": column(table, "objectid", np.int64, what=what),
-               "time": column(table, "time", np.float64, what=what)}
+        return pd.concat(
+            [_tap_matches(client, catalog, part, f"{what}, part {i + 1}/2") for i, part in enumerate(parts)],
+            ignore_index=True,
+        )
+    matches = {
+        "objectid": column(table, "objectid", np.int64, what=what),
+        "time": column(table, "time", np.float64, what=what),
+    }
     if isinstance(catalog, NeutrinoCatalog):
         matches["event_energy"] = column(table, "event_energy", np.float64, what=what)
     return pd.DataFrame(matches)
@@ -566,10 +602,13 @@ class LocalTable:
         """Read the needed columns of ``path`` (nulls -> NaN) and index the usable events."""
         table = pq.read_table(path, columns=list(catalog.columns))
         columns = {name: table.column(name).cast(pa.float64()).to_numpy() for name in catalog.columns}
-        usable = (np.isfinite(columns["ra"]) & np.isfinite(columns["dec"])
-                  & catalog.usable(columns["error_radius"]))
+        usable = (
+            np.isfinite(columns["ra"]) & np.isfinite(columns["dec"]) & catalog.usable(columns["error_radius"])
+        )
         events = {name: values[usable] for name, values in columns.items()}
-        log.info("HEASARC %s: %d of %d events in %s can match", catalog.table, usable.sum(), len(usable), path)
+        log.info(
+            "HEASARC %s: %d of %d events in %s can match", catalog.table, usable.sum(), len(usable), path
+        )
         error = events["error_radius"]
         radius = catalog.search_radius_deg(float(error.max()) if len(error) else 0.0)
         return cls(catalog, events, cKDTree(unit_vectors(events["ra"], events["dec"])), radius)
@@ -583,14 +622,17 @@ class LocalTable:
         """Matched ``objectid``, ``time`` (and ``event_energy``) of the objects in ``chunk``,
         reduced per block by ``catalog.reduce``."""
         block = self.objects_per_block(len(chunk))
-        parts = [self.catalog.reduce(self._match_block(chunk.iloc[start:start + block]))
-                 for start in range(0, len(chunk), block)]
+        parts = [
+            self.catalog.reduce(self._match_block(chunk.iloc[start : start + block]))
+            for start in range(0, len(chunk), block)
+        ]
         return pd.concat(parts, ignore_index=True)
 
     def _match_block(self, objects: pd.DataFrame) -> pd.DataFrame:
         ra, dec = objects["ra"].to_numpy(np.float64), objects["dec"].to_numpy(np.float64)
         pairs = cKDTree(unit_vectors(ra, dec)).sparse_distance_matrix(
-            self.tree, chord(self.search_radius_deg), output_type="ndarray")
+            self.tree, chord(self.search_radius_deg), output_type="ndarray"
+        )
         obj, evt = pairs["i"].astype(np.intp), pairs["j"].astype(np.intp)
         del pairs
         distance = angular_distance_deg(ra[obj], dec[obj], self.events["ra"][evt], self.events["dec"][evt])

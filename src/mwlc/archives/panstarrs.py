@@ -268,7 +268,9 @@ def _stream(
     for done, (pixel, (batch, objects_with_rows)) in enumerate(stream, start=1):
         n_rows += batch.num_rows
         n_objects += objects_with_rows
-        log.info("%s (%s): %d objects, %d rows", progress.line(done), pixel, objects_with_rows, batch.num_rows)
+        log.info(
+            "%s (%s): %d objects, %d rows", progress.line(done), pixel, objects_with_rows, batch.num_rows
+        )
         if batch.num_rows:
             yield batch
     log.info("done: %d partitions, %d objects with detections, %d rows", total, n_objects, n_rows)

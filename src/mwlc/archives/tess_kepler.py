@@ -93,8 +93,12 @@ def lightcurve_rows(lc: Any, band: str, downsample: int) -> pd.DataFrame:
     time_mjd = np.asarray(lc.time.mjd, dtype=np.float64)
     flux = _values(lc.flux)
     err = _values(lc.flux_err)
-    keep = (np.arange(len(time_mjd)) % downsample == 0) & np.isfinite(time_mjd) & np.isfinite(flux) \
+    keep = (
+        (np.arange(len(time_mjd)) % downsample == 0)
+        & np.isfinite(time_mjd)
+        & np.isfinite(flux)
         & np.isfinite(err)
+    )
     if band == "TESS":
         keep &= flux > 0
     return pd.DataFrame({"time": time_mjd[keep], "flux": flux[keep], "err": err[keep]})
@@ -119,7 +123,10 @@ class LocalIndex:
             raise ArchiveError(f"TESS/Kepler product index {path} lacks column(s) {missing}")
         self.path = path
         self.products = frame
-        ra, dec = np.radians(frame["s_ra"].to_numpy(np.float64)), np.radians(frame["s_dec"].to_numpy(np.float64))
+        ra, dec = (
+            np.radians(frame["s_ra"].to_numpy(np.float64)),
+            np.radians(frame["s_dec"].to_numpy(np.float64)),
+        )
         self._xyz = np.column_stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)])
 
     def search(self, ra: float, dec: float, radius_arcsec: float) -> pd.DataFrame:
@@ -137,6 +144,7 @@ def _read_table(path: Path) -> pd.DataFrame:
         return pd.read_parquet(path)
     if path.suffix == ".ecsv":
         from astropy.table import Table
+
         return Table.read(path, format="ascii.ecsv").to_pandas()
     return pd.read_csv(path)
 
@@ -145,8 +153,9 @@ def mast_search(ra: float, dec: float, radius_arcsec: float, author: Sequence[st
     """Light-curve products at MAST within ``radius_arcsec`` (``lightkurve.search_lightcurve``)."""
     from astropy.coordinates import SkyCoord
 
-    result = _lk().search_lightcurve(SkyCoord(ra * u.deg, dec * u.deg), radius=radius_arcsec,
-                                  author=list(author) if author else None)
+    result = _lk().search_lightcurve(
+        SkyCoord(ra * u.deg, dec * u.deg), radius=radius_arcsec, author=list(author) if author else None
+    )
     table = result.table
     if len(table) == 0:
         return pd.DataFrame({name: [] for name in (*INDEX_COLUMNS, "distance")})
@@ -190,13 +199,21 @@ class TessKeplerClient:
         """The products near one object (cached)."""
         if self.index is not None:
             return self.index.search(float(row.ra), float(row.dec), radius_arcsec)
-        request = {"source": self.source, "ra": float(row.ra), "dec": float(row.dec),
-                   "radius_arcsec": radius_arcsec, "author": sorted(author) if author else None}
+        request = {
+            "source": self.source,
+            "ra": float(row.ra),
+            "dec": float(row.dec),
+            "radius_arcsec": radius_arcsec,
+            "author": sorted(author) if author else None,
+        }
 
         def fetch() -> bytes:
             found = call_with_retries(
                 lambda: mast_search(float(row.ra), float(row.dec), radius_arcsec, author),
-                service=f"TESS/Kepler search for objectid {row.objectid}", url=self.source, policy=self.policy)
+                service=f"TESS/Kepler search for objectid {row.objectid}",
+                url=self.source,
+                policy=self.policy,
+            )
             return found.to_csv(index=False).encode()
 
         body = self.cache.get_or_fetch("search", request, fetch, suffix="csv")
@@ -204,8 +221,13 @@ class TessKeplerClient:
 
     def local_path(self, product: Any) -> Path:
         """Where lightkurve's download_all would look for ``product``."""
-        return (self.cache.directory / "mastDownload" / str(product.obs_collection) / str(product.obs_id)
-                / str(product.productFilename))
+        return (
+            self.cache.directory
+            / "mastDownload"
+            / str(product.obs_collection)
+            / str(product.obs_id)
+            / str(product.productFilename)
+        )
 
     def ensure_file(self, product: Any, objectid: int) -> Path:
         """The product's local file, downloaded first if missing."""
@@ -213,8 +235,10 @@ class TessKeplerClient:
         if path.exists():
             return path
         if self.download_url is None:
-            raise ArchiveError(f"TESS/Kepler objectid {objectid}: {path} is not in the cache and no "
-                               "download_url is configured (offline product index)")
+            raise ArchiveError(
+                f"TESS/Kepler objectid {objectid}: {path} is not in the cache and no "
+                "download_url is configured (offline product index)"
+            )
         url, params = self.download_url, {"uri": str(product.dataURI)}
 
         def once() -> bytes:
@@ -222,8 +246,12 @@ class TessKeplerClient:
             response.raise_for_status()
             return response.content
 
-        data = call_with_retries(once, service=f"TESS/Kepler download for objectid {objectid}",
-                                 url=f"{url}?uri={params['uri']}", policy=self.policy)
+        data = call_with_retries(
+            once,
+            service=f"TESS/Kepler download for objectid {objectid}",
+            url=f"{url}?uri={params['uri']}",
+            policy=self.policy,
+        )
         write_atomic(path, data)
         with self._lock:
             self.downloads += 1
@@ -241,8 +269,13 @@ class TessKeplerClient:
         try:
             return lk.read(str(path), quality_bitmask=quality_bitmask)
         except (lk.LightkurveError, OSError, ValueError, KeyError) as exc:
-            log.warning("TESS/Kepler objectid %d: skipping %s, which lightkurve cannot read (%s: %s)",
-                        objectid, path.name, type(exc).__name__, exc)
+            log.warning(
+                "TESS/Kepler objectid %d: skipping %s, which lightkurve cannot read (%s: %s)",
+                objectid,
+                path.name,
+                type(exc).__name__,
+                exc,
+            )
             with self._lock:
                 self.unreadable += 1
             return None
@@ -262,13 +295,18 @@ class TessKeplerQuery:
         parts = []
         for product in client.products(row, self.radius_arcsec, self.author).itertuples(index=False):
             band = band_of(product.mission)
-            lc = client.read(client.ensure_file(product, int(row.objectid)), int(row.objectid),
-                             self.quality_bitmask)
+            lc = client.read(
+                client.ensure_file(product, int(row.objectid)), int(row.objectid), self.quality_bitmask
+            )
             if lc is None:
                 continue
             if not u.Quantity(lc.flux).unit.is_equivalent(ELECTRON_PER_S):
-                log.warning("TESS/Kepler objectid %d: skipping %s, flux unit %s is not electron / s",
-                            row.objectid, product.productFilename, u.Quantity(lc.flux).unit)
+                log.warning(
+                    "TESS/Kepler objectid %d: skipping %s, flux unit %s is not electron / s",
+                    row.objectid,
+                    product.productFilename,
+                    u.Quantity(lc.flux).unit,
+                )
                 continue
             parts.append(lightcurve_rows(lc, band, self.downsample).assign(band=band))
         if not parts:
@@ -375,35 +413,54 @@ def _authors(author: Sequence[str] | str | None) -> tuple[str, ...] | None:
 def _quality(quality_bitmask: Any) -> str:
     choices = ("none", "default", "hard", "hardest")
     if quality_bitmask not in choices:
-        raise ConfigError(f"TESS/Kepler: quality_bitmask must be one of {list(choices)}, got {quality_bitmask!r}")
+        raise ConfigError(
+            f"TESS/Kepler: quality_bitmask must be one of {list(choices)}, got {quality_bitmask!r}"
+        )
     return str(quality_bitmask)
 
 
-def _client(source: str, download_url: str | None, cache: ResponseCache, policy: RetryPolicy) -> TessKeplerClient:
+def _client(
+    source: str, download_url: str | None, cache: ResponseCache, policy: RetryPolicy
+) -> TessKeplerClient:
     """The client for a MAST URL or a local product index."""
     if source.startswith(("http://", "https://")):
         url = download_url or source.rstrip("/") + DOWNLOAD_PATH
         return TessKeplerClient(source.rstrip("/"), None, url, cache, policy)
     path = Path(source)
     if not path.is_file():
-        raise ArchiveError(f"TESS/Kepler source {source!r} is neither an http(s) URL nor an existing "
-                           "product index file")
+        raise ArchiveError(
+            f"TESS/Kepler source {source!r} is neither an http(s) URL nor an existing product index file"
+        )
     return TessKeplerClient(source, LocalIndex(path), download_url, cache, policy)
 
 
-def _stream(sample: pd.DataFrame, query: TessKeplerQuery, client: TessKeplerClient, threads: int,
-            progress_every: int) -> Iterator[pa.RecordBatch]:
+def _stream(
+    sample: pd.DataFrame, query: TessKeplerQuery, client: TessKeplerClient, threads: int, progress_every: int
+) -> Iterator[pa.RecordBatch]:
     lk = _lk()
     n_rows = n_matched = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", lk.LightkurveWarning)
-        results = map_objects(sample, lambda row: query.object_rows(client, row), threads=threads,
-                              archive="TESS/Kepler", progress_every=progress_every)
+        results = map_objects(
+            sample,
+            lambda row: query.object_rows(client, row),
+            threads=threads,
+            archive="TESS/Kepler",
+            progress_every=progress_every,
+        )
         for batch in frames_to_batches(rows for _, rows in results):
             n_rows += batch.num_rows
             n_matched += len(set(batch.column("objectid").to_pylist()))
             yield batch
-    log.info("TESS/Kepler: done: %d objects, %d with data, %d rows; %d product lists searched, %d from "
-             "cache; %d files downloaded; %d unreadable products skipped; cache %s", len(sample), n_matched,
-             n_rows, client.cache.misses, client.cache.hits, client.downloads, client.unreadable,
-             client.cache.directory)
+    log.info(
+        "TESS/Kepler: done: %d objects, %d with data, %d rows; %d product lists searched, %d from "
+        "cache; %d files downloaded; %d unreadable products skipped; cache %s",
+        len(sample),
+        n_matched,
+        n_rows,
+        client.cache.misses,
+        client.cache.hits,
+        client.downloads,
+        client.unreadable,
+        client.cache.directory,
+    )

@@ -314,7 +314,8 @@ def _stream(
     """The matched batches of one scan over ``pixels`` (lazy)."""
     matcher = _Matcher(sample, radius_arcsec, threads)
     log.info(
-        "scanning %d HEALPix order-5 pixels of %s once for %d objects within %g arcsec (%s; %d rows per batch)",
+        "scanning %d HEALPix order-5 pixels of %s once for %d objects within %g arcsec "
+        "(%s; %d rows per batch)",
         len(pixels),
         source,
         len(sample),

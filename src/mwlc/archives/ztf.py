@@ -99,7 +99,9 @@ def fetch(
     """
     _check_params(sample, radius_arcsec, bands, threads)
     if sample.empty:  # still check that the source opens and the radius fits its margin
-        _lsdb.check_radius(radius_arcsec, source, _open_band(source, bands[0], storage_options) if bands else None)
+        _lsdb.check_radius(
+            radius_arcsec, source, _open_band(source, bands[0], storage_options) if bands else None
+        )
         return iter(())
     ranges = _lsdb.cover_ranges(sample, radius_arcsec)
     catalogs = {band: _open_band(source, band, storage_options, ranges) for band in bands}
@@ -161,8 +163,14 @@ def _fetch_band(
     for done, (pixel, (batch, matched_objects)) in enumerate(batches, start=1):
         n_rows += batch.num_rows
         n_objects += matched_objects
-        log.info("%s: %s (%s): %d objects matched, %d rows", band, progress.line(done), pixel,
-                 matched_objects, batch.num_rows)
+        log.info(
+            "%s: %s (%s): %d objects matched, %d rows",
+            band,
+            progress.line(done),
+            pixel,
+            matched_objects,
+            batch.num_rows,
+        )
         if batch.num_rows:
             yield batch
     log.info("%s: done: %d partitions, %d objects matched, %d rows", band, total, n_objects, n_rows)
@@ -185,7 +193,9 @@ def _epochs(matched: pd.DataFrame, band: str, catflags_max: int) -> tuple[pa.Rec
     label_codes, labels = pd.factorize(matched["label"].astype(str), use_na_sentinel=False)
     arrays = [
         pa.array(matched["objectid"].to_numpy(dtype=np.int64)[row]),
-        pa.DictionaryArray.from_arrays(pa.array(label_codes.astype(np.int32)[row]), pa.array(labels, pa.string())),
+        pa.DictionaryArray.from_arrays(
+            pa.array(label_codes.astype(np.int32)[row]), pa.array(labels, pa.string())
+        ),
         pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(row), np.int32)), pa.array([band], pa.string())),
         pa.array(_flat_float64(fields["hmjd"])[keep]),
         pa.array(ab_mag_to_mjy(mag)),

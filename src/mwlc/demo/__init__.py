@@ -20,7 +20,13 @@ import pandas as pd
 log = logging.getLogger(__name__)
 
 #: archive name -> module whose ``build(sample, out_dir)`` writes its synthetic snapshot
-BUILDERS = {"ztf": "mwlc.demo.ztf", "gaia": "mwlc.demo.gaia", "panstarrs": "mwlc.demo.panstarrs", "wise": "mwlc.demo.wise", "heasarc": "mwlc.demo.heasarc"}
+BUILDERS = {
+    "ztf": "mwlc.demo.ztf",
+    "gaia": "mwlc.demo.gaia",
+    "panstarrs": "mwlc.demo.panstarrs",
+    "wise": "mwlc.demo.wise",
+    "heasarc": "mwlc.demo.heasarc",
+}
 
 
 def build_demo_archive(archive: str, sample_paths: list[str], out_dir: str | os.PathLike) -> Path:
@@ -42,5 +48,7 @@ def build_demo_archive(archive: str, sample_paths: list[str], out_dir: str | os.
     frames = [fetch_source({"source": "file", "path": path, "label": "demo"}, {}) for path in sample_paths]
     positions = pd.concat(frames, ignore_index=True)
     positions.insert(0, "objectid", np.arange(1, len(positions) + 1, dtype=np.int64))
-    log.warning("building a SYNTHETIC %s snapshot around %d positions in %s", archive, len(positions), out_dir)
+    log.warning(
+        "building a SYNTHETIC %s snapshot around %d positions in %s", archive, len(positions), out_dir
+    )
     return importlib.import_module(BUILDERS[archive]).build(positions[["objectid", "ra", "dec"]], out_dir)

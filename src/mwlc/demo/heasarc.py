@@ -69,16 +69,36 @@ class _TableSpec:
 
 _SPECS = {
     "FERMIGTRIG": _TableSpec(
-        key=1, time_mjd=(54650.0, 60800.0), n_background=200, background_radius_deg=(0.001, 15.0),
-        slots=(_Slot((0.05, 0.9), (0.0, 0.9)), _Slot((0.05, 0.9), (0.0, 0.9), fraction=0.5),
-               _Slot((1.2, 4.0), (0.0, 0.9)), _Slot((0.05, 0.9), (1.1, 1.5)))),
+        key=1,
+        time_mjd=(54650.0, 60800.0),
+        n_background=200,
+        background_radius_deg=(0.001, 15.0),
+        slots=(
+            _Slot((0.05, 0.9), (0.0, 0.9)),
+            _Slot((0.05, 0.9), (0.0, 0.9), fraction=0.5),
+            _Slot((1.2, 4.0), (0.0, 0.9)),
+            _Slot((0.05, 0.9), (1.1, 1.5)),
+        ),
+    ),
     "SAXGRBMGRB": _TableSpec(
-        key=2, time_mjd=(50200.0, 52400.0), n_background=100, background_radius_deg=(0.05, 10.0),
-        slots=(_Slot((0.2, 2.8), (0.0, 0.9)), _Slot((0.2, 2.8), (0.0, 0.9), fraction=0.5),
-               _Slot((3.2, 8.0), (0.0, 0.9)), _Slot((0.2, 2.8), (1.1, 1.5)))),
+        key=2,
+        time_mjd=(50200.0, 52400.0),
+        n_background=100,
+        background_radius_deg=(0.05, 10.0),
+        slots=(
+            _Slot((0.2, 2.8), (0.0, 0.9)),
+            _Slot((0.2, 2.8), (0.0, 0.9), fraction=0.5),
+            _Slot((3.2, 8.0), (0.0, 0.9)),
+            _Slot((0.2, 2.8), (1.1, 1.5)),
+        ),
+    ),
     "icecubepsc": _TableSpec(
-        key=3, time_mjd=(54560.0, 58300.0), n_background=2000, background_radius_deg=(0.2, 5.0),
-        slots=tuple(_Slot((0.2, 3.0), (0.0, 2.4), relative=False) for _ in range(6))),
+        key=3,
+        time_mjd=(54560.0, 58300.0),
+        n_background=2000,
+        background_radius_deg=(0.2, 5.0),
+        slots=tuple(_Slot((0.2, 3.0), (0.0, 2.4), relative=False) for _ in range(6)),
+    ),
 }
 _ENERGY_LOG10_GEV = (2.5, 6.0)
 
@@ -92,8 +112,9 @@ def _linear(bounds: tuple[float, float], u: np.ndarray) -> np.ndarray:
     return bounds[0] + (bounds[1] - bounds[0]) * u
 
 
-def offset_position(ra_deg: np.ndarray, dec_deg: np.ndarray, distance_deg: np.ndarray,
-                    angle_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def offset_position(
+    ra_deg: np.ndarray, dec_deg: np.ndarray, distance_deg: np.ndarray, angle_deg: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """The point ``distance_deg`` away from (ra, dec) at position angle ``angle_deg`` (deg, E of N)."""
     ra, dec = np.radians(ra_deg), np.radians(dec_deg)
     d, theta = np.radians(distance_deg), np.radians(angle_deg)
@@ -109,14 +130,24 @@ def _around_objects(sample: pd.DataFrame, spec: _TableSpec, seed: int) -> pd.Dat
     ra, dec = sample["ra"].to_numpy(np.float64), sample["dec"].to_numpy(np.float64)
     parts = []
     for index, slot in enumerate(spec.slots):
-        draw: Callable[[int], np.ndarray] = lambda field, index=index: uniform(seed, spec.key, 0, ids, index, field)
+        draw: Callable[[int], np.ndarray] = lambda field, index=index: uniform(
+            seed, spec.key, 0, ids, index, field
+        )
         radius = _log_uniform(slot.radius_deg, draw(0))
         offset = _linear(slot.offset, draw(1)) * (radius if slot.relative else 1.0)
         event_ra, event_dec = offset_position(ra, dec, offset, 360.0 * draw(2))
         keep = draw(3) < slot.fraction
-        parts.append(pd.DataFrame({"ra": event_ra, "dec": event_dec, "error_radius": radius,
-                                   "time": _linear(spec.time_mjd, draw(4)),
-                                   "energy_u": draw(5)})[keep])
+        parts.append(
+            pd.DataFrame(
+                {
+                    "ra": event_ra,
+                    "dec": event_dec,
+                    "error_radius": radius,
+                    "time": _linear(spec.time_mjd, draw(4)),
+                    "energy_u": draw(5),
+                }
+            )[keep]
+        )
     return pd.concat(parts, ignore_index=True)
 
 
@@ -124,13 +155,15 @@ def _all_sky(spec: _TableSpec, seed: int) -> pd.DataFrame:
     """``spec.n_background`` events uniform on the sky."""
     serial = np.arange(spec.n_background)
     draw = lambda field: uniform(seed, spec.key, 1, serial, field)
-    return pd.DataFrame({
-        "ra": 360.0 * draw(0),
-        "dec": np.degrees(np.arcsin(2 * draw(1) - 1)),
-        "error_radius": _log_uniform(spec.background_radius_deg, draw(2)),
-        "time": _linear(spec.time_mjd, draw(3)),
-        "energy_u": draw(4),
-    })
+    return pd.DataFrame(
+        {
+            "ra": 360.0 * draw(0),
+            "dec": np.degrees(np.arcsin(2 * draw(1) - 1)),
+            "error_radius": _log_uniform(spec.background_radius_deg, draw(2)),
+            "time": _linear(spec.time_mjd, draw(3)),
+            "energy_u": draw(4),
+        }
+    )
 
 
 def _trigger_digits(time_mjd: np.ndarray) -> np.ndarray:
@@ -191,7 +224,10 @@ def build(sample: pd.DataFrame, out_dir: str | os.PathLike, *, seed: int = 0) ->
         frame = synthetic_table(table, sample, seed=seed)
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), out_dir / f"{table}.parquet")
         counts[table] = len(frame)
-    (out_dir / "README.txt").write_text(_README.format(
-        seed=seed, n_sample=len(sample), counts=", ".join(f"{k} {v}" for k, v in counts.items())))
+    (out_dir / "README.txt").write_text(
+        _README.format(
+            seed=seed, n_sample=len(sample), counts=", ".join(f"{k} {v}" for k, v in counts.items())
+        )
+    )
     log.info("wrote SYNTHETIC HEASARC tables in %s: %s", out_dir, counts)
     return out_dir

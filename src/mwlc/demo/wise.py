@@ -258,7 +258,8 @@ def write_hive_dataset(table: pa.Table, out_dir: Path, *, row_group_rows: int = 
 
 
 def _sources(objectid: np.ndarray, ra: np.ndarray, dec: np.ndarray, n_field: int, seed: int) -> pd.DataFrame:
-    """Astrophysical sources: ``key`` (hash key), ``kind``, ``ra``, ``dec`` (deg), W1/W2 Vega mag, variability."""
+    """Astrophysical sources: ``key`` (hash key), ``kind``, ``ra``, ``dec`` (deg), W1/W2 Vega mag,
+    variability."""
     kinds = np.array(
         [
             _KIND_COUNTERPART,

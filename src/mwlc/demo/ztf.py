@@ -197,9 +197,7 @@ def _counterparts(
     keep = uniform(seed, 10, sid, fid) >= _MISSING_FRACTION[fid]
     sid, fid = sid[keep], fid[keep]
     sep = 0.5 * np.sqrt(uniform(seed, 11, sid, fid))
-    objra, objdec = _offset(
-        np.repeat(ra, 3)[keep], np.repeat(dec, 3)[keep], sep, uniform(seed, 12, sid, fid)
-    )
+    objra, objdec = _offset(np.repeat(ra, 3)[keep], np.repeat(dec, 3)[keep], sep, uniform(seed, 12, sid, fid))
     return np.full(len(sid), _KIND_COUNTERPART), sid, fid, objra, objdec
 
 

@@ -151,9 +151,7 @@ def read_shard(path: str | os.PathLike) -> pd.DataFrame:
     """
     table = pq.read_table(path)
     if not table.schema.remove_metadata().equals(SHARD_SCHEMA):
-        raise SampleError(
-            f"{path} is not a sample shard: schema\n{table.schema}\nexpected\n{SHARD_SCHEMA}"
-        )
+        raise SampleError(f"{path} is not a sample shard: schema\n{table.schema}\nexpected\n{SHARD_SCHEMA}")
     return table.to_pandas()
 
 

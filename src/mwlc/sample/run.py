@@ -13,7 +13,9 @@ from mwlc.sample.sources import fetch_source
 log = logging.getLogger(__name__)
 
 
-def make_sample(sample_config: dict, services: dict, *, ecsv_path: str, shard_paths: Sequence[str]) -> pd.DataFrame:
+def make_sample(
+    sample_config: dict, services: dict, *, ecsv_path: str, shard_paths: Sequence[str]
+) -> pd.DataFrame:
     """Build ``sample.ecsv`` and the shard files from the config's ``sample`` section.
 
     Parameters

@@ -38,17 +38,25 @@ from ._common import (
     resolve_services,
 )
 
-__all__ = ["COLUMNS", "DEFAULT_SERVICES", "PRESETS", "SOURCE_NAMES", "fetch_source",
-           "required_keys", "source_keys"]
+__all__ = [
+    "COLUMNS",
+    "DEFAULT_SERVICES",
+    "PRESETS",
+    "SOURCE_NAMES",
+    "fetch_source",
+    "required_keys",
+    "source_keys",
+]
 
 #: Basic source kinds by name.
-KINDS: dict[str, SourceKind] = {k.name: k for k in (
-    file.KIND, sdss.KIND, ned.KIND, ned.PAPERS_LIST, vizier.KIND, simbad.KIND, alerce.KIND)}
+KINDS: dict[str, SourceKind] = {
+    k.name: k
+    for k in (file.KIND, sdss.KIND, ned.KIND, ned.PAPERS_LIST, vizier.KIND, simbad.KIND, alerce.KIND)
+}
 
 #: The original's source names: name -> (kind, {old key: new key}).
 ALIASES: dict[str, tuple[str, dict[str, str]]] = {
-    "csv": ("file", {"csv_path": "path", "ra_colname": "ra_column",
-                     "dec_colname": "dec_column"}),
+    "csv": ("file", {"csv_path": "path", "ra_colname": "ra_column", "dec_colname": "dec_column"}),
     "paper": ("ned_refcode", {"paper_link": "refcode"}),
 }
 
@@ -60,16 +68,20 @@ def _name_of(spec: Mapping[str, Any]) -> str:
     if not isinstance(spec, Mapping):
         raise SampleError(f"a sample source must be a mapping with a 'source' key, got {spec!r}")
     if "source" not in spec:
-        raise SampleError(f"sample source {dict(spec)!r} has no 'source' key; known sources: "
-                          f"{', '.join(sorted(SOURCE_NAMES))}")
+        raise SampleError(
+            f"sample source {dict(spec)!r} has no 'source' key; known sources: "
+            f"{', '.join(sorted(SOURCE_NAMES))}"
+        )
     return _known(str(spec["source"]))
 
 
 def _known(name: str) -> str:
     lowered = name.strip().lower()
     if lowered not in SOURCE_NAMES:
-        raise SampleError(f"unknown sample source {name!r}{did_you_mean(lowered, SOURCE_NAMES)}; "
-                          f"known sources: {', '.join(sorted(SOURCE_NAMES))}")
+        raise SampleError(
+            f"unknown sample source {name!r}{did_you_mean(lowered, SOURCE_NAMES)}; "
+            f"known sources: {', '.join(sorted(SOURCE_NAMES))}"
+        )
     return lowered
 
 
@@ -117,16 +129,19 @@ def _expand(spec: Mapping[str, Any]) -> tuple[SourceKind, dict[str, Any], str]:
     if name in ALIASES:
         target, renames = ALIASES[name]
         old = sorted(k for k in rest if k in renames)
-        log.warning("sample source %r is deprecated: use source '%s'%s", name, target,
-                    "".join(f", {k} -> {renames[k]}" for k in old))
+        log.warning(
+            "sample source %r is deprecated: use source '%s'%s",
+            name,
+            target,
+            "".join(f", {k} -> {renames[k]}" for k in old),
+        )
         rest = {renames.get(k, k): v for k, v in rest.items()}
         name = target
     kind = KINDS[name]
     return kind, kind.complete(rest), f"source {name!r}"
 
 
-def fetch_source(spec: Mapping[str, Any], services: Mapping[str, Any] | None = None
-                 ) -> pd.DataFrame:
+def fetch_source(spec: Mapping[str, Any], services: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Positions from one configured sample source.
 
     Parameters

@@ -58,20 +58,19 @@ def resolve_services(services: Mapping[str, Any] | None) -> Services:
         not a number >= 0 s.
     """
     merged = {**DEFAULT_SERVICES, **(services or {})}
-    timeout, retries, backoff = (merged["timeout_s"], merged["retries"],
-                                 merged["retry_backoff_s"])
+    timeout, retries, backoff = (merged["timeout_s"], merged["retries"], merged["retry_backoff_s"])
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise ConfigError(f"config key 'services.timeout_s' must be a number > 0 (seconds), "
-                          f"got {timeout!r}")
+        raise ConfigError(f"config key 'services.timeout_s' must be a number > 0 (seconds), got {timeout!r}")
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        raise ConfigError(f"config key 'services.retries' must be an integer >= 0, "
-                          f"got {retries!r}")
+        raise ConfigError(f"config key 'services.retries' must be an integer >= 0, got {retries!r}")
     if isinstance(backoff, bool) or not isinstance(backoff, (int, float)) or backoff < 0:
-        raise ConfigError(f"config key 'services.retry_backoff_s' must be a number >= 0 "
-                          f"(seconds), got {backoff!r}")
+        raise ConfigError(
+            f"config key 'services.retry_backoff_s' must be a number >= 0 (seconds), got {backoff!r}"
+        )
     urls = {k: v for k, v in merged.items() if k.endswith("_url")}
-    return Services(urls=urls, policy=RetryPolicy(retries=retries, backoff_s=float(backoff),
-                                                  timeout_s=float(timeout)))
+    return Services(
+        urls=urls, policy=RetryPolicy(retries=retries, backoff_s=float(backoff), timeout_s=float(timeout))
+    )
 
 
 def https_host(services: Services, key: str, *, path: str = "") -> str:
@@ -128,8 +127,10 @@ class SourceKind:
         what = what or f"source '{self.name}'"
         for key in spec:
             if key not in self.keys:
-                raise SampleError(f"{what}: unknown key {key!r}{did_you_mean(key, self.keys)}; "
-                                  f"allowed keys: {', '.join(sorted(self.keys))}")
+                raise SampleError(
+                    f"{what}: unknown key {key!r}{did_you_mean(key, self.keys)}; "
+                    f"allowed keys: {', '.join(sorted(self.keys))}"
+                )
 
     def complete(self, spec: Mapping[str, Any], *, what: str | None = None) -> dict[str, Any]:
         """Check ``spec`` against this kind's keys and fill in the defaults.
@@ -143,8 +144,9 @@ class SourceKind:
         self.check_keys(spec, what=what)
         for key in self.required:
             if key not in spec:
-                raise SampleError(f"{what}: missing required key {key!r}; "
-                                  f"allowed keys: {', '.join(sorted(self.keys))}")
+                raise SampleError(
+                    f"{what}: missing required key {key!r}; allowed keys: {', '.join(sorted(self.keys))}"
+                )
         return {**self.optional, **spec, "source": self.name}
 
 
@@ -154,11 +156,11 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean {hits[0]!r}?)" if hits else ""
 
 
-def check_type(value: Any, types: type | tuple[type, ...], *, key: str, what: str,
-               expected: str) -> Any:
+def check_type(value: Any, types: type | tuple[type, ...], *, key: str, what: str, expected: str) -> Any:
     """Return ``value`` if it is of ``types`` (bools are never numbers), else raise SampleError."""
     is_bool_as_number = isinstance(value, bool) and bool not in (
-        types if isinstance(types, tuple) else (types,))
+        types if isinstance(types, tuple) else (types,)
+    )
     if is_bool_as_number or not isinstance(value, types):
         raise SampleError(f"{what}: key {key!r} must be {expected}, got {value!r}")
     return value
@@ -168,11 +170,15 @@ def check_rows(rows: Any, *, what: str) -> list[int] | None:
     """Validate a ``rows`` key (0-based row indices, or None for all rows)."""
     if rows is None:
         return None
-    ok = isinstance(rows, Sequence) and not isinstance(rows, str) and all(
-        isinstance(r, int) and not isinstance(r, bool) and r >= 0 for r in rows)
+    ok = (
+        isinstance(rows, Sequence)
+        and not isinstance(rows, str)
+        and all(isinstance(r, int) and not isinstance(r, bool) and r >= 0 for r in rows)
+    )
     if not ok:
-        raise SampleError(f"{what}: key 'rows' must be a list of 0-based row indices (integers "
-                          f">= 0), got {rows!r}")
+        raise SampleError(
+            f"{what}: key 'rows' must be a list of 0-based row indices (integers >= 0), got {rows!r}"
+        )
     return list(rows)
 
 
@@ -188,8 +194,9 @@ def select_rows(n_rows: int, rows: list[int] | None, *, what: str) -> np.ndarray
         return np.arange(n_rows)
     beyond = [r for r in rows if r >= n_rows]
     if beyond:
-        raise SampleError(f"{what}: rows {beyond} requested (0-based) but the service answered "
-                          f"{n_rows} row(s)")
+        raise SampleError(
+            f"{what}: rows {beyond} requested (0-based) but the service answered {n_rows} row(s)"
+        )
     return np.asarray(rows, dtype=int)
 
 
@@ -198,20 +205,21 @@ def _floats(values: Any) -> np.ndarray:
     return np.ma.filled(np.ma.asarray(values, dtype="float64"), np.nan).reshape(-1)
 
 
-def make_frame(ra: Any, dec: Any, label: str | Sequence[str],
-               origins: Sequence[str]) -> pd.DataFrame:
+def make_frame(ra: Any, dec: Any, label: str | Sequence[str], origins: Sequence[str]) -> pd.DataFrame:
     """The frame every source returns: ``ra``, ``dec`` (float64, deg, ICRS), ``label``, ``origin``.
 
     Values are not range-checked here (that happens downstream, by ``origin``).
     """
     origins = list(origins)
     labels = [label] * len(origins) if isinstance(label, str) else [str(x) for x in label]
-    return pd.DataFrame({
-        "ra": pd.Series(_floats(ra), dtype="float64"),
-        "dec": pd.Series(_floats(dec), dtype="float64"),
-        "label": pd.Series(labels, dtype=object),
-        "origin": pd.Series(origins, dtype=object),
-    })
+    return pd.DataFrame(
+        {
+            "ra": pd.Series(_floats(ra), dtype="float64"),
+            "dec": pd.Series(_floats(dec), dtype="float64"),
+            "label": pd.Series(labels, dtype=object),
+            "origin": pd.Series(origins, dtype=object),
+        }
+    )
 
 
 def empty_frame() -> pd.DataFrame:
@@ -222,7 +230,7 @@ def empty_frame() -> pd.DataFrame:
 def text_values(column: Any) -> list[str]:
     """A table column as a list of stripped str; masked or missing entries become ``""``."""
     out = []
-    for value, masked in zip(list(np.ma.getdata(column)), np.ma.getmaskarray(column)):
+    for value, masked in zip(list(np.ma.getdata(column)), np.ma.getmaskarray(column), strict=True):
         if masked or value is None or (isinstance(value, float) and np.isnan(value)):
             out.append("")
         elif isinstance(value, bytes):

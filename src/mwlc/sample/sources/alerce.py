@@ -25,8 +25,9 @@ CHUNK = 100
 
 def _page(session: Any, url: str, oids: list[str], page: int, services: Services) -> dict:
     def run() -> dict:
-        response = session.get(url, params={"oid": oids, "page": page, "page_size": len(oids)},
-                               timeout=services.policy.timeout_s)
+        response = session.get(
+            url, params={"oid": oids, "page": page, "page_size": len(oids)}, timeout=services.policy.timeout_s
+        )
         response.raise_for_status()
         return response.json()
 
@@ -42,7 +43,7 @@ def query_objects(oids: list[str], services: Services) -> dict[str, dict]:
     found: dict[str, dict] = {}
     with new_session(services.policy.timeout_s) as session:
         for start in range(0, len(oids), CHUNK):
-            chunk = list(dict.fromkeys(oids[start:start + CHUNK]))
+            chunk = list(dict.fromkeys(oids[start : start + CHUNK]))
             page = 1
             while True:
                 answer = _page(session, url, chunk, page, services)
@@ -58,8 +59,9 @@ def _check(objectids: Any, label: Any) -> list[str]:
     if isinstance(objectids, str):
         objectids = [objectids]
     if not isinstance(objectids, list) or not all(isinstance(o, str) and o for o in objectids):
-        raise SampleError(f"{what}: key 'objectids' must be a list of ZTF object ids "
-                          f"(e.g. ZTF18aabtxvd), got {objectids!r}")
+        raise SampleError(
+            f"{what}: key 'objectids' must be a list of ZTF object ids (e.g. ZTF18aabtxvd), got {objectids!r}"
+        )
     if not isinstance(label, str):
         raise SampleError(f"{what}: key 'label' must be a string, got {label!r}")
     return [o.strip() for o in objectids]
@@ -92,8 +94,10 @@ def fetch_ztf_objectid(spec: dict[str, Any], services: Services) -> pd.DataFrame
     found = query_objects(oids, services)
     unknown = [o for o in oids if o not in found]
     if unknown:
-        raise SampleError(f"source 'ztf_objectid': ALeRCE ({services.url('alerce_url')}) knows "
-                          f"no object {', '.join(unknown)}; check the ids")
+        raise SampleError(
+            f"source 'ztf_objectid': ALeRCE ({services.url('alerce_url')}) knows "
+            f"no object {', '.join(unknown)}; check the ids"
+        )
     ra = [found[o].get("meanra") for o in oids]
     dec = [found[o].get("meandec") for o in oids]
     ra = [float("nan") if v is None else v for v in ra]
@@ -102,6 +106,8 @@ def fetch_ztf_objectid(spec: dict[str, Any], services: Services) -> pd.DataFrame
     return log_source("ztf_objectid", f"{len(oids)} ids", frame)
 
 
-KIND = SourceKind(name="ztf_objectid", fetch=fetch_ztf_objectid,
-                  optional={"objectids": ["ZTF18aabtxvd", "ZTF18aahqkbt"],
-                            "label": "ZTF-Objname"})
+KIND = SourceKind(
+    name="ztf_objectid",
+    fetch=fetch_ztf_objectid,
+    optional={"objectids": ["ZTF18aabtxvd", "ZTF18aahqkbt"], "label": "ZTF-Objname"},
+)

@@ -22,23 +22,23 @@ from ._common import (
 )
 
 #: File formats by name, and the suffixes that select them.
-FORMATS = {"csv": (".csv", ".csv.gz"), "ecsv": (".ecsv", ".ecsv.gz"),
-           "parquet": (".parquet", ".pq")}
+FORMATS = {"csv": (".csv", ".csv.gz"), "ecsv": (".ecsv", ".ecsv.gz"), "parquet": (".parquet", ".pq")}
 
 
 def _format_of(path: Path, fmt: str | None, what: str) -> str:
     if fmt is not None:
         if fmt.lower() not in FORMATS:
-            raise SampleError(f"{what}: unknown format {fmt!r}; known formats: "
-                              f"{', '.join(FORMATS)}")
+            raise SampleError(f"{what}: unknown format {fmt!r}; known formats: {', '.join(FORMATS)}")
         return fmt.lower()
     name = path.name.lower()
     for known, suffixes in FORMATS.items():
         if name.endswith(suffixes):
             return known
-    raise SampleError(f"{what}: cannot tell the format of {str(path)!r} from its extension; "
-                      f"use one of {', '.join(s for v in FORMATS.values() for s in v)} "
-                      f"or set 'format' to one of {', '.join(FORMATS)}")
+    raise SampleError(
+        f"{what}: cannot tell the format of {str(path)!r} from its extension; "
+        f"use one of {', '.join(s for v in FORMATS.values() for s in v)} "
+        f"or set 'format' to one of {', '.join(FORMATS)}"
+    )
 
 
 def _looks_binary(path: Path) -> bool:
@@ -51,11 +51,12 @@ def _looks_binary(path: Path) -> bool:
 def read_table(path: Path, fmt: str, what: str) -> Table:
     """Read ``path`` as ``fmt`` into an astropy Table, or raise SampleError naming the file."""
     if not path.is_file():
-        raise SampleError(f"{what}: file {str(path)!r} not found (working directory "
-                          f"{Path.cwd()})")
+        raise SampleError(f"{what}: file {str(path)!r} not found (working directory {Path.cwd()})")
     if fmt != "parquet" and not str(path).endswith(".gz") and _looks_binary(path):
-        raise SampleError(f"{what}: {str(path)!r} is not a UTF-8 text {fmt.upper()} file (it "
-                          f"holds NUL bytes: UTF-16, or binary data); save it as UTF-8")
+        raise SampleError(
+            f"{what}: {str(path)!r} is not a UTF-8 text {fmt.upper()} file (it "
+            f"holds NUL bytes: UTF-16, or binary data); save it as UTF-8"
+        )
     try:
         if fmt == "parquet":
             import pyarrow.parquet as pq
@@ -63,13 +64,15 @@ def read_table(path: Path, fmt: str, what: str) -> Table:
             return Table.from_pandas(pq.read_table(path).to_pandas())
         return Table.read(path, format="ascii.csv" if fmt == "csv" else "ascii.ecsv")
     except Exception as exc:
-        raise SampleError(f"{what}: cannot read {str(path)!r} as {fmt.upper()}: "
-                          f"{type(exc).__name__}: {exc}") from exc
+        raise SampleError(
+            f"{what}: cannot read {str(path)!r} as {fmt.upper()}: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def _missing(path: str, table: Table, column: str, key: str) -> SampleError:
-    return SampleError(f"file {path!r}: no column {column!r} (key {key!r}); available columns: "
-                       f"{', '.join(table.colnames)}")
+    return SampleError(
+        f"file {path!r}: no column {column!r} (key {key!r}); available columns: {', '.join(table.colnames)}"
+    )
 
 
 def _is_skycoord(table: Table, name: str) -> bool:
@@ -82,14 +85,17 @@ def _to_icrs(ra: Any, dec: Any, frame: str, unit: Any, path: str) -> tuple[Any, 
         coord = SkyCoord(ra, dec, frame=frame, unit=unit).icrs
         return coord.ra.deg, coord.dec.deg
     except Exception as first:
-        for i, (r, d) in enumerate(zip(ra, dec), start=1):
+        for i, (r, d) in enumerate(zip(ra, dec, strict=True), start=1):
             try:
                 SkyCoord(r, d, frame=frame, unit=unit)
             except Exception as exc:
-                raise SampleError(f"file {path!r} row {i}: cannot read ({r!r}, {d!r}) as a "
-                                  f"{frame} position in {unit}: {exc}") from exc
-        raise SampleError(f"file {path!r}: cannot convert positions from {frame} in {unit}: "
-                          f"{first}") from first
+                raise SampleError(
+                    f"file {path!r} row {i}: cannot read ({r!r}, {d!r}) as a "
+                    f"{frame} position in {unit}: {exc}"
+                ) from exc
+        raise SampleError(
+            f"file {path!r}: cannot convert positions from {frame} in {unit}: {first}"
+        ) from first
 
 
 def _positions(table: Table, spec: dict[str, Any], path: str) -> tuple[Any, Any]:
@@ -99,8 +105,10 @@ def _positions(table: Table, spec: dict[str, Any], path: str) -> tuple[Any, Any]
     if coord_col is not None or (not has_radec and _is_skycoord(table, "coord")):
         name = coord_col or "coord"
         if not _is_skycoord(table, name):
-            raise SampleError(f"file {path!r}: column {name!r} (key 'coord_column') is not a "
-                              f"SkyCoord column; available columns: {', '.join(table.colnames)}")
+            raise SampleError(
+                f"file {path!r}: column {name!r} (key 'coord_column') is not a "
+                f"SkyCoord column; available columns: {', '.join(table.colnames)}"
+            )
         icrs = table[name].icrs
         return icrs.ra.deg, icrs.dec.deg
     for col, key in ((ra_col, "ra_column"), (dec_col, "dec_column")):
@@ -123,13 +131,14 @@ def text_or_numbers(column: Any) -> Any:
 
 def _labels(table: Table, spec: dict[str, Any], path: str) -> str | list[str]:
     if spec["label"] is not None:
-        return check_type(spec["label"], str, key="label", what=f"file {path!r}",
-                          expected="a string")
+        return check_type(spec["label"], str, key="label", what=f"file {path!r}", expected="a string")
     column = spec["label_column"]
     if column not in table.colnames:
-        raise SampleError(f"file {path!r}: no column {column!r} (key 'label_column'); "
-                          f"available columns: {', '.join(table.colnames)}; or give a fixed "
-                          f"'label'")
+        raise SampleError(
+            f"file {path!r}: no column {column!r} (key 'label_column'); "
+            f"available columns: {', '.join(table.colnames)}; or give a fixed "
+            f"'label'"
+        )
     return text_values(table[column])
 
 
@@ -155,10 +164,10 @@ def fetch_file(spec: dict[str, Any], services: Services) -> pd.DataFrame:
         ``ra``, ``dec`` (deg, ICRS), ``label``, ``origin`` = ``"file <path> row <n>"`` with n the
         1-based data row.
     """
-    path = str(check_type(spec["path"], (str, Path), key="path", what="source 'file'",
-                          expected="a file path"))
-    table = read_table(Path(path), _format_of(Path(path), spec["format"], f"file {path!r}"),
-                       "source 'file'")
+    path = str(
+        check_type(spec["path"], (str, Path), key="path", what="source 'file'", expected="a file path")
+    )
+    table = read_table(Path(path), _format_of(Path(path), spec["format"], f"file {path!r}"), "source 'file'")
     ra, dec = _positions(table, spec, path)
     labels = _labels(table, spec, path)
     origins = [f"file {path} row {i}" for i in range(1, len(table) + 1)]
@@ -169,6 +178,14 @@ KIND = SourceKind(
     name="file",
     fetch=fetch_file,
     required=("path",),
-    optional={"format": None, "ra_column": "ra", "dec_column": "dec", "coord_column": None,
-              "label": None, "label_column": "label", "frame": "icrs", "unit": "deg"},
+    optional={
+        "format": None,
+        "ra_column": "ra",
+        "dec_column": "dec",
+        "coord_column": None,
+        "label": None,
+        "label_column": "label",
+        "frame": "icrs",
+        "unit": "deg",
+    },
 )

@@ -69,8 +69,9 @@ def _column(table: Any, names: tuple[str, ...], refcode: str) -> Any:
     for name in names:
         if name in table.colnames:
             return table[name]
-    raise ArchiveError(f"NED answer for refcode {refcode!r} has no {names[0]} column; "
-                       f"columns: {', '.join(table.colnames)}")
+    raise ArchiveError(
+        f"NED answer for refcode {refcode!r} has no {names[0]} column; columns: {', '.join(table.colnames)}"
+    )
 
 
 def query_refcode(refcode: str, services: Services) -> Any:
@@ -81,12 +82,12 @@ def query_refcode(refcode: str, services: Services) -> Any:
         with _ned_at(url, services.policy.timeout_s) as client, astroquery_no_cache():
             return client.query_refcode(refcode)
 
-    return call_with_retries(run, service=f"NED (refcode {refcode})", url=url,
-                             policy=services.policy)
+    return call_with_retries(run, service=f"NED (refcode {refcode})", url=url, policy=services.policy)
 
 
-def refcode_frame(refcode: str, label: str, rows: list[int] | None,
-                  services: Services, *, kind: str = "ned_refcode") -> pd.DataFrame:
+def refcode_frame(
+    refcode: str, label: str, rows: list[int] | None, services: Services, *, kind: str = "ned_refcode"
+) -> pd.DataFrame:
     """Positions of the objects NED lists for ``refcode``; ``rows`` keeps 0-based rows only."""
     what = f"source {kind!r} refcode {refcode!r}"
     table = query_refcode(refcode, services)
@@ -96,8 +97,7 @@ def refcode_frame(refcode: str, label: str, rows: list[int] | None,
     names = text_values(table["Object Name"]) if "Object Name" in table.colnames else None
     ra = _column(table, RA_NAMES, refcode)
     dec = _column(table, DEC_NAMES, refcode)
-    origins = [f"ned_refcode {refcode} row {i + 1}" + (f" ({names[i]})" if names else "")
-               for i in keep]
+    origins = [f"ned_refcode {refcode} row {i + 1}" + (f" ({names[i]})" if names else "") for i in keep]
     asked = refcode + (f" rows {rows}" if rows is not None else "")
     return log_source(kind, asked, make_frame(ra[keep], dec[keep], label, origins))
 
@@ -128,8 +128,9 @@ def fetch_ned_refcode(spec: dict[str, Any], services: Services) -> pd.DataFrame:
     return refcode_frame(*_paper_args(spec, "source 'ned_refcode'"), services)
 
 
-_PAPER_ENTRY = SourceKind(name="paper", fetch=fetch_ned_refcode, required=("refcode", "label"),
-                   optional={"rows": None})
+_PAPER_ENTRY = SourceKind(
+    name="paper", fetch=fetch_ned_refcode, required=("refcode", "label"), optional={"rows": None}
+)
 
 
 def fetch_papers_list(spec: dict[str, Any], services: Services) -> pd.DataFrame:
@@ -144,14 +145,14 @@ def fetch_papers_list(spec: dict[str, Any], services: Services) -> pd.DataFrame:
     """
     papers = spec["papers"]
     if not isinstance(papers, list):
-        raise SampleError(f"source 'papers_list': key 'papers' must be a list of "
-                          f"{{refcode, label, rows}}, got {papers!r}")
+        raise SampleError(
+            f"source 'papers_list': key 'papers' must be a list of {{refcode, label, rows}}, got {papers!r}"
+        )
     frames = []
     for i, paper in enumerate(papers):
         what = f"source 'papers_list' paper {i}"
         if not isinstance(paper, dict):
-            raise SampleError(f"{what}: must be a mapping with keys refcode, label, rows; "
-                              f"got {paper!r}")
+            raise SampleError(f"{what}: must be a mapping with keys refcode, label, rows; got {paper!r}")
         paper = _PAPER_ENTRY.complete(paper, what=what)
         paper.pop("source")
         frames.append(refcode_frame(*_paper_args(paper, what), services, kind="papers_list"))
@@ -161,6 +162,7 @@ def fetch_papers_list(spec: dict[str, Any], services: Services) -> pd.DataFrame:
     return log_source("papers_list", f"{len(papers)} papers", out)
 
 
-KIND = SourceKind(name="ned_refcode", fetch=fetch_ned_refcode, required=("refcode", "label"),
-                  optional={"rows": None})
+KIND = SourceKind(
+    name="ned_refcode", fetch=fetch_ned_refcode, required=("refcode", "label"), optional={"rows": None}
+)
 PAPERS_LIST = SourceKind(name="papers_list", fetch=fetch_papers_list, required=("papers",))

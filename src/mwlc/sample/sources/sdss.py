@@ -90,18 +90,21 @@ def sdss_query(num: int, zmin: float, zmax: float, randomize_z: bool, seed: int)
         zWarning = 0 AND z > zmin AND z < zmax ORDER BY ...``.
     """
     order = seeded_order(seed) if randomize_z else "z"
-    return (f"SELECT TOP {num} specObjID, ra, dec, z FROM SpecObj "
-            f"WHERE class = 'QSO' AND zWarning = 0 "
-            f"AND z > {_sql_number(zmin, 'zmin')} AND z < {_sql_number(zmax, 'zmax')} "
-            f"ORDER BY {order}")
+    return (
+        f"SELECT TOP {num} specObjID, ra, dec, z FROM SpecObj "
+        f"WHERE class = 'QSO' AND zWarning = 0 "
+        f"AND z > {_sql_number(zmin, 'zmin')} AND z < {_sql_number(zmax, 'zmax')} "
+        f"ORDER BY {order}"
+    )
 
 
 def _check(spec: dict[str, Any]) -> None:
     what = "source 'sdss'"
     num = check_type(spec["num"], int, key="num", what=what, expected="an integer")
     if num > SKYSERVER_MAX_ROWS:
-        raise SampleError(f"{what}: num={num} exceeds the SkyServer limit of "
-                          f"{SKYSERVER_MAX_ROWS} rows per query")
+        raise SampleError(
+            f"{what}: num={num} exceeds the SkyServer limit of {SKYSERVER_MAX_ROWS} rows per query"
+        )
     check_type(spec["randomize_z"], bool, key="randomize_z", what=what, expected="true/false")
     check_type(spec["seed"], int, key="seed", what=what, expected="an integer")
     check_type(spec["label"], str, key="label", what=what, expected="a string")
@@ -130,8 +133,10 @@ def fetch_sdss(spec: dict[str, Any], services: Services) -> pd.DataFrame:
         <id>"``.
     """
     _check(spec)
-    asked = (f"num={spec['num']} {spec['zmin']}<z<{spec['zmax']} "
-             f"{'seed=' + str(spec['seed']) if spec['randomize_z'] else 'lowest z'}")
+    asked = (
+        f"num={spec['num']} {spec['zmin']}<z<{spec['zmax']} "
+        f"{'seed=' + str(spec['seed']) if spec['randomize_z'] else 'lowest z'}"
+    )
     if spec["num"] <= 0:
         return log_source("sdss", asked, empty_frame())
     sql = sdss_query(spec["num"], spec["zmin"], spec["zmax"], spec["randomize_z"], spec["seed"])
@@ -139,10 +144,11 @@ def fetch_sdss(spec: dict[str, Any], services: Services) -> pd.DataFrame:
     if table is None or len(table) == 0:
         return log_source("sdss", asked, empty_frame())
     ids = text_values(table["specObjID"]) if "specObjID" in table.colnames else [""] * len(table)
-    origins = [f"sdss DR{DATA_RELEASE} SpecObj row {i} specObjID {sid}".rstrip()
-               for i, sid in enumerate(ids, start=1)]
-    return log_source("sdss", asked, make_frame(table["ra"], table["dec"], spec["label"],
-                                                origins))
+    origins = [
+        f"sdss DR{DATA_RELEASE} SpecObj row {i} specObjID {sid}".rstrip()
+        for i, sid in enumerate(ids, start=1)
+    ]
+    return log_source("sdss", asked, make_frame(table["ra"], table["dec"], spec["label"], origins))
 
 
 def _query(sql: str, services: Services) -> Any:
@@ -152,15 +158,13 @@ def _query(sql: str, services: Services) -> Any:
     timeout = services.policy.timeout_s
 
     def run() -> Any:
-        with conf.set_temp("skyserver_baseurl", base), astroquery_no_cache(), \
-                warnings.catch_warnings():
+        with conf.set_temp("skyserver_baseurl", base), astroquery_no_cache(), warnings.catch_warnings():
             # DR16 specObjIDs exceed int64: astropy reads them as text, astroquery then casts
             # them to uint64 (exact). The notice about it is noise.
             warnings.filterwarnings("ignore", message="OverflowError converting to IntType")
             client = SDSSClass()
             harden_session(client._session, timeout)
-            return client.query_sql(sql, data_release=DATA_RELEASE, timeout=timeout,
-                                    cache=False)
+            return client.query_sql(sql, data_release=DATA_RELEASE, timeout=timeout, cache=False)
 
     url = f"{base}/dr{DATA_RELEASE}/en/tools/search/x_results.aspx"
     return call_with_retries(run, service="SDSS SkyServer", url=url, policy=services.policy)
@@ -169,6 +173,5 @@ def _query(sql: str, services: Services) -> Any:
 KIND = SourceKind(
     name="sdss",
     fetch=fetch_sdss,
-    optional={"num": 10, "zmin": 0, "zmax": 10, "randomize_z": False, "seed": 0,
-              "label": "SDSS"},
+    optional={"num": 10, "zmin": 0, "zmax": 10, "randomize_z": False, "seed": 0, "label": "SDSS"},
 )

@@ -45,8 +45,9 @@ def query_bibobj(bibcode: str, services: Services) -> Any:
         harden_session(client._session, services.policy.timeout_s)
         return client.query_bibobj(bibcode)
 
-    return call_with_retries(run, service=f"SIMBAD (bibcode {bibcode})",
-                             url=f"https://{host}{TAP_PATH}", policy=services.policy)
+    return call_with_retries(
+        run, service=f"SIMBAD (bibcode {bibcode})", url=f"https://{host}{TAP_PATH}", policy=services.policy
+    )
 
 
 def fetch_simbad_bibcode(spec: dict[str, Any], services: Services) -> pd.DataFrame:
@@ -76,8 +77,10 @@ def fetch_simbad_bibcode(spec: dict[str, Any], services: Services) -> pd.DataFra
         return log_source("simbad_bibcode", asked, empty_frame())
     missing = [c for c in ("main_id", "ra", "dec") if c not in table.colnames]
     if missing:
-        raise ArchiveError(f"SIMBAD answer for bibcode {bibcode!r} lacks column(s) {missing}; "
-                           f"columns: {', '.join(table.colnames)}")
+        raise ArchiveError(
+            f"SIMBAD answer for bibcode {bibcode!r} lacks column(s) {missing}; "
+            f"columns: {', '.join(table.colnames)}"
+        )
     keep = select_rows(len(table), rows, what=f"{what} bibcode {bibcode!r}")
     names = text_values(table["main_id"])
     origins = [f"simbad_bibcode {bibcode} row {i + 1} ({names[i]})" for i in keep]
@@ -85,5 +88,6 @@ def fetch_simbad_bibcode(spec: dict[str, Any], services: Services) -> pd.DataFra
     return log_source("simbad_bibcode", asked, frame)
 
 
-KIND = SourceKind(name="simbad_bibcode", fetch=fetch_simbad_bibcode,
-                  required=("bibcode", "label"), optional={"rows": None})
+KIND = SourceKind(
+    name="simbad_bibcode", fetch=fetch_simbad_bibcode, required=("bibcode", "label"), optional={"rows": None}
+)

@@ -31,8 +31,7 @@ from ._common import (
 )
 
 #: An SDSS-style name: J HHMMSS.ss +DDMMSS.s (seconds with any number of decimals).
-SDSS_NAME = re.compile(
-    r"J?(\d{2})(\d{2})(\d{2}(?:\.\d*)?)\s*([+-])(\d{2})(\d{2})(\d{2}(?:\.\d*)?)")
+SDSS_NAME = re.compile(r"J?(\d{2})(\d{2})(\d{2}(?:\.\d*)?)\s*([+-])(\d{2})(\d{2})(\d{2}(?:\.\d*)?)")
 
 
 def parse_sdss_name(name: str) -> tuple[float, float]:
@@ -54,34 +53,39 @@ def _check(spec: dict[str, Any]) -> None:
     what = "source 'vizier'"
     check_type(spec["catalog"], str, key="catalog", what=what, expected="a catalog id string")
     check_type(spec["label"], str, key="label", what=what, expected="a string")
-    check_type(spec["table"], (int, str), key="table", what=what,
-               expected="a table index or name")
+    check_type(spec["table"], (int, str), key="table", what=what, expected="a table index or name")
     for key in ("filters", "contains"):
         value = spec[key]
         if not isinstance(value, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-            raise SampleError(f"{what}: key {key!r} must map column names to strings, "
-                              f"got {value!r}")
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise SampleError(f"{what}: key {key!r} must map column names to strings, got {value!r}")
 
 
 def _pick_table(tables: Any, choice: int | str, catalog: str) -> Any:
     names = list(tables.keys())
     if isinstance(choice, int):
         if choice >= len(names) or choice < 0:
-            raise SampleError(f"source 'vizier' catalog {catalog!r}: table {choice} requested "
-                              f"but VizieR answered {len(names)} table(s) with rows: {names}")
+            raise SampleError(
+                f"source 'vizier' catalog {catalog!r}: table {choice} requested "
+                f"but VizieR answered {len(names)} table(s) with rows: {names}"
+            )
         return names[choice], tables[choice]
     for name in names:
         if name == choice or name.endswith("/" + choice):
             return name, tables[name]
-    raise SampleError(f"source 'vizier' catalog {catalog!r}: no table {choice!r} in VizieR's "
-                      f"answer; tables with rows: {names}")
+    raise SampleError(
+        f"source 'vizier' catalog {catalog!r}: no table {choice!r} in VizieR's "
+        f"answer; tables with rows: {names}"
+    )
 
 
 def _require(table: Any, column: str, key: str, name: str) -> Any:
     if column not in table.colnames:
-        raise SampleError(f"source 'vizier' table {name!r}: no column {column!r} (key {key!r}); "
-                          f"available columns: {', '.join(table.colnames)}")
+        raise SampleError(
+            f"source 'vizier' table {name!r}: no column {column!r} (key {key!r}); "
+            f"available columns: {', '.join(table.colnames)}"
+        )
     return table[column]
 
 
@@ -101,14 +105,23 @@ def query_catalog(spec: dict[str, Any], services: Services) -> Any:
     timeout = services.policy.timeout_s
 
     def run() -> Any:
-        client = Vizier(columns=["*"], column_filters=dict(spec["filters"]), row_limit=-1,
-                        timeout=timeout, vizier_server=host)
+        client = Vizier(
+            columns=["*"],
+            column_filters=dict(spec["filters"]),
+            row_limit=-1,
+            timeout=timeout,
+            vizier_server=host,
+        )
         harden_session(client._session, timeout)
         with astroquery_no_cache():
             return client.get_catalogs(spec["catalog"])
 
-    return call_with_retries(run, service=f"VizieR (catalog {spec['catalog']})",
-                             url=f"https://{host}/viz-bin/votable", policy=services.policy)
+    return call_with_retries(
+        run,
+        service=f"VizieR (catalog {spec['catalog']})",
+        url=f"https://{host}/viz-bin/votable",
+        policy=services.policy,
+    )
 
 
 def fetch_vizier(spec: dict[str, Any], services: Services) -> pd.DataFrame:
@@ -161,6 +174,12 @@ KIND = SourceKind(
     name="vizier",
     fetch=fetch_vizier,
     required=("catalog", "label"),
-    optional={"table": 0, "filters": {}, "contains": {}, "ra_column": "_RA",
-              "dec_column": "_DE", "name_column": None},
+    optional={
+        "table": 0,
+        "filters": {},
+        "contains": {},
+        "ra_column": "_RA",
+        "dec_column": "_DE",
+        "name_column": None,
+    },
 )
