@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -158,3 +159,40 @@ def to_record_batch(frame: pd.DataFrame) -> pa.RecordBatch:
         *(pa.array(frame[name].to_numpy(dtype="float64")) for name in ("time", "flux", "err")),
     ]
     return pa.RecordBatch.from_arrays(arrays, schema=LIGHTCURVE_SCHEMA)
+
+
+def lightcurve_batch(
+    objectid: np.ndarray,
+    label: pa.DictionaryArray,
+    band: pa.DictionaryArray,
+    time: np.ndarray,
+    flux: np.ndarray,
+    err: np.ndarray,
+) -> pa.RecordBatch:
+    """A batch in :data:`LIGHTCURVE_SCHEMA` from per-row arrays.
+
+    ``label`` and ``band`` are dictionary arrays (see :func:`dictionary_take`); ``time``,
+    ``flux`` and ``err`` are cast to float64.
+    """
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array(np.asarray(objectid, dtype=np.int64)),
+            label,
+            band,
+            *(pa.array(np.asarray(values, dtype=np.float64)) for values in (time, flux, err)),
+        ],
+        schema=LIGHTCURVE_SCHEMA,
+    )
+
+
+def dictionary_take(values: np.ndarray, index: np.ndarray) -> pa.DictionaryArray:
+    """``values[index]`` as a dictionary<string> array with int32 codes.
+
+    ``values`` is short (one entry per matched object); ``index`` may be long (one per epoch): the
+    values are factorized once and only their codes are repeated.
+    """
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
+    return pa.DictionaryArray.from_arrays(
+        pa.array(codes.astype(np.int32)[index]),
+        pa.array(np.asarray(uniques, dtype=object).astype(str), pa.string()),
+    )

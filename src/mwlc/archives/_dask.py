@@ -1,14 +1,14 @@
-"""Run the lsdb archives' partitions on an existing Dask cluster (``dask_scheduler`` in config).
+"""Run the HATS archives' leaf reads on an existing Dask cluster (``dask_scheduler`` in config).
 
-By default a fetch job computes its partitions itself, in a few local threads
-(:func:`mwlc.archives._lsdb.stream_partitions`). When the user already runs a Dask cluster (a
+By default a fetch job reads the catalog's leaf files itself
+(:func:`mwlc.archives._crossmatch.stream_matched`). When the user already runs a Dask cluster (a
 ``dask scheduler`` with workers, e.g. started by dask-jobqueue or a Kubernetes operator), a fetch
 job can instead *attach* to it: within :func:`attached`, the first archive that needs the cluster
 opens a :class:`distributed.Client` to the scheduler's address (closed when the block ends), and
-:func:`compute_in_order` sends each partition's task graph (read, crossmatch) and its transform
-to the workers. Results come back in
-partition order, at most ``in_flight`` partitions at a time, so the fetch job's memory stays
-bounded by a few transformed batches whatever the cluster's size.
+:func:`run_in_order` sends one task per leaf file (read its matched rows, turn them into
+light-curve rows) to the workers. Results come back in
+leaf order, as many in flight as the cluster has worker threads, so the fetch job's memory stays
+bounded by a few leaves' light-curve rows whatever the cluster's size.
 
 The workers must reach the archive sources under the same URIs (S3, HTTP, or a shared
 filesystem) and import the same ``mwlc`` version; the job itself starts no cluster, no worker
@@ -25,8 +25,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TypeVar
 
-import pandas as pd
-from dask.delayed import Delayed
 from distributed import Client, Future
 
 from mwlc.errors import ArchiveError
@@ -53,7 +51,7 @@ _attachment: ContextVar[_Attachment | None] = ContextVar("mwlc_dask_attachment",
 
 @contextmanager
 def attached(address: str | None, *, timeout_s: float = CONNECT_TIMEOUT_S) -> Iterator[None]:
-    """Within the block, the lsdb archives compute their partitions on the cluster at ``address``.
+    """Within the block, the HATS archives read their leaf files on the cluster at ``address``.
 
     The connection is opened when an archive first needs it (:func:`attached_client`), so the
     archives that do not use dask (WISE, HEASARC) never connect, and closed when the block ends.
@@ -129,61 +127,37 @@ def cluster_threads(client: Client) -> int:
     return max(1, sum(client.nthreads().values()))
 
 
-def compute_in_order(
-    client: Client,
-    partitions: Sequence[Delayed],
-    transform: Callable[[pd.DataFrame], T],
-    *,
-    in_flight: int,
-    read_error: Callable[[int, BaseException], Exception],
+def run_in_order(
+    client: Client, tasks: Sequence[Callable[[], T]], *, in_flight: int | None = None
 ) -> Iterator[T]:
-    """``transform(partition)`` of each partition, computed on the cluster, yielded in order.
+    """``task()`` of each task, run on the cluster, yielded in order.
 
     Parameters
     ----------
     client : distributed.Client
         The attached cluster.
-    partitions : sequence of dask.delayed.Delayed
-        One lazy data frame per partition (``lsdb.Catalog.to_delayed()``).
-    transform : callable
-        Runs on the worker that holds the computed partition; only its (small) result travels
-        back. Must be picklable (a module-level function or a ``functools.partial`` of one).
-    in_flight : int
-        Partitions submitted at once; at least 1.
-    read_error : callable
-        ``read_error(index, cause)`` builds the exception raised when computing partition
-        ``index`` fails (a failing ``transform`` raises its own exception unchanged, as locally).
+    tasks : sequence of callable
+        Picklable functions of no argument (e.g. ``functools.partial`` of a module-level
+        function); each returns a small result that travels back (one leaf file's light-curve
+        rows).
+    in_flight : int, optional
+        Tasks submitted at once; the cluster's worker threads by default, at least 1.
 
     Yields
     ------
     T
-        The transformed partitions, in the order of ``partitions``.
+        The tasks' results, in the order of ``tasks``; a task's exception is raised unchanged,
+        when its turn comes.
     """
-    if in_flight < 1:
-        raise ValueError(f"in_flight must be >= 1, got {in_flight}")
-    pending: deque[tuple[int, Future, Future]] = deque()
-
-    def submit(index: int) -> None:
-        frame = client.compute(partitions[index])
-        pending.append((index, frame, client.submit(transform, frame)))
-
-    def result() -> T:
-        index, frame, transformed = pending.popleft()
-        try:
-            return transformed.result()
-        except Exception as err:
-            if frame.exception() is not None:  # waits: the read's failure may arrive later
-                raise read_error(index, err) from err
-            raise
-
+    in_flight = max(1, in_flight or cluster_threads(client))
+    pending: deque[Future] = deque()
     try:
-        for index in range(len(partitions)):
-            submit(index)
+        for task in tasks:
+            pending.append(client.submit(task, pure=False))
             if len(pending) >= in_flight:
-                yield result()
+                yield pending.popleft().result()
         while pending:
-            yield result()
+            yield pending.popleft().result()
     finally:
-        for _, frame, transformed in pending:
-            transformed.cancel()
-            frame.cancel()
+        for future in pending:
+            future.cancel()

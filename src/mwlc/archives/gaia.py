@@ -20,9 +20,10 @@ Differences from the original (see design.md §9):
   flux, would give a NaN mJy flux) and, when the collection has the field, its
   ``variability_flag_<band>_reject`` is not set (outliers rejected by DR3's variability
   processing; null counts as not set).
-* **Streaming.** The matched catalog is read one HEALPix partition at a time
-  (:func:`mwlc.archives._lsdb.stream_partitions`); each partition becomes one Arrow batch holding
-  every requested band, so memory never grows with the shard or the sample.
+* **Streaming.** The collection is read by :mod:`mwlc.archives._crossmatch`: each leaf file the
+  shard touches is read once, first its positions (to find the matches), then the epoch
+  photometry of the matched rows only, ``read_batch_rows`` rows at a time, every requested band
+  from the same read, so memory never grows with the shard, the sample or a partition.
 """
 
 from __future__ import annotations
@@ -32,16 +33,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 
-import lsdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from mwlc.archives import _lsdb, require_sample_columns
+from mwlc.archives import _crossmatch, _hats, _nested, require_sample_columns
 from mwlc.errors import ConfigError
 from mwlc.photometry import ab_mag_to_mjy
-from mwlc.progress import Progress
-from mwlc.schema import to_record_batch
+from mwlc.schema import dictionary_take, lightcurve_batch
 
 log = logging.getLogger(__name__)
 
@@ -97,17 +97,25 @@ FIELDS: dict[str, BandFields] = {
 }
 
 
+#: First-pass columns: the position columns come from the catalog's properties.
+ID_COLUMN = "source_id"
+#: Rows decoded at a time: a source has ~40-250 transits; the fields read for three bands are
+#: ~100 bytes per transit, so 5,000 rows are ~20-130 MB decoded.
+DEFAULT_READ_BATCH_ROWS = 5000
+
+
 def fetch(
     sample: pd.DataFrame,
     *,
     source: str,
     radius_arcsec: float = 1.0,
     bands: Sequence[str] = DEFAULT_BANDS,
+    read_batch_rows: int = DEFAULT_READ_BATCH_ROWS,
     threads: int = 1,
     mem_mb: int | None = None,
     storage_options: dict | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """Gaia DR3 epoch photometry of the sample objects, one Arrow batch per matched partition.
+    """Gaia DR3 epoch photometry of the sample objects, streamed a batch of catalog rows at a time.
 
     Parameters
     ----------
@@ -115,42 +123,49 @@ def fetch(
         ``objectid`` (int64), ``ra``, ``dec`` (deg, ICRS), ``label``.
     source : str
         URI of the Gaia DR3 epoch-photometry HATS collection: a local path, ``https://``,
-        ``http://`` or ``s3://`` (the real one is :data:`DEFAULT_SOURCE`).
+        ``http://`` or ``s3://`` (the real one is :data:`DEFAULT_SOURCE`). A catalog without a
+        margin is read with its neighbouring partitions instead.
     radius_arcsec : float, default 1.0
         Match radius in arcsec; > 0 and at most the collection's margin threshold.
     bands : sequence of str, default ``("Gaia_G",)``
         Bands to fetch, any of :data:`BANDS`.
+    read_batch_rows : int, default :data:`DEFAULT_READ_BATCH_ROWS`
+        Catalog rows decoded at a time (memory: about 4x their decoded size).
     threads : int, default 1
-        Partitions read and crossmatched concurrently.
+        Leaf files located concurrently, and decoding threads.
     mem_mb : int, optional
-        Memory budget in MB; lowers the partitions in flight if they would not fit.
+        The job's memory (MB): a ``read_batch_rows`` that cannot fit is refused before any data
+        is read.
     storage_options : dict, optional
-        fsspec options passed to lsdb for remote sources (ignored for local paths).
+        fsspec options for ``s3://`` sources (ignored for local paths and HTTP).
 
     Returns
     -------
     iterator of pyarrow.RecordBatch
-        Lazy: one batch per crossmatched partition with kept transits, in
-        :data:`mwlc.schema.LIGHTCURVE_SCHEMA`; ``time`` is MJD (TCB, barycentric), ``flux`` and
-        ``err`` are mJy. No match at all gives no batch.
+        Lazy, in :data:`mwlc.schema.LIGHTCURVE_SCHEMA`; ``time`` is MJD (TCB, barycentric),
+        ``flux`` and ``err`` are mJy. No match at all gives no batch.
 
     Raises
     ------
     ConfigError
-        If ``radius_arcsec``, ``bands`` or ``threads`` is invalid, or the radius exceeds the
-        collection's margin threshold (checked before any partition is read).
+        If a parameter is invalid or the radius exceeds the margin threshold (raised by this
+        call, before any data is read); if ``read_batch_rows`` cannot fit ``mem_mb`` (raised when
+        iterating, before any data is read).
     SampleError
         If ``sample`` lacks a column.
     ArchiveError
-        If ``source`` is missing, unreadable, or has no margin catalog (raised by this call,
-        before any partition is read), or if a partition cannot be read (raised while iterating).
+        If ``source`` is missing, unreadable or lacks a column (raised by this call), or if a
+        leaf file cannot be read (raised while iterating).
     """
-    bands = _check_params(sample, radius_arcsec, bands, threads)
-    gaia, reject_fields = _open(source, bands, storage_options)
-    _lsdb.check_radius(radius_arcsec, source, gaia)
+    bands = _check_params(sample, radius_arcsec, bands, threads, read_batch_rows)
+    catalog = _hats.open_catalog(source, archive="Gaia", storage_options=storage_options)
+    catalog.check_radius(radius_arcsec)
+    columns, reject_fields = _columns(catalog, bands)
     if sample.empty:
         return iter(())
-    return _stream(sample, gaia, source, radius_arcsec, bands, reject_fields, threads, mem_mb)
+    return _stream(
+        sample, catalog, radius_arcsec, bands, columns, reject_fields, read_batch_rows, threads, mem_mb
+    )
 
 
 def gaia_time_to_mjd(time: np.ndarray) -> np.ndarray:
@@ -160,108 +175,94 @@ def gaia_time_to_mjd(time: np.ndarray) -> np.ndarray:
 
 def _stream(
     sample: pd.DataFrame,
-    gaia: lsdb.Catalog,
-    source: str,
+    catalog: _hats.HatsCatalog,
     radius_arcsec: float,
     bands: list[str],
+    columns: list[str],
     reject_fields: frozenset[str],
+    read_batch_rows: int,
     threads: int,
     mem_mb: int | None,
 ) -> Iterator[pa.RecordBatch]:
-    """Crossmatch the sample with the collection and stream the kept transits (lazy)."""
-    objects = _lsdb.sample_catalog(sample)
-    matched = _lsdb.crossmatch_nearest(objects, gaia, radius_arcsec=radius_arcsec, suffix="_gaia")
-    if matched is None:
-        log.info("no sample object lies in the coverage of %s: no rows", source)
-        return
-    in_flight = _lsdb.partitions_in_flight(threads, mem_mb, _lsdb.estimated_partition_mib(gaia))
-    total = matched.npartitions
-    log.info(
-        "crossmatching %d sample partitions with %s within %g arcsec, bands %s: %d partitions, %d in flight",
-        objects.npartitions,
-        source,
-        radius_arcsec,
-        bands,
-        total,
-        in_flight,
+    """Locate the matches, then stream their transits (lazy: nothing is read until iterated)."""
+    check = _crossmatch.batch_memory_check(
+        "Gaia", columns, read_batch_rows, mem_mb, key="archives.gaia.read_batch_rows"
     )
-    transform = partial(_transits, bands=bands, reject_fields=reject_fields)
-    stream = _lsdb.stream_partitions(matched, transform, in_flight=in_flight, description=f"Gaia at {source}")
-    n_rows = n_objects = 0
-    progress = Progress(total, "partitions")
-    for done, (pixel, (batch, matched_objects)) in enumerate(stream, start=1):
-        n_rows += batch.num_rows
-        n_objects += matched_objects
-        log.info(
-            "%s (%s): %d objects matched, %d rows",
-            progress.line(done),
-            pixel,
-            matched_objects,
-            batch.num_rows,
-        )
-        if batch.num_rows:
-            yield batch
-    log.info("done: %d partitions, %d objects matched, %d rows", total, n_objects, n_rows)
+    matches = _crossmatch.locate(
+        catalog,
+        sample["ra"].to_numpy(),
+        sample["dec"].to_numpy(),
+        _crossmatch.Query(radius_arcsec),
+        batch_rows=read_batch_rows,
+        threads=threads,
+        check_batch=check,
+    )
+    log.info("Gaia: %d objects matched within %g arcsec, bands %s", len(matches), radius_arcsec, bands)
+    pairs = _crossmatch.Pairs.of(matches, sample["objectid"].to_numpy(), sample["label"].to_numpy())
+    yield from _crossmatch.stream_matched(
+        matches,
+        pairs,
+        columns,
+        partial(transits, bands=bands, reject_fields=reject_fields),
+        batch_rows=read_batch_rows,
+        threads=threads,
+        archive="Gaia",
+    )
 
 
-def _transits(
-    matched: pd.DataFrame, bands: list[str], reject_fields: frozenset[str]
-) -> tuple[pa.RecordBatch, int]:
-    """One crossmatched partition -> (light-curve batch of its kept transits, objects matched)."""
-    photometry = matched[NESTED]
-    per_source = np.asarray(photometry.nest.len(), dtype=np.int64)
-    objectid = np.repeat(matched["objectid"].to_numpy(dtype=np.int64), per_source)
-    label = np.repeat(matched["label"].to_numpy(dtype=object), per_source)
-    transits = photometry.nest.to_flat()
-    frames = [_band_rows(transits, band, objectid, label, reject_fields) for band in bands]
-    return to_record_batch(pd.concat(frames, ignore_index=True)), len(matched)
+def transits(
+    rows: pa.RecordBatch, pairs: _crossmatch.Pairs, bands: list[str], reject_fields: frozenset[str]
+) -> pa.RecordBatch:
+    """Matched catalog rows -> light-curve rows of their kept transits, every band (time MJD, mJy)."""
+    photometry = rows.column(NESTED)
+    parts = [_band_rows(photometry, band, reject_fields) for band in bands]
+    row = np.concatenate([row for row, *_ in parts])
+    band_index = np.concatenate([np.full(len(r), i) for i, (r, *_) in enumerate(parts)])
+    time, flux, err = (np.concatenate([part[k] for part in parts]) for k in (1, 2, 3))
+    return lightcurve_batch(
+        pairs.objectid[row],
+        dictionary_take(pairs.label, row),
+        dictionary_take(np.array(bands, dtype=object), band_index),
+        time,
+        flux,
+        err,
+    )
 
 
 def _band_rows(
-    transits: pd.DataFrame, band: str, objectid: np.ndarray, label: np.ndarray, reject_fields: frozenset[str]
-) -> pd.DataFrame:
-    """One band's kept transits as light-curve rows (time MJD, flux and err mJy)."""
+    photometry: pa.Array, band: str, reject_fields: frozenset[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One band's kept transits: (row of each, time MJD, flux mJy, err mJy)."""
     fields = FIELDS[band]
-    column = lambda name: transits[name].to_numpy(dtype=np.float64, na_value=np.nan)  # noqa: E731
-    time, flux, flux_error, mag = (
-        column(name) for name in (fields.time, fields.flux, fields.flux_error, fields.mag)
+    lengths, time = _nested.float_values(photometry, fields.time)
+    flux, flux_error, mag = (
+        _nested.float_values(photometry, name)[1] for name in (fields.flux, fields.flux_error, fields.mag)
     )
     keep = np.isfinite(time) & np.isfinite(flux) & np.isfinite(mag)
     if fields.reject in reject_fields:
-        keep &= ~transits[fields.reject].to_numpy(dtype=bool, na_value=False)
+        reject = _nested.field_values(photometry, fields.reject)[1]
+        keep &= ~pc.fill_null(reject, False).to_numpy(zero_copy_only=False)
     flux_mjy = ab_mag_to_mjy(mag[keep])
-    return pd.DataFrame(
-        {
-            "objectid": objectid[keep],
-            "label": label[keep],
-            "band": band,
-            "time": gaia_time_to_mjd(time[keep]),
-            "flux": flux_mjy,
-            "err": flux_mjy * flux_error[keep] / flux[keep],
-        }
-    )
+    row = _nested.row_of_value(lengths)[keep]
+    return row, gaia_time_to_mjd(time[keep]), flux_mjy, flux_mjy * flux_error[keep] / flux[keep]
 
 
-def _open(source: str, bands: list[str], storage_options: dict | None) -> tuple[lsdb.Catalog, frozenset[str]]:
-    """The collection (with margin) with the needed columns, and the reject flags it has.
+def _columns(catalog: _hats.HatsCatalog, bands: list[str]) -> tuple[list[str], frozenset[str]]:
+    """The nested fields to read for ``bands``, and the reject flags the collection has.
 
     The variability flags are read only if the collection's schema has them (their presence in
-    the real collection is unconfirmed), which costs a second metadata-only open.
+    the real collection is unconfirmed); every other field must be there.
     """
     needed = [f"{NESTED}.{name}" for band in bands for name in _value_fields(FIELDS[band])]
-    gaia = _lsdb.open_hats(
-        source, columns=["source_id", "ra", "dec", *needed], storage_options=storage_options
-    )
-    _lsdb.require_margin(gaia, source, "Gaia")
-    available = _nested_fields(gaia.original_schema)
+    catalog.require_columns([ID_COLUMN, *needed])
+    available = _nested_fields(catalog.schema)
     reject = frozenset(FIELDS[band].reject for band in bands) & available
     missing = sorted({FIELDS[band].reject for band in bands} - reject)
     if missing:
-        log.warning("%s has no %s: transits rejected by DR3 variability processing are kept", source, missing)
-    if reject:
-        columns = ["source_id", "ra", "dec", *needed, *(f"{NESTED}.{name}" for name in sorted(reject))]
-        gaia = _lsdb.open_hats(source, columns=columns, storage_options=storage_options)
-    return gaia, reject
+        log.warning(
+            "%s has no %s: transits rejected by DR3 variability processing are kept", catalog.uri, missing
+        )
+    return [*needed, *(f"{NESTED}.{name}" for name in sorted(reject))], reject
 
 
 def _value_fields(fields: BandFields) -> tuple[str, ...]:
@@ -273,14 +274,11 @@ def _nested_fields(schema: pa.Schema) -> frozenset[str]:
     """Field names of the nested ``epoch_photometry`` column (struct of lists, or list of structs)."""
     if NESTED not in schema.names:
         return frozenset()
-    kind = schema.field(NESTED).type
-    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
-        kind = kind.value_type
-    return frozenset(kind.field(i).name for i in range(kind.num_fields))
+    return _nested.field_names(schema.field(NESTED).type)
 
 
 def _check_params(
-    sample: pd.DataFrame, radius_arcsec: float, bands: Sequence[str], threads: int
+    sample: pd.DataFrame, radius_arcsec: float, bands: Sequence[str], threads: int, read_batch_rows: int
 ) -> list[str]:
     """Validate what needs no I/O; return the bands as a list without duplicates."""
     require_sample_columns(sample, "Gaia")
@@ -295,4 +293,6 @@ def _check_params(
         raise ConfigError(f"bands is empty; give at least one of {BANDS}")
     if threads < 1:
         raise ConfigError(f"threads must be >= 1, got {threads}")
+    if read_batch_rows < 1:
+        raise ConfigError(f"read_batch_rows must be >= 1, got {read_batch_rows}")
     return list(dict.fromkeys(bands))

@@ -1,22 +1,23 @@
-"""Pan-STARRS DR2 single-epoch light curves from STScI's HATS collections, read with lsdb.
+"""Pan-STARRS DR2 single-epoch light curves from STScI's HATS collections.
 
 As the Fornax original: each sample object is crossmatched with the nearest PS1 object of the
-``otmo`` collection (ObjectThin + MeanObject) within ``radius_arcsec``; the ``detection``
-collection is opened for the matched sky only and joined on ``objID``; ``psfFlux`` and
-``psfFluxErr`` (Jy) become mJy, ``obsTime`` (MJD, TAI, mid-exposure) is the time and
-``filterID`` 1-5 the band ``Pan-STARRS g`` ... ``Pan-STARRS y``. No quality cut is applied
-(no ``infoFlag`` or ``psfQfPerfect`` selection), as in the original.
+``otmo`` collection (ObjectThin + MeanObject) within ``radius_arcsec``; its detections are taken
+from the ``detection`` collection by ``objID``; ``psfFlux`` and ``psfFluxErr`` (Jy) become mJy,
+``obsTime`` (MJD, TAI, mid-exposure) is the time and ``filterID`` 1-5 the band
+``Pan-STARRS g`` ... ``Pan-STARRS y``. No quality cut is applied (no ``infoFlag`` or
+``psfQfPerfect`` selection), as in the original.
 
 Where this module differs from the original, and why:
 
-* The joined catalog is streamed one HEALPix partition at a time
-  (:func:`mwlc.archives._lsdb.stream_partitions`), never computed as a whole.
-* The detection catalog is opened with the matched pixels *grown by a ring* wider than
-  ``radius_arcsec`` plus PS1's 1 arcsec detection-association radius, not with the bare
-  ``PixelSearch(matched pixels)``. lsdb 0.11 turns a search filter into ``_healpix_29`` row
-  filters applied to the catalog *and its margin*, so with the bare pixels an object near a
-  pixel edge loses its detections that fall in an unmatched neighbouring pixel: they are held
-  only by the margin, which that row filter empties.
+* Both collections are read by :mod:`mwlc.archives._crossmatch`, never computed as a whole:
+  the otmo match reads the positions of the partitions holding the shard's objects (and their
+  margins); the detections are then read from the ``detection`` partitions around the matched
+  objects, in batches of ``read_batch_rows`` rows, keeping the rows of the matched ``objID``.
+* A detection is looked for within :data:`DETECTION_SEARCH_ARCSEC` of its object's mean
+  position, in whichever partition holds it. The original's recipe (``PixelSearch`` of the
+  matched pixels, then a join on the partition plus its margin) loses the detections of an
+  object near a partition edge that fall in the neighbouring partition: lsdb turns a search
+  filter into row filters applied to the margin too, which empties it.
 * PS1's null value -999 in ``psfFlux`` or ``psfFluxErr`` becomes NaN (the MAST-era code did
   this; the HATS-era code would write -999 Jy as -999000 mJy). Rows whose flux or error is NaN
   are kept, as the original kept them: a detection without a valid PSF flux is still an epoch,
@@ -27,20 +28,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from functools import partial
+from dataclasses import dataclass
 
-import lsdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from hats.pixel_math import HealpixPixel
-from hats.pixel_math.healpix_shim import margin2order
-from mocpy import MOC
+import pyarrow.parquet as pq
 
-from mwlc.archives import _lsdb, require_sample_columns
+from mwlc.archives import _crossmatch, _hats, _parquet, require_sample_columns
+from mwlc.archives._hats import SPATIAL_INDEX_COLUMN
 from mwlc.errors import ArchiveError, ConfigError
-from mwlc.progress import Progress
-from mwlc.schema import to_record_batch
+from mwlc.schema import dictionary_take, lightcurve_batch
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +50,21 @@ FILTERIDS = {band: filterid for filterid, band in enumerate(BANDS, start=1)}
 DEFAULT_SOURCE = "s3://stpubdata/panstarrs/ps1/public/hats"
 OTMO = "otmo"
 DETECTION = "detection"
-OTMO_COLUMNS = ["objID", "raMean", "decMean", "nStackDetections"]
-DETECTION_COLUMNS = ["objID", "detectID", "obsTime", "filterID", "psfFlux", "psfFluxErr"]
+ID_COLUMN = "objID"
+DETECTION_COLUMNS = ["objID", "obsTime", "filterID", "psfFlux", "psfFluxErr"]
 #: PS1's "no value" in the database tables.
 PS1_NULL = -999.0
 JY_TO_MJY = 1e3
 #: PS1 associates single-epoch detections with an object within 1 arcsec of it.
 ASSOCIATION_RADIUS_ARCSEC = 1.0
+#: Detections are looked for within this distance (arcsec) of their object's mean position:
+#: twice the association radius, so that a detection 1 arcsec from a mean position that is itself
+#: off by as much is still found.
+DETECTION_SEARCH_ARCSEC = 2 * ASSOCIATION_RADIUS_ARCSEC
 #: Below this a ``radius`` from an old config is taken for degrees (MAST-era unit) and refused.
 _SMALLEST_RADIUS_ARCSEC = 0.05
+#: Detection rows decoded at a time (six small columns, ~50 bytes a row).
+DEFAULT_READ_BATCH_ROWS = 200_000
 
 
 def fetch(
@@ -69,11 +73,12 @@ def fetch(
     source: str,
     radius_arcsec: float = 1.0,
     bands: Sequence[str] = BANDS,
+    read_batch_rows: int = DEFAULT_READ_BATCH_ROWS,
     threads: int = 1,
     mem_mb: int | None = None,
     storage_options: dict | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """Pan-STARRS DR2 detections of the sample objects, one Arrow batch per joined partition.
+    """Pan-STARRS DR2 detections of the sample objects, streamed a batch of catalog rows at a time.
 
     Parameters
     ----------
@@ -83,57 +88,50 @@ def fetch(
         Base URI holding the ``otmo/`` and ``detection/`` HATS collections: a local path,
         ``s3://`` or ``https://`` (the real one is :data:`DEFAULT_SOURCE`).
     radius_arcsec : float, default 1.0
-        Match radius in arcsec; > 0, at most the otmo margin threshold and at most the detection
-        margin threshold minus :data:`ASSOCIATION_RADIUS_ARCSEC` (9 arcsec for the real data).
+        Match radius in arcsec; > 0 and at most the otmo margin threshold.
     bands : sequence of str, default all of :data:`BANDS`
         Bands to fetch.
+    read_batch_rows : int, default :data:`DEFAULT_READ_BATCH_ROWS`
+        Catalog rows decoded at a time.
     threads : int, default 1
-        Partitions read, crossmatched and joined concurrently.
+        Leaf files located concurrently, and decoding threads.
     mem_mb : int, optional
-        Memory budget in MB; lowers the partitions in flight if they would not fit.
+        The job's memory (MB): a ``read_batch_rows`` that cannot fit is refused before any
+        data is read.
     storage_options : dict, optional
-        fsspec options passed to lsdb for remote sources (ignored for local paths). The standard
+        fsspec options for ``s3://`` sources (ignored for local paths and HTTP). The standard
         ``AWS_ENDPOINT_URL`` environment variable works without them.
 
     Returns
     -------
     iterator of pyarrow.RecordBatch
-        Lazy: one batch per joined partition with detections, in
-        :data:`mwlc.schema.LIGHTCURVE_SCHEMA`; ``time`` is MJD (TAI, mid-exposure), ``flux`` and
-        ``err`` are PSF fluxes in mJy (NaN where PS1 has no value). No match gives no batch.
-        This call already opens both collections and plans the crossmatch and the join
-        (metadata only, plus the sample's in-memory catalog); partitions are read while iterating.
+        Lazy, in :data:`mwlc.schema.LIGHTCURVE_SCHEMA`; ``time`` is MJD (TAI, mid-exposure),
+        ``flux`` and ``err`` are PSF fluxes in mJy (NaN where PS1 has no value). No match gives
+        no batch.
 
     Raises
     ------
     ConfigError
-        If ``radius_arcsec``, ``bands`` or ``threads`` is invalid, or the radius does not fit in
-        the margins (checked before any partition is read).
+        If ``radius_arcsec``, ``bands`` or ``threads`` is invalid, or the radius exceeds the otmo
+        margin (raised by this call, before any data is read).
     SampleError
         If ``sample`` lacks a column.
     ArchiveError
-        If a collection is missing, unreadable or has no margin catalog (raised by this call,
-        before any partition is read), or if a partition cannot be read (raised while iterating).
+        If a collection is missing, unreadable or lacks a column (raised by this call), or if a
+        leaf file cannot be read (raised while iterating).
     """
-    _check_params(sample, radius_arcsec, bands, threads)
+    _check_params(sample, radius_arcsec, bands, threads, read_batch_rows)
     otmo_uri, detection_uri = collection_uris(source)
-    otmo = _lsdb.open_hats(otmo_uri, columns=OTMO_COLUMNS, storage_options=storage_options)
-    _lsdb.require_margin(otmo, otmo_uri, "Pan-STARRS otmo")
-    _lsdb.check_radius(radius_arcsec, otmo_uri, otmo)
+    otmo = _hats.open_catalog(otmo_uri, archive="Pan-STARRS otmo", storage_options=storage_options)
+    otmo.check_radius(radius_arcsec)
+    otmo.require_columns([ID_COLUMN])
+    detection = _hats.open_catalog(
+        detection_uri, archive="Pan-STARRS detection", storage_options=storage_options
+    )
+    detection.require_columns([*DETECTION_COLUMNS, SPATIAL_INDEX_COLUMN])
     if sample.empty or not bands:
         return iter(())
-    objects = _lsdb.sample_catalog(sample)
-    matched = _lsdb.crossmatch_nearest(objects, otmo, radius_arcsec=radius_arcsec, suffix="_ps1")
-    if matched is None:
-        log.info("no sample object lies in the coverage of %s: no rows", otmo_uri)
-        return iter(())
-    detection = _open_detection(detection_uri, matched, radius_arcsec, bands, storage_options)
-    joined = _join(matched, detection) if detection is not None else None
-    if joined is None:
-        log.info("no detection partition of %s overlaps the matched objects: no rows", detection_uri)
-        return iter(())
-    in_flight = _lsdb.partitions_in_flight(threads, mem_mb, _partition_mib(otmo, detection))
-    return _stream(joined, list(bands), source, radius_arcsec, objects.npartitions, in_flight)
+    return _stream(sample, otmo, detection, radius_arcsec, list(bands), read_batch_rows, threads, mem_mb)
 
 
 def collection_uris(source: str) -> tuple[str, str]:
@@ -163,138 +161,133 @@ def legacy_radius_to_arcsec(radius: float) -> float:
     return radius
 
 
-def _open_detection(
-    uri: str,
-    matched: lsdb.Catalog,
-    radius_arcsec: float,
-    bands: Sequence[str],
-    storage_options: dict | None,
-) -> lsdb.Catalog | None:
-    """The detection catalog (with margin) around the matched pixels, or None without coverage."""
-    search = lsdb.MOCSearch(_grown_moc(matched.get_healpix_pixels(), radius_arcsec), fine=False)
-    filters = None if set(bands) == set(BANDS) else [("filterID", "in", [FILTERIDS[b] for b in bands])]
-    try:
-        detection = _lsdb.open_hats(
-            uri,
-            columns=DETECTION_COLUMNS,
-            filters=filters,
-            storage_options=storage_options,
-            search_filter=search,
-        )
-    except ArchiveError as err:
-        if isinstance(err.__cause__, ValueError) and "has no coverage" in str(err.__cause__):
-            return None
-        raise
-    _lsdb.require_margin(detection, uri, "Pan-STARRS detection")
-    _check_detection_margin(radius_arcsec, uri, detection)
-    return detection
-
-
-def _grown_moc(pixels: list[HealpixPixel], radius_arcsec: float) -> MOC:
-    """The MOC of ``pixels`` grown by a ring wider than the radius plus PS1's association radius.
-
-    Every detection of an object whose sample position lies in ``pixels`` is inside it.
-    """
-    ring_order = int(margin2order((radius_arcsec + ASSOCIATION_RADIUS_ARCSEC) / 60.0))
-    orders = np.array([pixel.order for pixel in pixels])
-    npix = np.array([pixel.pixel for pixel in pixels])
-    finer = orders > ring_order  # pixels finer than the ring: their parent at the ring order
-    npix[finer] >>= 2 * (orders[finer] - ring_order)
-    orders[finer] = ring_order
-    return MOC.from_healpix_cells(npix, orders, ring_order).add_neighbours()
-
-
-def _check_detection_margin(radius_arcsec: float, uri: str, detection: lsdb.Catalog) -> None:
-    """A detection may lie radius + 1 arcsec from the sample position: the margin must hold it."""
-    threshold = _lsdb.margin_threshold_arcsec(detection)
-    if threshold is not None and radius_arcsec + ASSOCIATION_RADIUS_ARCSEC > threshold:
-        limit = threshold - ASSOCIATION_RADIUS_ARCSEC
-        raise ConfigError(
-            f"radius_arcsec={radius_arcsec} plus PS1's {ASSOCIATION_RADIUS_ARCSEC:g} arcsec association "
-            f"radius exceeds the margin threshold of {uri} ({threshold:g} arcsec); "
-            f"use radius_arcsec <= {limit:g}"
-        )
-
-
-def _join(matched: lsdb.Catalog, detection: lsdb.Catalog) -> lsdb.Catalog | None:
-    """Lazy join of the matched objects with their detections on ``objID`` (None: no overlap)."""
-    try:
-        return matched.join(
-            detection,
-            left_on="objID",
-            right_on="objID",
-            suffixes=("", "_det"),
-            suffix_method="overlapping_columns",
-            log_changes=False,
-        )
-    except RuntimeError as err:  # lsdb 0.11: no aligned pixel at all ("Catalogs do not overlap")
-        if "do not overlap" not in str(err):
-            raise
-        return None
-
-
-def _partition_mib(otmo: lsdb.Catalog, detection: lsdb.Catalog) -> float | None:
-    """Estimated on-disk MiB read per joined partition: one otmo and one detection partition."""
-    sizes = [_lsdb.estimated_partition_mib(catalog) for catalog in (otmo, detection)]
-    known = [size for size in sizes if size is not None]
-    return sum(known) if known else None
-
-
 def _stream(
-    joined: lsdb.Catalog,
-    bands: list[str],
-    source: str,
+    sample: pd.DataFrame,
+    otmo: _hats.HatsCatalog,
+    detection: _hats.HatsCatalog,
     radius_arcsec: float,
-    sample_partitions: int,
-    in_flight: int,
+    bands: list[str],
+    read_batch_rows: int,
+    threads: int,
+    mem_mb: int | None,
 ) -> Iterator[pa.RecordBatch]:
-    """The batches of the joined catalog, partition by partition (lazy)."""
-    total = joined.npartitions
+    """Match the otmo objects, then stream their detections (lazy: nothing is read until iterated)."""
+    matches = _crossmatch.locate(
+        otmo,
+        sample["ra"].to_numpy(),
+        sample["dec"].to_numpy(),
+        _crossmatch.Query(radius_arcsec, extra_columns=[ID_COLUMN, otmo.ra_column, otmo.dec_column]),
+        batch_rows=read_batch_rows,
+        threads=threads,
+    )
     log.info(
-        "joining %d sample partitions with %s within %g arcsec, bands %s: %d partitions, %d in flight",
-        sample_partitions,
-        source,
-        radius_arcsec,
-        bands,
-        total,
-        in_flight,
+        "Pan-STARRS: %d sample objects matched within %g arcsec, bands %s", len(matches), radius_arcsec, bands
     )
-    transform = partial(_detections, bands=bands)
-    stream = _lsdb.stream_partitions(
-        joined, transform, in_flight=in_flight, description=f"Pan-STARRS at {source}"
-    )
-    n_rows = n_objects = 0
-    progress = Progress(total, "partitions")
-    for done, (pixel, (batch, objects_with_rows)) in enumerate(stream, start=1):
-        n_rows += batch.num_rows
-        n_objects += objects_with_rows
-        log.info(
-            "%s (%s): %d objects, %d rows", progress.line(done), pixel, objects_with_rows, batch.num_rows
+    if not len(matches):
+        return
+    ra, dec = matches.extra[otmo.ra_column], matches.extra[otmo.dec_column]
+    cover = _crossmatch.cover_ranges(ra, dec, DETECTION_SEARCH_ARCSEC)
+    reached = [detection.pixels.pixels[i] for i in detection.pixels.overlapping(cover)]
+    pairs = _crossmatch.Pairs.of(matches, sample["objectid"].to_numpy(), sample["label"].to_numpy())
+    order = np.argsort(matches.extra[ID_COLUMN], kind="stable")
+    leaves = [leaf for pixel in reached for leaf in detection.leaf_files(pixel)]
+    footers = [_footer(leaf) for leaf in leaves]
+    _crossmatch.batch_memory_check(
+        "Pan-STARRS", DETECTION_COLUMNS, read_batch_rows, mem_mb, key="archives.panstarrs.read_batch_rows"
+    )(footers)
+    tasks = [
+        DetectionScan(
+            leaf,
+            metadata,
+            cover,
+            matches.extra[ID_COLUMN][order],
+            pairs[order],
+            [FILTERIDS[band] for band in bands],
+            read_batch_rows,
         )
-        if batch.num_rows:
-            yield batch
-    log.info("done: %d partitions, %d objects with detections, %d rows", total, n_objects, n_rows)
+        for leaf, metadata in zip(leaves, footers, strict=True)
+    ]
+    yield from _crossmatch.run_leaf_tasks(tasks, threads=threads, archive="Pan-STARRS")
 
 
-def _detections(joined: pd.DataFrame, bands: list[str]) -> tuple[pa.RecordBatch, int]:
-    """One joined partition -> (light-curve batch of its detections in ``bands``, objects in it)."""
-    band_of = np.full(256, "", dtype=object)
-    for band in bands:
-        band_of[FILTERIDS[band]] = band
-    filterid = joined["filterID"].to_numpy(dtype=np.float64, na_value=0).astype(np.int64)
-    band = band_of[np.clip(filterid, 0, 255)]
-    keep = band != ""
-    frame = pd.DataFrame(
-        {
-            "objectid": joined["objectid"].to_numpy(dtype=np.int64)[keep],
-            "label": joined["label"].to_numpy(dtype=object)[keep],
-            "band": band[keep],
-            "time": joined["obsTime"].to_numpy(dtype=np.float64, na_value=np.nan)[keep],
-            "flux": ps1_flux_to_mjy(joined["psfFlux"])[keep],
-            "err": ps1_flux_to_mjy(joined["psfFluxErr"])[keep],
-        }
-    )
-    return to_record_batch(frame), int(frame["objectid"].nunique())
+def _footer(leaf: _parquet.LeafFile) -> pq.FileMetaData:
+    """The footer of a detection leaf file (read once, kept for its scan)."""
+    try:
+        with _parquet.open_parquet(leaf) as parquet:
+            return parquet.metadata
+    except Exception as err:  # an unreadable leaf is an archive failure; keep the cause
+        raise ArchiveError(f"reading the footer of {leaf} failed: {type(err).__name__}: {err}") from err
+
+
+@dataclass(frozen=True)
+class DetectionScan:
+    """The detections of the matched objects held by one ``detection`` leaf file.
+
+    Attributes
+    ----------
+    leaf : LeafFile
+        The file.
+    metadata : pyarrow.parquet.FileMetaData
+        Its footer.
+    cover : numpy.ndarray
+        ``_healpix_29`` ranges around the matched objects; row groups outside are skipped.
+    objid : numpy.ndarray
+        The matched ``objID`` of each pair, sorted.
+    pairs : Pairs
+        The pairs, in the same order.
+    filterids : list of int
+        Wanted ``filterID`` values.
+    batch_rows : int
+        Rows decoded at a time.
+    """
+
+    leaf: _parquet.LeafFile
+    metadata: pq.FileMetaData
+    cover: np.ndarray
+    objid: np.ndarray
+    pairs: _crossmatch.Pairs
+    filterids: list[int]
+    batch_rows: int
+
+    def batches(self, use_threads: bool = False) -> Iterator[pa.RecordBatch]:
+        """Light-curve batches of the file's detections of the matched objects (lazy)."""
+        columns = [*DETECTION_COLUMNS, SPATIAL_INDEX_COLUMN]
+        try:
+            with _parquet.open_parquet(self.leaf, self.metadata) as parquet:
+                groups = _parquet.row_groups_in_ranges(parquet.metadata, SPATIAL_INDEX_COLUMN, self.cover)
+                for _, batch in _parquet.iter_batches(
+                    parquet, columns, groups, self.batch_rows, use_threads=use_threads
+                ):
+                    rows = self._rows(batch)
+                    if rows.num_rows:
+                        yield rows
+        except (OSError, pa.ArrowException) as err:  # an unreadable leaf is an archive failure
+            raise ArchiveError(f"reading {self.leaf} failed: {type(err).__name__}: {err}") from err
+
+    def __call__(self) -> pa.Table:
+        """All the rows as one table (run on a Dask worker)."""
+        from mwlc.schema import LIGHTCURVE_SCHEMA
+
+        return pa.Table.from_batches(list(self.batches()), LIGHTCURVE_SCHEMA)
+
+    def _rows(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """The light-curve rows of one batch: each detection once per pair of its objID."""
+        objid = batch.column(ID_COLUMN).to_numpy(zero_copy_only=False)
+        filterid = batch.column("filterID").to_numpy(zero_copy_only=False)
+        first = np.searchsorted(self.objid, objid, side="left")
+        count = np.searchsorted(self.objid, objid, side="right") - first
+        count[~np.isin(filterid, self.filterids)] = 0
+        detection = np.repeat(np.arange(batch.num_rows), count)
+        pair = np.repeat(first - np.cumsum(count) + count, count) + np.arange(count.sum())
+        band = np.asarray(BANDS, dtype=object)[filterid[detection].astype(np.int64) - 1]
+        return lightcurve_batch(
+            self.pairs.objectid[pair],
+            dictionary_take(self.pairs.label, pair),
+            dictionary_take(band, np.arange(len(band))),
+            batch.column("obsTime").to_numpy(zero_copy_only=False)[detection],
+            ps1_flux_to_mjy(batch.column("psfFlux").to_numpy(zero_copy_only=False)[detection]),
+            ps1_flux_to_mjy(batch.column("psfFluxErr").to_numpy(zero_copy_only=False)[detection]),
+        )
 
 
 def ps1_flux_to_mjy(flux_jy: pd.Series | np.ndarray) -> np.ndarray:
@@ -303,7 +296,9 @@ def ps1_flux_to_mjy(flux_jy: pd.Series | np.ndarray) -> np.ndarray:
     return np.where(values == PS1_NULL, np.nan, values * JY_TO_MJY)
 
 
-def _check_params(sample: pd.DataFrame, radius_arcsec: float, bands: Sequence[str], threads: int) -> None:
+def _check_params(
+    sample: pd.DataFrame, radius_arcsec: float, bands: Sequence[str], threads: int, read_batch_rows: int
+) -> None:
     """Validate what needs no I/O."""
     require_sample_columns(sample, "Pan-STARRS")
     if not radius_arcsec > 0:
@@ -315,3 +310,5 @@ def _check_params(sample: pd.DataFrame, radius_arcsec: float, bands: Sequence[st
         raise ConfigError(f"unknown Pan-STARRS band(s) {unknown}; known bands: {BANDS}")
     if threads < 1:
         raise ConfigError(f"threads must be >= 1, got {threads}")
+    if read_batch_rows < 1:
+        raise ConfigError(f"read_batch_rows must be >= 1, got {read_batch_rows}")
