@@ -168,34 +168,37 @@ def check_type(value: Any, types: type | tuple[type, ...], *, key: str, what: st
     return value
 
 
+def _list_key(
+    value: Any, item_ok: Callable[[Any], bool], *, key: str, expected: str, what: str
+) -> list | None:
+    """``value`` as a list if it is None or a list whose items pass ``item_ok``, else SampleError."""
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, Sequence) or not all(item_ok(v) for v in value):
+        raise SampleError(f"{what}: key {key!r} must be {expected}, got {value!r}")
+    return list(value)
+
+
 def check_rows(rows: Any, *, what: str) -> list[int] | None:
     """Validate a ``rows`` key (0-based row indices, or None for all rows)."""
-    if rows is None:
-        return None
-    ok = (
-        isinstance(rows, Sequence)
-        and not isinstance(rows, str)
-        and all(isinstance(r, int) and not isinstance(r, bool) and r >= 0 for r in rows)
+    return _list_key(
+        rows,
+        lambda r: isinstance(r, int) and not isinstance(r, bool) and r >= 0,
+        key="rows",
+        expected="a list of 0-based row indices (integers >= 0)",
+        what=what,
     )
-    if not ok:
-        raise SampleError(
-            f"{what}: key 'rows' must be a list of 0-based row indices (integers >= 0), got {rows!r}"
-        )
-    return list(rows)
 
 
 def check_objects(objects: Any, *, what: str) -> list[str] | None:
     """Validate an ``objects`` key (object names to keep, or None for all rows)."""
-    if objects is None:
-        return None
-    ok = (
-        isinstance(objects, Sequence)
-        and not isinstance(objects, str)
-        and all(isinstance(o, str) and o.strip() for o in objects)
+    return _list_key(
+        objects,
+        lambda o: isinstance(o, str) and bool(o.strip()),
+        key="objects",
+        expected="a list of object names",
+        what=what,
     )
-    if not ok:
-        raise SampleError(f"{what}: key 'objects' must be a list of object names, got {objects!r}")
-    return list(objects)
 
 
 def name_key(name: str) -> str:
