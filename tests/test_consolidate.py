@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from astropy.coordinates import SkyCoord, search_around_sky
+from astropy.table import Table, join, join_skycoord
 
 from mwlc.errors import ConfigError
 from mwlc.sample.consolidate import OUTPUT_COLUMNS, consolidate, friends_of_friends
@@ -101,6 +102,31 @@ def test_chain_collapses_transitively():
     assert len(result) == 1
     assert result.loc[0, ["label", "labels", "n_merged"]].tolist() == ["A", "A; B; C", 3]
     assert result.loc[0, "origin"] == "file data/x.csv row 0"
+
+
+@pytest.mark.parametrize(
+    "order, original_groups", [("ABCD", [["A", "B", "C", "D"]]), ("ACDB", [["A", "B"], ["C", "D"]])]
+)
+def test_chain_example_of_the_module_docstring(order, original_groups):
+    """The documented example: the original's join cuts a chain by row order, friends-of-friends does not."""
+    dec = {"A": 0.0, "B": 10 * ARCSEC, "C": 20 * ARCSEC, "D": 30 * ARCSEC}
+    frame = rows(*[(150.0, dec[name], name) for name in order])
+    table = Table(
+        [SkyCoord(frame["ra"].to_numpy() * u.deg, frame["dec"].to_numpy() * u.deg), list(order)],
+        names=["coord", "label"],
+    )
+    joined = join(
+        table,
+        table,
+        keys="coord",
+        join_funcs={"coord": join_skycoord(18 * u.arcsec)},
+        table_names=["", "_2"],
+        uniq_col_name="{col_name}{table_name}",
+    )
+    groups = joined.to_pandas().groupby("coord_id")["label"].agg(lambda labels: sorted(set(labels)))
+    assert sorted(groups.tolist()) == original_groups  # the original clean_sample's join
+    assert len(set(friends_of_friends(frame["ra"].to_numpy(), frame["dec"].to_numpy(), 18.0))) == 1
+    assert consolidate(frame, 18.0)["labels"].tolist() == ["; ".join(order)]
 
 
 def test_pair_beyond_radius_stays_separate():

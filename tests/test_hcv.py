@@ -12,8 +12,10 @@ import pyarrow as pa
 import pytest
 
 from mwlc.archives import hcv
+from mwlc.archives._per_object import ResponseCache
 from mwlc.archives.registry import get_archive
 from mwlc.errors import ArchiveError, ConfigError, SampleError
+from mwlc.net import RetryPolicy
 from mwlc.schema import LIGHTCURVE_SCHEMA
 from tests.fixtures_hcv import PREFIX
 
@@ -28,6 +30,14 @@ def run(sample: pd.DataFrame, server, tmp_path, **params) -> pd.DataFrame:
         return pd.DataFrame(columns=LIGHTCURVE_SCHEMA.names)
     table = pa.Table.from_batches(batches)
     return table.to_pandas().reset_index().astype({"label": str, "band": str})
+
+
+def cache_column_lists(server, tmp_path) -> None:
+    """Ask the service's column lists once into the test's cache, then forget those requests, so a
+    test's faults and request counts concern the per-object requests only."""
+    client = hcv.HcvClient(server.url + PREFIX, ResponseCache(tmp_path / "cache"), RetryPolicy(0, 0.0, 5.0))
+    client.check_columns()
+    server.reset()
 
 
 def expected_rows(epochs: pd.DataFrame, filter_name: str = "F814W") -> pd.DataFrame:
@@ -111,7 +121,8 @@ def test_filters_and_radius_are_parameters(hcv_case, hcv_server, tmp_path):
 def test_second_run_is_served_from_the_cache(hcv_case, hcv_server, tmp_path):
     sample, _ = hcv_case
     first = run(sample, hcv_server, tmp_path, threads=3)
-    assert len(hcv_server.requests) == len(sample) + 22  # every summary; 101, 501 and the 20 extras
+    # two column lists, every summary; 101, 501 and the 20 extras
+    assert len(hcv_server.requests) == 2 + len(sample) + 22
     hcv_server.reset()
     second = run(sample, hcv_server, tmp_path, threads=3)
     assert hcv_server.requests == []
@@ -120,6 +131,7 @@ def test_second_run_is_served_from_the_cache(hcv_case, hcv_server, tmp_path):
 
 def test_transient_failures_are_retried(hcv_case, hcv_server, tmp_path, caplog):
     sample, _ = hcv_case
+    cache_column_lists(hcv_server, tmp_path)
     hcv_server.fail_next(2, status=503)
     with caplog.at_level(logging.WARNING, logger="mwlc.net"):
         rows = run(sample.iloc[:1], hcv_server, tmp_path, retries=2)
@@ -130,6 +142,7 @@ def test_transient_failures_are_retried(hcv_case, hcv_server, tmp_path, caplog):
 
 def test_slow_answers_time_out_and_are_retried(hcv_case, hcv_server, tmp_path):
     sample, _ = hcv_case
+    cache_column_lists(hcv_server, tmp_path)
     hcv_server.delay_next(1, seconds=1.0)
     started = time.monotonic()
     rows = run(sample.iloc[:1], hcv_server, tmp_path, timeout_s=0.2, retries=1)
@@ -142,6 +155,7 @@ def test_slow_answers_time_out_and_are_retried(hcv_case, hcv_server, tmp_path):
 
 def test_persistent_failure_names_the_object_and_caches_nothing(hcv_case, hcv_server, tmp_path):
     sample, _ = hcv_case
+    cache_column_lists(hcv_server, tmp_path)
     hcv_server.fail_always(status=503)
     with pytest.raises(ArchiveError, match=r"HCV objectid 1 .*failed after 3 attempt"):
         run(sample.iloc[:1], hcv_server, tmp_path, retries=2)
@@ -150,6 +164,7 @@ def test_persistent_failure_names_the_object_and_caches_nothing(hcv_case, hcv_se
 
 def test_refused_request_fails_at_once(hcv_case, hcv_server, tmp_path):
     sample, _ = hcv_case
+    cache_column_lists(hcv_server, tmp_path)
     hcv_server.fail_next(1, status=400, body="bad radius")
     with pytest.raises(ArchiveError, match="answered with an error after 1 attempt"):
         run(sample.iloc[:1], hcv_server, tmp_path, retries=3)
@@ -157,10 +172,68 @@ def test_refused_request_fails_at_once(hcv_case, hcv_server, tmp_path):
 
 
 def test_answer_without_needed_column_is_an_error(hcv_case, hcv_server, tmp_path):
+    """The column lists are complete, but one answer lacks a column: named, with the URL."""
     sample, _ = hcv_case
-    hcv_server.fail_next(1, status=200, body="MatchID,Filter,RA\n101,ACS_F814W,150.1\n")
-    with pytest.raises(ArchiveError, match=r"hcvsummary for objectid 1: answer lacks column\(s\) \['Dec'\]"):
+    body = "MatchID,Filter,RA\n101,ACS_F814W,150.1\n"
+    hcv_server.fault_when(lambda request: request.path.endswith("/hcvsummary.csv"), status=200, body=body)
+    url = f"{hcv_server.url}{PREFIX}/v3/hcvsummary.csv"
+    with pytest.raises(ArchiveError) as err:
         run(sample.iloc[:1], hcv_server, tmp_path)
+    assert str(err.value).startswith(
+        f"HCV hcvsummary for objectid 1: answer of {url} lacks column(s) ['Dec'] (compared in any case)"
+    )
+
+
+@pytest.mark.parametrize("case", ["lower", "upper"])
+def test_columns_are_read_by_name_whatever_their_case(hcv_case, hcv_server, tmp_path, case):
+    sample, _ = hcv_case
+    want = run(sample.iloc[:5], hcv_server, tmp_path / "as-is", filters=["F606W", "F814W"], radius_arcsec=3.0)
+    hcv_server.app.header_case = case
+    got = run(sample.iloc[:5], hcv_server, tmp_path / case, filters=["F606W", "F814W"], radius_arcsec=3.0)
+    assert len(got) == 12 + 9 + 6 + 8 + 10  # objects 1, 2, 4 and 5 (two filters)
+    pd.testing.assert_frame_equal(got, want)
+
+
+def test_answer_headers_really_change_case(hcv_case, hcv_server):
+    import requests
+
+    hcv_server.app.header_case = "lower"
+    body = requests.get(f"{hcv_server.url}{PREFIX}/v3/hcv.csv", params={"MatchID": 101}, timeout=5).text
+    assert body.splitlines()[0] == "matchid,filter,mjd,imagename,mag,corrmag,magerr,ci,d"
+    listed = requests.get(f"{hcv_server.url}{PREFIX}/v3/hcvsummary/metadata", timeout=5).json()
+    assert [column["name"] for column in listed][:6] == [
+        "matchid",
+        "filter",
+        "groupid",
+        "subgroupid",
+        "ra",
+        "dec",
+    ]
+
+
+@pytest.mark.parametrize("table, column", [("hcvsummary", "Dec"), ("hcv", "CorrMag")])
+def test_a_column_missing_from_the_service_stops_before_any_object(
+    hcv_case, hcv_server, tmp_path, table, column
+):
+    sample, _ = hcv_case
+    hcv_server.app.missing_columns = {column}
+    with pytest.raises(ArchiveError) as err:
+        run(sample.iloc[:3], hcv_server, tmp_path)
+    message = str(err.value)
+    assert f"lists no column(s) ['{column}'] for table '{table}'" in message
+    assert f"{hcv_server.url}{PREFIX}/v3/{table}/metadata" in message
+    assert all(name.endswith("/metadata") for name, _ in hcv_server.app.queries)  # no object asked
+
+
+def test_a_column_missing_from_an_answer_names_it_and_the_url(hcv_case, hcv_server, tmp_path):
+    """The service lists the column but an epoch answer lacks it (checked as answers are read)."""
+    sample, _ = hcv_case
+    cache_column_lists(hcv_server, tmp_path)
+    hcv_server.app.missing_columns = {"MagErr"}
+    with pytest.raises(ArchiveError) as err:
+        run(sample.iloc[:1], hcv_server, tmp_path)
+    assert f"answer of {hcv_server.url}{PREFIX}/v3/hcv.csv lacks column(s) ['MagErr']" in str(err.value)
+    assert "hcv MatchID 101 ACS_F814W for objectid 1" in str(err.value)
 
 
 def test_requests_run_concurrently_up_to_threads(hcv_case, hcv_server, tmp_path):

@@ -15,7 +15,7 @@ import pytest
 from astropy import units as u
 from astropy.config import paths as astropy_paths
 from astropy.coordinates import SkyCoord
-from astropy.table import Table
+from astropy.table import MaskedColumn, Table
 
 from mwlc.errors import ArchiveError, ConfigError, SampleError
 from mwlc.sample.presets import DEFAULT_PRESET
@@ -27,10 +27,14 @@ from mwlc.sample.sources import (
     source_keys,
 )
 from mwlc.sample.sources._common import https_host, resolve_services
+from mwlc.sample.sources._constraints import constraint_mask, find_column
+from mwlc.sample.sources.ned import query_refcode
 from mwlc.sample.sources.sdss import HASH_PRIME, _hash_coefficients, sdss_query
+from mwlc.sample.sources.simbad import query_bibobj
 from mwlc.sample.sources.vizier import parse_sdss_name
 from tests.servers.base import LoopbackServer
 from tests.servers.sample_data import CLAGN, GREEN_NOTES, NED_PAPERS, SIMBAD_PAPERS
+from tests.servers.skyserver import FakeSkyServer
 
 KINDS = {"file", "sdss", "ned_refcode", "papers_list", "vizier", "simbad_bibcode", "ztf_objectid"}
 
@@ -44,6 +48,11 @@ def assert_contract(frame: pd.DataFrame) -> None:
 
 def positions(indices: list[int]) -> tuple[list[float], list[float]]:
     return [CLAGN[i][1] for i in indices], [CLAGN[i][2] for i in indices]
+
+
+def by_ra(indices: list[int]) -> list[int]:
+    """CLAGN indices in right-ascension order (NED's order when asked, and ours)."""
+    return sorted(indices, key=lambda i: (CLAGN[i][1], CLAGN[i][2]))
 
 
 # -- registry, spec checking ------------------------------------------------------------------
@@ -66,7 +75,7 @@ def test_source_names_cover_kinds_presets_and_old_names():
 
 def test_source_keys_per_kind():
     assert source_keys("sdss") == {"source", "num", "zmin", "zmax", "randomize_z", "seed", "label"}
-    assert source_keys("ned_refcode") == {"source", "refcode", "label", "rows"}
+    assert source_keys("ned_refcode") == {"source", "refcode", "label", "rows", "objects"}
     assert source_keys("papers_list") == {"source", "papers"}
     assert source_keys("vizier") == {
         "source",
@@ -79,7 +88,7 @@ def test_source_keys_per_kind():
         "name_column",
         "label",
     }
-    assert source_keys("simbad_bibcode") == {"source", "bibcode", "label", "rows"}
+    assert source_keys("simbad_bibcode") == {"source", "bibcode", "label", "rows", "objects"}
     assert source_keys("ztf_objectid") == {"source", "objectids", "label"}
     assert source_keys("file") == {
         "source",
@@ -335,7 +344,9 @@ def python_hash(frame: pd.DataFrame, seed: int) -> pd.Series:
 def test_sdss_lowest_redshift(sample_services, sdss_skyserver, sample_source_data):
     frame = fetch_source({"source": "sdss", "num": 7, "zmin": 0.5, "zmax": 2.5}, sample_services)
     assert_contract(frame)
-    expected = eligible(sample_source_data.specobj, 0.5, 2.5).sort_values("z").head(7)
+    expected = (
+        eligible(sample_source_data.specobj, 0.5, 2.5).sort_values(["z", "plate", "mjd", "fiberID"]).head(7)
+    )
     np.testing.assert_array_equal(frame["ra"], expected["ra"])
     np.testing.assert_array_equal(frame["dec"], expected["dec"])
     assert set(frame["label"]) == {"SDSS"}
@@ -346,8 +357,32 @@ def test_sdss_lowest_redshift(sample_services, sdss_skyserver, sample_source_dat
     assert release == 16
     assert sql.strip() == (
         "SELECT TOP 7 specObjID, ra, dec, z FROM SpecObj WHERE class = 'QSO' "
-        "AND zWarning = 0 AND z > 0.5 AND z < 2.5 ORDER BY z"
+        "AND zWarning = 0 AND z > 0.5 AND z < 2.5 ORDER BY z, plate, mjd, fiberID"
     )
+
+
+def test_sdss_lowest_redshift_ties_cut_at_the_same_spectra(sample_services):
+    """``TOP n ... ORDER BY z`` with equal redshifts must not depend on the server's row order."""
+    specobj = Table(
+        {
+            "specObjID": [11, 12, 13, 14],
+            "plate": [500, 300, 400, 300],
+            "mjd": [51000, 51000, 51000, 50999],
+            "fiberID": [1, 2, 3, 4],
+            "class": ["QSO"] * 4,
+            "zWarning": [0] * 4,
+            "z": [0.5, 0.5, 0.5, 0.9],
+            "ra": [1.0, 2.0, 3.0, 4.0],
+            "dec": [0.0] * 4,
+        }
+    )
+    answers = []
+    for order in ([0, 1, 2, 3], [2, 3, 0, 1]):
+        with LoopbackServer(FakeSkyServer({"SpecObj": specobj[order]})) as server:
+            services = {**sample_services, "sdss_skyserver_url": server.url}
+            answers.append(fetch_source({"source": "sdss", "num": 2, "zmax": 1}, services))
+    pd.testing.assert_frame_equal(answers[0], answers[1])
+    assert answers[0]["ra"].tolist() == [2.0, 3.0]  # z = 0.5 at plates 300, 400 (not 500)
 
 
 def test_sdss_ids_above_int64_survive(sample_services, sample_source_data):
@@ -376,7 +411,9 @@ def test_sdss_seeded_randomization_is_reproducible(sample_services, sdss_skyserv
 
 
 def test_sdss_hash_stays_in_bigint():
-    assert "ORDER BY z" not in sdss_query(3, 0, 10, True, 0)
+    assert "ORDER BY z" not in sdss_query(3, 0, 10, True, 0) and "ORDER BY z," in sdss_query(
+        3, 0, 10, False, 0
+    )
     for seed in range(50):
         a, b = _hash_coefficients(seed)
         assert 1 <= a < HASH_PRIME and 0 <= b < HASH_PRIME
@@ -578,9 +615,9 @@ def test_ztf_objectid_unknown_id(sample_services):
 
 
 # -- presets ------------------------------------------------------------------------------------
-NED_PRESETS = {  # preset -> (refcode, label, rows)
+NED_PRESETS = {  # preset -> (refcode, label, rows of the RA-sorted answer, or object names)
     "yang": ("2018ApJ...862..109Y", "Yang 18", None),
-    "lamassa": ("2015ApJ...800..144L", "LaMassa 15", [0]),
+    "lamassa": ("2015ApJ...800..144L", "LaMassa 15", ["SDSS J015957.64+003310.5"]),
     "ruan": ("2016ApJ...826..188R", "Ruan 16", None),
     "sheng": ("2020ApJ...889...46S", "Sheng 20", [0, 1, 3]),
     "lyu": ("2022ApJ...927..227L", "Lyu 22", None),
@@ -591,17 +628,86 @@ NED_PRESETS = {  # preset -> (refcode, label, rows)
 
 @pytest.mark.parametrize("preset", sorted(NED_PRESETS))
 def test_ned_presets(preset, sample_services, ned_service):
-    refcode, label, rows = NED_PRESETS[preset]
+    refcode, label, selection = NED_PRESETS[preset]
     frame = fetch_source({"source": preset.upper()}, sample_services)
     assert_contract(frame)
-    kept = [NED_PAPERS[refcode][r] for r in (rows or range(len(NED_PAPERS[refcode])))]
-    assert (frame["ra"].tolist(), frame["dec"].tolist()) == positions(kept)
+    answer = by_ra(NED_PAPERS[refcode])
+    if selection and isinstance(selection[0], str):
+        rows = [next(r for r, i in enumerate(answer) if CLAGN[i][0] == name) for name in selection]
+    else:
+        rows = selection or list(range(len(answer)))
+    assert (frame["ra"].tolist(), frame["dec"].tolist()) == positions([answer[r] for r in rows])
     assert set(frame["label"]) == {label}
-    row_numbers = [r + 1 for r in (rows or range(len(NED_PAPERS[refcode])))]
-    assert [o.split(" (")[0] for o in frame["origin"]] == [
-        f"ned_refcode {refcode} row {n}" for n in row_numbers
+    assert frame["origin"].tolist() == [
+        f"ned_refcode {refcode} row {r + 1} ({CLAGN[answer[r]][0]})" for r in rows
     ]
     assert ned_service.app.refcodes == [refcode]
+
+
+@pytest.mark.parametrize("preset", ["lamassa", "sheng", "sanchezsaez", "lopeznavas"])
+def test_presets_are_the_same_whatever_order_the_service_answers_in(
+    preset, sample_services, ned_service, simbad_service
+):
+    """NED and SIMBAD promise no order: a reordered answer must select the same objects."""
+    want = fetch_source({"source": preset}, sample_services)
+    assert len(want) > 0
+    for seed in (2, 3):  # both reorder every answer here (see the next test)
+        ned_service.app.shuffle_seed = simbad_service.app.shuffle_seed = seed
+        pd.testing.assert_frame_equal(fetch_source({"source": preset}, sample_services), want)
+
+
+def test_the_fakes_really_reorder_their_answers(sample_services, ned_service, simbad_service):
+    from astroquery.ipac.ned import Ned
+
+    services = resolve_services(sample_services)
+    refcode, bibcode = "2020ApJ...889...46S", "2022MNRAS.513L..57L"
+    assert Ned.query_refcode(refcode, get_query_payload=True)["obj_sort"] == "RA or Longitude"
+    ras = list(query_refcode(refcode, services)["RA"])
+    assert ras == sorted(ras)  # NED's answer in RA order, as asked
+    simbad_rows = list(query_bibobj(bibcode, services)["main_id"])
+    for seed in (2, 3):
+        ned_service.app.shuffle_seed = simbad_service.app.shuffle_seed = seed
+        assert list(query_refcode(refcode, services)["RA"]) != ras
+        assert list(query_bibobj(bibcode, services)["main_id"]) != simbad_rows
+
+
+def test_objects_are_selected_by_name(sample_services):
+    refcode, bibcode = "2020ApJ...889...46S", "2022MNRAS.513L..57L"
+    frame = fetch_source(
+        {"source": "ned_refcode", "refcode": refcode, "label": "S", "objects": ["1es 1927+654", "NGC  2617"]},
+        sample_services,
+    )
+    assert frame["ra"].tolist() == positions([12, 10])[0]  # in the order asked, case and spaces ignored
+    assert frame["origin"].tolist() == [
+        f"ned_refcode {refcode} row 4 (1ES 1927+654)",
+        f"ned_refcode {refcode} row 2 (NGC 2617)",
+    ]
+    simbad = fetch_source(
+        {"source": "simbad_bibcode", "bibcode": bibcode, "label": "L", "objects": ["Mrk 590"]},
+        sample_services,
+    )
+    assert simbad["ra"].tolist() == positions([9])[0]
+    paper = fetch_source(
+        {"source": "papers_list", "papers": [{"refcode": refcode, "label": "S", "objects": ["NGC 2617"]}]},
+        sample_services,
+    )
+    assert paper["ra"].tolist() == positions([10])[0]
+
+
+def test_unknown_object_names_and_double_selection_are_errors(sample_services):
+    refcode = "2020ApJ...889...46S"
+    spec = {"source": "ned_refcode", "refcode": refcode, "label": "S"}
+    with pytest.raises(SampleError) as err:
+        fetch_source({**spec, "objects": ["NGC 2617", "Mrk 9999"]}, sample_services)
+    assert str(err.value).startswith(
+        f"source 'ned_refcode' refcode '{refcode}': object(s) ['Mrk 9999'] requested but not in the "
+        "service's answer of 4 object(s) (names compared ignoring case and spaces): "
+        "SDSS J012032.19-005502.0, NGC 2617, SDSS J155440.25+362952.0, 1ES 1927+654"
+    )
+    with pytest.raises(SampleError, match="give 'objects' \\(names\\) or 'rows' \\(indices\\), not both"):
+        fetch_source({**spec, "objects": ["NGC 2617"], "rows": [0]}, sample_services)
+    with pytest.raises(SampleError, match="key 'objects' must be a list of object names"):
+        fetch_source({**spec, "objects": "NGC 2617"}, sample_services)
 
 
 def test_macleod19_preset(sample_services, vizier_service, sample_source_data):
@@ -620,6 +726,58 @@ def test_macleod19_preset(sample_services, vizier_service, sample_source_data):
     assert constraints == {"CLQ?": ">0", "Nsigma": ">3"}
 
 
+def test_macleod19_filters_are_applied_even_if_the_service_ignores_them(
+    sample_services, vizier_service, sample_source_data
+):
+    vizier_service.app.ignore_constraints = True
+    frame = fetch_source({"source": "macleod19"}, sample_services)
+    table = sample_source_data.vizier_tables["J/ApJ/874/8/table2"]
+    assert frame["ra"].tolist() == [table["_RA"][i] for i in (0, 4)]  # CLQ? > 0 and Nsigma > 3
+    assert frame["origin"].tolist() == ["vizier J/ApJ/874/8/table2 row 1", "vizier J/ApJ/874/8/table2 row 5"]
+    ((_, constraints),) = vizier_service.app.scripts
+    assert constraints == {"CLQ?": ">0", "Nsigma": ">3"}  # still asked of the service
+
+
+def test_vizier_filter_the_answer_cannot_show_is_an_error(sample_services, vizier_service):
+    vizier_service.app.ignore_constraints = True
+    spec = {"source": "vizier", "catalog": "J/ApJ/874/8/table2", "label": "M", "filters": {"Flag": "=1"}}
+    with pytest.raises(SampleError) as err:
+        fetch_source(spec, sample_services)
+    assert str(err.value).startswith(
+        "source 'vizier' table 'J/ApJ/874/8/table2': filter on column 'Flag' cannot be checked, "
+        "the answer has no such column; available columns: _RA, _DE, SDSS, z, CLQ?, Nsigma"
+    )
+
+
+def test_vizier_constraints_are_evaluated_as_vizier_does():
+    numbers = MaskedColumn([5.0, 2.0, 10.0, 3.0, 4.2, 0.0], mask=[0, 0, 0, 0, 0, 1])
+    cases = {
+        ">3": [1, 0, 1, 0, 1, 0],
+        ">=3": [1, 0, 1, 1, 1, 0],
+        "<3": [0, 1, 0, 0, 0, 0],  # masked never matches
+        "<=3": [0, 1, 0, 1, 0, 0],
+        "3": [0, 0, 0, 1, 0, 0],
+        "=3": [0, 0, 0, 1, 0, 0],
+        "!=3": [1, 1, 1, 0, 1, 0],
+        "2..4.2": [0, 1, 0, 1, 1, 0],
+        ">2 & <10": [1, 0, 0, 1, 1, 0],
+    }
+    for constraint, want in cases.items():
+        assert constraint_mask(numbers, constraint, what="t").tolist() == [bool(w) for w in want], constraint
+    notes = MaskedColumn(["CLQ", "", "CLQ; turn-on", "QSO", "x", "candidate CLQ"], mask=[0, 0, 0, 0, 1, 0])
+    assert constraint_mask(notes, "*CLQ*", what="t").tolist() == [True, False, True, False, False, True]
+    assert constraint_mask(notes, "=QSO", what="t").tolist() == [False, False, False, True, False, False]
+    assert constraint_mask(notes, "!=QSO", what="t").tolist() == [True, True, True, False, False, True]
+    with pytest.raises(SampleError, match="'abc' is not a number, but the column is numeric"):
+        constraint_mask(numbers, ">abc", what="t")
+    with pytest.raises(SampleError, match="cannot be checked on the answer"):
+        constraint_mask(numbers, "1,2,3", what="t")
+    with pytest.raises(SampleError, match="'>' compares numbers, but the column holds text"):
+        constraint_mask(notes, ">CLQ", what="t")
+    table = Table({"CLQ_": [1], "Nsigma": [2.0]})  # older astroquery's name for CLQ?
+    assert [find_column(table, c) for c in ("CLQ?", "Nsigma", "Other")] == ["CLQ_", "Nsigma", None]
+
+
 def test_green_preset_parses_names_and_keeps_clq_notes(sample_services):
     frame = fetch_source({"source": "green"}, sample_services)
     rows = [i for i, note in enumerate(GREEN_NOTES) if note and "CLQ" in note]
@@ -633,19 +791,24 @@ def test_green_preset_parses_names_and_keeps_clq_notes(sample_services):
     assert set(frame["label"]) == {"Green 22"}
 
 
-def test_lopeznavas_preset_keeps_first_four_rows(sample_services):
+def test_lopeznavas_preset_keeps_first_four_rows_in_ra_order(sample_services):
     everything = fetch_source(
         {"source": "simbad_bibcode", "bibcode": "2022MNRAS.513L..57L", "label": "Lopez-Navas 22"},
         sample_services,
     )
     frame = fetch_source({"source": "lopeznavas"}, sample_services)
     pd.testing.assert_frame_equal(frame, everything.head(4))
+    assert frame["ra"].tolist() == positions(by_ra(SIMBAD_PAPERS["2022MNRAS.513L..57L"])[:4])[0]
 
 
-def test_preset_override_label(sample_services):
+def test_preset_override_label_and_selection(sample_services):
     frame = fetch_source({"source": "Sheng", "label": "CLAGN", "rows": [2]}, sample_services)
     assert frame["label"].tolist() == ["CLAGN"]
-    assert frame["ra"].tolist() == positions([NED_PAPERS["2020ApJ...889...46S"][2]])[0]
+    assert frame["ra"].tolist() == positions([by_ra(NED_PAPERS["2020ApJ...889...46S"])[2]])[0]
+    named = fetch_source({"source": "sheng", "objects": ["NGC 2617"]}, sample_services)  # replaces rows
+    assert named["ra"].tolist() == positions([10])[0]
+    rows = fetch_source({"source": "lamassa", "rows": [1, 2]}, sample_services)  # replaces objects
+    assert rows["ra"].tolist() == positions([11, 9])[0]
 
 
 # -- retries, timeouts, failures ----------------------------------------------------------------

@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from mwlc.photometry import GAIA_DR3_ZERO_POINTS
+
 INDEX_COLUMNS = ("objectid", "label", "band", "time")
 VALUE_COLUMNS = ("flux", "err")
 
@@ -48,7 +50,6 @@ class BandInfo:
     time_system: str
 
 
-#: Every band an archive may write, with its unit and time system.
 _ZTF_TIME = "HMJD (heliocentric MJD, UTC), as released by ZTF"
 _GAIA_TIME = "MJD (TCB, barycentric): Gaia transit time + 55197.0"
 _PS1_TIME = "MJD (TAI), mid-exposure (PS1 obsTime)"
@@ -58,9 +59,17 @@ _TESS_TIME = "MJD (TDB, barycentric): TESS BTJD + 56999.5"
 _KEPLER_TIME = "MJD (TDB, barycentric): Kepler/K2 BKJD + 54832.5"
 _HCV_TIME = "MJD of the HST exposure, as in the HCV"
 
+
+def _gaia_time_and_calibration(band: str) -> str:
+    """A Gaia band's time system, and the DR3 AB zero point its e-/s fluxes became mJy with."""
+    zero_point = GAIA_DR3_ZERO_POINTS[band].ab
+    return f"{_GAIA_TIME}; flux from e-/s with AB zero point {zero_point:.4f} (Gaia DR3, Riello et al. 2021)"
+
+
+#: Every band an archive may write, with its unit and time system (for Gaia, also its zero point).
 BANDS: dict[str, BandInfo] = {
     **{f"ztf_{f}": BandInfo("mJy", _ZTF_TIME) for f in "gri"},
-    **{f"Gaia_{b}": BandInfo("mJy", _GAIA_TIME) for b in ("G", "BP", "RP")},
+    **{band: BandInfo("mJy", _gaia_time_and_calibration(band)) for band in GAIA_DR3_ZERO_POINTS},
     **{f"Pan-STARRS {f}": BandInfo("mJy", _PS1_TIME) for f in "grizy"},
     **{f"WISE_W{n}": BandInfo("mJy", _WISE_TIME) for n in (1, 2)},
     "FERMIGTRIG": BandInfo("none: event marker (flux = err = 0.1)", _EVENT_TIME),

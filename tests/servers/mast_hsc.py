@@ -2,14 +2,21 @@
 
 ``GET {prefix}/v3/hcvsummary.csv?ra=&dec=&radius=`` (degrees) answers the summary rows (one per
 MatchID and filter) within the cone; ``GET {prefix}/v3/hcv.csv?MatchID=&Filter=`` answers the
-epochs of one object in one filter. Columns follow the HCV tables as the STScI HCV notebooks use
+epochs of one object in one filter; ``GET {prefix}/v3/{hcvsummary|hcv}/metadata`` answers the
+table's column list as JSON (``[{"name", "type", "description"}, ...]``, what the STScI
+``hcvmetadata`` helper reads). Columns follow the HCV tables as the STScI HCV notebooks use
 them (HCVmatch + HCVfilter for the summary, HCVdetailed for the epochs); a query without rows
 answers an empty body, which is what the Fornax client tested for (``tab == ''``). Anything else
 is a 400 with a message, like the API's answers to bad parameters.
+
+Schema variations, for the client's column checks (both reset by :meth:`FakeHsc.reset`):
+``header_case`` (``"as-is"``, ``"lower"`` or ``"upper"``) rewrites the column names of every CSV
+header and of the metadata; ``missing_columns`` leaves those columns out of both.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Sequence
@@ -38,6 +45,10 @@ SUMMARY_COLUMNS = [
     "Chi2",
 ]
 DETAIL_COLUMNS = ["MatchID", "Filter", "MJD", "ImageName", "Mag", "CorrMag", "MagErr", "CI", "D"]
+#: Columns of each table, as its ``/metadata`` lists them.
+TABLE_COLUMNS = {"hcvsummary": SUMMARY_COLUMNS, "hcv": DETAIL_COLUMNS}
+#: What ``header_case`` does to a column name.
+HEADER_CASES = {"as-is": str, "lower": str.lower, "upper": str.upper}
 
 
 @dataclass(frozen=True)
@@ -70,6 +81,10 @@ class FakeHsc:
         Time each answer takes (s), spent while counted as in flight.
     max_in_flight : int
         Most requests handled at the same time since the last :meth:`reset`.
+    header_case : {"as-is", "lower", "upper"}
+        Case of the column names in every answer (CSV headers and metadata).
+    missing_columns : set of str
+        Columns left out of every answer (CSV and metadata).
     """
 
     def __init__(self, objects: Sequence[HcvObject], *, prefix: str = "/api/v0.1/hsc") -> None:
@@ -78,14 +93,18 @@ class FakeHsc:
         self.queries: list[tuple[str, dict[str, str]]] = []
         self.latency_s = 0.0
         self.max_in_flight = 0
+        self.header_case = "as-is"
+        self.missing_columns: set[str] = set()
         self._in_flight = 0
         self._lock = threading.Lock()
 
     def reset(self) -> None:
-        """Forget the logged queries."""
+        """Forget the logged queries; answer with the usual columns again."""
         with self._lock:
             self.queries.clear()
             self.max_in_flight = 0
+            self.header_case = "as-is"
+            self.missing_columns = set()
 
     def handle(self, request: Request) -> Response:
         """Answer ``hcvsummary.csv`` and ``hcv.csv`` (after ``latency_s``)."""
@@ -105,12 +124,35 @@ class FakeHsc:
         with self._lock:
             self.queries.append((table, params))
         if table == "hcvsummary":
-            return self._summary(params)
+            return self._csv(self._summary(params))
         if table == "hcv":
-            return self._detail(params)
+            return self._csv(self._detail(params))
+        name, _, endpoint = table.partition("/")
+        if endpoint == "metadata" and name in TABLE_COLUMNS:
+            return self._metadata(name)
         return Response(400, f"unknown table {request.path}")
 
-    def _summary(self, params: dict[str, str]) -> Response:
+    def _metadata(self, table: str) -> Response:
+        """The table's column list (name, type, description), as the real API's ``/metadata``."""
+        rename = HEADER_CASES[self.header_case]
+        columns = [
+            {"name": rename(name), "type": "float", "description": f"{name} of the HCV {table} table"}
+            for name in TABLE_COLUMNS[table]
+            if name not in self.missing_columns
+        ]
+        return Response(200, json.dumps(columns), "application/json")
+
+    def _csv(self, answer: pd.DataFrame | Response) -> Response:
+        """CSV with a header row (case and columns as configured); no rows -> an empty body."""
+        if isinstance(answer, Response):
+            return answer
+        if answer.empty:
+            return Response(200, "", "text/csv")
+        frame = answer.drop(columns=[c for c in answer.columns if c in self.missing_columns])
+        frame.columns = [HEADER_CASES[self.header_case](name) for name in frame.columns]
+        return Response(200, frame.to_csv(index=False, float_format="%.10g"), "text/csv")
+
+    def _summary(self, params: dict[str, str]) -> pd.DataFrame | Response:
         try:
             ra, dec, radius = float(params["ra"]), float(params["dec"]), float(params["radius"])
         except (KeyError, ValueError):
@@ -123,7 +165,7 @@ class FakeHsc:
             if _separation_deg(ra, dec, obj.ra, obj.dec) <= radius
             for name, frame in obj.epochs.items()
         ]
-        return _csv(pd.DataFrame(rows, columns=SUMMARY_COLUMNS))
+        return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
     @staticmethod
     def _summary_row(obj: HcvObject, name: str, frame: pd.DataFrame) -> list:
@@ -147,7 +189,7 @@ class FakeHsc:
             1.5,
         ]
 
-    def _detail(self, params: dict[str, str]) -> Response:
+    def _detail(self, params: dict[str, str]) -> pd.DataFrame | Response:
         try:
             match_id = int(params["MatchID"])
         except (KeyError, ValueError):
@@ -171,12 +213,5 @@ class FakeHsc:
             ]
         )
         if not frames:
-            return _csv(pd.DataFrame(columns=DETAIL_COLUMNS))
-        return _csv(pd.concat(frames, ignore_index=True)[DETAIL_COLUMNS])
-
-
-def _csv(frame: pd.DataFrame) -> Response:
-    """CSV with a header row; no rows -> an empty body."""
-    if frame.empty:
-        return Response(200, "", "text/csv")
-    return Response(200, frame.to_csv(index=False, float_format="%.10g"), "text/csv")
+            return pd.DataFrame(columns=DETAIL_COLUMNS)
+        return pd.concat(frames, ignore_index=True)[DETAIL_COLUMNS]

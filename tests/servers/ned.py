@@ -5,8 +5,10 @@ main-table VOTable (``TABLE ID="NED_MainTable"``, fields ``main_col1..17``) with
 column names ``No., Object Name, RA, DEC, Type, Velocity, Redshift, Redshift Flag, Magnitude and
 Filter, Separation, References, Notes, Photometry Points, Positions, Redshift Points, Diameter
 Points, Associations`` (RA/DEC in degrees). ``legacy`` refcodes use the older header
-(``RA(deg)``, ``DEC(deg)``, ``Distance (arcmin)``). An unknown refcode gets NED's error
-document (``PARAM name="Error"``), which astroquery turns into ``RemoteServiceError``.
+(``RA(deg)``, ``DEC(deg)``, ``Distance (arcmin)``). Objects come in RA order when the request
+asks for it (``obj_sort=RA or Longitude``, as astroquery does), else in the fixture's order. An
+unknown refcode gets NED's error document (``PARAM name="Error"``), which astroquery turns into
+``RemoteServiceError``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import threading
 from collections.abc import Collection, Mapping
 from xml.sax.saxutils import escape
 
+import numpy as np
 import pandas as pd
 from astropy.table import Table
 
@@ -138,18 +141,24 @@ class FakeNed:
     ----------
     refcodes : list of str
         Refcode of every query received.
+    shuffle_seed : int or None
+        When set, the objects of every answer come in a random order (seeded) instead of RA
+        order (``obj_sort=RA or Longitude``, astroquery's default) or the fixture's;
+        :meth:`reset` unsets it.
     """
 
     def __init__(self, papers: Mapping[str, Table | pd.DataFrame], legacy: Collection[str] = ()) -> None:
         self.papers = {k: v if isinstance(v, Table) else Table.from_pandas(v) for k, v in papers.items()}
         self.legacy = set(legacy)
         self.refcodes: list[str] = []
+        self.shuffle_seed: int | None = None
         self._lock = threading.Lock()
 
     def reset(self) -> None:
-        """Forget the logged queries."""
+        """Forget the logged queries; answer in the fixture's order again."""
         with self._lock:
             self.refcodes.clear()
+            self.shuffle_seed = None
 
     def handle(self, request: Request) -> Response:
         """Answer ``/cgi-bin/objsearch``."""
@@ -162,6 +171,9 @@ class FakeNed:
             self.refcodes.append(refcode)
         if refcode not in self.papers:
             return Response(200, ned_error(f" Reference code {refcode} not found."), "text/xml")
-        return Response(
-            200, ned_votable(refcode, self.papers[refcode], legacy=refcode in self.legacy), "text/xml"
-        )
+        objects = self.papers[refcode]
+        if request.param("obj_sort") == "RA or Longitude":  # what astroquery asks for
+            objects = objects[np.argsort(objects["ra"], kind="stable")]
+        if self.shuffle_seed is not None:
+            objects = objects[np.random.default_rng(self.shuffle_seed).permutation(len(objects))]
+        return Response(200, ned_votable(refcode, objects, legacy=refcode in self.legacy), "text/xml")

@@ -17,9 +17,11 @@ See :mod:`tests.servers.sql` for the ADQL that is understood.
 from __future__ import annotations
 
 import io
+import re
 import threading
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 from astropy.io.votable import parse_single_table
 from astropy.table import Table
@@ -91,6 +93,9 @@ class FakeTap:
         ADQL of every sync query received, in order.
     uploads : list of dict
         Upload tables of every sync query (name -> astropy Table).
+    shuffle_seed : int or None
+        When set, the rows of every answer to a query without ORDER BY come in a random order
+        (seeded), as a real service may send them; :meth:`reset` unsets it.
     """
 
     def __init__(
@@ -109,13 +114,15 @@ class FakeTap:
         self.limits = {"hard_limit": hard_limit, "default_limit": default_limit, "upload_limit": upload_limit}
         self.queries: list[str] = []
         self.uploads: list[dict[str, Table]] = []
+        self.shuffle_seed: int | None = None
         self._lock = threading.Lock()
 
     def reset(self) -> None:
-        """Forget the logged queries."""
+        """Forget the logged queries; answer rows in the database's order again."""
         with self._lock:
             self.queries.clear()
             self.uploads.clear()
+            self.shuffle_seed = None
 
     def handle(self, request: Request) -> Response:
         """Route a request under :attr:`prefix`."""
@@ -153,7 +160,10 @@ class FakeTap:
         except Exception as exc:  # noqa: BLE001 - SQLite's message is the TAP error message
             return self._error(f"{type(exc).__name__}: {exc}")
         overflow = len(table) > limit and (top is None or maxrec < top)
-        return Response(200, tap_result(table[:limit], overflow=overflow), VOTABLE)
+        table = table[:limit]
+        if self.shuffle_seed is not None and not re.search(r"\bORDER\s+BY\b", sql, re.IGNORECASE):
+            table = table[np.random.default_rng(self.shuffle_seed).permutation(len(table))]
+        return Response(200, tap_result(table, overflow=overflow), VOTABLE)
 
     @staticmethod
     def _uploads(request: Request, spec: str | None) -> dict[str, Table]:

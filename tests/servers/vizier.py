@@ -12,6 +12,8 @@ The request body is astroquery's script, one ``key=value`` per line. Understood:
 
 Other lines (``-out.meta``, ``-out.form``, ``-oc.form``) are accepted and ignored. Tables
 are answered even when empty (astroquery drops empty ones), one RESOURCE per catalog.
+``ignore_constraints`` makes the fake answer as if no constraint had been sent (a service that
+does not apply them), to test that a client checks its filters itself.
 """
 
 from __future__ import annotations
@@ -99,17 +101,21 @@ class FakeVizier:
     ----------
     scripts : list of (dict, dict)
         (options, constraints) of every query.
+    ignore_constraints : bool
+        Answer every row whatever the constraints (logged all the same); :meth:`reset` unsets it.
     """
 
     def __init__(self, tables: Mapping[str, Table | pd.DataFrame]) -> None:
         self.tables = {k: v if isinstance(v, Table) else Table.from_pandas(v) for k, v in tables.items()}
         self.scripts: list[tuple[dict[str, str], dict[str, str]]] = []
+        self.ignore_constraints = False
         self._lock = threading.Lock()
 
     def reset(self) -> None:
-        """Forget the logged queries."""
+        """Forget the logged queries; apply constraints again."""
         with self._lock:
             self.scripts.clear()
+            self.ignore_constraints = False
 
     def handle(self, request: Request) -> Response:
         """Answer ``POST /viz-bin/votable``."""
@@ -120,8 +126,9 @@ class FakeVizier:
             self.scripts.append((options, constraints))
         selected = self._select(options.get("-source", ""))
         catalogs: dict[str, list[tuple[str, Table]]] = {}
+        applied = {} if self.ignore_constraints else constraints
         for name in selected:
-            table = self._answer(self.tables[name], options, constraints)
+            table = self._answer(self.tables[name], options, applied)
             if table is not None:
                 catalogs.setdefault(name.rsplit("/", 1)[0], []).append((name, table))
         echo = "\n".join(f"{k}={v}" for k, v in {**options, **constraints}.items())

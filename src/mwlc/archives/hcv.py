@@ -32,14 +32,22 @@ object. Errors are symmetric: ``(F(m - dm) - F(m + dm)) / 2``.
 Bands are ``HST_<filter>`` (``HST_F814W`` by default, the original's band name); time is the HCV
 ``MJD``. Each request has a timeout and is retried with exponential backoff on connection
 errors, timeouts and HTTP 429/5xx; every answer is cached on disk under ``cache_dir``.
+
+Columns are read by name, whatever their case (``RA``, ``ra`` and ``Ra`` are the same column),
+never by position. Before the first object, the columns this module reads
+(:data:`NEEDED_COLUMNS`) are checked once against the service's own column lists,
+``GET {source}/v3/{hcvsummary|hcv}/metadata`` (JSON ``[{"name", "type", "description"}, ...]``),
+so a renamed column stops the job at once, naming the column and the URL; every answer is
+checked again as it is read.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,6 +99,8 @@ MAG_SYSTEMS = ("AB", "Vega")
 
 _SUMMARY_COLUMNS = ("MatchID", "Filter", "RA", "Dec")
 _DETAIL_COLUMNS = ("MJD", "CorrMag", "MagErr")
+#: Table -> the columns read from its answers (matched in any case).
+NEEDED_COLUMNS: dict[str, tuple[str, ...]] = {"hcvsummary": _SUMMARY_COLUMNS, "hcv": _DETAIL_COLUMNS}
 
 
 # -- photometry -------------------------------------------------------------------------------
@@ -122,19 +132,68 @@ def acs_mag_to_mjy(
     return ab_mag_to_mjy(mag), ab_mag_err_to_mjy(mag, magerr)
 
 
-# -- answers ----------------------------------------------------------------------------------
-def read_csv_answer(body: bytes, columns: Sequence[str], what: str) -> pd.DataFrame:
-    """An HSC API CSV answer as a frame (empty body: no rows), its needed columns checked."""
+# -- answers ---------------------------------------------------------------------------------
+def match_columns(available: Iterable[str], needed: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    """Find ``needed`` column names among ``available`` ones, whatever their case.
+
+    Returns
+    -------
+    found : dict
+        Needed name -> the available name it matched (an exact match is preferred).
+    missing : list of str
+        Needed names with no match, in the order of ``needed``.
+    """
+    names = [str(name) for name in available]
+    by_folded: dict[str, str] = {}
+    for name in names:
+        by_folded.setdefault(name.strip().casefold(), name)
+    found = {
+        want: want if want in names else by_folded[want.casefold()]
+        for want in needed
+        if want in names or want.casefold() in by_folded
+    }
+    return found, [want for want in needed if want not in found]
+
+
+def read_csv_answer(body: bytes, columns: Sequence[str], what: str, url: str) -> pd.DataFrame:
+    """An HSC API CSV answer as a frame of the ``columns`` only, named as given whatever the case
+    of the answer's header (empty body: no rows).
+
+    Raises
+    ------
+    mwlc.errors.ArchiveError
+        If the answer is not CSV, or lacks one of ``columns`` (naming it and ``url``).
+    """
     if not body.strip():
         return pd.DataFrame({name: [] for name in columns})
     try:
         frame = pd.read_csv(io.BytesIO(body))
     except (ValueError, pd.errors.ParserError) as exc:
-        raise ArchiveError(f"HCV {what}: answer is not CSV: {body[:200]!r}") from exc
-    missing = [name for name in columns if name not in frame.columns]
+        raise ArchiveError(f"HCV {what}: answer of {url} is not CSV: {body[:200]!r}") from exc
+    found, missing = match_columns(frame.columns, columns)
     if missing:
-        raise ArchiveError(f"HCV {what}: answer lacks column(s) {missing}; has {list(frame.columns)}")
-    return frame
+        raise ArchiveError(
+            f"HCV {what}: answer of {url} lacks column(s) {missing} (compared in any case); "
+            f"has {list(frame.columns)}"
+        )
+    return frame[[found[name] for name in columns]].set_axis(list(columns), axis=1)
+
+
+def read_column_list(body: bytes, url: str) -> list[str]:
+    """Column names from a ``/metadata`` answer (JSON list of ``{"name": ...}`` objects).
+
+    Raises
+    ------
+    mwlc.errors.ArchiveError
+        If the answer is not such a list (naming ``url``).
+    """
+    try:
+        listed = json.loads(body)
+        return [str(entry["name"]) for entry in listed]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ArchiveError(
+            f"HCV: the column list {url} is not a JSON list of {{name, type, description}}: {body[:200]!r}"
+        ) from exc
 
 
 def nearest_match(summary: pd.DataFrame, ra: float, dec: float, hcv_filters: Sequence[str]) -> int | None:
@@ -176,10 +235,24 @@ class HcvClient:
             session = self._local.session = new_session(self.policy.timeout_s)
         return session
 
+    def url(self, table: str) -> str:
+        """URL of a table's CSV answers: ``{source}/v3/{table}.csv``."""
+        return f"{self.source}/v3/{table}.csv"
+
+    def metadata_url(self, table: str) -> str:
+        """URL of a table's column list: ``{source}/v3/{table}/metadata``."""
+        return f"{self.source}/v3/{table}/metadata"
+
     def get(self, table: str, params: dict[str, Any], what: str) -> bytes:
         """The body of ``GET {source}/v3/{table}.csv?params``, from the cache if there."""
-        url = f"{self.source}/v3/{table}.csv"
+        return self._cached(table, self.url(table), params, what, "csv")
 
+    def columns(self, table: str) -> list[str]:
+        """The column names the service lists for ``table`` (``/metadata``), from the cache if there."""
+        url = self.metadata_url(table)
+        return read_column_list(self._cached(f"{table}-metadata", url, {}, f"{table} metadata", "json"), url)
+
+    def _cached(self, kind: str, url: str, params: dict[str, Any], what: str, suffix: str) -> bytes:
         def fetch() -> bytes:
             def once() -> bytes:
                 response = self._session().get(url, params=params, timeout=self.policy.timeout_s)
@@ -188,7 +261,25 @@ class HcvClient:
 
             return call_with_retries(once, service=f"HCV {what}", url=url, policy=self.policy)
 
-        return self.cache.get_or_fetch(table, {"url": url, "params": params}, fetch, suffix="csv")
+        return self.cache.get_or_fetch(kind, {"url": url, "params": params}, fetch, suffix=suffix)
+
+    def check_columns(self) -> None:
+        """Check once that the service lists every column this module reads (any case).
+
+        Raises
+        ------
+        mwlc.errors.ArchiveError
+            Naming the missing column(s), the table and its metadata URL.
+        """
+        for table, needed in NEEDED_COLUMNS.items():
+            listed = self.columns(table)
+            _, missing = match_columns(listed, needed)
+            if missing:
+                raise ArchiveError(
+                    f"HCV: the service lists no column(s) {missing} for table {table!r} "
+                    f"(compared in any case; column list {self.metadata_url(table)}: {listed}); "
+                    "mwlc reads them from its answers"
+                )
 
 
 @dataclass(frozen=True)
@@ -207,7 +298,7 @@ class HcvQuery:
             {"ra": float(row.ra), "dec": float(row.dec), "radius": self.radius_arcsec / 3600.0},
             what,
         )
-        summary = read_csv_answer(body, _SUMMARY_COLUMNS, f"hcvsummary for {what}")
+        summary = read_csv_answer(body, _SUMMARY_COLUMNS, f"hcvsummary for {what}", client.url("hcvsummary"))
         hcv_filters = [f"ACS_{name}" for name in self.filters]
         match_id = nearest_match(summary, float(row.ra), float(row.dec), hcv_filters)
         if match_id is None:
@@ -222,7 +313,9 @@ class HcvQuery:
 
     def _filter_rows(self, client: HcvClient, row: Any, match_id: int, name: str, what: str) -> pd.DataFrame:
         body = client.get("hcv", {"MatchID": match_id, "Filter": f"ACS_{name}"}, what)
-        epochs = read_csv_answer(body, _DETAIL_COLUMNS, f"hcv MatchID {match_id} ACS_{name} for {what}")
+        epochs = read_csv_answer(
+            body, _DETAIL_COLUMNS, f"hcv MatchID {match_id} ACS_{name} for {what}", client.url("hcv")
+        )
         mag = epochs["CorrMag"].to_numpy(np.float64)
         magerr = epochs["MagErr"].to_numpy(np.float64)
         flux, err = acs_mag_to_mjy(mag, magerr, name, self.mag_system)
@@ -310,8 +403,10 @@ def fetch(
     mwlc.errors.SampleError
         For a sample without the needed columns, repeated objectids or invalid positions.
     mwlc.errors.ArchiveError
-        While iterating, if a request still fails after the retries, is refused (4xx), or its
-        answer lacks a needed column; the message names the object.
+        While iterating: if the service's column list lacks a column this module reads (checked
+        once, before the first object; the message names the column and the list's URL), or a
+        request still fails after the retries, is refused (4xx), or its answer lacks a needed
+        column (the message names the object, the column and the URL).
     """
     radius = positive_number(radius_arcsec, "radius_arcsec (arcsec)", "HCV")
     if radius > MAX_RADIUS_ARCSEC:
@@ -335,6 +430,8 @@ def fetch(
 def _stream(
     sample: pd.DataFrame, query: HcvQuery, client: HcvClient, threads: int, progress_every: int
 ) -> Iterator[pa.RecordBatch]:
+    if not sample.empty:
+        client.check_columns()
     results = map_objects(
         sample,
         lambda row: query.object_rows(client, row),

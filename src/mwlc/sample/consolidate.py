@@ -11,9 +11,23 @@ Grouping rule
 -------------
 Two rows are *friends* when their angular separation is at most ``radius_arcsec``. A group is a
 connected component of the friendship graph, so it is **transitive**: a chain A-B-C with A-B and
-B-C within the radius is one object even when A and C are farther apart (this is a
-friends-of-friends grouping; the original's pairwise join chained the same way). The group
-depends only on the set of positions, never on row order.
+B-C within the radius is one object even when A and C are farther apart (a friends-of-friends
+grouping). The groups depend only on the set of positions, never on row order.
+
+The original's groups can differ in such chains. ``join_skycoord`` numbers the pairs found by
+``search_around_sky`` in one pass: a pair takes a number one of its rows already has, and two
+numbers already handed out are never joined, so a chain can be cut in two, or not, depending on
+the order of the rows. Four positions on a line, 10" apart (A at 0", B 10", C 20",
+D 30"), radius 18"::
+
+    input order     original (join_skycoord)      here (friends-of-friends)
+    A, B, C, D      1 object: {A, B, C, D}        1 object: {A, B, C, D}
+    A, C, D, B      2 objects: {A, B}, {C, D}     1 object: {A, B, C, D}
+
+Only chains (three or more rows, each within the radius of the next but not all of each other)
+can group differently; where they do, this grouping is the one that does not depend on the order
+of the sources and rows. The row kept for a group (below) still follows input order, as in the
+original.
 
 Within a group the **first row in input order** is kept: its ``ra``, ``dec``, ``label`` and
 ``origin`` describe the object, so the label of the source listed first in the config wins, as

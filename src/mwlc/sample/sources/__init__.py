@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from mwlc.errors import SampleError
-from mwlc.sample.presets import PRESETS
+from mwlc.sample.presets import PRESETS, SELECTION_KEYS
 
 from . import alerce, file, ned, sdss, simbad, vizier
 from ._common import (
@@ -125,6 +125,8 @@ def _expand(spec: Mapping[str, Any]) -> tuple[SourceKind, dict[str, Any], str]:
         base = PRESETS[name]
         kind = KINDS[base["source"]]
         kind.check_keys(rest, what=f"source {name!r} (a preset of '{kind.name}')")
+        if any(key in rest for key in SELECTION_KEYS):  # the entry's selection replaces the preset's
+            base = {k: v for k, v in base.items() if k not in SELECTION_KEYS}
         return kind, kind.complete({**base, **rest}), f"preset {name!r}"
     if name in ALIASES:
         target, renames = ALIASES[name]

@@ -20,6 +20,8 @@ log = logging.getLogger("mwlc.sample.sources")
 
 #: Columns of every frame a source returns, in this order.
 COLUMNS = ("ra", "dec", "label", "origin")
+#: Object names listed in a "not in the answer" message.
+MAX_LISTED_NAMES = 20
 
 #: Defaults of the ``services`` config section (base URLs and network behaviour).
 DEFAULT_SERVICES: dict[str, Any] = {
@@ -166,20 +168,56 @@ def check_type(value: Any, types: type | tuple[type, ...], *, key: str, what: st
     return value
 
 
+def _list_key(
+    value: Any, item_ok: Callable[[Any], bool], *, key: str, expected: str, what: str
+) -> list | None:
+    """``value`` as a list if it is None or a list whose items pass ``item_ok``, else SampleError."""
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, Sequence) or not all(item_ok(v) for v in value):
+        raise SampleError(f"{what}: key {key!r} must be {expected}, got {value!r}")
+    return list(value)
+
+
 def check_rows(rows: Any, *, what: str) -> list[int] | None:
     """Validate a ``rows`` key (0-based row indices, or None for all rows)."""
-    if rows is None:
-        return None
-    ok = (
-        isinstance(rows, Sequence)
-        and not isinstance(rows, str)
-        and all(isinstance(r, int) and not isinstance(r, bool) and r >= 0 for r in rows)
+    return _list_key(
+        rows,
+        lambda r: isinstance(r, int) and not isinstance(r, bool) and r >= 0,
+        key="rows",
+        expected="a list of 0-based row indices (integers >= 0)",
+        what=what,
     )
-    if not ok:
-        raise SampleError(
-            f"{what}: key 'rows' must be a list of 0-based row indices (integers >= 0), got {rows!r}"
-        )
-    return list(rows)
+
+
+def check_objects(objects: Any, *, what: str) -> list[str] | None:
+    """Validate an ``objects`` key (object names to keep, or None for all rows)."""
+    return _list_key(
+        objects,
+        lambda o: isinstance(o, str) and bool(o.strip()),
+        key="objects",
+        expected="a list of object names",
+        what=what,
+    )
+
+
+def name_key(name: str) -> str:
+    """How object names are compared: case-insensitive, whitespace ignored
+    (``"SDSS J0159+0033"`` = ``"sdss  j0159+0033"`` = ``"SDSSJ0159+0033"``)."""
+    return "".join(str(name).split()).casefold()
+
+
+def order_by_position(names: Sequence[str], ra: Any, dec: Any) -> np.ndarray:
+    """Row order of a service's answer sorted by right ascension, then declination, then name.
+
+    NED is asked for RA order (astroquery sends ``obj_sort="RA or Longitude"``) and SIMBAD's
+    query has no ORDER BY, so neither order is guaranteed; rows are put in this order, which
+    depends only on the rows, before anything selects among them. For NED it is the order the
+    original's row indices referred to. Missing positions sort last.
+    """
+    keys = [name_key(n) for n in names]
+    ra_key, dec_key = (np.nan_to_num(_floats(x), nan=np.inf) for x in (ra, dec))
+    return np.asarray(sorted(range(len(keys)), key=lambda i: (ra_key[i], dec_key[i], keys[i])), dtype=int)
 
 
 def select_rows(n_rows: int, rows: list[int] | None, *, what: str) -> np.ndarray:
@@ -198,6 +236,76 @@ def select_rows(n_rows: int, rows: list[int] | None, *, what: str) -> np.ndarray
             f"{what}: rows {beyond} requested (0-based) but the service answered {n_rows} row(s)"
         )
     return np.asarray(rows, dtype=int)
+
+
+def select_named(names: Sequence[str], objects: list[str], *, what: str) -> np.ndarray:
+    """Indices of the rows named ``objects`` (compared by :func:`name_key`), in the order of
+    ``objects``; a name answered twice keeps its first row.
+
+    Raises
+    ------
+    mwlc.errors.SampleError
+        Naming the objects the answer lacks, and the names it has.
+    """
+    first: dict[str, int] = {}
+    for i, name in enumerate(names):
+        first.setdefault(name_key(name), i)
+    missing = [o for o in objects if name_key(o) not in first]
+    if missing:
+        listed = ", ".join(names[:MAX_LISTED_NAMES]) + (" ..." if len(names) > MAX_LISTED_NAMES else "")
+        raise SampleError(
+            f"{what}: object(s) {missing} requested but not in the service's answer of "
+            f"{len(names)} object(s) (names compared ignoring case and spaces): {listed}"
+        )
+    return np.asarray([first[name_key(o)] for o in objects], dtype=int)
+
+
+def pick_rows(
+    names: Sequence[str],
+    ra: np.ndarray,
+    dec: np.ndarray,
+    *,
+    rows: list[int] | None,
+    objects: list[str] | None,
+    what: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of a service's answer that a spec keeps, the same whatever the answer's order.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Object name of every answered row.
+    ra, dec : numpy.ndarray
+        Positions of the answered rows, deg.
+    rows : list of int, optional
+        0-based indices into the answer **sorted by position** (:func:`order_by_position`).
+    objects : list of str, optional
+        Object names to keep, in this order (exclusive with ``rows``).
+    what : str
+        The spec, for messages.
+
+    Returns
+    -------
+    index : numpy.ndarray
+        Indices into the answer as received: the named objects in the order of ``objects``,
+        else the sorted answer (all of it, or its ``rows``).
+    row_number : numpy.ndarray
+        1-based number of each kept row in the sorted answer (for ``origin``).
+
+    Raises
+    ------
+    mwlc.errors.SampleError
+        If both ``rows`` and ``objects`` are given, an index is beyond the answer, or a named
+        object is not in it.
+    """
+    if rows is not None and objects is not None:
+        raise SampleError(f"{what}: give 'objects' (names) or 'rows' (indices), not both")
+    order = order_by_position(names, ra, dec)
+    if objects is not None:
+        position = select_named([names[i] for i in order], objects, what=what)
+    else:
+        position = select_rows(len(order), rows, what=what)
+    return order[position], position + 1
 
 
 def _floats(values: Any) -> np.ndarray:

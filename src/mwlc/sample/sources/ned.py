@@ -4,6 +4,12 @@ astroquery 0.4.11 builds NED's URL once, at import (``Ned.OBJ_SEARCH_URL = conf.
 'objsearch'``), and ``conf.server`` only accepts its listed default. So the query URL and timeout
 are set on the module's ``Ned`` instance for the duration of one call (under a lock, restored
 afterwards); the request itself is astroquery's own ``query_refcode`` (a VOTable GET).
+
+NED is asked for its answer in right-ascension order, but that order is not checked: the answer
+is sorted by (RA, Dec, name) here before rows are selected
+(:func:`~mwlc.sample.sources._common.pick_rows`). ``objects`` keeps rows by NED object name,
+``rows`` indexes the sorted answer (the original's row indices, when NED sorts as asked), and
+the same objects come out in the same order whatever order NED sends them in.
 """
 
 from __future__ import annotations
@@ -22,12 +28,13 @@ from ._common import (
     Services,
     SourceKind,
     astroquery_no_cache,
+    check_objects,
     check_rows,
     check_type,
     empty_frame,
     log_source,
     make_frame,
-    select_rows,
+    pick_rows,
     text_values,
 )
 
@@ -86,26 +93,52 @@ def query_refcode(refcode: str, services: Services) -> Any:
 
 
 def refcode_frame(
-    refcode: str, label: str, rows: list[int] | None, services: Services, *, kind: str = "ned_refcode"
+    refcode: str,
+    label: str,
+    selection: tuple[list[int] | None, list[str] | None],
+    services: Services,
+    *,
+    kind: str = "ned_refcode",
 ) -> pd.DataFrame:
-    """Positions of the objects NED lists for ``refcode``; ``rows`` keeps 0-based rows only."""
+    """Positions of the objects NED lists for ``refcode``, in RA order.
+
+    ``selection`` is ``(rows, objects)``: 0-based rows of the RA-sorted answer, or NED object
+    names to keep (at most one of them; neither keeps every row).
+    """
+    rows, objects = selection
     what = f"source {kind!r} refcode {refcode!r}"
     table = query_refcode(refcode, services)
     if table is None or len(table) == 0:
         return log_source(kind, refcode, empty_frame())
-    keep = select_rows(len(table), rows, what=what)
-    names = text_values(table["Object Name"]) if "Object Name" in table.colnames else None
     ra = _column(table, RA_NAMES, refcode)
     dec = _column(table, DEC_NAMES, refcode)
-    origins = [f"ned_refcode {refcode} row {i + 1}" + (f" ({names[i]})" if names else "") for i in keep]
-    asked = refcode + (f" rows {rows}" if rows is not None else "")
+    if "Object Name" in table.colnames:
+        names = text_values(table["Object Name"])
+    elif objects is not None:
+        raise ArchiveError(
+            f"NED answer for refcode {refcode!r} has no 'Object Name' column to select {objects} by; "
+            f"columns: {', '.join(table.colnames)}"
+        )
+    else:
+        names = [""] * len(table)
+    keep, row_number = pick_rows(names, ra, dec, rows=rows, objects=objects, what=what)
+    origins = [
+        f"ned_refcode {refcode} row {n}" + (f" ({names[i]})" if names[i] else "")
+        for i, n in zip(keep, row_number, strict=True)
+    ]
+    asked = (
+        refcode + (f" rows {rows}" if rows is not None else "") + (f" objects {objects}" if objects else "")
+    )
     return log_source(kind, asked, make_frame(ra[keep], dec[keep], label, origins))
 
 
-def _paper_args(paper: dict[str, Any], what: str) -> tuple[str, str, list[int] | None]:
+def _paper_args(
+    paper: dict[str, Any], what: str
+) -> tuple[str, str, tuple[list[int] | None, list[str] | None]]:
     refcode = check_type(paper["refcode"], str, key="refcode", what=what, expected="a string")
     label = check_type(paper["label"], str, key="label", what=what, expected="a string")
-    return refcode, label, check_rows(paper.get("rows"), what=what)
+    selection = (check_rows(paper.get("rows"), what=what), check_objects(paper.get("objects"), what=what))
+    return refcode, label, selection
 
 
 def fetch_ned_refcode(spec: dict[str, Any], services: Services) -> pd.DataFrame:
@@ -114,8 +147,9 @@ def fetch_ned_refcode(spec: dict[str, Any], services: Services) -> pd.DataFrame:
     Parameters
     ----------
     spec : dict
-        ``refcode`` (19-character bibcode), ``label``, ``rows`` (optional list of 0-based row
-        indices of NED's answer to keep; the original kept some rows only for some papers).
+        ``refcode`` (19-character bibcode), ``label``, and at most one of ``objects`` (NED
+        object names to keep, compared ignoring case and spaces) and ``rows`` (0-based indices
+        into NED's answer sorted by RA, Dec, name); neither keeps every object.
     services : Services
         ``ned_url``: NED base URL; the query goes to ``<ned_url>/cgi-bin/objsearch``.
 
@@ -123,13 +157,15 @@ def fetch_ned_refcode(spec: dict[str, Any], services: Services) -> pd.DataFrame:
     -------
     pandas.DataFrame
         ``ra``, ``dec`` (NED's ``RA``/``DEC``, deg), ``label``, ``origin`` =
-        ``"ned_refcode <refcode> row <n> (<NED name>)"``, n 1-based in NED's answer.
+        ``"ned_refcode <refcode> row <n> (<NED name>)"``, n 1-based in the sorted answer. Rows
+        in the order of ``objects``, else in RA order.
     """
     return refcode_frame(*_paper_args(spec, "source 'ned_refcode'"), services)
 
 
+_SELECTION = {"rows": None, "objects": None}
 _PAPER_ENTRY = SourceKind(
-    name="paper", fetch=fetch_ned_refcode, required=("refcode", "label"), optional={"rows": None}
+    name="paper", fetch=fetch_ned_refcode, required=("refcode", "label"), optional=_SELECTION
 )
 
 
@@ -139,20 +175,23 @@ def fetch_papers_list(spec: dict[str, Any], services: Services) -> pd.DataFrame:
     Parameters
     ----------
     spec : dict
-        ``papers``: list of ``{refcode, label, rows?}`` (as for ``ned_refcode``).
+        ``papers``: list of ``{refcode, label, rows?, objects?}`` (as for ``ned_refcode``).
     services : Services
         As for ``ned_refcode``.
     """
     papers = spec["papers"]
     if not isinstance(papers, list):
         raise SampleError(
-            f"source 'papers_list': key 'papers' must be a list of {{refcode, label, rows}}, got {papers!r}"
+            "source 'papers_list': key 'papers' must be a list of {refcode, label, rows, objects}, "
+            f"got {papers!r}"
         )
     frames = []
     for i, paper in enumerate(papers):
         what = f"source 'papers_list' paper {i}"
         if not isinstance(paper, dict):
-            raise SampleError(f"{what}: must be a mapping with keys refcode, label, rows; got {paper!r}")
+            raise SampleError(
+                f"{what}: must be a mapping with keys refcode, label, rows, objects; got {paper!r}"
+            )
         paper = _PAPER_ENTRY.complete(paper, what=what)
         paper.pop("source")
         frames.append(refcode_frame(*_paper_args(paper, what), services, kind="papers_list"))
@@ -163,6 +202,6 @@ def fetch_papers_list(spec: dict[str, Any], services: Services) -> pd.DataFrame:
 
 
 KIND = SourceKind(
-    name="ned_refcode", fetch=fetch_ned_refcode, required=("refcode", "label"), optional={"rows": None}
+    name="ned_refcode", fetch=fetch_ned_refcode, required=("refcode", "label"), optional=_SELECTION
 )
 PAPERS_LIST = SourceKind(name="papers_list", fetch=fetch_papers_list, required=("papers",))

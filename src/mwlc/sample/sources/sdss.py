@@ -15,8 +15,14 @@ expression is exact BIGINT arithmetic on SQL Server (SkyServer) and exact INTEGE
 SQLite (the test double). ``specObjID`` itself is avoided: DR16 values reach ~1.3e19, above the
 int64 range of BIGINT/SQLite. Ties (rare) are broken by ``plate, mjd, fiberID``. ``A`` (1..P-1)
 and ``B`` (0..P-1) come from SHA-256 of the seed, so the same seed selects the same objects on
-every machine and Python version. Without ``randomize_z`` the rows are ``ORDER BY z`` (the
-lowest redshifts, as the original's docstring promised but did not request).
+every machine and Python version. Without ``randomize_z`` the rows are ``ORDER BY z, plate,
+mjd, fiberID``: the lowest redshifts, as the original's docstring promised but did not request
+(it sent no ORDER BY: ``TOP num`` then took whichever rows the server read first), with ties in
+``z`` broken so that ``TOP num`` always cuts at the same spectrum.
+
+The lowest redshifts are not a representative sample: ``num: 5000`` with ``zmin: 0`` gives the
+5,000 nearest QSOs of DR16, all at low z. For a sample spread over the redshift range, set
+``randomize_z: true`` with a ``seed``.
 """
 
 from __future__ import annotations
@@ -79,7 +85,7 @@ def sdss_query(num: int, zmin: float, zmax: float, randomize_z: bool, seed: int)
     zmin, zmax : float
         Exclusive redshift bounds.
     randomize_z : bool
-        Seeded random order instead of increasing redshift.
+        Seeded random order instead of increasing redshift (ties broken by plate, mjd, fiberID).
     seed : int
         Seed of the random order.
 
@@ -89,7 +95,7 @@ def sdss_query(num: int, zmin: float, zmax: float, randomize_z: bool, seed: int)
         ``SELECT TOP num specObjID, ra, dec, z FROM SpecObj WHERE class = 'QSO' AND
         zWarning = 0 AND z > zmin AND z < zmax ORDER BY ...``.
     """
-    order = seeded_order(seed) if randomize_z else "z"
+    order = seeded_order(seed) if randomize_z else "z, plate, mjd, fiberID"
     return (
         f"SELECT TOP {num} specObjID, ra, dec, z FROM SpecObj "
         f"WHERE class = 'QSO' AND zWarning = 0 "

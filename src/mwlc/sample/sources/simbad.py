@@ -5,6 +5,11 @@ astroquery 0.4.11 queries SIMBAD through its TAP service at ``https://<server>/s
 ``/sync`` with an ADQL join of ``basic``, ``has_ref`` and ``ref`` on the bibcode. The mirror is
 an https host only: ``conf.server`` and the ``server`` setter accept the two listed mirrors
 only, so the host from ``simbad_url`` is set on the client instance we create (``_server``).
+
+That ADQL has no ORDER BY, so SIMBAD may answer the rows in any order. The answer is sorted by
+(RA, Dec, ``main_id``) before rows are selected, as NED's: ``objects`` keeps rows by
+``main_id``, ``rows`` indexes the sorted answer, and the same objects come out in the same order
+whatever order SIMBAD sends them in.
 """
 
 from __future__ import annotations
@@ -19,13 +24,14 @@ from mwlc.net import call_with_retries, harden_session
 from ._common import (
     Services,
     SourceKind,
+    check_objects,
     check_rows,
     check_type,
     empty_frame,
     https_host,
     log_source,
     make_frame,
-    select_rows,
+    pick_rows,
     text_values,
 )
 
@@ -56,8 +62,9 @@ def fetch_simbad_bibcode(spec: dict[str, Any], services: Services) -> pd.DataFra
     Parameters
     ----------
     spec : dict
-        ``bibcode``, ``label``, ``rows`` (optional list of 0-based row indices of SIMBAD's
-        answer to keep).
+        ``bibcode``, ``label``, and at most one of ``objects`` (SIMBAD ``main_id`` names to
+        keep, compared ignoring case and spaces) and ``rows`` (0-based indices into SIMBAD's
+        answer sorted by RA, Dec, ``main_id``); neither keeps every object.
     services : Services
         ``simbad_url``: SIMBAD's TAP URL, ``https://<host>/simbad/sim-tap``.
 
@@ -65,13 +72,17 @@ def fetch_simbad_bibcode(spec: dict[str, Any], services: Services) -> pd.DataFra
     -------
     pandas.DataFrame
         ``ra``, ``dec`` (SIMBAD ``basic.ra``/``dec``, deg, ICRS), ``label``, ``origin`` =
-        ``"simbad_bibcode <bibcode> row <n> (<main_id>)"``, n 1-based in SIMBAD's answer.
+        ``"simbad_bibcode <bibcode> row <n> (<main_id>)"``, n 1-based in the sorted answer. Rows
+        in the order of ``objects``, else in RA order.
     """
     what = "source 'simbad_bibcode'"
     bibcode = check_type(spec["bibcode"], str, key="bibcode", what=what, expected="a string")
     label = check_type(spec["label"], str, key="label", what=what, expected="a string")
     rows = check_rows(spec["rows"], what=what)
-    asked = bibcode + (f" rows {rows}" if rows is not None else "")
+    objects = check_objects(spec["objects"], what=what)
+    asked = (
+        bibcode + (f" rows {rows}" if rows is not None else "") + (f" objects {objects}" if objects else "")
+    )
     table = query_bibobj(bibcode, services)
     if len(table) == 0:
         return log_source("simbad_bibcode", asked, empty_frame())
@@ -81,13 +92,20 @@ def fetch_simbad_bibcode(spec: dict[str, Any], services: Services) -> pd.DataFra
             f"SIMBAD answer for bibcode {bibcode!r} lacks column(s) {missing}; "
             f"columns: {', '.join(table.colnames)}"
         )
-    keep = select_rows(len(table), rows, what=f"{what} bibcode {bibcode!r}")
     names = text_values(table["main_id"])
-    origins = [f"simbad_bibcode {bibcode} row {i + 1} ({names[i]})" for i in keep]
+    keep, row_number = pick_rows(
+        names, table["ra"], table["dec"], rows=rows, objects=objects, what=f"{what} bibcode {bibcode!r}"
+    )
+    origins = [
+        f"simbad_bibcode {bibcode} row {n} ({names[i]})" for i, n in zip(keep, row_number, strict=True)
+    ]
     frame = make_frame(table["ra"][keep], table["dec"][keep], label, origins)
     return log_source("simbad_bibcode", asked, frame)
 
 
 KIND = SourceKind(
-    name="simbad_bibcode", fetch=fetch_simbad_bibcode, required=("bibcode", "label"), optional={"rows": None}
+    name="simbad_bibcode",
+    fetch=fetch_simbad_bibcode,
+    required=("bibcode", "label"),
+    optional={"rows": None, "objects": None},
 )

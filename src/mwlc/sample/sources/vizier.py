@@ -1,10 +1,15 @@
-"""Source ``vizier``: rows of a VizieR catalog table, filtered server-side.
+"""Source ``vizier``: rows of a VizieR catalog table, filtered by VizieR and again here.
 
 The query is astroquery's ``Vizier(...).get_catalogs(catalog)``: a POST to
 ``https://<vizier host>/viz-bin/votable`` with ``-source=<catalog>``, ``-out.max=unlimited``
 (``row_limit=-1``), ``-out=*`` and one ``<column>=<constraint>`` line per filter (VizieR's
 constraint syntax: ``>3``, ``<=1.5``, ``0..2``, ``=CLQ``, ``*CLQ*``...). VizieR answers the
 computed position columns ``_RA``/``_DE`` (deg, ICRS) alongside the catalog's own.
+
+The filters are not only trusted to VizieR: each is applied again to the answered rows
+(:mod:`mwlc.sample.sources._constraints`), so a service or mirror that ignores a constraint
+(e.g. on a column whose name it spells differently, as ``CLQ?``) cannot widen the sample. A
+filter on a column the answer lacks is an error, since it cannot be checked.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from ._common import (
     make_frame,
     text_values,
 )
+from ._constraints import constraint_mask, find_column
 
 #: An SDSS-style name: J HHMMSS.ss +DDMMSS.s (seconds with any number of decimals).
 SDSS_NAME = re.compile(r"J?(\d{2})(\d{2})(\d{2}(?:\.\d*)?)\s*([+-])(\d{2})(\d{2})(\d{2}(?:\.\d*)?)")
@@ -97,6 +103,22 @@ def _contains_mask(table: Any, contains: dict[str, str], name: str) -> np.ndarra
     return keep
 
 
+def _filters_mask(table: Any, filters: dict[str, str], name: str) -> np.ndarray:
+    """Rows of ``table`` that satisfy every filter (the constraints sent to VizieR)."""
+    keep = np.ones(len(table), dtype=bool)
+    for column, constraint in filters.items():
+        found = find_column(table, column)
+        if found is None:
+            raise SampleError(
+                f"source 'vizier' table {name!r}: filter on column {column!r} cannot be checked, the "
+                f"answer has no such column; available columns: {', '.join(table.colnames)}"
+            )
+        keep &= constraint_mask(
+            table[found], constraint, what=f"source 'vizier' table {name!r} column {column!r}"
+        )
+    return keep
+
+
 def query_catalog(spec: dict[str, Any], services: Services) -> Any:
     """VizieR's answer (astroquery TableList) for the spec's catalog and filters, with retries."""
     from astroquery.vizier import Vizier
@@ -132,7 +154,8 @@ def fetch_vizier(spec: dict[str, Any], services: Services) -> pd.DataFrame:
     spec : dict
         ``catalog`` (e.g. ``J/ApJ/874/8/table2``), ``table`` (index among the answered tables
         that have rows, or a table name; default 0), ``filters`` (column -> VizieR constraint,
-        applied server-side), ``contains`` (column -> substring, applied here), ``ra_column`` /
+        sent to VizieR and applied again to its answer), ``contains`` (column -> substring,
+        applied here), ``ra_column`` /
         ``dec_column`` (default ``_RA``/``_DE``, deg), ``name_column`` (parse positions from an
         SDSS-style ``JHHMMSS.ss+DDMMSS.s`` name instead), ``label``.
     services : Services
@@ -150,7 +173,9 @@ def fetch_vizier(spec: dict[str, Any], services: Services) -> pd.DataFrame:
     if len(tables) == 0:  # no table with rows: nothing matched the filters
         return log_source("vizier", asked, empty_frame())
     name, table = _pick_table(tables, spec["table"], spec["catalog"])
-    keep = np.flatnonzero(_contains_mask(table, spec["contains"], name))
+    keep = np.flatnonzero(
+        _filters_mask(table, spec["filters"], name) & _contains_mask(table, spec["contains"], name)
+    )
     ra, dec, notes = _positions(table, spec, name)
     origins = [f"vizier {name} row {i + 1}{notes[i]}" for i in keep]
     return log_source("vizier", asked, make_frame(ra[keep], dec[keep], spec["label"], origins))
