@@ -6,17 +6,17 @@ the archives' real code paths compute on them, and their rows must equal the loc
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import re
-import shutil
 import socket
 import time
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
 from distributed import Client, LocalCluster, get_task_stream
 
-from mwlc.archives import _dask, _lsdb, gaia, panstarrs, ztf
+from mwlc.archives import _crossmatch, _dask, _hats, _parquet, gaia, panstarrs, ztf
 from mwlc.errors import ArchiveError
 from mwlc.fetch import worker_source
 from mwlc.schema import LIGHTCURVE_SCHEMA
@@ -66,36 +66,56 @@ def test_archive_on_the_cluster_equals_the_local_fetch(request, dask_scheduler, 
     assert {task["worker"] for task in tasks.data} <= workers
 
 
-def test_partitions_stream_in_order_with_the_cluster_threads_in_flight(dask_scheduler, ztf_hats):  # noqa: F811
-    catalog = _lsdb.open_hats(str(ztf_hats), columns=["objectid", "objra", "objdec"])
-    local = list(_lsdb.stream_partitions(catalog, len, in_flight=1))
-    with _dask.attached(dask_scheduler):
-        assert _dask.cluster_threads(_dask.attached_client()) == 2
-        remote = list(_lsdb.stream_partitions(catalog, len, in_flight=1))
-    assert [pixel for pixel, _ in remote] == catalog.get_healpix_pixels()
-    assert remote == local
+def test_tasks_run_in_order_with_the_cluster_threads_in_flight(dask_scheduler, cluster):  # noqa: F811
+    def slow_square(n: int, delay_s: float) -> int:  # local: pickled by value for the worker
+        time.sleep(delay_s)
+        return n * n
+
+    tasks = [functools.partial(slow_square, n, 0.3 if n == 0 else 0.0) for n in range(6)]
+    with get_task_stream(cluster) as stream, _dask.attached(dask_scheduler):
+        client = _dask.attached_client()
+        assert _dask.cluster_threads(client) == 2
+        assert list(_dask.run_in_order(client, tasks)) == [n * n for n in range(6)]
+    assert len(stream.data) == 6  # every task ran on the cluster
 
 
-def test_partition_read_failure_on_the_cluster_names_the_partition(dask_scheduler, ztf_hats, tmp_path):  # noqa: F811
-    copy = Path(shutil.copytree(ztf_hats, tmp_path / "hats"))
-    victim = next(copy.glob("ztf_dr24_lc-hats/dataset/Norder=*/Dir=*/Npix=*/*.parquet"))
-    victim.write_bytes(b"not parquet")
-    catalog = _lsdb.open_hats(str(copy), columns=["objectid", "objra", "objdec"])
+@pytest.fixture
+def ztf_task(ztf_hats, ztf_sample) -> _crossmatch.MatchedRows:
+    """The second-pass task of the first ZTF leaf file with a match."""
+    catalog = _hats.open_catalog(str(ztf_hats), archive="ZTF")
+    query = _crossmatch.Query(1.0, band_column="filterid", bands=[1, 2, 3])
+    matches = _crossmatch.locate(catalog, ztf_sample["ra"], ztf_sample["dec"], query, batch_rows=100)
+    pairs = _crossmatch.Pairs.of(matches, ztf_sample["objectid"], ztf_sample["label"])
+    first = matches.leaf == 0
+    return _crossmatch.MatchedRows(
+        matches.leaves[0],
+        matches.metadata[0],
+        matches.row[first],
+        ztf.LIGHTCURVE_COLUMNS,
+        100,
+        pairs[first],
+        functools.partial(ztf.epochs, catflags_max=32768),
+    )
+
+
+def test_unreadable_leaf_on_the_cluster_names_the_file(dask_scheduler, ztf_task, tmp_path):  # noqa: F811
+    gone = dataclasses.replace(
+        ztf_task, leaf=_parquet.LeafFile(str(tmp_path / "gone.parquet"), ztf_task.leaf.fs)
+    )
     with (
         _dask.attached(dask_scheduler),
-        pytest.raises(ArchiveError, match=r"reading demo, partition Order: \d+, Pixel: \d+ failed"),
+        pytest.raises(ArchiveError, match=r"reading \S+gone\.parquet failed: FileNotFoundError"),
     ):
-        list(_lsdb.stream_partitions(catalog, len, in_flight=2, description="demo"))
+        list(_crossmatch.run_leaf_tasks([gone], archive="ZTF"))
 
 
-def test_a_failing_transform_raises_its_own_error_on_the_cluster(dask_scheduler, ztf_hats):  # noqa: F811
-    catalog = _lsdb.open_hats(str(ztf_hats), columns=["objectid", "objra", "objdec"])
-
-    def transform(frame):
+def test_a_failing_transform_raises_its_own_error_on_the_cluster(dask_scheduler, ztf_task):  # noqa: F811
+    def transform(rows, pairs):
         raise KeyError("no such column")
 
+    failing = dataclasses.replace(ztf_task, transform=transform)
     with _dask.attached(dask_scheduler), pytest.raises(KeyError, match="no such column"):
-        list(_lsdb.stream_partitions(catalog, transform, in_flight=1))
+        list(_crossmatch.run_leaf_tasks([failing], archive="ZTF"))
 
 
 def test_unreachable_scheduler_is_an_archive_error_naming_the_address():

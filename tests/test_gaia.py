@@ -8,6 +8,7 @@ separation (astropy), transits exploded and cut, magnitudes converted with astro
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import astropy.units as u
@@ -20,7 +21,7 @@ from astropy.coordinates import SkyCoord
 from astropy.time import Time
 from hats.pixel_math.healpix_shim import radec2pix
 
-from mwlc.archives import _lsdb, gaia
+from mwlc.archives import gaia
 from mwlc.demo import gaia as demo_gaia
 from mwlc.demo.gaia import build_gaia_hats
 from mwlc.errors import ArchiveError, ConfigError, SampleError
@@ -81,16 +82,24 @@ def nearest_matches(sources: pd.DataFrame, sample: pd.DataFrame, radius_arcsec: 
     return matches
 
 
+#: Gaia DR3 AB zero points (Riello et al. 2021, A&A 649, A3, Table 3), written out independently.
+ZP_AB = {"Gaia_G": 25.8010, "Gaia_BP": 25.3540, "Gaia_RP": 25.1040}
+
+
+def mjy_per_e_s(band: str) -> float:
+    """Flux density (mJy) of 1 e-/s: the AB magnitude ZP_AB, converted by astropy."""
+    return (ZP_AB[band] * u.ABmag).to_value(u.mJy)
+
+
 def expected_rows(matches: pd.DataFrame, bands, drop_rejected: bool = True) -> pd.DataFrame:
     """Explode matched transits per band, drop missing and rejected ones, convert with astropy."""
     frames = []
     for band in bands:
-        t_field, f_field, e_field, m_field, r_field = SPEC[band]
-        columns = [t_field, f_field, e_field, m_field, *([r_field] if drop_rejected else [])]
-        transits = matches.explode(columns, ignore_index=True).dropna(subset=[t_field, f_field, m_field])
+        t_field, f_field, e_field, _, r_field = SPEC[band]
+        columns = [t_field, f_field, e_field, *([r_field] if drop_rejected else [])]
+        transits = matches.explode(columns, ignore_index=True).dropna(subset=[t_field, f_field])
         if drop_rejected:
             transits = transits[~transits[r_field].astype(bool)]
-        flux = (transits[m_field].to_numpy(float) * u.ABmag).to_value(u.mJy)
         frames.append(
             pd.DataFrame(
                 {
@@ -98,8 +107,8 @@ def expected_rows(matches: pd.DataFrame, bands, drop_rejected: bool = True) -> p
                     "label": transits["label"].to_numpy(str),
                     "band": band,
                     "time": transits[t_field].to_numpy(float) + GAIA_ZERO_MJD,
-                    "flux": flux,
-                    "err": flux * transits[e_field].to_numpy(float) / transits[f_field].to_numpy(float),
+                    "flux": transits[f_field].to_numpy(float) * mjy_per_e_s(band),
+                    "err": transits[e_field].to_numpy(float) * mjy_per_e_s(band),
                 }
             )
         )
@@ -255,7 +264,7 @@ def test_fetch_over_range_http_gives_the_same_rows(gaia_http, gaia_http_server, 
     assert_same_rows(batches, expected_rows(matches, ["Gaia_RP", "Gaia_BP"]))
     requests = gaia_http_server.requests[started:]
     leaf = re.compile(
-        rf'^"GET /{CATALOG}/{CATALOG}/dataset/Norder=\d+/Dir=\d+/Npix=\d+\.parquet\?columns=.* 206 '
+        rf'^"GET /{CATALOG}/{CATALOG}/dataset/Norder=\d+/Dir=\d+/Npix=\d+\.parquet HTTP/1.1" 206 '
     )
     assert any(leaf.match(request) for request in requests)  # ranged reads of partitions over HTTP
 
@@ -272,18 +281,6 @@ def test_bands_and_radius_select_rows(gaia_hats, gaia_sample, sources):
     narrow = nearest_matches(sources, gaia_sample, radius_arcsec=0.15)
     assert 0 < len(narrow) < len(nearest_matches(sources, gaia_sample, radius_arcsec=1.0))
     assert_same_rows(batches, expected_rows(narrow, ["Gaia_BP"]))
-
-
-def test_fetch_streams_one_batch_per_partition(local_batches, gaia_hats, gaia_sample):
-    assert len(local_batches) > 1
-    position = gaia_sample.set_index("objectid")[["ra", "dec"]]
-    seen = set()
-    for batch in local_batches:  # each batch: every band of the sample objects of one partition
-        objectids = set(batch.column("objectid").to_pylist())
-        (partition,) = {partition_of(gaia_hats, *position.loc[objectid]) for objectid in objectids}
-        assert partition not in seen
-        seen.add(partition)
-    assert len({band for batch in local_batches for band in batch.column("band").to_pylist()}) == 3
 
 
 def test_threads_do_not_change_the_result(gaia_hats, gaia_sample, local_batches):
@@ -314,30 +311,39 @@ def test_transit_time_round_trips_through_astropy(local_batches, matches):
     assert np.isin(g_times, raw + 55197.0).all()  # every fetched time is a transit time + 55197.0
 
 
-def test_flux_is_the_magnitude_as_ab_in_mjy_and_err_scales_with_the_flux_ratio(local_batches, matches):
+def test_flux_is_the_e_s_flux_with_the_dr3_ab_zero_point(local_batches, matches):
     got = as_frame(local_batches).set_index(["objectid", "band", "time"]).sort_index()
     match = matches.iloc[0]
-    k = next(
-        i
-        for i, flag in enumerate(match["variability_flag_g_reject"])
-        if not flag and np.isfinite(match["g_transit_mag"][i])
-    )
+    k = next(i for i, flag in enumerate(match["variability_flag_g_reject"]) if not flag)
+    flux_e_s = match["g_transit_flux"][k]
     row = got.loc[(match["objectid"], "Gaia_G", match["g_transit_time"][k] + 55197.0)]
-    expected = 10 ** (-0.4 * (match["g_transit_mag"][k] - 8.9)) * 1e3  # AB: 3630.78 Jy at mag 0
-    assert row["flux"] == pytest.approx(expected, rel=1e-12)
-    ratio = match["g_transit_flux_error"][k] / match["g_transit_flux"][k]
-    assert row["err"] == pytest.approx(expected * ratio, rel=1e-12)
+    as_ab = ((ZP_AB["Gaia_G"] - 2.5 * np.log10(flux_e_s)) * u.ABmag).to_value(u.mJy)
+    assert row["flux"] == pytest.approx(as_ab, rel=1e-9)
+    vega_as_ab = (match["g_transit_mag"][k] * u.ABmag).to_value(u.mJy)  # the original's flux
+    assert vega_as_ab / row["flux"] == pytest.approx(1.110, abs=0.01)  # ~11 % high in G
+    assert row["err"] == pytest.approx(match["g_transit_flux_error"][k] * mjy_per_e_s("Gaia_G"), rel=1e-9)
     assert SCHEMA_BANDS["Gaia_G"].unit == "mJy" and "55197.0" in SCHEMA_BANDS["Gaia_G"].time_system
+    assert "25.8010" in SCHEMA_BANDS["Gaia_G"].time_system
+
+
+def test_transits_with_a_negative_flux_are_kept(local_batches, matches):
+    got = as_frame(local_batches)
+    for band in ("Gaia_BP", "Gaia_RP"):
+        _, f_field, _, _, r_field = SPEC[band]
+        flux = np.concatenate(matches[f_field].to_numpy()).astype(float)
+        rejected = np.concatenate(matches[r_field].to_numpy()).astype(bool)
+        negative = (flux < 0) & ~rejected
+        assert negative.any(), band  # the fixture has them (no magnitude: the original dropped them)
+        assert ((got["band"] == band) & (got["flux"] < 0)).sum() == negative.sum(), band
 
 
 def test_missing_and_rejected_transits_are_dropped(local_batches, matches):
     got = as_frame(local_batches)
-    for band, (t_field, f_field, _, m_field, r_field) in SPEC.items():
-        time_, flux, mag, rejected = (
-            np.concatenate(matches[name].to_numpy()).astype(float)
-            for name in (t_field, f_field, m_field, r_field)
+    for band, (t_field, f_field, _, _, r_field) in SPEC.items():
+        time_, flux, rejected = (
+            np.concatenate(matches[name].to_numpy()).astype(float) for name in (t_field, f_field, r_field)
         )
-        missing = np.isnan(time_) | np.isnan(flux) | np.isnan(mag)
+        missing = np.isnan(time_) | np.isnan(flux)
         assert missing.any() and (rejected.astype(bool) & ~missing).any(), band
         kept = ~missing & ~rejected.astype(bool)
         assert (got["band"] == band).sum() == kept.sum(), band
@@ -357,24 +363,65 @@ def test_collection_without_variability_flags_keeps_every_valid_transit(tmp_path
     assert "variability_flag_g_reject" in caplog.text and "kept" in caplog.text
 
 
-def test_arrow_nulls_count_as_missing_values_and_unset_flags():
-    arrow = lambda values, kind: pd.array(values, dtype=pd.ArrowDtype(kind))  # noqa: E731
-    transits = pd.DataFrame(
+def _rp_photometry(fields: dict[str, list], layout: str = "struct of lists") -> pa.Array:
+    """One source's RP transits as a nested ``epoch_photometry`` array of one row."""
+    kinds = {name: pa.bool_() if name.startswith("variability") else pa.float64() for name in fields}
+    if layout == "struct of lists":
+        return pa.array([fields], pa.struct([(name, pa.list_(kind)) for name, kind in kinds.items()]))
+    transits = [dict(zip(fields, values, strict=True)) for values in zip(*fields.values(), strict=True)]
+    return pa.array([transits], pa.list_(pa.struct(list(kinds.items()))))
+
+
+@pytest.mark.parametrize("layout", ["struct of lists", "list of structs"])
+def test_arrow_nulls_count_as_missing_values_and_unset_flags(layout):
+    photometry = _rp_photometry(
         {
-            "rp_obs_time": arrow([1700.0, 1701.0, None, 1703.0, 1704.0], pa.float64()),
-            "rp_flux": arrow([100.0, None, 100.0, 100.0, 100.0], pa.float64()),
-            "rp_flux_error": arrow([1.0, 1.0, 1.0, 2.0, 1.0], pa.float64()),
-            "rp_mag": arrow([20.0, 20.0, 20.0, None, 19.0], pa.float64()),
-            "variability_flag_rp_reject": arrow([None, False, False, False, True], pa.bool_()),
-        }
+            "rp_obs_time": [1700.0, 1701.0, None, 1703.0, 1704.0],
+            "rp_flux": [100.0, None, 100.0, -20.0, 100.0],
+            "rp_flux_error": [1.0, 1.0, 1.0, 2.0, 1.0],
+            "variability_flag_rp_reject": [None, False, False, False, True],
+        },
+        layout,
     )
-    objectid, label = np.arange(1, 6), np.array(["a"] * 5, dtype=object)
-    flagged = gaia._band_rows(transits, "Gaia_RP", objectid, label, frozenset({"variability_flag_rp_reject"}))
-    assert flagged["objectid"].tolist() == [1]  # null flag: kept; null time, flux or mag: dropped
-    assert flagged["time"].tolist() == [1700.0 + GAIA_ZERO_MJD]
-    assert flagged["err"].iloc[0] == pytest.approx(flagged["flux"].iloc[0] / 100)
-    unflagged = gaia._band_rows(transits, "Gaia_RP", objectid, label, frozenset())
-    assert unflagged["objectid"].tolist() == [1, 5]  # without the flag field nothing is rejected
+    fields = gaia.FIELDS["Gaia_RP"]
+    flagged = gaia._band_rows(photometry, gaia.BandRead("Gaia_RP", fields, fields.flux_error, reject=True))
+    row, time_, flux, err = flagged
+    assert time_.tolist() == [1700.0 + GAIA_ZERO_MJD, 1703.0 + GAIA_ZERO_MJD]  # null time or flux: dropped
+    np.testing.assert_allclose(flux, np.array([100.0, -20.0]) * mjy_per_e_s("Gaia_RP"), rtol=1e-12)
+    np.testing.assert_allclose(err, np.array([1.0, 2.0]) * mjy_per_e_s("Gaia_RP"), rtol=1e-12)
+    unflagged = gaia._band_rows(photometry, gaia.BandRead("Gaia_RP", fields, fields.flux_error, reject=False))
+    assert len(unflagged[0]) == 3  # without the flag field nothing is rejected
+
+
+def test_error_from_flux_over_error_when_the_collection_has_no_flux_error():
+    photometry = _rp_photometry(
+        {"rp_obs_time": [1700.0, 1701.0], "rp_flux": [100.0, -50.0], "rp_flux_over_error": [20.0, -10.0]}
+    )
+    fields = gaia.FIELDS["Gaia_RP"]
+    _, _, flux, err = gaia._band_rows(
+        photometry, gaia.BandRead("Gaia_RP", fields, fields.flux_over_error, False)
+    )
+    np.testing.assert_allclose(err, np.array([5.0, 5.0]) * mjy_per_e_s("Gaia_RP"), rtol=1e-12)
+
+
+def test_band_reads_choose_the_error_field_the_schema_has(gaia_hats, tmp_path):
+    from mwlc.archives import _hats
+
+    catalog = _hats.open_catalog(str(gaia_hats), archive="Gaia")
+    (read,) = gaia.band_reads(catalog, ["Gaia_BP"])
+    assert (read.error, read.reject) == ("bp_flux_error", True)
+    nested = catalog.schema.field("epoch_photometry").type
+    without = pa.struct([f for f in nested if f.name not in ("bp_flux_error", "bp_flux_over_error")])
+    bare = dataclasses.replace(
+        catalog,
+        schema=catalog.schema.set(
+            catalog.schema.get_field_index("epoch_photometry"), pa.field("epoch_photometry", without)
+        ),
+    )
+    with pytest.raises(
+        ArchiveError, match="neither epoch_photometry.bp_flux_error nor epoch_photometry.bp_flux_over_error"
+    ):
+        gaia.band_reads(bare, ["Gaia_BP"])
 
 
 @pytest.mark.parametrize("layout", ["struct of lists", "list of structs"])
@@ -471,25 +518,9 @@ def test_missing_local_source_says_so(tmp_path, gaia_sample):
         gaia.fetch(gaia_sample, source=str(tmp_path / "no" / CATALOG))
 
 
-def test_catalog_without_margin_is_refused(gaia_hats, gaia_sample):
-    with pytest.raises(ArchiveError, match=r"Gaia source .* has no margin catalog"):
-        gaia.fetch(gaia_sample, source=str(gaia_hats / CATALOG))
-
-
 def test_missing_http_collection_is_an_archive_error(gaia_http, gaia_sample):
     with pytest.raises(ArchiveError, match=r"cannot open HATS source http://127\.0\.0\.1:"):
         gaia.fetch(gaia_sample, source=gaia_http.replace(CATALOG, "gaia_dr4_epoch_phot"))
-
-
-def test_radius_check_and_crossmatch_helpers_are_shared(gaia_hats):
-    catalog = _lsdb.open_hats(str(gaia_hats), columns=["source_id", "ra", "dec"])
-    _lsdb.check_radius(10.0, "x", catalog)  # at the threshold: fine
-    with pytest.raises(ConfigError, match=r"10\.01"):
-        _lsdb.check_radius(10.01, "x", catalog)
-    far = pd.DataFrame({"objectid": [1], "ra": [250.0], "dec": [-60.0], "label": ["far"]})
-    assert (
-        _lsdb.crossmatch_nearest(_lsdb.sample_catalog(far), catalog, radius_arcsec=1.0, suffix="_g") is None
-    )
 
 
 # --------------------------------------------------------------------------- writing a shard

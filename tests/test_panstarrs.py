@@ -23,7 +23,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from astropy.coordinates import SkyCoord
-from hats.pixel_math import HealpixPixel
 from hats.pixel_math.healpix_shim import radec2pix
 
 from mwlc.archives import panstarrs
@@ -31,7 +30,7 @@ from mwlc.demo import panstarrs as demo
 from mwlc.errors import ArchiveError, ConfigError, SampleError
 from mwlc.io import write_lightcurve_shard
 from mwlc.schema import LIGHTCURVE_SCHEMA, file_metadata
-from tests.fixtures_panstarrs import N_FIELD_OBJECTS, NOT_BUILT, on_order0_boundary
+from tests.fixtures_panstarrs import N_FIELD_OBJECTS, NOT_BUILT
 
 #: The spec's filterID <-> band mapping, written out independently of mwlc.archives.panstarrs.
 BAND = {1: "Pan-STARRS g", 2: "Pan-STARRS r", 3: "Pan-STARRS i", 4: "Pan-STARRS z", 5: "Pan-STARRS y"}
@@ -199,7 +198,7 @@ def test_fixture_mirrors_the_real_layout(ps1_hats):
 
 def test_otmo_columns_are_real_mean_object_columns(ps1_hats):
     schema = pq.read_schema(ps1_hats / "otmo" / "otmo" / "dataset" / "_common_metadata")
-    assert set(panstarrs.OTMO_COLUMNS) <= set(schema.names)
+    assert {"objID", "raMean", "decMean", "nStackDetections"} <= set(schema.names)
     assert {"nDetections", "gMeanPSFMag", "yMeanPSFMagErr", "objName"} <= set(schema.names)
     for field in schema:
         if field.name == "_healpix_29":
@@ -320,26 +319,6 @@ def test_ps1_flux_to_mjy():
     assert panstarrs.ps1_flux_to_mjy(np.array([2.0])).dtype == np.float64
 
 
-def test_each_object_comes_in_one_batch_of_many(local_batches):
-    assert len(local_batches) > 3
-    seen: dict[int, int] = {}
-    for index, batch in enumerate(local_batches):
-        for objectid in set(batch.column("objectid").to_pylist()):
-            assert seen.setdefault(objectid, index) == index, objectid
-
-
-def test_fetch_never_computes_a_whole_catalog(monkeypatch, ps1_hats, ps1_sample):
-    compute = lsdb.Catalog.compute
-
-    def only_the_sample(self, *args, **kwargs):  # lsdb.from_dataframe computes the in-memory sample
-        assert self.hc_structure.catalog_info.catalog_name == "sample", "computed a whole archive catalog"
-        return compute(self, *args, **kwargs)
-
-    monkeypatch.setattr(lsdb.Catalog, "compute", only_the_sample)
-    batches = list(panstarrs.fetch(ps1_sample[ps1_sample["label"] == "edge"], source=str(ps1_hats)))
-    assert len(batches) >= 2
-
-
 def test_fetch_s3_via_aws_endpoint_url(aws_env, ps1_s3, ps1_sample, joined):
     assert ps1_s3 == panstarrs.DEFAULT_SOURCE
     assert_same_rows(list(panstarrs.fetch(ps1_sample, source=ps1_s3, threads=2)), expected_rows(joined))
@@ -385,15 +364,15 @@ def test_detections_held_only_by_the_detection_margin_are_joined(ps1_hats, joine
 
 
 def test_bare_pixel_search_would_lose_edge_detections(ps1_hats, ps1_sample, joined, got):
-    """Why the detection catalog is opened with grown pixels: the original's recipe loses rows.
+    """Why detections are looked for around the matched objects: the original's recipe loses rows.
 
     lsdb 0.11 turns ``PixelSearch(matched pixels)`` into row filters on the catalog *and its
     margin*, so detections across the edge of a matched pixel, into sky with no matched pixel,
-    are dropped. If lsdb stops doing that, this test fails: the workaround is then harmless.
+    are dropped. If lsdb stops doing that, this test fails (and only documents the original).
     """
     edge = ps1_sample[ps1_sample["label"] == "edge"]
     objects = lsdb.from_dataframe(edge, ra_column="ra", dec_column="dec", margin_threshold=None)
-    otmo = lsdb.open_catalog(ps1_hats / "otmo", columns=panstarrs.OTMO_COLUMNS)
+    otmo = lsdb.open_catalog(ps1_hats / "otmo", columns=["objID", "raMean", "decMean"])
     matched = objects.crossmatch(
         otmo,
         radius_arcsec=1.0,
@@ -404,7 +383,7 @@ def test_bare_pixel_search_would_lose_edge_detections(ps1_hats, ps1_sample, join
     )
     detection = lsdb.open_catalog(
         ps1_hats / "detection",
-        columns=panstarrs.DETECTION_COLUMNS,
+        columns=["objID", "detectID", "obsTime", "filterID", "psfFlux", "psfFluxErr"],
         search_filter=lsdb.PixelSearch(matched.get_healpix_pixels()),
     )
     bare = matched.join(
@@ -417,17 +396,6 @@ def test_bare_pixel_search_would_lose_edge_detections(ps1_hats, ps1_sample, join
     ).compute()
     want = joined[joined["label"] == "edge"]
     assert len(bare) < len(want) == (got["label"] == "edge").sum()
-
-
-def test_grown_moc_reaches_radius_plus_one_arcsec_beyond_the_pixels():
-    dec = on_order0_boundary(20.0)  # on the polar side of base pixels 0/4
-    pixel = HealpixPixel(0, np.asarray(radec2pix(0, 20.0, dec)).item())
-    moc = panstarrs._grown_moc([pixel], radius_arcsec=1.0)
-    across = dec - 1.9 / 3600  # 1.9" south along the meridian: in the equatorial base pixel
-    far = dec - 0.1
-    assert np.asarray(radec2pix(0, 20.0, across)).item() != pixel.pixel
-    inside = moc.contains_lonlat(np.array([20.0, 20.0]) * u.deg, np.array([across, far]) * u.deg)
-    assert list(inside) == [True, False]  # the ring is thin: 6' away is outside
 
 
 def test_join_when_detection_partitions_are_coarser_than_otmo(ps1_hats_coarse_detection, ps1_sample):
@@ -507,11 +475,13 @@ def test_radius_beyond_the_otmo_margin_is_rejected_before_reading_data(ps1_hats,
         panstarrs.fetch(ps1_sample, source=str(ps1_hats), radius_arcsec=10.5)
 
 
-def test_radius_beyond_the_detection_margin_is_rejected(ps1_hats, ps1_sample):
-    with pytest.raises(
-        ConfigError, match=r"radius_arcsec=9\.5 plus .*/detection \(10 arcsec\); use radius_arcsec <= 9"
-    ):
-        panstarrs.fetch(ps1_sample, source=str(ps1_hats), radius_arcsec=9.5)
+def test_the_detection_margin_does_not_limit_the_radius(ps1_hats, ps1_sample, otmo, detections):
+    # detections are read from whichever partition holds them, so only the otmo margin limits
+    south = ps1_sample[ps1_sample["label"] == "south"]
+    wanted = joined_detections(nearest_otmo(otmo, south, 9.5), detections)
+    assert_same_rows(
+        list(panstarrs.fetch(south, source=str(ps1_hats), radius_arcsec=9.5)), expected_rows(wanted)
+    )
 
 
 @pytest.mark.parametrize("bands", [["Pan-STARRS u"], ["g"], "Pan-STARRS g"])
@@ -539,23 +509,14 @@ def test_missing_detection_collection_is_an_archive_error(tmp_path, ps1_hats, ps
         panstarrs.fetch(ps1_sample, source=str(base))
 
 
-@pytest.mark.parametrize("bare", ["otmo", "detection"])
-def test_catalog_without_margin_is_refused(tmp_path, ps1_hats, ps1_sample, bare):
-    base = tmp_path / "hats"
-    base.mkdir()
-    for name in ("otmo", "detection"):  # the bare one: the catalog inside the collection
-        (base / name).symlink_to(ps1_hats / name / name if name == bare else ps1_hats / name)
-    with pytest.raises(ArchiveError, match=f"Pan-STARRS {bare} source .* has no margin catalog"):
-        panstarrs.fetch(ps1_sample, source=str(base))
-
-
 def test_partition_read_failure_names_the_partition(tmp_path, ps1_hats, ps1_sample):
     copy = Path(shutil.copytree(ps1_hats, tmp_path / "hats"))
     for leaf in copy.glob("detection/detection/dataset/Norder=*/Dir=*/Npix=*.parquet"):
         leaf.write_bytes(b"not parquet")
     batches = panstarrs.fetch(ps1_sample[ps1_sample["label"] == "south"], source=str(copy))
     with pytest.raises(
-        ArchiveError, match=r"reading Pan-STARRS at .*, partition Order: \d+, Pixel: \d+ failed"
+        ArchiveError,
+        match=r"reading the footer of \S+/detection/dataset/Norder=\d+/Dir=\d+/Npix=\d+\.parquet failed",
     ):
         list(batches)
 
@@ -581,19 +542,20 @@ def test_legacy_radius_is_arcsec_and_degrees_are_refused():
 
 
 def test_progress_is_logged_without_progress_bars(ps1_hats, ps1_sample, joined, caplog, capfd):
-    with caplog.at_level(logging.INFO, logger="mwlc.archives.panstarrs"):
+    with caplog.at_level(logging.INFO, logger="mwlc.archives"):
         list(panstarrs.fetch(ps1_sample[ps1_sample["label"] == "cosmos"], source=str(ps1_hats)))
-    messages = [r.getMessage() for r in caplog.records if r.name == "mwlc.archives.panstarrs"]
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("mwlc.archives")]
     assert any(
         re.match(
-            r"1/\d+ partitions, [\d.]+/s, ETA [^(]+ \(Order: \d+, Pixel: \d+\): \d+ objects, \d+ rows", m
+            r"Pan-STARRS: 1/\d+ leaf files, [\d.]+/s, ETA [^(]+ \(Order: \d+, Pixel: \d+\): "
+            r"\d+ objects, \d+ rows",
+            m,
         )
         for m in messages
     )
     cosmos = joined[joined["label"] == "cosmos"]
-    done = (
-        f"done: \\d+ partitions, {cosmos['objectid'].nunique()} objects with detections, {len(cosmos)} rows"
-    )
+    objects = cosmos["objectid"].nunique()
+    done = f"Pan-STARRS: done: \\d+ leaf files, {objects} objects with rows, {len(cosmos)} rows"
     assert re.fullmatch(done, messages[-1])
     captured = capfd.readouterr()
     assert "Computing" not in captured.err + captured.out and "%|" not in captured.err

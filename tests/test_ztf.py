@@ -22,7 +22,7 @@ import pytest
 from astropy.coordinates import SkyCoord
 from hats.pixel_math.healpix_shim import radec2pix
 
-from mwlc.archives import _lsdb, ztf
+from mwlc.archives import ztf
 from mwlc.demo.ztf import build_ztf_hats
 from mwlc.errors import ArchiveError, ConfigError
 from mwlc.io import write_lightcurve_shard
@@ -223,18 +223,6 @@ def test_fetch_other_radius_cut_and_bands(
     assert_same_rows(batches, expected_rows(wanted[wanted["band"].isin(bands)], catflags_max))
 
 
-def test_fetch_streams_one_batch_per_partition_and_band(local_batches, ztf_hats, ztf_sample):
-    assert len(local_batches) > 1
-    position = ztf_sample.set_index("objectid")[["ra", "dec"]]
-    seen = set()
-    for batch in local_batches:  # each batch: one band, sample objects of one partition
-        (band,) = set(batch.column("band").to_pylist())
-        objectids = set(batch.column("objectid").to_pylist())
-        (partition,) = {partition_of(ztf_hats, *position.loc[objectid]) for objectid in objectids}
-        assert (band, partition) not in seen
-        seen.add((band, partition))
-
-
 def test_fetch_s3_via_aws_endpoint_url(aws_env, ztf_s3, ztf_sample, matches):
     assert_same_rows(list(ztf.fetch(ztf_sample, source=ztf_s3, threads=2)), expected_rows(matches))
 
@@ -336,7 +324,9 @@ def test_unknown_band_is_rejected(ztf_hats, ztf_sample):
 
 
 def test_missing_local_source_says_so_before_any_work(tmp_path, ztf_sample, monkeypatch):
-    monkeypatch.setattr(_lsdb.lsdb, "open_catalog", lambda *a, **k: pytest.fail("opened a catalog"))
+    import hats
+
+    monkeypatch.setattr(hats, "read_hats", lambda *a, **k: pytest.fail("opened a catalog"))
     missing = tmp_path / "no" / "such" / "hats"
     with pytest.raises(ArchiveError, match=f"{re.escape(str(missing))} does not exist"):
         next(ztf.fetch(ztf_sample, source=str(missing)))
@@ -347,11 +337,6 @@ def test_source_that_is_not_hats_is_an_archive_error(tmp_path, ztf_sample):
         ArchiveError, match=f"cannot open HATS source {re.escape(str(tmp_path))}: FileNotFoundError"
     ):
         next(ztf.fetch(ztf_sample, source=str(tmp_path)))
-
-
-def test_catalog_without_margin_is_refused(ztf_hats, ztf_sample):
-    with pytest.raises(ArchiveError, match="no margin catalog"):
-        next(ztf.fetch(ztf_sample, source=str(ztf_hats / CATALOG)))
 
 
 def test_missing_s3_key_is_an_archive_error(aws_env, ztf_s3, ztf_sample):
@@ -376,56 +361,32 @@ def test_unreachable_s3_endpoint_is_an_archive_error(monkeypatch, ztf_sample):
 # --------------------------------------------------------------------------- streaming, sizing, logs
 
 
-def test_stream_partitions_is_lazy_and_ordered(ztf_hats):
-    catalog = _lsdb.open_hats(str(ztf_hats), columns=["objectid", "objra", "objdec"])
-    computed = []
-
-    def transform(frame):
-        computed.append(len(frame))
-        return len(frame)
-
-    stream = _lsdb.stream_partitions(catalog, transform, in_flight=1)
-    pixel, rows = next(stream)
-    assert computed == [rows]  # only the first partition was read
-    assert pixel == catalog.get_healpix_pixels()[0]
-    rest = list(stream)
-    assert [p for p, _ in rest] == catalog.get_healpix_pixels()[1:]
-    assert rows + sum(n for _, n in rest) == len(read_objects(ztf_hats / CATALOG))
-
-
-def test_partition_read_failure_names_the_partition(ztf_hats, tmp_path):
+def test_leaf_read_failure_names_the_file(ztf_hats, ztf_sample, tmp_path):
     copy = Path(shutil.copytree(ztf_hats, tmp_path / "hats"))
-    victim = next(copy.glob(f"{CATALOG}/dataset/Norder=*/Dir=*/Npix=*/part0.snappy.parquet"))
-    victim.write_bytes(b"not parquet")
-    catalog = _lsdb.open_hats(str(copy), columns=["objectid", "objra", "objdec"])
-    with pytest.raises(ArchiveError, match=r"reading demo, partition Order: \d+, Pixel: \d+ failed"):
-        list(_lsdb.stream_partitions(catalog, len, in_flight=2, description="demo"))
+    for victim in copy.glob(f"{CATALOG}/dataset/Norder=*/Dir=*/Npix=*/part0.snappy.parquet"):
+        victim.write_bytes(b"not parquet")
+    batches = ztf.fetch(ztf_sample, source=str(copy))
+    with pytest.raises(
+        ArchiveError,
+        match=r"reading the footer of \S+/Norder=\d+/Dir=\d+/Npix=\d+/part0\.snappy\.parquet failed: "
+        r"ArrowInvalid",
+    ):
+        next(batches)
 
 
-def test_partitions_in_flight_follows_threads_and_memory():
-    per_partition_mb = 100 * _lsdb.MEMORY_PER_DISK_BYTE  # in memory, for 100 MiB on disk
-    assert _lsdb.partitions_in_flight(4) == 4
-    assert _lsdb.partitions_in_flight(4, mem_mb=100 * per_partition_mb, partition_mib=100) == 4
-    assert _lsdb.partitions_in_flight(4, mem_mb=2.5 * per_partition_mb, partition_mib=100) == 2
-    assert _lsdb.partitions_in_flight(4, mem_mb=10, partition_mib=100) == 1  # never below one
-    assert _lsdb.partitions_in_flight(3, mem_mb=10, partition_mib=None) == 3  # no estimate
-    with pytest.raises(ValueError, match="threads"):
-        _lsdb.partitions_in_flight(0)
-
-
-def test_progress_is_logged_per_band_without_progress_bars(ztf_hats, ztf_sample, caplog, capfd):
-    with caplog.at_level(logging.INFO, logger="mwlc.archives.ztf"):
+def test_progress_is_logged_per_leaf_file_without_progress_bars(ztf_hats, ztf_sample, matches, caplog, capfd):
+    with caplog.at_level(logging.INFO, logger="mwlc.archives"):
         list(ztf.fetch(ztf_sample, source=str(ztf_hats), bands=["ztf_r"]))
-    messages = [record.getMessage() for record in caplog.records if record.name == "mwlc.archives.ztf"]
+    messages = [record.getMessage() for record in caplog.records if record.name.startswith("mwlc.archives")]
     assert any(
         re.match(
-            r"ztf_r: 1/\d+ partitions, [\d.]+/s, ETA [^(]+ \(Order: \d+, Pixel: \d+\): "
-            r"\d+ objects matched, \d+ rows",
-            m,
+            r"ZTF: 1/\d+ leaf files, [\d.]+/s, ETA [^(]+ \(Order: \d+, Pixel: \d+\): \d+ objects, \d+ rows", m
         )
         for m in messages
     )
-    assert re.match(r"ztf_r: done: \d+ partitions, \d+ objects matched, \d+ rows", messages[-1])
+    r_band = expected_rows(matches[matches["band"] == "ztf_r"])
+    done = f"ZTF: done: \\d+ leaf files, {r_band['objectid'].nunique()} objects with rows, {len(r_band)} rows"
+    assert re.fullmatch(done, messages[-1])
     captured = capfd.readouterr()
     assert "Computing" not in captured.err + captured.out and "%|" not in captured.err
 

@@ -64,6 +64,7 @@ def fetch_shard(
     s3_endpoint_url: str | None = None,
     provenance_note: str = "",
     dask_scheduler: str | None = None,
+    read_batch_rows: int | None = None,
 ) -> int:
     """Fetch one shard's light curves from ``archive`` and write them to ``output_path``.
 
@@ -88,8 +89,11 @@ def fetch_shard(
     provenance_note : str
         Recorded in the file metadata (e.g. that the source is synthetic demo data).
     dask_scheduler : str, optional
-        Address of an existing Dask scheduler (``tcp://host:8786``): the lsdb archives compute
-        their partitions on its workers (:mod:`mwlc.archives._dask`); the others ignore it.
+        Address of an existing Dask scheduler (``tcp://host:8786``): the HATS archives read
+        their leaf files on its workers (:mod:`mwlc.archives._dask`); the others ignore it.
+    read_batch_rows : int, optional
+        Catalog rows the HATS archives decode at a time (their default if None). Not a
+        parameter of the rows: it is neither hashed into the provenance nor a Snakemake param.
 
     Returns
     -------
@@ -115,6 +119,7 @@ def fetch_shard(
         "note": provenance_note,
     }
     started = time.monotonic()
+    reading = {} if read_batch_rows is None else {"read_batch_rows": read_batch_rows}
     with _memory_limit(mem_mb, module.NAME, shard_path) as watchdog, attached(dask_scheduler):
         batches = module.fetch(
             sample,
@@ -122,6 +127,7 @@ def fetch_shard(
             threads=threads,
             mem_mb=mem_mb,
             storage_options=storage_options(s3_endpoint_url),
+            **reading,
             **params,
         )
         rows = write_lightcurve_shard(

@@ -59,10 +59,15 @@ def dataset_dir(wildcards, output):
     return os.path.dirname(output.common_metadata)
 
 
+# Archive config keys that are not the archive's science parameters: the workflow's own, and
+# how much is read at a time (memory, not results), so changing them never refetches.
+NOT_PARAMS = ("enabled", "source", "read_batch_rows")
+
+
 def archive_params(wildcards):
-    """The archive's parameters from config, without the keys the workflow itself uses."""
+    """The archive's parameters from config, without the keys that do not change its rows."""
     params = config["archives"][wildcards.archive]
-    return {k: v for k, v in params.items() if k not in ("enabled", "source")}
+    return {k: v for k, v in params.items() if k not in NOT_PARAMS}
 
 
 def archive_source(wildcards):

@@ -19,6 +19,7 @@ fetch_shard(
     mem_mb=snakemake.resources.mem_mb,
     s3_endpoint_url=snakemake.params.s3_endpoint_url,
     provenance_note=snakemake.params.provenance_note,
-    # Where partitions are computed is not a param: switching engines must not refetch.
+    # Where and how much is read at a time are not params: changing them must not refetch.
     dask_scheduler=snakemake.config.get("dask_scheduler"),
+    read_batch_rows=snakemake.config["archives"][wildcards.archive].get("read_batch_rows"),
 )

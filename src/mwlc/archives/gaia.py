@@ -1,23 +1,23 @@
-"""Gaia DR3 epoch photometry from LINCC's HATS collection, crossmatched with lsdb.
+"""Gaia DR3 epoch photometry from LINCC's HATS collection.
 
 As the Fornax original: the nearest Gaia DR3 source with epoch photometry within
-``radius_arcsec`` of each sample object is found, its transits are flattened to one row each, and
-a transit's flux in mJy is ``ab_mag_to_mjy(mag)`` of its Gaia magnitude, with error
-``flux_mJy * flux_error / flux`` (from the e-/s columns). Gaia magnitudes are Vega magnitudes:
-treating them as AB, as the original does, is kept for comparability (for G the AB - Vega offset
-is about 0.1 mag, i.e. fluxes are ~10% off in absolute terms; light-curve shapes are unaffected).
+``radius_arcsec`` of each sample object is found and its transits are flattened to one row each.
 
-Differences from the original (see design.md §9):
+Differences from the original (see the README's "Differences from the Fornax notebooks"):
 
+* **Flux.** A transit's flux in mJy comes from its e-/s flux with the band's DR3 AB zero point
+  (:func:`mwlc.photometry.gaia_flux_to_mjy`, Riello et al. 2021), its error likewise from
+  ``*_flux_error`` (or, where the collection has only that, from ``*_flux_over_error``). The
+  original converted the Gaia magnitudes as if they were AB, but they are Vega magnitudes: its
+  fluxes are ~11 % high in G, ~1.4 % in BP and ~39 % in RP.
 * **Time.** Gaia times are BJD(TCB) - 2455197.5 d and JD 2455197.5 is MJD 55197.0, so
   ``time = transit time + 55197.0`` (:data:`MJD_OF_GAIA_TIME_ZERO`); the original adds 55197.5,
   half a day late. The time system stays TCB, barycentric.
 * **Bands.** ``Gaia_G`` by default, as the original today; ``Gaia_BP`` and ``Gaia_RP`` (as in the
-  2024 version) on request, converted the same way from ``bp_mag``/``rp_mag`` with times
-  ``bp_obs_time``/``rp_obs_time``.
-* **Rows dropped.** A transit is kept in a band when its time, flux (e-/s) and magnitude are all
-  present (the original drops NaN ``g_transit_flux`` only; a NaN magnitude, e.g. of a negative BP
-  flux, would give a NaN mJy flux) and, when the collection has the field, its
+  2024 version) on request, with times ``bp_obs_time``/``rp_obs_time``.
+* **Rows kept.** A transit is kept in a band when its time and flux are finite, whatever the
+  flux's sign (the original dropped transits without a magnitude, i.e. with a non-positive flux,
+  which biases faint light curves upward) and, when the collection has the field, its
   ``variability_flag_<band>_reject`` is not set (outliers rejected by DR3's variability
   processing; null counts as not set).
 * **Streaming.** The collection is read by :mod:`mwlc.archives._crossmatch`: each leaf file the
@@ -39,8 +39,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mwlc.archives import _crossmatch, _hats, _nested, require_sample_columns
-from mwlc.errors import ConfigError
-from mwlc.photometry import ab_mag_to_mjy
+from mwlc.errors import ArchiveError, ConfigError
+from mwlc.photometry import gaia_flux_error_from_over_error, gaia_flux_error_to_mjy, gaia_flux_to_mjy
 from mwlc.schema import dictionary_take, lightcurve_batch
 
 log = logging.getLogger(__name__)
@@ -67,8 +67,8 @@ class BandFields:
         Observation time, d (BJD(TCB) - 2455197.5).
     flux, flux_error : str
         Flux and its 1-sigma error, e-/s.
-    mag : str
-        Gaia (Vega) magnitude.
+    flux_over_error : str
+        Flux divided by its error (the error's other form, when ``flux_error`` is absent).
     reject : str
         Boolean: rejected by the DR3 variability processing.
     """
@@ -76,7 +76,7 @@ class BandFields:
     time: str
     flux: str
     flux_error: str
-    mag: str
+    flux_over_error: str
     reject: str
 
 
@@ -85,16 +85,48 @@ FIELDS: dict[str, BandFields] = {
         "g_transit_time",
         "g_transit_flux",
         "g_transit_flux_error",
-        "g_transit_mag",
+        "g_transit_flux_over_error",
         "variability_flag_g_reject",
     ),
     **{
         f"Gaia_{b.upper()}": BandFields(
-            f"{b}_obs_time", f"{b}_flux", f"{b}_flux_error", f"{b}_mag", f"variability_flag_{b}_reject"
+            f"{b}_obs_time",
+            f"{b}_flux",
+            f"{b}_flux_error",
+            f"{b}_flux_over_error",
+            f"variability_flag_{b}_reject",
         )
         for b in ("bp", "rp")
     },
 }
+
+
+@dataclass(frozen=True)
+class BandRead:
+    """How one band is read from a given collection: its fields, and which error and flag it has.
+
+    Attributes
+    ----------
+    band : str
+        The band name (``"Gaia_G"``...).
+    fields : BandFields
+        Its field names.
+    error : str
+        The error field read: ``fields.flux_error``, or ``fields.flux_over_error`` without it.
+    reject : bool
+        Whether the collection has the band's reject flag.
+    """
+
+    band: str
+    fields: BandFields
+    error: str
+    reject: bool
+
+    @property
+    def columns(self) -> list[str]:
+        """The nested fields to read, as ``epoch_photometry.<field>``."""
+        names = [self.fields.time, self.fields.flux, self.error]
+        return [f"{NESTED}.{name}" for name in (*names, *([self.fields.reject] if self.reject else []))]
 
 
 #: First-pass columns: the position columns come from the catalog's properties.
@@ -160,12 +192,10 @@ def fetch(
     bands = _check_params(sample, radius_arcsec, bands, threads, read_batch_rows)
     catalog = _hats.open_catalog(source, archive="Gaia", storage_options=storage_options)
     catalog.check_radius(radius_arcsec)
-    columns, reject_fields = _columns(catalog, bands)
+    reads = band_reads(catalog, bands)
     if sample.empty:
         return iter(())
-    return _stream(
-        sample, catalog, radius_arcsec, bands, columns, reject_fields, read_batch_rows, threads, mem_mb
-    )
+    return _stream(sample, catalog, radius_arcsec, reads, read_batch_rows, threads, mem_mb)
 
 
 def gaia_time_to_mjd(time: np.ndarray) -> np.ndarray:
@@ -177,14 +207,13 @@ def _stream(
     sample: pd.DataFrame,
     catalog: _hats.HatsCatalog,
     radius_arcsec: float,
-    bands: list[str],
-    columns: list[str],
-    reject_fields: frozenset[str],
+    reads: list[BandRead],
     read_batch_rows: int,
     threads: int,
     mem_mb: int | None,
 ) -> Iterator[pa.RecordBatch]:
     """Locate the matches, then stream their transits (lazy: nothing is read until iterated)."""
+    columns = [column for read in reads for column in read.columns]
     check = _crossmatch.batch_memory_check(
         "Gaia", columns, read_batch_rows, mem_mb, key="archives.gaia.read_batch_rows"
     )
@@ -197,77 +226,89 @@ def _stream(
         threads=threads,
         check_batch=check,
     )
-    log.info("Gaia: %d objects matched within %g arcsec, bands %s", len(matches), radius_arcsec, bands)
+    log.info(
+        "Gaia: %d objects matched within %g arcsec, bands %s",
+        len(matches),
+        radius_arcsec,
+        [read.band for read in reads],
+    )
     pairs = _crossmatch.Pairs.of(matches, sample["objectid"].to_numpy(), sample["label"].to_numpy())
     yield from _crossmatch.stream_matched(
         matches,
         pairs,
         columns,
-        partial(transits, bands=bands, reject_fields=reject_fields),
+        partial(transits, reads=reads),
         batch_rows=read_batch_rows,
         threads=threads,
         archive="Gaia",
     )
 
 
-def transits(
-    rows: pa.RecordBatch, pairs: _crossmatch.Pairs, bands: list[str], reject_fields: frozenset[str]
-) -> pa.RecordBatch:
+def transits(rows: pa.RecordBatch, pairs: _crossmatch.Pairs, reads: list[BandRead]) -> pa.RecordBatch:
     """Matched catalog rows -> light-curve rows of their kept transits, every band (time MJD, mJy)."""
     photometry = rows.column(NESTED)
-    parts = [_band_rows(photometry, band, reject_fields) for band in bands]
-    row = np.concatenate([row for row, *_ in parts])
-    band_index = np.concatenate([np.full(len(r), i) for i, (r, *_) in enumerate(parts)])
+    parts = [_band_rows(photometry, read) for read in reads]
+    row = np.concatenate([part[0] for part in parts])
+    band_index = np.concatenate([np.full(len(part[0]), i) for i, part in enumerate(parts)])
     time, flux, err = (np.concatenate([part[k] for part in parts]) for k in (1, 2, 3))
     return lightcurve_batch(
         pairs.objectid[row],
         dictionary_take(pairs.label, row),
-        dictionary_take(np.array(bands, dtype=object), band_index),
+        dictionary_take(np.array([read.band for read in reads], dtype=object), band_index),
         time,
         flux,
         err,
     )
 
 
-def _band_rows(
-    photometry: pa.Array, band: str, reject_fields: frozenset[str]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _band_rows(photometry: pa.Array, read: BandRead) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One band's kept transits: (row of each, time MJD, flux mJy, err mJy)."""
-    fields = FIELDS[band]
-    lengths, time = _nested.float_values(photometry, fields.time)
-    flux, flux_error, mag = (
-        _nested.float_values(photometry, name)[1] for name in (fields.flux, fields.flux_error, fields.mag)
-    )
-    keep = np.isfinite(time) & np.isfinite(flux) & np.isfinite(mag)
-    if fields.reject in reject_fields:
-        reject = _nested.field_values(photometry, fields.reject)[1]
-        keep &= ~pc.fill_null(reject, False).to_numpy(zero_copy_only=False)
-    flux_mjy = ab_mag_to_mjy(mag[keep])
+    lengths, time = _nested.float_values(photometry, read.fields.time)
+    flux = _nested.float_values(photometry, read.fields.flux)[1]
+    error = _nested.float_values(photometry, read.error)[1]
+    keep = np.isfinite(time) & np.isfinite(flux)
+    if read.reject:
+        flag = _nested.field_values(photometry, read.fields.reject)[1]
+        keep &= ~pc.fill_null(flag, False).to_numpy(zero_copy_only=False)
+    if read.error == read.fields.flux_error:
+        err = gaia_flux_error_to_mjy(error[keep], read.band)
+    else:
+        err = gaia_flux_error_from_over_error(flux[keep], error[keep], read.band)
     row = _nested.row_of_value(lengths)[keep]
-    return row, gaia_time_to_mjd(time[keep]), flux_mjy, flux_mjy * flux_error[keep] / flux[keep]
+    return row, gaia_time_to_mjd(time[keep]), gaia_flux_to_mjy(flux[keep], read.band), err
 
 
-def _columns(catalog: _hats.HatsCatalog, bands: list[str]) -> tuple[list[str], frozenset[str]]:
-    """The nested fields to read for ``bands``, and the reject flags the collection has.
+def band_reads(catalog: _hats.HatsCatalog, bands: list[str]) -> list[BandRead]:
+    """How each band is read from ``catalog``: its error field and whether it has a reject flag.
 
-    The variability flags are read only if the collection's schema has them (their presence in
-    the real collection is unconfirmed); every other field must be there.
+    The variability flags and the ``*_flux_error`` fields are read where the collection's schema
+    has them (their presence in the real collection is unconfirmed); time and flux must be there.
+
+    Raises
+    ------
+    ArchiveError
+        If a band's time or flux, or both of its error fields, are missing; names them and the source.
     """
-    needed = [f"{NESTED}.{name}" for band in bands for name in _value_fields(FIELDS[band])]
-    catalog.require_columns([ID_COLUMN, *needed])
     available = _nested_fields(catalog.schema)
-    reject = frozenset(FIELDS[band].reject for band in bands) & available
-    missing = sorted({FIELDS[band].reject for band in bands} - reject)
+    reads = []
+    for band in bands:
+        fields = FIELDS[band]
+        catalog.require_columns([ID_COLUMN, f"{NESTED}.{fields.time}", f"{NESTED}.{fields.flux}"])
+        error = next(
+            (name for name in (fields.flux_error, fields.flux_over_error) if name in available), None
+        )
+        if error is None:
+            raise ArchiveError(
+                f"Gaia source {catalog.uri} has neither {NESTED}.{fields.flux_error} nor "
+                f"{NESTED}.{fields.flux_over_error}: no {band} flux error"
+            )
+        reads.append(BandRead(band, fields, error, fields.reject in available))
+    missing = [read.fields.reject for read in reads if not read.reject]
     if missing:
         log.warning(
             "%s has no %s: transits rejected by DR3 variability processing are kept", catalog.uri, missing
         )
-    return [*needed, *(f"{NESTED}.{name}" for name in sorted(reject))], reject
-
-
-def _value_fields(fields: BandFields) -> tuple[str, ...]:
-    """The fields of a band that every collection has (all but the reject flag)."""
-    return fields.time, fields.flux, fields.flux_error, fields.mag
+    return reads
 
 
 def _nested_fields(schema: pa.Schema) -> frozenset[str]:
