@@ -48,6 +48,19 @@ def test_writer_streams_batches_and_records_units(tmp_path):
     assert bands["ztf_g"].unit == "mJy" and "HMJD" in bands["ztf_r"].time_system
 
 
+def test_writer_gathers_small_batches_into_row_groups(tmp_path, monkeypatch):
+    import mwlc.io
+
+    monkeypatch.setattr(mwlc.io, "MIN_ROW_GROUP_ROWS", 10)
+    path = tmp_path / "shard-0000.parquet"
+    frames = [lc_frame([o], n=3) for o in range(1, 8)]  # seven batches of 3 rows
+    assert write(path, frames) == 21
+    metadata = pq.read_metadata(path)
+    assert [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)] == [12, 9]
+    got = pq.read_table(path).to_pandas().reset_index()
+    assert got["objectid"].tolist() == [o for o in range(1, 8) for _ in range(3)]  # order kept
+
+
 def test_writer_writes_an_empty_shard_with_the_full_schema(tmp_path):
     path = tmp_path / "shard-0001.parquet"
     assert write(path, []) == 0

@@ -1,8 +1,9 @@
 """Atomic, streaming parquet writing for light-curve shards.
 
 A fetch job yields :class:`pyarrow.RecordBatch` objects in :data:`mwlc.schema.LIGHTCURVE_SCHEMA`;
-:func:`write_lightcurve_shard` writes them one at a time, so a job's memory is bounded by one
-batch, never by the shard. The file is written under a temporary name in the same directory and
+:func:`write_lightcurve_shard` writes them as they come (small ones gathered into row groups of
+at least :data:`MIN_ROW_GROUP_ROWS` rows), so a job's memory is bounded by a batch, never by the
+shard. The file is written under a temporary name in the same directory and
 renamed only when complete: a killed job never leaves a file that reads as a finished shard.
 """
 
@@ -23,6 +24,9 @@ log = logging.getLogger(__name__)
 
 #: Rows per parquet row group: large enough for fast scans, small enough to stream.
 ROW_GROUP_ROWS = 1_000_000
+#: Small batches are held until they add up to this many rows, then written as one row group
+#: (a reader yields one batch per partition file it reads, some with a handful of rows).
+MIN_ROW_GROUP_ROWS = 131_072
 
 
 @contextmanager
@@ -67,15 +71,23 @@ def write_lightcurve_shard(
     n_rows = 0
     with atomic_path(path) as tmp:
         with pq.ParquetWriter(tmp, schema, compression="snappy") as writer:
+            pending: list[pa.RecordBatch] = []
             for batch in batches:
                 if batch.num_rows == 0:
                     continue
                 if not batch.schema.equals(LIGHTCURVE_SCHEMA, check_metadata=False):
                     raise TypeError(f"batch schema differs from the light-curve schema:\n{batch.schema}")
-                writer.write_table(
-                    pa.Table.from_batches([batch]).replace_schema_metadata(schema.metadata),
-                    row_group_size=ROW_GROUP_ROWS,
-                )
+                pending.append(batch)
                 n_rows += batch.num_rows
+                if sum(b.num_rows for b in pending) >= MIN_ROW_GROUP_ROWS:
+                    _write(writer, pending, schema)
+                    pending = []
+            _write(writer, pending, schema)
     log.info("wrote %d rows to %s", n_rows, path)
     return n_rows
+
+
+def _write(writer: pq.ParquetWriter, batches: list[pa.RecordBatch], schema: pa.Schema) -> None:
+    """Write ``batches`` (possibly none) as row groups of at most :data:`ROW_GROUP_ROWS` rows."""
+    if batches:
+        writer.write_table(pa.Table.from_batches(batches, schema=schema), row_group_size=ROW_GROUP_ROWS)
