@@ -22,7 +22,7 @@ from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
 from mwlc.archives import heasarc
-from mwlc.demo.heasarc import build, offset_position, synthetic_table
+from mwlc.demo.heasarc import build, synthetic_table
 from mwlc.errors import ArchiveError, ConfigError, SampleError
 from mwlc.io import write_lightcurve_shard
 from mwlc.schema import LIGHTCURVE_SCHEMA, file_metadata
@@ -179,18 +179,6 @@ def test_demo_builder_is_deterministic_and_marked_synthetic(tmp_path, heasarc_sa
     assert "SYNTHETIC" in (first / "README.txt").read_text()
     other = synthetic_table("FERMIGTRIG", positions, seed=1)
     assert not np.array_equal(other["time"], pd.read_parquet(first / "FERMIGTRIG.parquet")["time"])
-
-
-def test_offset_position_moves_by_the_distance_across_the_pole_and_ra_zero():
-    ra, dec = offset_position(
-        np.array([123.0, 359.9]), np.array([89.95, 0.0]), np.array([0.5, 0.3]), np.array([0.0, 90.0])
-    )
-    moved = SkyCoord(ra * u.deg, dec * u.deg).separation(
-        SkyCoord([123.0, 359.9] * u.deg, [89.95, 0.0] * u.deg)
-    )
-    np.testing.assert_allclose(moved.deg, [0.5, 0.3], rtol=1e-9)
-    assert 0 <= ra.min() and ra.max() < 360
-    assert ra[1] == pytest.approx(0.2, abs=1e-9)
 
 
 def test_fake_heasarc_names_unaliased_columns_alias_underscore_column(heasarc_tap, heasarc_sample):

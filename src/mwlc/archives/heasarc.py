@@ -48,6 +48,7 @@ from mwlc.archives._tap import (
 from mwlc.errors import ArchiveError, ConfigError, SampleError
 from mwlc.net import RetryPolicy
 from mwlc.schema import to_record_batch
+from mwlc.sky import search_chord, separation_deg, unit_vectors
 
 log = logging.getLogger(__name__)
 
@@ -73,27 +74,6 @@ PAIR_BUDGET = 1_000_000
 
 _ERROR_CIRCLE_TABLES = ("FERMIGTRIG", "SAXGRBMGRB")
 _NEUTRINO_TABLE = "icecubepsc"
-
-
-# -- geometry ---------------------------------------------------------------------------------
-def angular_distance_deg(ra1: np.ndarray, dec1: np.ndarray, ra2: np.ndarray, dec2: np.ndarray) -> np.ndarray:
-    """Great-circle distance in degrees between points given in degrees (haversine)."""
-    p1, p2 = np.radians(dec1), np.radians(dec2)
-    half_dp, half_dl = (p2 - p1) / 2, np.radians(np.asarray(ra2) - np.asarray(ra1)) / 2
-    a = np.sin(half_dp) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(half_dl) ** 2
-    return np.degrees(2 * np.arcsin(np.minimum(1.0, np.sqrt(a))))
-
-
-def unit_vectors(ra_deg: np.ndarray, dec_deg: np.ndarray) -> np.ndarray:
-    """(n, 3) unit vectors of sky positions given in degrees."""
-    ra, dec = np.radians(ra_deg), np.radians(dec_deg)
-    return np.column_stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)])
-
-
-def chord(angle_deg: float) -> float:
-    """Chord length on the unit sphere of an angle in degrees, inflated by a hair so a KD-tree
-    search never drops a pair the exact angular test keeps."""
-    return 2 * np.sin(np.radians(min(angle_deg, 180.0)) / 2) * (1 + 1e-9) + 1e-12
 
 
 # -- catalogs ---------------------------------------------------------------------------------
@@ -631,11 +611,11 @@ class LocalTable:
     def _match_block(self, objects: pd.DataFrame) -> pd.DataFrame:
         ra, dec = objects["ra"].to_numpy(np.float64), objects["dec"].to_numpy(np.float64)
         pairs = cKDTree(unit_vectors(ra, dec)).sparse_distance_matrix(
-            self.tree, chord(self.search_radius_deg), output_type="ndarray"
+            self.tree, search_chord(self.search_radius_deg), output_type="ndarray"
         )
         obj, evt = pairs["i"].astype(np.intp), pairs["j"].astype(np.intp)
         del pairs
-        distance = angular_distance_deg(ra[obj], dec[obj], self.events["ra"][evt], self.events["dec"][evt])
+        distance = separation_deg(ra[obj], dec[obj], self.events["ra"][evt], self.events["dec"][evt])
         keep = self.catalog.keep(distance, self.events["error_radius"][evt])
         obj, evt = obj[keep], evt[keep]
         out = {"objectid": objects["objectid"].to_numpy(np.int64)[obj], "time": self.events["time"][evt]}

@@ -47,6 +47,7 @@ from mwlc.archives import require_sample_columns
 from mwlc.errors import ArchiveError, ConfigError
 from mwlc.photometry import ab_mag_to_mjy
 from mwlc.schema import to_record_batch
+from mwlc.sky import ARCSEC_PER_DEG, search_chord, separation_deg, unit_vectors
 
 log = logging.getLogger(__name__)
 
@@ -367,17 +368,18 @@ class _Matcher:
 
     A detection is a candidate only if its HEALPix cell (at an order whose cells are about
     twice the radius) is in the sample's inclusive cone coverage at that order: a C-speed
-    lookup that discards almost every scanned detection. Candidates are then matched exactly
-    with a KD-tree on the sample's unit vectors.
+    lookup that discards almost every scanned detection. Candidates are then matched by the rule
+    of :mod:`mwlc.sky`: a KD-tree on the sample's unit vectors, then the angular separation
+    (inclusive).
     """
 
     def __init__(self, sample: pd.DataFrame, radius_arcsec: float, threads: int = 1) -> None:
         ra, dec = sample["ra"].to_numpy(float), sample["dec"].to_numpy(float)
         self.objectid = sample["objectid"].to_numpy(np.int64)
         self.label = sample["label"].astype(str).to_numpy()
-        self.xyz = _unit_vectors(ra, dec)
-        self.tree = cKDTree(self.xyz)
-        self.chord = 2.0 * np.sin(np.radians(radius_arcsec / 3600.0) / 2.0)
+        self.ra, self.dec = ra, dec
+        self.tree = cKDTree(unit_vectors(ra, dec))
+        self.radius_deg = radius_arcsec / ARCSEC_PER_DEG
         self.order = cell_order(radius_arcsec)
         self.cells = pixels_within(ra, dec, radius_arcsec, order=self.order, threads=threads)
         self.threads = threads
@@ -389,13 +391,14 @@ class _Matcher:
         near = np.flatnonzero(self.cells[slot] == cell)
         if len(near) == 0:
             return np.empty(0, np.int64), np.empty(0, np.int64)
-        xyz = _unit_vectors(ra[near], dec[near])
-        lists = self.tree.query_ball_point(xyz, self.chord * (1 + 1e-9), workers=self.threads)
+        lists = self.tree.query_ball_point(
+            unit_vectors(ra[near], dec[near]), search_chord(self.radius_deg), workers=self.threads
+        )
         counts = np.fromiter(map(len, lists), np.int64, len(lists))
         obj = np.concatenate(lists).astype(np.int64)
-        candidate = np.repeat(np.arange(len(near)), counts)
-        inside = np.linalg.norm(self.xyz[obj] - xyz[candidate], axis=1) <= self.chord
-        return obj[inside], near[candidate[inside]]
+        det = near[np.repeat(np.arange(len(near)), counts)]
+        inside = separation_deg(self.ra[obj], self.dec[obj], ra[det], dec[det]) <= self.radius_deg
+        return obj[inside], det[inside]
 
     def match(self, batch: pa.RecordBatch) -> pa.RecordBatch | None:
         """The light-curve rows of a scanned batch's detections near sample objects, or None."""
@@ -457,13 +460,6 @@ def _healpix(ra: np.ndarray, dec: np.ndarray, order: int, threads: int) -> np.nd
     cell = np.full(len(ra), -1, np.int64)
     cell[finite] = _healpix(ra[finite], dec[finite], order, threads)
     return cell
-
-
-def _unit_vectors(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
-    """(n, 3) Cartesian unit vectors of positions in degrees."""
-    ra, dec = np.radians(ra), np.radians(dec)
-    cos_dec = np.cos(dec)
-    return np.column_stack([cos_dec * np.cos(ra), cos_dec * np.sin(ra), np.sin(dec)])
 
 
 def _column(batch: pa.RecordBatch, name: str, dtype: type = np.float64) -> np.ndarray:
