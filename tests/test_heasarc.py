@@ -605,26 +605,6 @@ def test_bad_sample_is_a_sample_error(change, match, heasarc_sample, heasarc_loc
         heasarc.fetch(change(heasarc_sample), source=str(heasarc_local))
 
 
-def test_original_catalog_constraints_convert_to_arcsec():
-    assert heasarc.catalogs_from_original({"FERMIGTRIG": 1.0, "SAXGRBMGRB": 3.0}) == {
-        "FERMIGTRIG": {"max_error_radius_arcsec": 3600.0},
-        "SAXGRBMGRB": {"max_error_radius_arcsec": 10800.0},
-        "icecubepsc": None,
-    }
-    converted = heasarc.catalogs_from_original({"icecubepsc": {"select_topN": 5, "max_search_radius": 0.5}})
-    assert converted == {
-        "FERMIGTRIG": None,
-        "SAXGRBMGRB": None,
-        "icecubepsc": {"max_radius_arcsec": 1800.0, "top_n": 5},
-    }
-    assert heasarc.parse_catalogs(converted) == [heasarc.NeutrinoCatalog("icecubepsc", 1800.0, 5)]
-    assert heasarc.icecube_from_original() == {"max_radius_arcsec": 7200.0, "top_n": 3}
-    with pytest.raises(ConfigError, match="icecubepsc must be"):
-        heasarc.catalogs_from_original({"icecubepsc": {"select_topN": 3}})
-    with pytest.raises(ConfigError, match="unknown catalog 'IceCube'"):
-        heasarc.catalogs_from_original({"IceCube": 1.0})
-
-
 # --------------------------------------------------------------------------- the shard file
 
 

@@ -294,68 +294,6 @@ def parse_catalogs(catalogs: Mapping[str, Any] | None) -> list[Catalog]:
     return chosen
 
 
-def catalogs_from_original(catalog_constraints: Mapping[str, Any]) -> dict[str, dict[str, Any] | None]:
-    """Convert the original's ``catalog_constraints`` / ``catalog_error_radii`` (degrees).
-
-    Parameters
-    ----------
-    catalog_constraints : mapping
-        ``{"FERMIGTRIG": deg, "SAXGRBMGRB": deg, "icecubepsc": {"select_topN": int,
-        "max_search_radius": deg}}``, any subset, as in Fornax ``heasarc_get_lightcurves``.
-
-    Returns
-    -------
-    dict
-        The ``catalogs`` parameter: every table of :data:`DEFAULT_CATALOGS`, with radii in arcsec;
-        tables the original dict did not name are None (skipped, as in the original).
-
-    Raises
-    ------
-    mwlc.errors.ConfigError
-        For a table or key the original did not accept, or a value that is not a number.
-    """
-    known = {name.lower(): name for name in DEFAULT_CATALOGS}
-    out: dict[str, dict[str, Any] | None] = dict.fromkeys(DEFAULT_CATALOGS)
-    for name, value in catalog_constraints.items():
-        table = known.get(str(name).lower())
-        if table is None:
-            raise ConfigError(
-                f"HEASARC: unknown catalog {name!r} in catalog_constraints; known: {list(DEFAULT_CATALOGS)}"
-            )
-        if table == _NEUTRINO_TABLE:
-            if not isinstance(value, Mapping) or set(value) != {"select_topN", "max_search_radius"}:
-                raise ConfigError(
-                    "HEASARC: catalog_constraints.icecubepsc must be "
-                    f"{{select_topN: int, max_search_radius: deg}}, got {value!r}"
-                )
-            out[table] = icecube_from_original(value["select_topN"], value["max_search_radius"])
-        else:
-            degrees = _number(value, f"catalog_constraints.{table} (deg)")
-            out[table] = {"max_error_radius_arcsec": degrees * 3600.0}
-    return out
-
-
-def icecube_from_original(icecube_select_topN: int = 3, max_search_radius: float = 2.0) -> dict[str, Any]:
-    """Settings of ``icecubepsc`` from the old ``IceCube`` archive's parameters.
-
-    Parameters
-    ----------
-    icecube_select_topN : int, default 3
-        Events kept per object.
-    max_search_radius : float, default 2.0
-        Search radius in **degrees**.
-
-    Returns
-    -------
-    dict
-        ``{"max_radius_arcsec": max_search_radius * 3600, "top_n": icecube_select_topN}``.
-    """
-    return {
-        "max_radius_arcsec": _number(max_search_radius, "max_search_radius (deg)") * 3600.0,
-        "top_n": _integer(icecube_select_topN, "select_topN", minimum=1),
-    }
-
-
 # -- fetch ------------------------------------------------------------------------------------
 #: (catalog, chunk of the sample, description) -> matched (objectid, time[, event_energy])
 Matcher = Callable[[Catalog, pd.DataFrame, str], pd.DataFrame]

@@ -45,6 +45,7 @@ from scipy.spatial import cKDTree
 
 from mwlc.archives import require_sample_columns
 from mwlc.errors import ArchiveError, ConfigError
+from mwlc.legacy import renamed_bands
 from mwlc.photometry import ab_mag_to_mjy
 from mwlc.schema import to_record_batch
 from mwlc.sky import ARCSEC_PER_DEG, search_chord, separation_deg, unit_vectors
@@ -486,8 +487,7 @@ def _check_params(
         raise ConfigError(f"bands must be a non-empty list of {BANDS}, got {bands!r}")
     unknown = [band for band in bands if band not in BAND_CODES]
     if unknown:
-        hint = {f"W{n}": f"WISE_W{n}" for n in (1, 2)}
-        renamed = [hint[band] for band in unknown if band in hint]
+        renamed = renamed_bands(NAME, unknown)
         extra = f" (the band names are now {renamed})" if renamed else ""
         raise ConfigError(f"unknown WISE band(s) {unknown} in bands; known bands: {BANDS}{extra}")
     for name, value in (("batch_rows", batch_rows), ("threads", threads)):
