@@ -478,7 +478,7 @@ def test_maxrec_is_sent_when_given(heasarc_sample, heasarc_tap):
 def test_local_blocks_bounded_by_the_pair_budget_give_the_same_rows(
     heasarc_sample, heasarc_local, local_batches, monkeypatch
 ):
-    monkeypatch.setattr(heasarc, "PAIR_BUDGET", 1)
+    monkeypatch.setattr(heasarc.local, "PAIR_BUDGET", 1)
     table = heasarc.LocalTable.read(heasarc_local / "icecubepsc.parquet", heasarc.parse_catalogs(None)[2])
     assert table.objects_per_block(20) == 1
     batches = fetch_all(heasarc_sample, str(heasarc_local))
