@@ -20,17 +20,15 @@ order-5 NEST pixel (``healpix_k0=K0/healpix_k5=K5/part0.snappy.parquet``). For a
 Memory is bounded by the batches in flight (and the parquet row groups being decoded for them),
 never by the shard or the sample. Remote reads use pyarrow's own
 S3 client, which ignores ``AWS_ENDPOINT_URL``: the endpoint is taken from ``storage_options``
-or that variable and passed on explicitly (:func:`filesystem_and_path`).
+or that variable and passed on explicitly (:func:`mwlc.storage.arrow_filesystem`).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from numbers import Integral, Real
-from urllib.parse import urlparse
 
 import astropy.units as u
 import numpy as np
@@ -38,7 +36,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-import pyarrow.fs as pafs
 from cdshealpix.nested import lonlat_to_healpix
 from mocpy import MOC
 from scipy.spatial import cKDTree
@@ -49,6 +46,7 @@ from mwlc.legacy import renamed_bands
 from mwlc.photometry import ab_mag_to_mjy
 from mwlc.schema import to_record_batch
 from mwlc.sky import ARCSEC_PER_DEG, search_chord, separation_deg, unit_vectors
+from mwlc.storage import arrow_filesystem
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +73,6 @@ BATCH_ROWS = 131_072
 #: Estimated memory per batch row in flight: decoded columns plus matching temporaries (bytes).
 BYTES_PER_ROW = 256
 _MIN_BATCH_ROWS = 1024
-_HONOURED_STORAGE_OPTIONS = {"anon", "endpoint_url", "client_kwargs"}
 
 
 def fetch(
@@ -198,7 +195,9 @@ def open_dataset(source: str, storage_options: dict | None = None) -> ds.Dataset
     ArchiveError
         If ``_metadata`` cannot be read, or the dataset lacks a column the fetch needs.
     """
-    filesystem, root = filesystem_and_path(source, storage_options)
+    filesystem, root = arrow_filesystem(
+        source, storage_options, default_region=S3_REGION, what="unWISE source"
+    )
     partitioning = ds.partitioning(
         pa.schema([("healpix_k0", pa.int64()), ("healpix_k5", pa.int64())]), flavor="hive"
     )
@@ -210,53 +209,6 @@ def open_dataset(source: str, storage_options: dict | None = None) -> ds.Dataset
     if missing:
         raise ArchiveError(f"unWISE source {source} lacks column(s) {missing}")
     return dataset
-
-
-def filesystem_and_path(source: str, storage_options: dict | None = None) -> tuple[pafs.FileSystem, str]:
-    """The pyarrow filesystem for ``source`` and the dataset root's path on it.
-
-    ``s3://`` gets a :class:`pyarrow.fs.S3FileSystem` (anonymous unless ``anon`` is False,
-    region ``us-west-2`` unless ``client_kwargs.region_name`` says otherwise) with the endpoint
-    from ``storage_options``, else ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``, else AWS.
-    A path without a scheme is local; any other URI goes to :meth:`pyarrow.fs.FileSystem.from_uri`.
-
-    Raises
-    ------
-    ArchiveError
-        If pyarrow cannot make a filesystem for the URI.
-    """
-    parsed = urlparse(source)
-    if parsed.scheme == "s3":
-        return _s3_filesystem(storage_options or {}), f"{parsed.netloc}{parsed.path}".rstrip("/")
-    if parsed.scheme == "":
-        return pafs.LocalFileSystem(), os.path.abspath(source).rstrip("/")
-    try:
-        filesystem, path = pafs.FileSystem.from_uri(source)
-    except (OSError, pa.ArrowException) as err:
-        raise ArchiveError(f"cannot open unWISE source {source}: {type(err).__name__}: {err}") from err
-    return filesystem, path.rstrip("/")
-
-
-def _s3_filesystem(storage_options: dict) -> pafs.S3FileSystem:
-    """pyarrow's S3 client, with the endpoint it would otherwise ignore."""
-    ignored = sorted(set(storage_options) - _HONOURED_STORAGE_OPTIONS)
-    if ignored:
-        log.warning("unWISE reader ignores storage option(s) %s", ignored)
-    client_kwargs = storage_options.get("client_kwargs") or {}
-    endpoint = (
-        client_kwargs.get("endpoint_url")
-        or storage_options.get("endpoint_url")
-        or os.environ.get("AWS_ENDPOINT_URL_S3")
-        or os.environ.get("AWS_ENDPOINT_URL")
-    )
-    options = {
-        "region": client_kwargs.get("region_name") or S3_REGION,
-        "anonymous": bool(storage_options.get("anon", True)),
-    }
-    if endpoint:
-        scheme, _, host = endpoint.rpartition("://")
-        options.update(endpoint_override=host.rstrip("/"), scheme=scheme or "https")
-    return pafs.S3FileSystem(**options)
 
 
 # --------------------------------------------------------------------------- scan
