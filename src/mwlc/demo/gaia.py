@@ -18,7 +18,8 @@ Layout and schema
     ``list<double>``, ``{bp,rp}_flux_over_error list<float>``, ``{bp,rp}_mag list<double>``;
     ``photometry_flag_*`` and ``variability_flag_{g,bp,rp}_reject`` ``list<bool>``.
 
-    Confirmed for the real collection (notes/real-schemas.md §2): the URI, the top-level
+    Confirmed for the real collection by the Fornax notebooks' reader (``gaia_functions.py``): the
+    URI, the top-level
     ``source_id, ra, dec, _healpix_29``, the nested column's name and the field names used by
     clients (``g_transit_*``, ``{bp,rp}_obs_time``, ``{bp,rp}_flux``, ``{bp,rp}_flux_over_error``,
     ``variability_flag_*_reject``). **Unconfirmed**, taken from ESA's datamodel: the element

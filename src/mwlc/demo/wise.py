@@ -11,8 +11,9 @@ unwise-neo7-time_domain-healpix_k5.parquet``::
 
 where ``K5`` is the HEALPix order-5 NEST pixel (ICRS) of the detection and ``K0 = K5 // 1024``.
 The partition keys live only in the paths, as in the real dataset. Columns and dtypes are those
-of :data:`UNWISE_SCHEMA`: names confirmed from real readers (``docs/real-schemas`` §4: uppercase
-``EPOCH`` and ``MJDMEAN``; ``unwise_detid`` a 22-character string); integer widths not
+of :data:`UNWISE_SCHEMA`: names confirmed from real readers (the Fornax notebooks'
+``wise_functions.py`` and another public reader: uppercase ``EPOCH`` and ``MJDMEAN``;
+``unwise_detid`` a 22-character string); integer widths not
 confirmed by a public source are best guesses, and the reader does not depend on them.
 
 Every value is SYNTHETIC and a pure function of the sample object ids and ``seed``
