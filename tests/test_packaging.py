@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from glob import glob
 from pathlib import Path
 
 import yaml
@@ -59,3 +60,23 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     )
     assert not listed - expected, f"not in pyproject.toml (or other bounds): {sorted(listed - expected)}"
     assert ("lightkurve", "!=2.6.0,>=2.5.1") in listed
+
+
+def test_the_workflow_and_its_config_folder_are_package_data():
+    from mwlc.config import DEFAULTS_PATH, SCHEMA_PATH, WORKFLOW_DIR
+    from mwlc.runner import SNAKEFILE
+
+    assert WORKFLOW_DIR == REPO / "workflow"  # the package's links lead to the checkout's folders
+    assert SNAKEFILE.is_file() and SCHEMA_PATH.is_file()
+    assert DEFAULTS_PATH == REPO / "config" / "config.yaml"
+    with open(REPO / "pyproject.toml", "rb") as f:
+        patterns = tomllib.load(f)["tool"]["setuptools"]["package-data"]["mwlc"]
+    package = REPO / "src" / "mwlc"
+    shipped = {path for pattern in patterns for path in glob(pattern, root_dir=package, recursive=True)}
+    needed = {
+        f"_data/{path.relative_to(REPO)}"
+        for folder in ("workflow", "config")
+        for path in (REPO / folder).rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    assert len(needed) > 20 and needed <= shipped, sorted(needed - shipped)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import difflib
 import logging
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,15 @@ from mwlc.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-#: The checkout holding ``workflow/`` and ``config/``.
-REPO_DIR = Path(__file__).resolve().parents[2]
-SCHEMA_PATH = REPO_DIR / "workflow" / "schemas" / "config.schema.yaml"
+#: The workflow folder (``Snakefile``, ``rules/``, ``schemas/``, ...), shipped as package data
+#: ``mwlc/_data/workflow`` beside ``mwlc/_data/config``: in a checkout (an editable install, or
+#: ``src/`` on the path) these link to its ``workflow/`` and ``config/``; a wheel holds copies.
+#: A Snakefile run gives :func:`check_config` its own paths instead.
+WORKFLOW_DIR = Path(str(resources.files("mwlc").joinpath("_data", "workflow"))).resolve()
+#: The config schema of that workflow.
+SCHEMA_PATH = WORKFLOW_DIR / "schemas" / "config.schema.yaml"
 #: The shipped defaults, onto which a user's ``--configfile`` is merged.
-DEFAULTS_PATH = REPO_DIR / "config" / "config.yaml"
+DEFAULTS_PATH = WORKFLOW_DIR.parent / "config" / "config.yaml"
 
 
 def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
