@@ -22,7 +22,7 @@ from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
 from mwlc.archives import heasarc
-from mwlc.demo.heasarc import build, offset_position, synthetic_table
+from mwlc.demo.heasarc import build, synthetic_table
 from mwlc.errors import ArchiveError, ConfigError, SampleError
 from mwlc.io import write_lightcurve_shard
 from mwlc.schema import LIGHTCURVE_SCHEMA, file_metadata
@@ -179,18 +179,6 @@ def test_demo_builder_is_deterministic_and_marked_synthetic(tmp_path, heasarc_sa
     assert "SYNTHETIC" in (first / "README.txt").read_text()
     other = synthetic_table("FERMIGTRIG", positions, seed=1)
     assert not np.array_equal(other["time"], pd.read_parquet(first / "FERMIGTRIG.parquet")["time"])
-
-
-def test_offset_position_moves_by_the_distance_across_the_pole_and_ra_zero():
-    ra, dec = offset_position(
-        np.array([123.0, 359.9]), np.array([89.95, 0.0]), np.array([0.5, 0.3]), np.array([0.0, 90.0])
-    )
-    moved = SkyCoord(ra * u.deg, dec * u.deg).separation(
-        SkyCoord([123.0, 359.9] * u.deg, [89.95, 0.0] * u.deg)
-    )
-    np.testing.assert_allclose(moved.deg, [0.5, 0.3], rtol=1e-9)
-    assert 0 <= ra.min() and ra.max() < 360
-    assert ra[1] == pytest.approx(0.2, abs=1e-9)
 
 
 def test_fake_heasarc_names_unaliased_columns_alias_underscore_column(heasarc_tap, heasarc_sample):
@@ -490,7 +478,7 @@ def test_maxrec_is_sent_when_given(heasarc_sample, heasarc_tap):
 def test_local_blocks_bounded_by_the_pair_budget_give_the_same_rows(
     heasarc_sample, heasarc_local, local_batches, monkeypatch
 ):
-    monkeypatch.setattr(heasarc, "PAIR_BUDGET", 1)
+    monkeypatch.setattr(heasarc.local, "PAIR_BUDGET", 1)
     table = heasarc.LocalTable.read(heasarc_local / "icecubepsc.parquet", heasarc.parse_catalogs(None)[2])
     assert table.objects_per_block(20) == 1
     batches = fetch_all(heasarc_sample, str(heasarc_local))
@@ -615,26 +603,6 @@ def test_bad_parameters_are_config_errors_before_any_request(params, match, heas
 def test_bad_sample_is_a_sample_error(change, match, heasarc_sample, heasarc_local):
     with pytest.raises(SampleError, match=match):
         heasarc.fetch(change(heasarc_sample), source=str(heasarc_local))
-
-
-def test_original_catalog_constraints_convert_to_arcsec():
-    assert heasarc.catalogs_from_original({"FERMIGTRIG": 1.0, "SAXGRBMGRB": 3.0}) == {
-        "FERMIGTRIG": {"max_error_radius_arcsec": 3600.0},
-        "SAXGRBMGRB": {"max_error_radius_arcsec": 10800.0},
-        "icecubepsc": None,
-    }
-    converted = heasarc.catalogs_from_original({"icecubepsc": {"select_topN": 5, "max_search_radius": 0.5}})
-    assert converted == {
-        "FERMIGTRIG": None,
-        "SAXGRBMGRB": None,
-        "icecubepsc": {"max_radius_arcsec": 1800.0, "top_n": 5},
-    }
-    assert heasarc.parse_catalogs(converted) == [heasarc.NeutrinoCatalog("icecubepsc", 1800.0, 5)]
-    assert heasarc.icecube_from_original() == {"max_radius_arcsec": 7200.0, "top_n": 3}
-    with pytest.raises(ConfigError, match="icecubepsc must be"):
-        heasarc.catalogs_from_original({"icecubepsc": {"select_topN": 3}})
-    with pytest.raises(ConfigError, match="unknown catalog 'IceCube'"):
-        heasarc.catalogs_from_original({"IceCube": 1.0})
 
 
 # --------------------------------------------------------------------------- the shard file

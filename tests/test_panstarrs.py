@@ -528,16 +528,6 @@ def test_missing_s3_key_is_an_archive_error(aws_env, ps1_s3, ps1_sample):
         panstarrs.fetch(ps1_sample, source=ps1_s3.replace("hats", "hipscat"))
 
 
-# --------------------------------------------------------------------------- old config names
-
-
-def test_legacy_radius_is_arcsec_and_degrees_are_refused():
-    assert panstarrs.legacy_radius_to_arcsec(1) == 1.0
-    assert panstarrs.legacy_radius_to_arcsec(2.5) == 2.5
-    with pytest.raises(ConfigError, match=r"radius=0\.000277778 looks like degrees .*1 arcsec"):
-        panstarrs.legacy_radius_to_arcsec(1 / 3600)
-
-
 # --------------------------------------------------------------------------- logs, shards, demo
 
 

@@ -344,7 +344,7 @@ def test_one_scan_reads_only_the_files_of_the_touched_pixels(monkeypatch, wise_d
     """The original looped over pixels (one scan each); this must be one scan over all of them."""
     counting_fs = CountingLocalFS()
     filesystem = pafs.PyFileSystem(pafs.FSSpecHandler(counting_fs))
-    monkeypatch.setattr(wise, "filesystem_and_path", lambda source, options=None: (filesystem, source))
+    monkeypatch.setattr(wise, "arrow_filesystem", lambda source, options=None, **_: (filesystem, source))
     opened: list[CountingDataset] = []
     real_open = wise.open_dataset
     monkeypatch.setattr(
@@ -451,43 +451,7 @@ def test_vega_nanomaggy_to_mjy_matches_astropy():
 # --------------------------------------------------------------------------- endpoint
 
 
-def _s3_args(filesystem: pafs.S3FileSystem) -> dict:
-    return filesystem.__reduce__()[1][0]
-
-
-def test_s3_filesystem_endpoint_precedence(monkeypatch):
-    source = "s3://nasa-irsa-wise/unwise/x.parquet/"
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
-    filesystem, path = wise.filesystem_and_path(source)
-    assert path == "nasa-irsa-wise/unwise/x.parquet"
-    args = _s3_args(filesystem)
-    assert (args["region"], args["anonymous"], args["endpoint_override"]) == ("us-west-2", True, "")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
-    assert _s3_args(wise.filesystem_and_path(source)[0])["endpoint_override"] == "127.0.0.1:1"
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "https://s3.example.org:2")
-    args = _s3_args(wise.filesystem_and_path(source)[0])
-    assert (args["endpoint_override"], args["scheme"]) == ("s3.example.org:2", "https")
-    options = {"endpoint_url": "http://127.0.0.1:3"}
-    assert _s3_args(wise.filesystem_and_path(source, options)[0])["endpoint_override"] == "127.0.0.1:3"
-    options = {
-        "anon": False,
-        "client_kwargs": {"endpoint_url": "http://127.0.0.1:4", "region_name": "eu-west-1"},
-    }
-    args = _s3_args(wise.filesystem_and_path(source, options)[0])
-    assert (args["endpoint_override"], args["scheme"], args["region"]) == ("127.0.0.1:4", "http", "eu-west-1")
-    assert args["anonymous"] is False
-
-
-def test_unsupported_storage_options_are_named_in_a_warning(caplog):
-    with caplog.at_level(logging.WARNING, logger="mwlc.archives.wise"):
-        wise.filesystem_and_path("s3://b/k", {"anon": True, "key": "x", "use_ssl": False})
-    assert "ignores storage option(s) ['key', 'use_ssl']" in caplog.text
-
-
-def test_local_path_and_file_uri(wise_dataset, wise_sample, local_rows):
-    filesystem, path = wise.filesystem_and_path(str(wise_dataset) + "/")
-    assert isinstance(filesystem, pafs.LocalFileSystem) and path == str(wise_dataset)
+def test_file_uri_source(wise_dataset, wise_sample, local_rows):
     rows = as_frame(list(wise.fetch(wise_sample, source=wise_dataset.as_uri())))
     assert_same_rows(rows, local_rows)
 

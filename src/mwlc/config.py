@@ -1,9 +1,10 @@
 """Validate a workflow configuration before any job runs.
 
 :func:`check_config` takes the config dict Snakemake assembled (``config/config.yaml`` plus
-``--configfile`` overrides), maps old parameter names to current ones (with a one-line
-deprecation message each), validates it against ``workflow/schemas/config.schema.yaml`` and
-fills in defaults. Every problem is reported as one line naming the key and what was expected.
+``--configfile`` overrides), maps old parameter names to current ones (the table of old names
+is :mod:`mwlc.legacy`; one deprecation message each), validates it against
+``workflow/schemas/config.schema.yaml`` and fills in defaults. Every problem is reported as one
+line naming the key and what was expected.
 """
 
 from __future__ import annotations
@@ -11,23 +12,28 @@ from __future__ import annotations
 import copy
 import difflib
 import logging
-from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
+from mwlc import legacy
 from mwlc.archives.registry import ARCHIVES, canonical_name
 from mwlc.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-#: The checkout holding ``workflow/`` and ``config/``.
-REPO_DIR = Path(__file__).resolve().parents[2]
-SCHEMA_PATH = REPO_DIR / "workflow" / "schemas" / "config.schema.yaml"
+#: The workflow folder (``Snakefile``, ``rules/``, ``schemas/``, ...), shipped as package data
+#: ``mwlc/_data/workflow`` beside ``mwlc/_data/config``: in a checkout (an editable install, or
+#: ``src/`` on the path) these link to its ``workflow/`` and ``config/``; a wheel holds copies.
+#: A Snakefile run gives :func:`check_config` its own paths instead.
+WORKFLOW_DIR = Path(str(resources.files("mwlc").joinpath("_data", "workflow"))).resolve()
+#: The config schema of that workflow.
+SCHEMA_PATH = WORKFLOW_DIR / "schemas" / "config.schema.yaml"
 #: The shipped defaults, onto which a user's ``--configfile`` is merged.
-DEFAULTS_PATH = REPO_DIR / "config" / "config.yaml"
+DEFAULTS_PATH = WORKFLOW_DIR.parent / "config" / "config.yaml"
 
 
 def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
@@ -87,87 +93,7 @@ def enabled_archives(config: dict) -> list[str]:
     return [name for name in ARCHIVES if config["archives"].get(name, {}).get("enabled", False)]
 
 
-# --- old names -------------------------------------------------------------------------------
-
-
-def _degrees_to_arcsec(value: float) -> float:
-    return float(value) * 3600.0
-
-
-#: archive -> old band name -> band name
-_OLD_BANDS = {
-    "ztf": {"zg": "ztf_g", "zr": "ztf_r", "zi": "ztf_i"},
-    "wise": {"W1": "WISE_W1", "W2": "WISE_W2"},
-    "gaia": {"G": "Gaia_G", "BP": "Gaia_BP", "RP": "Gaia_RP"},
-    "panstarrs": {f"panstarrs {f}": f"Pan-STARRS {f}" for f in "grizy"},
-}
-
-
-def _heasarc_catalogs(catalog_constraints: dict) -> dict:
-    from mwlc.archives.heasarc import catalogs_from_original
-
-    return catalogs_from_original(catalog_constraints)
-
-
-def _panstarrs_radius(radius: float) -> float:
-    from mwlc.archives.panstarrs import legacy_radius_to_arcsec
-
-    return legacy_radius_to_arcsec(radius)
-
-
-#: archive -> old key -> (new key or None to drop, converter, explanation)
-_OLD_PARAMS: dict[str, dict[str, tuple[str | None, Callable[[Any], Any] | None, str]]] = {
-    "ztf": {
-        "match_radius": ("radius_arcsec", _degrees_to_arcsec, "degrees converted to arcsec"),
-        "radius": ("radius_arcsec", None, "already in arcsec"),
-        "nworkers": (None, None, "parallelism now comes from the job's threads"),
-    },
-    "gaia": {
-        "search_radius": ("radius_arcsec", _degrees_to_arcsec, "degrees converted to arcsec"),
-        "verbose": (None, None, "logging goes to the job's log"),
-    },
-    "panstarrs": {
-        "radius": (
-            "radius_arcsec",
-            _panstarrs_radius,
-            "arcsec since the HATS-era helper; degrees are refused",
-        ),
-    },
-    "wise": {
-        "radius": ("radius_arcsec", None, "already in arcsec"),
-        "bandlist": ("bands", None, "same band list"),
-    },
-    "tess_kepler": {
-        "radius": ("radius_arcsec", None, "already in arcsec"),
-    },
-    "hcv": {
-        "radius": ("radius_arcsec", _degrees_to_arcsec, "degrees converted to arcsec"),
-    },
-    "heasarc": {
-        "catalog_constraints": ("catalogs", _heasarc_catalogs, "radii in degrees converted to arcsec"),
-        "catalog_error_radii": ("catalogs", _heasarc_catalogs, "radii in degrees converted to arcsec"),
-    },
-}
-
-
-def _old_icecube_archive(params: dict) -> tuple[dict, str]:
-    """The old separate ``IceCube`` archive's parameters as HEASARC ``catalogs.icecubepsc``."""
-    from mwlc.archives.heasarc import icecube_from_original
-
-    unknown = set(params) - {"icecube_select_topN", "max_search_radius", "enabled"}
-    if unknown:
-        raise ConfigError(
-            f"config key 'archives.IceCube.{sorted(unknown)[0]}': unknown key for the old IceCube "
-            "archive; allowed keys: icecube_select_topN, max_search_radius"
-        )
-    settings = icecube_from_original(
-        params.get("icecube_select_topN", 3), params.get("max_search_radius", 2.0)
-    )
-    converted = {"catalogs": {"icecubepsc": settings}}
-    return converted, (
-        f"archive IceCube is now HEASARC's icecubepsc table: use archives.heasarc.catalogs."
-        f"icecubepsc = {settings} (radius converted from degrees to arcsec)"
-    )
+# --- archive names and old parameter names (the table: mwlc.legacy) ---------------------------
 
 
 def deep_merge(base: dict, extra: dict) -> dict:
@@ -177,18 +103,6 @@ def deep_merge(base: dict, extra: dict) -> dict:
         both_dicts = isinstance(value, dict) and isinstance(merged.get(key), dict)
         merged[key] = deep_merge(merged[key], value) if both_dicts else value
     return merged
-
-
-def migrate_archive_params(name: str, params: dict) -> tuple[dict, list[str]]:
-    """One archive's parameters under their current names and units, and a note per change.
-
-    ``name`` may be an old archive name (``IceCube``) or an alias; ``params`` is not modified.
-    """
-    if name.strip().lower() == "icecube":
-        converted, note = _old_icecube_archive(params)
-        return converted, [note]
-    converted = copy.deepcopy(params)
-    return converted, _migrate_params(canonical_name(name), converted, {})
 
 
 def _migrate(config: dict, default_archives: dict) -> list[str]:
@@ -214,39 +128,12 @@ def _migrate(config: dict, default_archives: dict) -> list[str]:
     archives.clear()
     for name in sorted(given, key=lambda n: n != canonical[n]):  # canonical spellings first
         params = given[name]
-        if name.lower() == "icecube":
-            params, note = _old_icecube_archive(params)
+        if name.lower() == legacy.OLD_ICECUBE_ARCHIVE:
+            params, note = legacy.old_icecube_archive(params)
             notes.append(note)
         archives[canonical[name]] = deep_merge(archives.get(canonical[name], {}), params)
     for name, params in archives.items():
-        notes += _migrate_params(name, params, default_archives.get(name) or {})
-    return notes
-
-
-def _migrate_params(archive: str, params: dict, defaults: dict) -> list[str]:
-    notes = []
-    for old, (new, convert, why) in _OLD_PARAMS.get(archive, {}).items():
-        if old not in params:
-            continue
-        value = params.pop(old)
-        if new is None:
-            notes.append(f"archives.{archive}.{old} is obsolete and ignored ({why})")
-            continue
-        if new in params and params[new] != defaults.get(new, object()):
-            raise ConfigError(
-                f"config key 'archives.{archive}.{old}': old name given together with '{new}'; "
-                f"keep only '{new}'"
-            )
-        try:
-            params[new] = convert(value) if convert else value
-        except ConfigError as err:
-            raise ConfigError(f"config key 'archives.{archive}.{old}': {err}") from None
-        notes.append(f"archives.{archive}.{old} is deprecated: use {new} = {params[new]!r} ({why})")
-    renames = _OLD_BANDS.get(archive, {})
-    if isinstance(params.get("bands"), list) and any(b in renames for b in params["bands"]):
-        old_bands = [b for b in params["bands"] if b in renames]
-        params["bands"] = [renames.get(b, b) for b in params["bands"]]
-        notes.append(f"archives.{archive}.bands {old_bands} are old band names: use {params['bands']}")
+        notes += legacy.convert_params(name, params, default_archives.get(name) or {})
     return notes
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -13,35 +12,20 @@ from urllib.parse import urlparse
 
 from mwlc.archives._dask import attached
 from mwlc.archives.registry import get_archive
-from mwlc.io import write_lightcurve_shard
+from mwlc.io import file_sha256, write_lightcurve_shard
 from mwlc.joblog import redact, redact_params
 from mwlc.limits import MemoryWatchdog
 from mwlc.sample.build import read_shard
 from mwlc.schema import file_metadata
+from mwlc.storage import s3_options
 
 log = logging.getLogger(__name__)
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def params_sha256(source: str, params: dict) -> str:
     """Hex SHA-256 of an archive's source and parameters (canonical JSON; equal settings, equal hash)."""
     canonical = json.dumps({"source": source, "params": params}, sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def storage_options(s3_endpoint_url: str | None) -> dict | None:
-    """fsspec storage options for ``s3://`` sources (anonymous; custom endpoint if given)."""
-    if not s3_endpoint_url:
-        return None
-    return {"anon": True, "client_kwargs": {"endpoint_url": s3_endpoint_url}}
 
 
 def worker_source(source: str, dask_scheduler: str | None) -> str:
@@ -126,7 +110,7 @@ def fetch_shard(
             source=worker_source(source, dask_scheduler),
             threads=threads,
             mem_mb=mem_mb,
-            storage_options=storage_options(s3_endpoint_url),
+            storage_options=s3_options(s3_endpoint_url),
             **reading,
             **params,
         )

@@ -1,4 +1,4 @@
-"""Atomic, streaming parquet writing for light-curve shards.
+"""Atomic, streaming parquet writing for light-curve shards, and file hashing.
 
 A fetch job yields :class:`pyarrow.RecordBatch` objects in :data:`mwlc.schema.LIGHTCURVE_SCHEMA`;
 :func:`write_lightcurve_shard` writes them as they come (small ones gathered into row groups of
@@ -9,6 +9,7 @@ renamed only when complete: a killed job never leaves a file that reads as a fin
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Iterable
@@ -27,6 +28,15 @@ ROW_GROUP_ROWS = 1_000_000
 #: Small batches are held until they add up to this many rows, then written as one row group
 #: (a reader yields one batch per partition file it reads, some with a handful of rows).
 MIN_ROW_GROUP_ROWS = 131_072
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @contextmanager

@@ -20,8 +20,7 @@ import pyarrow.parquet as pq
 from astropy.table import Table
 
 from mwlc.errors import MwlcError
-from mwlc.fetch import file_sha256
-from mwlc.io import atomic_path
+from mwlc.io import atomic_path, file_sha256
 from mwlc.schema import LIGHTCURVE_SCHEMA, read_band_info, schema_with_metadata
 
 log = logging.getLogger(__name__)

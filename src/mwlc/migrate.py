@@ -12,7 +12,7 @@ The original helper took its parameters as a kwargs dict (Python), a ``kwargs.ym
 * the archive list decides ``enabled`` for every mwlc archive; the old ``IceCube`` archive is
   HEASARC's ``icecubepsc`` table; archive kwargs get their new names and units (degrees →
   arcsec) through the same conversions the workflow applies to old names
-  (:mod:`mwlc.config`);
+  (:mod:`mwlc.legacy`);
 * ``n_shards`` is chosen for ~:data:`OBJECTS_PER_SHARD` objects per shard when the sample size is
   known (an SDSS ``num``);
 * keys with no mwlc equivalent (``overwrite_existing_*``, ``use_yaml``, file names, ...) are
@@ -36,39 +36,22 @@ from typing import Any
 import yaml
 
 from mwlc.archives.registry import ALIASES, ARCHIVES
-from mwlc.config import migrate_archive_params
 from mwlc.errors import ConfigError
+from mwlc.legacy import (
+    ARCHIVE_LISTS,
+    CONSOLIDATE_RADIUS_ARCSEC,
+    DEFAULT_SAMPLES,
+    HEASARC_TABLES,
+    NEUTRINO_TABLE,
+    NO_EQUIVALENT,
+    OLD_ICECUBE_ARCHIVE,
+    UNSUPPORTED_SAMPLES,
+    convert_archive,
+    papers_from_original,
+)
 
-#: The original helper's archive lists (``-a all``, ``-a scaled``; ``core`` is the 2024 name), as
-#: they were until 2026-07-30, when IceCube (HEASARC's neutrino table ever since) left them: the
-#: runs being migrated are of that era, and their kwargs still name IceCube.
-ARCHIVE_LISTS: dict[str, list[str]] = {
-    "all": ["Gaia", "HCV", "HEASARC", "IceCube", "PanSTARRS", "TESS_Kepler", "WISE", "ZTF"],
-    "scaled": ["Gaia", "HEASARC", "IceCube", "PanSTARRS", "WISE", "ZTF"],
-    "core": ["Gaia", "HEASARC", "IceCube", "WISE", "ZTF"],
-}
-#: The original helper's default sample.
-DEFAULT_SAMPLES = ["Yang"]
 #: Objects per shard aimed at when the sample size is known.
 OBJECTS_PER_SHARD = 10_000
-#: The original's consolidation radius (0.005 deg) in arcsec.
-CONSOLIDATE_RADIUS_ARCSEC = 18.0
-
-#: Original top-level keys without an mwlc equivalent -> what to do instead.
-NO_EQUIVALENT: dict[str, str] = {
-    "overwrite_existing_sample": "Snakemake reruns only what is missing or changed; force the sample "
-    "with `snakemake --forcerun sample`",
-    "overwrite_existing_lightcurves": "finished shards are never fetched again; force them with "
-    "`snakemake --forcerun fetch_lightcurves`",
-    "use_yaml": "give the config file with `--configfile`",
-    "yaml_filename": "give the config file with `--configfile`",
-    "sample_filename": "the sample is always results/<run_id>/sample.ecsv",
-    "parquet_dataset_name": "the dataset is always results/<run_id>/lightcurves.parquet",
-    "build": "Snakemake builds the whole DAG; `--until sample` builds only the sample",
-    "archive": "every enabled archive runs; choose them with the archive list (-a)",
-}
-#: Sample sources of the original that mwlc does not provide (journal-page scraping).
-UNSUPPORTED_SAMPLES = {"macleod16", "graham"}
 
 
 @dataclass
@@ -248,7 +231,8 @@ def _sample_sources(get_samples: Any, migration: Migration) -> list[dict]:
             continue
         kwargs = dict(kwargs)
         if name == "papers_list":
-            kwargs = _papers_list(kwargs, migration)
+            kwargs = papers_from_original(kwargs)
+            migration.changes.append("get_samples.papers_list.paper_kwargs -> papers (paper_link -> refcode)")
         elif name in OLD_SOURCES:
             new_name, renames = OLD_SOURCES[name]
             kwargs = {renames.get(key, key): value for key, value in kwargs.items()}
@@ -273,17 +257,6 @@ def _sample_sources(get_samples: Any, migration: Migration) -> list[dict]:
     return sources
 
 
-def _papers_list(kwargs: dict, migration: Migration) -> dict:
-    papers = []
-    for paper in kwargs.pop("paper_kwargs", []) or []:
-        paper = dict(paper)
-        if "paper_link" in paper:
-            paper["refcode"] = paper.pop("paper_link")
-        papers.append(paper)
-    migration.changes.append("get_samples.papers_list.paper_kwargs -> papers (paper_link -> refcode)")
-    return {**kwargs, "papers": papers}
-
-
 def _choose_shards(sources: list[dict], migration: Migration) -> None:
     sizes = [source.get("num") for source in sources if source["source"] == "sdss"]
     known = sum(int(size) for size in sizes if isinstance(size, (int, str)) and str(size).isdigit())
@@ -304,9 +277,9 @@ def _archives(old: dict[str, dict], names: str | Sequence[str] | None, migration
     for name in sorted(unknown):
         migration.no_equivalent.append(f"archive {name}: not provided by mwlc (known: {', '.join(ARCHIVES)})")
     converted: dict[str, dict] = {}
-    for name in sorted(wanted - set(unknown), key=lambda n: n == "icecube"):  # IceCube joins HEASARC last
-        params, notes = migrate_archive_params(name, old.get(name, {}))
+    for name in sorted(wanted - set(unknown), key=lambda n: n == OLD_ICECUBE_ARCHIVE):  # joins HEASARC last
         canonical = _canonical(name)
+        params, notes = convert_archive(name, canonical, old.get(name, {}))
         converted[canonical] = _merge_archive(converted.get(canonical), params)
         migration.changes += notes
     for name in sorted(set(old) - wanted - set(unknown)):
@@ -336,15 +309,13 @@ def _merge_archive(current: dict | None, params: dict) -> dict:
 
 def _skip_unlisted_heasarc_tables(heasarc: dict, wanted: set[str], migration: Migration) -> None:
     """The original ran IceCube and the HEASARC GRB tables as separate archives."""
-    from mwlc.archives.heasarc import DEFAULT_CATALOGS
-
     catalogs = heasarc.setdefault("catalogs", {})
     neutrino_only = "heasarc" not in wanted
-    for table in DEFAULT_CATALOGS:
-        listed = "icecube" in wanted if table == "icecubepsc" else not neutrino_only
+    for table in HEASARC_TABLES:
+        listed = OLD_ICECUBE_ARCHIVE in wanted if table == NEUTRINO_TABLE else not neutrino_only
         if not listed:
             catalogs[table] = None
-            owner = "IceCube" if table == "icecubepsc" else "HEASARC"
+            owner = "IceCube" if table == NEUTRINO_TABLE else "HEASARC"
             migration.changes.append(
                 f"archives.heasarc.catalogs.{table}: null ({owner} is not in the archive list)"
             )

@@ -18,9 +18,10 @@ from typing import Any
 
 import yaml
 
-from mwlc.config import DEFAULTS_PATH, REPO_DIR, deep_merge
+from mwlc.config import DEFAULTS_PATH, WORKFLOW_DIR, deep_merge
 
-SNAKEFILE = REPO_DIR / "workflow" / "Snakefile"
+#: The workflow's Snakefile (package data, see :data:`mwlc.config.WORKFLOW_DIR`).
+SNAKEFILE = WORKFLOW_DIR / "Snakefile"
 
 
 def run(
@@ -87,8 +88,9 @@ def run(
 
 
 def default_workdir() -> Path:
-    """The current directory if it holds ``config/config.yaml``, else the checkout."""
-    return Path.cwd() if (Path.cwd() / "config" / "config.yaml").is_file() else REPO_DIR
+    """The current directory if it holds ``config/config.yaml``, else the folder holding the
+    workflow (the checkout, when the package runs from one)."""
+    return Path.cwd() if (Path.cwd() / "config" / "config.yaml").is_file() else WORKFLOW_DIR.parent
 
 
 def run_id(configfiles: Iterable[Path] = (), config: Mapping[str, Any] | None = None) -> str:

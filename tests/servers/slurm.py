@@ -1,6 +1,6 @@
 """A real single-node SLURM cluster on 127.0.0.1: munged, slurmctld and slurmd from Debian's packages.
 
-The recipe and its pitfalls are in /work/shared/notes/slurm-single-node.md:
+The recipe's pitfalls, each handled here:
 * the config must be at the compiled-in default ``/etc/slurm/slurm.conf`` (jobs run ``srun`` with
   ``SLURM_CONF`` stripped from their environment), so this fixture needs root and refuses to
   overwrite a slurm.conf it did not write;

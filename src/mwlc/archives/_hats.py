@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 import pyarrow as pa
@@ -24,30 +22,13 @@ from upath import UPath
 
 from mwlc.archives._parquet import LeafFile
 from mwlc.errors import ArchiveError, ConfigError
+from mwlc.storage import fsspec_options, is_local
 
 log = logging.getLogger(__name__)
 
 #: Order of the HATS spatial index column ``_healpix_29``.
 SPATIAL_INDEX_ORDER = 29
 SPATIAL_INDEX_COLUMN = "_healpix_29"
-
-
-def is_local(uri: str | os.PathLike) -> bool:
-    """Whether ``uri`` is a local path (no scheme, or ``file://``)."""
-    return urlparse(str(uri)).scheme in ("", "file")
-
-
-def storage_options_for(uri: str | os.PathLike, storage_options: dict | None) -> dict | None:
-    """The fsspec options to open ``uri`` with: ``storage_options`` for S3-like URIs, else None.
-
-    A workflow passes one set of options (e.g. an S3 endpoint) to every archive; local sources
-    ignore them (fsspec's local filesystem would only warn about them), and so do ``http(s)://``
-    sources: fsspec's HTTP filesystem hands its options to aiohttp, which refuses S3 ones
-    (``ClientSession.__init__() got an unexpected keyword argument 'endpoint_url'``).
-    """
-    if is_local(uri) or urlparse(str(uri)).scheme in ("http", "https"):
-        return None
-    return storage_options
 
 
 class PixelIndex:
@@ -211,7 +192,7 @@ def open_catalog(uri: str, *, archive: str, storage_options: dict | None = None)
 
     if is_local(uri) and not Path(str(uri).removeprefix("file://")).exists():
         raise ArchiveError(f"HATS source {uri} does not exist (local path not found)")
-    options = storage_options_for(uri, storage_options)
+    options = fsspec_options(uri, storage_options)
     try:
         with warnings.catch_warnings():
             # hats 0.11 resolves a collection's inner catalog names as local UPaths *with* the

@@ -61,8 +61,6 @@ ASSOCIATION_RADIUS_ARCSEC = 1.0
 #: twice the association radius, so that a detection 1 arcsec from a mean position that is itself
 #: off by as much is still found.
 DETECTION_SEARCH_ARCSEC = 2 * ASSOCIATION_RADIUS_ARCSEC
-#: Below this a ``radius`` from an old config is taken for degrees (MAST-era unit) and refused.
-_SMALLEST_RADIUS_ARCSEC = 0.05
 #: Detection rows decoded at a time (six small columns, ~50 bytes a row).
 DEFAULT_READ_BATCH_ROWS = 200_000
 
@@ -138,27 +136,6 @@ def collection_uris(source: str) -> tuple[str, str]:
     """The ``otmo`` and ``detection`` collection URIs under the base URI ``source``."""
     base = str(source).rstrip("/")
     return f"{base}/{OTMO}", f"{base}/{DETECTION}"
-
-
-def legacy_radius_to_arcsec(radius: float) -> float:
-    """Convert the old config key ``radius`` (arcsec since the HATS-era helper) to ``radius_arcsec``.
-
-    The MAST-era helper (until 2024-10) took ``radius`` in degrees (``1/3600``); the same key now
-    means arcsec. A value below 0.05 arcsec is no useful PS1 match radius, so it is refused as a
-    probable degree value rather than silently matching nothing.
-
-    Raises
-    ------
-    ConfigError
-        If ``radius`` < 0.05: names the value and what it would be in arcsec.
-    """
-    radius = float(radius)
-    if radius < _SMALLEST_RADIUS_ARCSEC:
-        raise ConfigError(
-            f"archives.panstarrs.radius={radius:g} looks like degrees (the MAST-era unit; "
-            f"{radius * 3600:g} arcsec); radius is arcsec now: set radius_arcsec instead"
-        )
-    return radius
 
 
 def _stream(

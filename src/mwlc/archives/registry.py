@@ -1,13 +1,15 @@
 """Find archive modules by the names users write in their configs.
 
 Names are case-insensitive. Old names from the Fornax ``scale_up`` helper are accepted where
-they map one-to-one onto an mwlc archive.
+they map one-to-one onto an mwlc archive (:data:`mwlc.legacy.OLD_ARCHIVE_NAMES`).
 """
 
 from __future__ import annotations
 
 import importlib
 from types import ModuleType
+
+from mwlc.legacy import OLD_ARCHIVE_NAMES
 
 #: canonical name -> module path
 ARCHIVES: dict[str, str] = {
@@ -20,13 +22,14 @@ ARCHIVES: dict[str, str] = {
     "hcv": "mwlc.archives.hcv",
 }
 
-#: other names users know -> canonical name
+#: other names users know -> canonical name (the original's TESS_Kepler lower-cases to
+#: tess_kepler itself; its separate IceCube archive is HEASARC's icecubepsc table)
 ALIASES: dict[str, str] = {
-    "icecube": "heasarc",
     "ps1": "panstarrs",
-    "pan-starrs": "panstarrs",  # the old separate IceCube archive is HEASARC's icecubepsc table
-    "tess": "tess_kepler",  # the original's TESS_Kepler lower-cases to tess_kepler itself
+    "pan-starrs": "panstarrs",
+    "tess": "tess_kepler",
     "kepler": "tess_kepler",
+    **OLD_ARCHIVE_NAMES,
 }
 
 

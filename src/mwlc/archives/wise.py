@@ -20,17 +20,15 @@ order-5 NEST pixel (``healpix_k0=K0/healpix_k5=K5/part0.snappy.parquet``). For a
 Memory is bounded by the batches in flight (and the parquet row groups being decoded for them),
 never by the shard or the sample. Remote reads use pyarrow's own
 S3 client, which ignores ``AWS_ENDPOINT_URL``: the endpoint is taken from ``storage_options``
-or that variable and passed on explicitly (:func:`filesystem_and_path`).
+or that variable and passed on explicitly (:func:`mwlc.storage.arrow_filesystem`).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from numbers import Integral, Real
-from urllib.parse import urlparse
 
 import astropy.units as u
 import numpy as np
@@ -38,15 +36,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-import pyarrow.fs as pafs
 from cdshealpix.nested import lonlat_to_healpix
 from mocpy import MOC
 from scipy.spatial import cKDTree
 
 from mwlc.archives import require_sample_columns
 from mwlc.errors import ArchiveError, ConfigError
+from mwlc.legacy import renamed_bands
 from mwlc.photometry import ab_mag_to_mjy
 from mwlc.schema import to_record_batch
+from mwlc.sky import ARCSEC_PER_DEG, search_chord, separation_deg, unit_vectors
+from mwlc.storage import arrow_filesystem
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,6 @@ BATCH_ROWS = 131_072
 #: Estimated memory per batch row in flight: decoded columns plus matching temporaries (bytes).
 BYTES_PER_ROW = 256
 _MIN_BATCH_ROWS = 1024
-_HONOURED_STORAGE_OPTIONS = {"anon", "endpoint_url", "client_kwargs"}
 
 
 def fetch(
@@ -196,7 +195,9 @@ def open_dataset(source: str, storage_options: dict | None = None) -> ds.Dataset
     ArchiveError
         If ``_metadata`` cannot be read, or the dataset lacks a column the fetch needs.
     """
-    filesystem, root = filesystem_and_path(source, storage_options)
+    filesystem, root = arrow_filesystem(
+        source, storage_options, default_region=S3_REGION, what="unWISE source"
+    )
     partitioning = ds.partitioning(
         pa.schema([("healpix_k0", pa.int64()), ("healpix_k5", pa.int64())]), flavor="hive"
     )
@@ -208,53 +209,6 @@ def open_dataset(source: str, storage_options: dict | None = None) -> ds.Dataset
     if missing:
         raise ArchiveError(f"unWISE source {source} lacks column(s) {missing}")
     return dataset
-
-
-def filesystem_and_path(source: str, storage_options: dict | None = None) -> tuple[pafs.FileSystem, str]:
-    """The pyarrow filesystem for ``source`` and the dataset root's path on it.
-
-    ``s3://`` gets a :class:`pyarrow.fs.S3FileSystem` (anonymous unless ``anon`` is False,
-    region ``us-west-2`` unless ``client_kwargs.region_name`` says otherwise) with the endpoint
-    from ``storage_options``, else ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``, else AWS.
-    A path without a scheme is local; any other URI goes to :meth:`pyarrow.fs.FileSystem.from_uri`.
-
-    Raises
-    ------
-    ArchiveError
-        If pyarrow cannot make a filesystem for the URI.
-    """
-    parsed = urlparse(source)
-    if parsed.scheme == "s3":
-        return _s3_filesystem(storage_options or {}), f"{parsed.netloc}{parsed.path}".rstrip("/")
-    if parsed.scheme == "":
-        return pafs.LocalFileSystem(), os.path.abspath(source).rstrip("/")
-    try:
-        filesystem, path = pafs.FileSystem.from_uri(source)
-    except (OSError, pa.ArrowException) as err:
-        raise ArchiveError(f"cannot open unWISE source {source}: {type(err).__name__}: {err}") from err
-    return filesystem, path.rstrip("/")
-
-
-def _s3_filesystem(storage_options: dict) -> pafs.S3FileSystem:
-    """pyarrow's S3 client, with the endpoint it would otherwise ignore."""
-    ignored = sorted(set(storage_options) - _HONOURED_STORAGE_OPTIONS)
-    if ignored:
-        log.warning("unWISE reader ignores storage option(s) %s", ignored)
-    client_kwargs = storage_options.get("client_kwargs") or {}
-    endpoint = (
-        client_kwargs.get("endpoint_url")
-        or storage_options.get("endpoint_url")
-        or os.environ.get("AWS_ENDPOINT_URL_S3")
-        or os.environ.get("AWS_ENDPOINT_URL")
-    )
-    options = {
-        "region": client_kwargs.get("region_name") or S3_REGION,
-        "anonymous": bool(storage_options.get("anon", True)),
-    }
-    if endpoint:
-        scheme, _, host = endpoint.rpartition("://")
-        options.update(endpoint_override=host.rstrip("/"), scheme=scheme or "https")
-    return pafs.S3FileSystem(**options)
 
 
 # --------------------------------------------------------------------------- scan
@@ -367,17 +321,18 @@ class _Matcher:
 
     A detection is a candidate only if its HEALPix cell (at an order whose cells are about
     twice the radius) is in the sample's inclusive cone coverage at that order: a C-speed
-    lookup that discards almost every scanned detection. Candidates are then matched exactly
-    with a KD-tree on the sample's unit vectors.
+    lookup that discards almost every scanned detection. Candidates are then matched by the rule
+    of :mod:`mwlc.sky`: a KD-tree on the sample's unit vectors, then the angular separation
+    (inclusive).
     """
 
     def __init__(self, sample: pd.DataFrame, radius_arcsec: float, threads: int = 1) -> None:
         ra, dec = sample["ra"].to_numpy(float), sample["dec"].to_numpy(float)
         self.objectid = sample["objectid"].to_numpy(np.int64)
         self.label = sample["label"].astype(str).to_numpy()
-        self.xyz = _unit_vectors(ra, dec)
-        self.tree = cKDTree(self.xyz)
-        self.chord = 2.0 * np.sin(np.radians(radius_arcsec / 3600.0) / 2.0)
+        self.ra, self.dec = ra, dec
+        self.tree = cKDTree(unit_vectors(ra, dec))
+        self.radius_deg = radius_arcsec / ARCSEC_PER_DEG
         self.order = cell_order(radius_arcsec)
         self.cells = pixels_within(ra, dec, radius_arcsec, order=self.order, threads=threads)
         self.threads = threads
@@ -389,13 +344,14 @@ class _Matcher:
         near = np.flatnonzero(self.cells[slot] == cell)
         if len(near) == 0:
             return np.empty(0, np.int64), np.empty(0, np.int64)
-        xyz = _unit_vectors(ra[near], dec[near])
-        lists = self.tree.query_ball_point(xyz, self.chord * (1 + 1e-9), workers=self.threads)
+        lists = self.tree.query_ball_point(
+            unit_vectors(ra[near], dec[near]), search_chord(self.radius_deg), workers=self.threads
+        )
         counts = np.fromiter(map(len, lists), np.int64, len(lists))
         obj = np.concatenate(lists).astype(np.int64)
-        candidate = np.repeat(np.arange(len(near)), counts)
-        inside = np.linalg.norm(self.xyz[obj] - xyz[candidate], axis=1) <= self.chord
-        return obj[inside], near[candidate[inside]]
+        det = near[np.repeat(np.arange(len(near)), counts)]
+        inside = separation_deg(self.ra[obj], self.dec[obj], ra[det], dec[det]) <= self.radius_deg
+        return obj[inside], det[inside]
 
     def match(self, batch: pa.RecordBatch) -> pa.RecordBatch | None:
         """The light-curve rows of a scanned batch's detections near sample objects, or None."""
@@ -459,13 +415,6 @@ def _healpix(ra: np.ndarray, dec: np.ndarray, order: int, threads: int) -> np.nd
     return cell
 
 
-def _unit_vectors(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
-    """(n, 3) Cartesian unit vectors of positions in degrees."""
-    ra, dec = np.radians(ra), np.radians(dec)
-    cos_dec = np.cos(dec)
-    return np.column_stack([cos_dec * np.cos(ra), cos_dec * np.sin(ra), np.sin(dec)])
-
-
 def _column(batch: pa.RecordBatch, name: str, dtype: type = np.float64) -> np.ndarray:
     """A batch column as a numpy array of ``dtype``."""
     return batch.column(name).to_numpy(zero_copy_only=False).astype(dtype, copy=False)
@@ -490,8 +439,7 @@ def _check_params(
         raise ConfigError(f"bands must be a non-empty list of {BANDS}, got {bands!r}")
     unknown = [band for band in bands if band not in BAND_CODES]
     if unknown:
-        hint = {f"W{n}": f"WISE_W{n}" for n in (1, 2)}
-        renamed = [hint[band] for band in unknown if band in hint]
+        renamed = renamed_bands(NAME, unknown)
         extra = f" (the band names are now {renamed})" if renamed else ""
         raise ConfigError(f"unknown WISE band(s) {unknown} in bands; known bands: {BANDS}{extra}")
     for name, value in (("batch_rows", batch_rows), ("threads", threads)):

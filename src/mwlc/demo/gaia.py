@@ -18,7 +18,8 @@ Layout and schema
     ``list<double>``, ``{bp,rp}_flux_over_error list<float>``, ``{bp,rp}_mag list<double>``;
     ``photometry_flag_*`` and ``variability_flag_{g,bp,rp}_reject`` ``list<bool>``.
 
-    Confirmed for the real collection (notes/real-schemas.md §2): the URI, the top-level
+    Confirmed for the real collection by the Fornax notebooks' reader (``gaia_functions.py``): the
+    URI, the top-level
     ``source_id, ra, dec, _healpix_29``, the nested column's name and the field names used by
     clients (``g_transit_*``, ``{bp,rp}_obs_time``, ``{bp,rp}_flux``, ``{bp,rp}_flux_over_error``,
     ``variability_flag_*_reject``). **Unconfirmed**, taken from ESA's datamodel: the element
@@ -50,7 +51,8 @@ import pyarrow as pa
 from hats.pixel_math.spatial_index import compute_spatial_index
 
 from mwlc.demo.hashing import hash64, normal, uniform
-from mwlc.demo.ztf import _offset, _partitioning, _red_noise
+from mwlc.demo.ztf import _partitioning, _red_noise
+from mwlc.sky import offset_by
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +225,7 @@ def _counterparts(
     keep = uniform(seed, 40, sample_id) >= _MISSING_FRACTION
     sid = sample_id[keep]
     sep = 0.3 * np.sqrt(uniform(seed, 41, sid))
-    src_ra, src_dec = _offset(ra[keep], dec[keep], sep, uniform(seed, 42, sid))
+    src_ra, src_dec = offset_by(ra[keep], dec[keep], 360 * uniform(seed, 42, sid), sep)
     return np.full(len(sid), _KIND_COUNTERPART), sid, src_ra, src_dec
 
 
@@ -232,8 +234,8 @@ def _decoys(sample_id: np.ndarray, ra: np.ndarray, dec: np.ndarray, seed: int) -
     kind = np.tile(np.arange(1, _N_DECOYS + 1), len(sample_id))
     sid = np.repeat(sample_id, _N_DECOYS)
     sep = 2.0 + 3.0 * uniform(seed, 43, sid, kind)
-    src_ra, src_dec = _offset(
-        np.repeat(ra, _N_DECOYS), np.repeat(dec, _N_DECOYS), sep, uniform(seed, 44, sid, kind)
+    src_ra, src_dec = offset_by(
+        np.repeat(ra, _N_DECOYS), np.repeat(dec, _N_DECOYS), 360 * uniform(seed, 44, sid, kind), sep
     )
     return kind, sid, src_ra, src_dec
 
@@ -243,7 +245,7 @@ def _field_sources(n: int, ra: np.ndarray, dec: np.ndarray, seed: int) -> tuple[
     serial = np.arange(n, dtype=np.int64)
     host = serial % len(ra)
     sep = np.sqrt(6.0**2 + (150.0**2 - 6.0**2) * uniform(seed, 45, serial))
-    src_ra, src_dec = _offset(ra[host], dec[host], sep, uniform(seed, 46, serial))
+    src_ra, src_dec = offset_by(ra[host], dec[host], 360 * uniform(seed, 46, serial), sep)
     return np.full(n, _KIND_FIELD), serial, src_ra, src_dec
 
 

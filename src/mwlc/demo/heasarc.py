@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from astropy.time import Time
 
 from mwlc.demo.hashing import uniform
+from mwlc.sky import ARCSEC_PER_DEG, offset_by
 
 log = logging.getLogger(__name__)
 
@@ -112,18 +113,6 @@ def _linear(bounds: tuple[float, float], u: np.ndarray) -> np.ndarray:
     return bounds[0] + (bounds[1] - bounds[0]) * u
 
 
-def offset_position(
-    ra_deg: np.ndarray, dec_deg: np.ndarray, distance_deg: np.ndarray, angle_deg: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """The point ``distance_deg`` away from (ra, dec) at position angle ``angle_deg`` (deg, E of N)."""
-    ra, dec = np.radians(ra_deg), np.radians(dec_deg)
-    d, theta = np.radians(distance_deg), np.radians(angle_deg)
-    sin_dec = np.clip(np.sin(dec) * np.cos(d) + np.cos(dec) * np.sin(d) * np.cos(theta), -1.0, 1.0)
-    new_dec = np.arcsin(sin_dec)
-    new_ra = ra + np.arctan2(np.sin(theta) * np.sin(d) * np.cos(dec), np.cos(d) - np.sin(dec) * sin_dec)
-    return np.degrees(new_ra) % 360.0, np.degrees(new_dec)
-
-
 def _around_objects(sample: pd.DataFrame, spec: _TableSpec, seed: int) -> pd.DataFrame:
     """The events of every slot around every object."""
     ids = sample["objectid"].to_numpy(np.int64)
@@ -135,7 +124,7 @@ def _around_objects(sample: pd.DataFrame, spec: _TableSpec, seed: int) -> pd.Dat
         )
         radius = _log_uniform(slot.radius_deg, draw(0))
         offset = _linear(slot.offset, draw(1)) * (radius if slot.relative else 1.0)
-        event_ra, event_dec = offset_position(ra, dec, offset, 360.0 * draw(2))
+        event_ra, event_dec = offset_by(ra, dec, 360.0 * draw(2), offset * ARCSEC_PER_DEG)
         keep = draw(3) < slot.fraction
         parts.append(
             pd.DataFrame(

@@ -32,15 +32,14 @@ import logging
 import os
 from pathlib import Path
 
-import astropy.units as u
 import lsdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from astropy.coordinates import SkyCoord
 from hats.pixel_math.spatial_index import compute_spatial_index
 
 from mwlc.demo.hashing import hash64, normal, uniform
+from mwlc.sky import offset_by
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +209,7 @@ def ps1_objects(sample: pd.DataFrame, *, seed: int = 0, n_field_objects: int = 0
         [0.5 * np.sqrt(draw), np.sqrt(6.0**2 + (150.0**2 - 6.0**2) * draw)],
         2.0 + 3.0 * draw,
     )
-    ra_mean, dec_mean = offset(ra[host], dec[host], sep_arcsec, uniform(seed, 2, kind, serial))
+    ra_mean, dec_mean = offset_by(ra[host], dec[host], 360 * uniform(seed, 2, kind, serial), sep_arcsec)
     objects = pd.DataFrame({"raMean": ra_mean, "decMean": dec_mean, "kind": kind, "serial": serial})
     undetected = (kind == _KIND_COUNTERPART) & (uniform(seed, 3, serial) < _UNDETECTED_FRACTION)
     objects = objects[(objects["decMean"] > DEC_LIMIT_DEG) & ~undetected]
@@ -241,22 +240,6 @@ def _unique(ids: np.ndarray) -> np.ndarray:
         if not duplicated.any():
             return ids
         ids[duplicated] += 1
-
-
-def offset(
-    ra: np.ndarray, dec: np.ndarray, sep_arcsec: np.ndarray, position_angle_turns: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Positions ``sep_arcsec`` from (ra, dec) at a position angle in turns (deg, RA in [0, 360))."""
-    moved = SkyCoord(ra * u.deg, dec * u.deg).directional_offset_by(
-        position_angle_turns * 360 * u.deg, sep_arcsec * u.arcsec
-    )
-    return wrap_ra(moved.ra.deg), moved.dec.deg
-
-
-def wrap_ra(ra: np.ndarray) -> np.ndarray:
-    """RA (deg) in [0, 360): ``% 360`` alone can round a tiny negative angle up to 360.0."""
-    ra = np.asarray(ra, np.float64) % 360.0
-    return np.where(ra >= 360.0, 0.0, ra)
 
 
 def ps1_detections(
@@ -359,10 +342,11 @@ def red_noise(source: np.ndarray, time_mjd: np.ndarray, seed: int, n_terms: int 
 def _scattered(
     ra: np.ndarray, dec: np.ndarray, oid: np.ndarray, k: np.ndarray, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Single-epoch positions (deg): the mean position +- ``_SCATTER_ARCSEC`` per axis."""
-    d_dec = _SCATTER_ARCSEC / 3600 * normal(seed, 24, oid, k)
-    d_ra = _SCATTER_ARCSEC / 3600 * normal(seed, 25, oid, k) / np.cos(np.radians(dec))
-    return wrap_ra(ra + d_ra), dec + d_dec
+    """Single-epoch positions (deg): the mean position moved by a Gaussian ``_SCATTER_ARCSEC``
+    (arcsec) along each axis, north and east."""
+    north = _SCATTER_ARCSEC * normal(seed, 24, oid, k)
+    east = _SCATTER_ARCSEC * normal(seed, 25, oid, k)
+    return offset_by(ra, dec, np.degrees(np.arctan2(east, north)), np.hypot(east, north))
 
 
 def otmo_rows(objects: pd.DataFrame, detections: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:

@@ -11,8 +11,9 @@ unwise-neo7-time_domain-healpix_k5.parquet``::
 
 where ``K5`` is the HEALPix order-5 NEST pixel (ICRS) of the detection and ``K0 = K5 // 1024``.
 The partition keys live only in the paths, as in the real dataset. Columns and dtypes are those
-of :data:`UNWISE_SCHEMA`: names confirmed from real readers (``docs/real-schemas`` §4: uppercase
-``EPOCH`` and ``MJDMEAN``; ``unwise_detid`` a 22-character string); integer widths not
+of :data:`UNWISE_SCHEMA`: names confirmed from real readers (the Fornax notebooks'
+``wise_functions.py`` and another public reader: uppercase ``EPOCH`` and ``MJDMEAN``;
+``unwise_detid`` a 22-character string); integer widths not
 confirmed by a public source are best guesses, and the reader does not depend on them.
 
 Every value is SYNTHETIC and a pure function of the sample object ids and ``seed``
@@ -44,10 +45,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from astropy.coordinates import SkyCoord
 from cdshealpix.nested import lonlat_to_healpix
 
 from mwlc.demo.hashing import hash64, normal, uniform
+from mwlc.sky import offset_by, ra_difference
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +276,7 @@ def _sources(objectid: np.ndarray, ra: np.ndarray, dec: np.ndarray, n_field: int
     host, kind, key = host[keep], kind[keep], key[keep]
     low, high = _separation_range(kind)
     sep = low + (high - low) * np.sqrt(uniform(seed, 2, key))
-    src_ra, src_dec = _offset(ra[host], dec[host], sep, uniform(seed, 3, key))
+    src_ra, src_dec = offset_by(ra[host], dec[host], 360 * uniform(seed, 3, key), sep)
     w1 = _w1_vega_mag(kind, key, seed)
     is_agn = kind == _KIND_COUNTERPART
     colour = np.where(is_agn, 0.6 + 0.6 * uniform(seed, 4, key), 0.3 * uniform(seed, 4, key))
@@ -359,11 +360,11 @@ def _catalog_columns(rows: pd.DataFrame, seed: int) -> dict[str, np.ndarray]:
         rows["tile_key"].to_numpy(), rows["tile_ra"].to_numpy(), rows["tile_dec"].to_numpy(), epoch, seed
     )
     flux, dflux = _fluxes(rows, mjd_mean, det, seed)
-    ra, dec = _offset(
+    ra, dec = offset_by(
         rows["ra"].to_numpy(),
         rows["dec"].to_numpy(),
+        360 * uniform(seed, 15, det),
         _JITTER_ARCSEC * np.abs(normal(seed, 14, det)),
-        uniform(seed, 15, det),
     )
     coadd_id = _coadd_id(rows["tile_ra"].to_numpy(), rows["tile_dec"].to_numpy())
     serial = (hash64(seed, 16, rows["key"].to_numpy()) % np.uint64(10**7)).astype(np.int64)
@@ -477,20 +478,10 @@ def _tile_pixel(
     ra: np.ndarray, dec: np.ndarray, tile_ra: np.ndarray, tile_dec: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Approximate pixel coordinates of a position in its 2048 x 2048 coadd tile (clipped to it)."""
-    dra = (ra - tile_ra + 180.0) % 360.0 - 180.0
+    dra = ra_difference(ra, tile_ra)
     x = 1023.5 + dra * np.cos(np.radians(dec)) * 3600.0 / _PIXEL_ARCSEC
     y = 1023.5 + (dec - tile_dec) * 3600.0 / _PIXEL_ARCSEC
     return np.clip(x, -0.5, 2047.5), np.clip(y, -0.5, 2047.5)
-
-
-def _offset(
-    ra: np.ndarray, dec: np.ndarray, sep_arcsec: np.ndarray, position_angle_turns: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Positions ``sep_arcsec`` from (ra, dec) at a position angle in turns (deg, RA in [0, 360))."""
-    moved = SkyCoord(ra * u.deg, dec * u.deg).directional_offset_by(
-        position_angle_turns * 360 * u.deg, sep_arcsec * u.arcsec
-    )
-    return moved.ra.wrap_at(360 * u.deg).deg, moved.dec.deg
 
 
 def _clear(out_dir: Path) -> None:

@@ -22,16 +22,15 @@ import os
 from functools import partial
 from pathlib import Path
 
-import astropy.units as u
 import lsdb
 import nested_pandas as npd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from astropy.coordinates import SkyCoord
 from hats.pixel_math.spatial_index import compute_spatial_index
 
 from mwlc.demo.hashing import hash64, normal, uniform
+from mwlc.sky import offset_by
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +196,9 @@ def _counterparts(
     keep = uniform(seed, 10, sid, fid) >= _MISSING_FRACTION[fid]
     sid, fid = sid[keep], fid[keep]
     sep = 0.5 * np.sqrt(uniform(seed, 11, sid, fid))
-    objra, objdec = _offset(np.repeat(ra, 3)[keep], np.repeat(dec, 3)[keep], sep, uniform(seed, 12, sid, fid))
+    objra, objdec = offset_by(
+        np.repeat(ra, 3)[keep], np.repeat(dec, 3)[keep], 360 * uniform(seed, 12, sid, fid), sep
+    )
     return np.full(len(sid), _KIND_COUNTERPART), sid, fid, objra, objdec
 
 
@@ -207,8 +208,8 @@ def _decoys(sample_id: np.ndarray, ra: np.ndarray, dec: np.ndarray, seed: int) -
     sid = np.repeat(sample_id, _N_DECOYS)
     fid = 1 + (hash64(seed, 13, sid, kind) % np.uint64(3)).astype(np.int64)
     sep = 2.0 + 3.0 * uniform(seed, 14, sid, kind)
-    objra, objdec = _offset(
-        np.repeat(ra, _N_DECOYS), np.repeat(dec, _N_DECOYS), sep, uniform(seed, 15, sid, kind)
+    objra, objdec = offset_by(
+        np.repeat(ra, _N_DECOYS), np.repeat(dec, _N_DECOYS), 360 * uniform(seed, 15, sid, kind), sep
     )
     return kind, sid, fid, objra, objdec
 
@@ -219,18 +220,8 @@ def _field_objects(n: int, ra: np.ndarray, dec: np.ndarray, seed: int) -> tuple[
     host = serial % max(len(ra), 1)
     fid = 1 + (hash64(seed, 16, serial) % np.uint64(3)).astype(np.int64)
     sep = np.sqrt(6.0**2 + (150.0**2 - 6.0**2) * uniform(seed, 17, serial))
-    objra, objdec = _offset(ra[host], dec[host], sep, uniform(seed, 18, serial))
+    objra, objdec = offset_by(ra[host], dec[host], 360 * uniform(seed, 18, serial), sep)
     return np.full(n, _KIND_FIELD), serial, fid, objra, objdec
-
-
-def _offset(
-    ra: np.ndarray, dec: np.ndarray, sep_arcsec: np.ndarray, position_angle_turns: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Positions ``sep_arcsec`` from (ra, dec) at a position angle in turns (deg, wrapped)."""
-    moved = SkyCoord(ra * u.deg, dec * u.deg).directional_offset_by(
-        position_angle_turns * 360 * u.deg, sep_arcsec * u.arcsec
-    )
-    return moved.ra.deg, moved.dec.deg
 
 
 def _ztf_field(ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,6 +1,6 @@
 """Build the sample files from raw source rows: validate, consolidate, number, shard, write.
 
-Outputs (design §3):
+Outputs:
 
 * ``sample.ecsv`` — astropy-readable like the original's ``object_sample.ecsv``:
   ``objectid`` (int64, 1..N), ``coord`` (SkyCoord ICRS, serialised as ``coord.ra`` /

@@ -53,6 +53,7 @@ from scipy.spatial import cKDTree
 
 from mwlc.errors import ConfigError
 from mwlc.sample.validate import LABEL_SEPARATOR, require_columns
+from mwlc.sky import ARCSEC_PER_DEG, search_chord, separation_deg, unit_vectors
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,8 @@ def friends_of_friends(ra_deg: np.ndarray, dec_deg: np.ndarray, radius_arcsec: f
     ra_deg, dec_deg : numpy.ndarray
         Positions in degrees (any right ascension; the math uses unit vectors).
     radius_arcsec : float
-        Linking length in arcseconds; ``0`` puts every position in its own group.
+        Linking length in arcseconds, inclusive (the matching rule of :mod:`mwlc.sky`); ``0``
+        puts every position in its own group.
 
     Returns
     -------
@@ -125,25 +127,18 @@ def friends_of_friends(ra_deg: np.ndarray, dec_deg: np.ndarray, radius_arcsec: f
     n = len(ra_deg)
     if radius_arcsec == 0 or n < 2:
         return np.arange(n, dtype=np.int64)
+    ra_deg, dec_deg = np.asarray(ra_deg, np.float64), np.asarray(dec_deg, np.float64)
+    radius_deg = radius_arcsec / ARCSEC_PER_DEG
     pairs = cKDTree(unit_vectors(ra_deg, dec_deg)).query_pairs(
-        chord_length(radius_arcsec), output_type="ndarray"
+        search_chord(radius_deg), output_type="ndarray"
     )
+    first, second = pairs[:, 0], pairs[:, 1]
+    pairs = pairs[
+        separation_deg(ra_deg[first], dec_deg[first], ra_deg[second], dec_deg[second]) <= radius_deg
+    ]
     log.debug("%d pairs within %g arcsec", len(pairs), radius_arcsec)
     graph = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), (n, n))
     return connected_components(graph, directed=False)[1].astype(np.int64)
-
-
-def unit_vectors(ra_deg: np.ndarray, dec_deg: np.ndarray) -> np.ndarray:
-    """Cartesian unit vectors, shape (N, 3), of positions given in degrees."""
-    ra, dec = np.radians(ra_deg), np.radians(dec_deg)
-    cos_dec = np.cos(dec)
-    return np.column_stack([cos_dec * np.cos(ra), cos_dec * np.sin(ra), np.sin(dec)])
-
-
-def chord_length(radius_arcsec: float) -> float:
-    """Straight-line distance between unit vectors ``radius_arcsec`` apart on the sphere."""
-    angle = min(math.radians(radius_arcsec / 3600.0), math.pi)
-    return 2.0 * math.sin(angle / 2.0)
 
 
 def _collapse(frame: pd.DataFrame, group: np.ndarray) -> pd.DataFrame:
