@@ -14,7 +14,8 @@ counterpart in each band within 0.5 arcsec, two decoys 2-5 arcsec away, field ob
 host positions drawn uniformly in ``P`` and its neighbours; light curves are the demo's
 (:func:`mwlc.demo.ztf._add_lightcurves`: ~150 g epochs, r 1.2x, i 0.3x), keyed on objectid so
 a margin copy equals its main row. The structure (partitions, margins, properties) is written
-by lsdb/hats with one-epoch light curves, then every leaf is rewritten with the full ones.
+by lsdb/hats with one-epoch light curves, then every leaf is rewritten with the full ones,
+sorted by ``_healpix_29`` as a HATS import sorts them.
 """
 
 from __future__ import annotations
@@ -36,13 +37,13 @@ from mwlc.demo import ztf as demo_ztf
 log = logging.getLogger(__name__)
 
 #: Bump when the generated data change, so stale caches are rebuilt.
-VERSION = 1
+VERSION = 2
 SEED = 2026
 ORDER = 5
 #: The big partition holds this position (deg).
 CENTRE_DEG = (180.0, 30.0)
 #: Host positions (each gives ~4.7 ZTF objects) inside the big partition, and in its neighbours.
-HOSTS_IN_PARTITION = 115_000
+HOSTS_IN_PARTITION = 120_000
 HOSTS_PER_NEIGHBOUR = 600
 LAYOUTS = {"one-row-group": None, "100k-row-groups": 100_000}
 #: Rows whose light curves are generated at a time while a leaf is rewritten.
@@ -149,7 +150,10 @@ def _with_lightcurves(table: pa.Table, epochs: pd.Series) -> pa.Table:
 def _rewrite(structure: Path, collections: dict[str, Path], epochs: pd.Series) -> None:
     """Write every leaf of ``structure`` with full light curves into each layout's collection."""
     for leaf in sorted(structure.glob("*/dataset/Norder=*/Dir=*/Npix=*/part0.snappy.parquet")):
-        table = _with_lightcurves(pq.read_table(leaf), epochs).combine_chunks()
+        # sorted by the spatial index, as a HATS import writes its leaves (and row groups then
+        # cover disjoint parts of the sky)
+        table = pq.read_table(leaf).sort_by("_healpix_29")
+        table = _with_lightcurves(table, epochs).combine_chunks()
         for name, row_group_rows in LAYOUTS.items():
             target = collections[name] / leaf.relative_to(structure)
             pq.write_table(table, target, row_group_size=row_group_rows or max(1, table.num_rows))
