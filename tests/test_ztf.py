@@ -7,6 +7,7 @@ and cut, and magnitudes converted with astropy's ``u.ABmag``.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import shutil
@@ -277,6 +278,47 @@ def test_decoys_beyond_the_radius_are_not_matched(ztf_hats, ztf_sample, main_obj
     wide_got = as_frame(list(wide_batches))
     for _, match in decoy_only.iterrows():
         assert ((wide_got["objectid"] == match["objectid"]) & (wide_got["band"] == match["band"])).any()
+
+
+def all_matches(objects: pd.DataFrame, sample: pd.DataFrame, radius_arcsec: float) -> pd.DataFrame:
+    """Per sample object and band, every ZTF object within the radius (brute force)."""
+    sample_coord = SkyCoord(sample["ra"].to_numpy() * u.deg, sample["dec"].to_numpy() * u.deg)
+    coord = SkyCoord(objects["objra"].to_numpy(float) * u.deg, objects["objdec"].to_numpy(float) * u.deg)
+    separation = sample_coord[:, None].separation(coord[None, :]).arcsec
+    rows = []
+    for i, j in zip(*np.nonzero(separation <= radius_arcsec), strict=True):
+        match = objects.iloc[j].rename({"objectid": "ztf_objectid"}).to_dict()
+        band = {v: k for k, v in FILTERID.items()}[int(match["filterid"])]
+        rows.append({**sample.iloc[i].to_dict(), **match, "band": band, "dist_arcsec": separation[i, j]})
+    return pd.DataFrame(rows)
+
+
+def test_match_all_merges_every_ztf_object_of_a_band_within_the_radius(
+    tmp_path, ztf_hats, ztf_sample, main_objects
+):
+    every = all_matches(main_objects, ztf_sample, radius_arcsec=5.5)
+    several = every.groupby(["objectid", "band"]).size()
+    assert (several > 1).any()  # the fixture has them: a counterpart and a decoy in one band
+    path = tmp_path / "shard.parquet"
+    rows = write_lightcurve_shard(
+        ztf.fetch(ztf_sample, source=str(ztf_hats), radius_arcsec=5.5, match="all"),
+        path,
+        file_metadata("ztf", ztf.BANDS),
+    )
+    got = pq.read_table(path)
+    assert rows == got.num_rows
+    assert_same_rows(got.to_batches(), expected_rows(every))
+    recorded = json.loads(pq.read_metadata(path).metadata[b"mwlc.matches"])
+    assert recorded["columns"] == ["objectid", "band", "ztf_objectid", "dist_arcsec"]
+    want = sorted(zip(every["objectid"], every["band"], every["ztf_objectid"], strict=True))
+    assert sorted((o, b, z) for o, b, z, _ in recorded["rows"]) == want
+    nearest = list(ztf.fetch(ztf_sample, source=str(ztf_hats), radius_arcsec=5.5))
+    assert 0 < sum(b.num_rows for b in nearest) < rows  # the default keeps one object per band
+
+
+def test_match_must_be_nearest_or_all(ztf_hats, ztf_sample):
+    with pytest.raises(ConfigError, match=r"match must be one of \['nearest', 'all'\], got 'every'"):
+        ztf.fetch(ztf_sample, source=str(ztf_hats), match="every")
 
 
 def test_catflags_cut_drops_flagged_epochs(matches, local_batches):

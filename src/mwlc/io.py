@@ -70,6 +70,8 @@ def write_lightcurve_shard(
         Final file path. Written only if every batch was consumed without error.
     metadata : dict
         Key-value metadata from :func:`mwlc.schema.file_metadata` (archive, band units, provenance).
+        If ``batches`` is a :class:`mwlc.archives.Fetched`, its own ``metadata`` (known only once
+        it is consumed) is added to the file's footer too.
 
     Returns
     -------
@@ -93,6 +95,9 @@ def write_lightcurve_shard(
                     _write(writer, pending, schema)
                     pending = []
             _write(writer, pending, schema)
+            learned = getattr(batches, "metadata", None)  # see mwlc.archives.Fetched
+            if learned:
+                writer.add_key_value_metadata(learned)
     log.info("wrote %d rows to %s", n_rows, path)
     return n_rows
 

@@ -15,6 +15,10 @@ An archive module defines
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
+import pyarrow as pa
+
 from mwlc.errors import SampleError
 
 #: Columns every archive's ``fetch`` needs in its sample.
@@ -26,3 +30,18 @@ def require_sample_columns(sample, archive: str) -> None:
     missing = [column for column in SAMPLE_COLUMNS if column not in sample.columns]
     if missing:
         raise SampleError(f"{archive} fetch: sample lacks column(s) {missing}")
+
+
+class Fetched(Iterator[pa.RecordBatch]):
+    """An archive's light-curve batches, and key-value metadata it learns while they are read.
+
+    :func:`mwlc.io.write_lightcurve_shard` writes :attr:`metadata` into the shard file's footer
+    once every batch is consumed (e.g. which catalog objects were matched to which sample object).
+    """
+
+    def __init__(self, batches: Iterable[pa.RecordBatch], metadata: dict[bytes, bytes] | None = None):
+        self._batches = iter(batches)
+        self.metadata: dict[bytes, bytes] = {} if metadata is None else metadata
+
+    def __next__(self) -> pa.RecordBatch:
+        return next(self._batches)

@@ -5,6 +5,12 @@ nearest ZTF object within ``radius_arcsec`` of each sample object is found, chos
 independently per band; epochs with ``catflags >= catflags_max`` are dropped; AB magnitudes
 become mJy and ``hmjd`` is kept as the time (HMJD, as released).
 
+A source observed in overlapping ZTF fields (another ``fieldid``/``rcid``) has one ZTF objectid
+per field and band, so the nearest-only match (``match="nearest"``, the default, as the
+original) keeps the epochs of one field. ``match="all"`` keeps every ZTF object of the band within
+the radius: their epochs are merged under the sample object, and which ZTF objectids were merged
+is recorded in the shard file's footer (key ``mwlc.matches``, see :func:`matches_metadata`).
+
 Unlike the original, the collection is read by :mod:`mwlc.archives._crossmatch`: each leaf file
 the shard touches is read once for all bands, first its positions (to find the matches), then
 the light curves of the matched rows only, ``read_batch_rows`` rows at a time. A fetch job's
@@ -14,6 +20,7 @@ row groups.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator, Sequence
 from functools import partial
@@ -23,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mwlc.archives import _crossmatch, _hats, _nested, require_sample_columns
+from mwlc.archives import Fetched, _crossmatch, _hats, _nested, require_sample_columns
 from mwlc.errors import ConfigError
 from mwlc.photometry import ab_mag_err_to_mjy, ab_mag_to_mjy
 from mwlc.schema import dictionary_take, lightcurve_batch
@@ -34,8 +41,11 @@ NAME = "ztf"
 BANDS = ["ztf_g", "ztf_r", "ztf_i"]
 #: ZTF ``filterid`` of each band.
 FILTERIDS = {"ztf_g": 1, "ztf_r": 2, "ztf_i": 3}
-#: The band column, and the light-curve fields read for the matched rows.
+#: The ZTF objectid and band columns, and the light-curve fields read for the matched rows.
+ID_COLUMN = "objectid"
 BAND_COLUMN = "filterid"
+#: Footer key of the matches recorded with ``match="all"``.
+MATCHES_KEY = b"mwlc.matches"
 LIGHTCURVE_COLUMNS = ["lightcurve.hmjd", "lightcurve.mag", "lightcurve.magerr", "lightcurve.catflags"]
 #: Rows decoded at a time. A DR24 row is one object's light curve in one band (hundreds to a few
 #: thousand epochs, ~20 bytes each): 2,000 rows are ~40-160 MB decoded.
@@ -49,6 +59,7 @@ def fetch(
     radius_arcsec: float = 1.0,
     bands: Sequence[str] = BANDS,
     catflags_max: int = 32768,
+    match: str = "nearest",
     read_batch_rows: int = DEFAULT_READ_BATCH_ROWS,
     threads: int = 1,
     mem_mb: int | None = None,
@@ -71,6 +82,10 @@ def fetch(
         Bands to fetch.
     catflags_max : int, default 32768
         Epochs with ``catflags >= catflags_max`` are dropped (use 1 for clean epochs only).
+    match : {"nearest", "all"}, default "nearest"
+        Per sample object and band, the nearest ZTF object within the radius (as the original),
+        or every one of them (epochs of the same source in overlapping fields), recorded in
+        the returned :class:`~mwlc.archives.Fetched`'s ``metadata``.
     read_batch_rows : int, default :data:`DEFAULT_READ_BATCH_ROWS`
         Catalog rows decoded at a time (memory: about 4x their decoded size).
     threads : int, default 1
@@ -84,9 +99,10 @@ def fetch(
 
     Returns
     -------
-    iterator of pyarrow.RecordBatch
-        Lazy, in :data:`mwlc.schema.LIGHTCURVE_SCHEMA`; ``time`` is HMJD (d), ``flux`` and
-        ``err`` are mJy. No match at all gives no batch.
+    mwlc.archives.Fetched
+        Lazy batches in :data:`mwlc.schema.LIGHTCURVE_SCHEMA`; ``time`` is HMJD (d), ``flux`` and
+        ``err`` are mJy. No match at all gives no batch. With ``match="all"``, its ``metadata``
+        holds the matches once the batches are read.
 
     Raises
     ------
@@ -100,31 +116,35 @@ def fetch(
         If ``source`` is missing, unreadable or lacks a column (raised by this call), or if a
         leaf file cannot be read (raised while iterating).
     """
-    _check_params(sample, radius_arcsec, bands, threads, read_batch_rows)
+    _check_params(sample, radius_arcsec, bands, threads, read_batch_rows, match)
     catalog = _hats.open_catalog(source, archive="ZTF", storage_options=storage_options)
     catalog.check_radius(radius_arcsec)
-    catalog.require_columns([BAND_COLUMN, *LIGHTCURVE_COLUMNS])
+    catalog.require_columns([ID_COLUMN, BAND_COLUMN, *LIGHTCURVE_COLUMNS])
     if sample.empty or not bands:
-        return iter(())
-    return _stream(
-        sample, catalog, radius_arcsec, list(bands), catflags_max, read_batch_rows, threads, mem_mb
+        return Fetched(())
+    metadata: dict[bytes, bytes] = {}
+    query = _crossmatch.Query(
+        radius_arcsec,
+        band_column=BAND_COLUMN,
+        bands=[FILTERIDS[band] for band in bands],
+        extra_columns=[ID_COLUMN],
+        match=match,
     )
+    batches = _stream(sample, catalog, query, catflags_max, read_batch_rows, threads, mem_mb, metadata)
+    return Fetched(batches, metadata)
 
 
 def _stream(
     sample: pd.DataFrame,
     catalog: _hats.HatsCatalog,
-    radius_arcsec: float,
-    bands: list[str],
+    query: _crossmatch.Query,
     catflags_max: int,
     read_batch_rows: int,
     threads: int,
     mem_mb: int | None,
+    metadata: dict[bytes, bytes],
 ) -> Iterator[pa.RecordBatch]:
     """Locate the matches, then stream their epochs (lazy: nothing is read until iterated)."""
-    query = _crossmatch.Query(
-        radius_arcsec, band_column=BAND_COLUMN, bands=[FILTERIDS[band] for band in bands]
-    )
     check = _crossmatch.batch_memory_check(
         "ZTF", LIGHTCURVE_COLUMNS, read_batch_rows, mem_mb, key="archives.ztf.read_batch_rows"
     )
@@ -137,8 +157,16 @@ def _stream(
         threads=threads,
         check_batch=check,
     )
-    log.info("ZTF: %d (object, band) matches within %g arcsec, bands %s", len(matches), radius_arcsec, bands)
+    log.info(
+        "ZTF: %d (object, band) matches within %g arcsec (%s), bands %s",
+        len(matches),
+        query.radius_arcsec,
+        query.match,
+        [BANDS[filterid - 1] for filterid in query.bands],
+    )
     pairs = _crossmatch.Pairs.of(matches, sample["objectid"].to_numpy(), sample["label"].to_numpy())
+    if query.match == "all":
+        metadata[MATCHES_KEY] = matches_metadata(pairs, matches)
     yield from _crossmatch.stream_matched(
         matches,
         pairs,
@@ -148,6 +176,25 @@ def _stream(
         threads=threads,
         archive="ZTF",
     )
+
+
+def matches_metadata(pairs: _crossmatch.Pairs, matches: _crossmatch.Matches) -> bytes:
+    """The matches as JSON for a shard's footer: ``{"columns": [...], "rows": [[...], ...]}``.
+
+    Columns ``objectid`` (sample), ``band``, ``ztf_objectid``, ``dist_arcsec`` (3 decimals),
+    one row per (sample object, ZTF object), sorted. Read it back with
+    ``json.loads(pyarrow.parquet.read_metadata(shard).metadata[b"mwlc.matches"])``.
+    """
+    rows = sorted(
+        zip(
+            pairs.objectid.tolist(),
+            _BAND_NAMES[pairs.band].tolist(),
+            matches.extra[ID_COLUMN].tolist(),
+            np.round(matches.dist_arcsec, 3).tolist(),
+            strict=True,
+        )
+    )
+    return json.dumps({"columns": ["objectid", "band", "ztf_objectid", "dist_arcsec"], "rows": rows}).encode()
 
 
 #: Band name of each filterid (index = filterid).
@@ -178,7 +225,12 @@ def epochs(rows: pa.RecordBatch, pairs: _crossmatch.Pairs, catflags_max: int) ->
 
 
 def _check_params(
-    sample: pd.DataFrame, radius_arcsec: float, bands: Sequence[str], threads: int, read_batch_rows: int
+    sample: pd.DataFrame,
+    radius_arcsec: float,
+    bands: Sequence[str],
+    threads: int,
+    read_batch_rows: int,
+    match: str,
 ) -> None:
     """Validate what needs no I/O."""
     require_sample_columns(sample, "ZTF")
@@ -191,3 +243,5 @@ def _check_params(
         raise ConfigError(f"threads must be >= 1, got {threads}")
     if read_batch_rows < 1:
         raise ConfigError(f"read_batch_rows must be >= 1, got {read_batch_rows}")
+    if match not in _crossmatch.MATCH_MODES:
+        raise ConfigError(f"match must be one of {list(_crossmatch.MATCH_MODES)}, got {match!r}")
