@@ -15,9 +15,10 @@ from mwlc.archives.registry import get_archive
 from mwlc.io import file_sha256, write_lightcurve_shard
 from mwlc.joblog import redact, redact_params
 from mwlc.limits import MemoryWatchdog
+from mwlc.net import RetryPolicy
 from mwlc.sample.build import read_shard
 from mwlc.schema import file_metadata
-from mwlc.storage import s3_options
+from mwlc.storage import DEFAULT_POLICY, is_local, storage_options
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ def fetch_shard(
     provenance_note: str = "",
     dask_scheduler: str | None = None,
     read_batch_rows: int | None = None,
+    read_policy: RetryPolicy = DEFAULT_POLICY,
 ) -> int:
     """Fetch one shard's light curves from ``archive`` and write them to ``output_path``.
 
@@ -78,6 +80,11 @@ def fetch_shard(
     read_batch_rows : int, optional
         Catalog rows the HATS archives decode at a time (their default if None). Not a
         parameter of the rows: it is neither hashed into the provenance nor a Snakemake param.
+    read_policy : mwlc.net.RetryPolicy, default :data:`mwlc.storage.DEFAULT_POLICY`
+        How the archives read remote (S3, HTTP) files: per-read timeout, retries and backoff
+        (config ``storage.timeout_s``, ``storage.retries``, ``storage.retry_backoff_s``; see
+        :mod:`mwlc.storage_retry`). Like ``read_batch_rows``, how to read, not what: never
+        hashed nor a param, so changing it never refetches.
 
     Returns
     -------
@@ -102,6 +109,14 @@ def fetch_shard(
         "sample_shard_sha256": file_sha256(shard_path),
         "note": provenance_note,
     }
+    if not is_local(source):
+        log.info(
+            "%s: storage reads time out after %g s, retried %d times (backoff %g s x 2^k)",
+            module.NAME,
+            read_policy.timeout_s,
+            read_policy.retries,
+            read_policy.backoff_s,
+        )
     started = time.monotonic()
     reading = {} if read_batch_rows is None else {"read_batch_rows": read_batch_rows}
     with _memory_limit(mem_mb, module.NAME, shard_path) as watchdog, attached(dask_scheduler):
@@ -110,7 +125,7 @@ def fetch_shard(
             source=worker_source(source, dask_scheduler),
             threads=threads,
             mem_mb=mem_mb,
-            storage_options=s3_options(s3_endpoint_url),
+            storage_options=storage_options(s3_endpoint_url, read_policy),
             **reading,
             **params,
         )

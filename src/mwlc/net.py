@@ -188,12 +188,21 @@ def new_session(timeout_s: float) -> requests.Session:
     return harden_session(session, timeout_s)
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
     """``Type: message`` on one line, at most 500 characters, credentials masked."""
     return redact(f"{type(exc).__name__}: {' '.join(str(exc).split())}")[:500]
 
 
-def call_with_retries(fn: Callable[[], T], *, service: str, url: str, policy: RetryPolicy) -> T:
+def call_with_retries(
+    fn: Callable[[], T],
+    *,
+    service: str,
+    url: str,
+    policy: RetryPolicy,
+    transient: Callable[[BaseException], bool] = is_transient,
+    wrap_permanent: bool = True,
+    describe: Callable[[BaseException], str] = describe_error,
+) -> T:
     """Call ``fn()``; retry transient failures with exponential backoff.
 
     Parameters
@@ -206,6 +215,13 @@ def call_with_retries(fn: Callable[[], T], *, service: str, url: str, policy: Re
         URL the call talks to, for messages.
     policy : RetryPolicy
         Retries, backoff (s) and timeout (s).
+    transient : callable, default :func:`is_transient`
+        Which failures are worth another attempt (:class:`~mwlc.errors.MwlcError` never is).
+    wrap_permanent : bool, default True
+        Whether a failure that is not transient is raised as an :class:`ArchiveError` too
+        ("answered with an error"); False raises it unchanged, for callers that word it.
+    describe : callable, default :func:`describe_error`
+        The failure as told in the log and the error (``Type: message``).
 
     Returns
     -------
@@ -215,8 +231,9 @@ def call_with_retries(fn: Callable[[], T], *, service: str, url: str, policy: Re
     Raises
     ------
     mwlc.errors.ArchiveError
-        After the last failed attempt, or at once for a non-transient failure. The message names
-        the service, the URL, the number of attempts and the last error.
+        After the last failed attempt, or at once for a non-transient failure (unless
+        ``wrap_permanent`` is False). The message names the service, the URL, the number of
+        attempts and the last error.
     """
     url = redact(url)
 
@@ -229,14 +246,14 @@ def call_with_retries(fn: Callable[[], T], *, service: str, url: str, policy: Re
             url,
             state.attempt_number,
             policy.attempts,
-            _describe(err) if err else "?",
+            describe(err) if err else "?",
             wait,
         )
 
     retrying = Retrying(
         stop=stop_after_attempt(policy.attempts),
         wait=wait_exponential(multiplier=policy.backoff_s, exp_base=2, min=0, max=policy.max_wait_s),
-        retry=retry_if_exception(lambda e: is_transient(e) and not isinstance(e, MwlcError)),
+        retry=retry_if_exception(lambda e: transient(e) and not isinstance(e, MwlcError)),
         before_sleep=before_sleep,
         reraise=True,
     )
@@ -245,6 +262,8 @@ def call_with_retries(fn: Callable[[], T], *, service: str, url: str, policy: Re
     except MwlcError:
         raise
     except Exception as exc:
+        if not wrap_permanent and not transient(exc):
+            raise
         attempts = retrying.statistics.get("attempt_number", 1)
-        kind = "failed" if is_transient(exc) else "answered with an error"
-        raise ArchiveError(f"{service} ({url}) {kind} after {attempts} attempt(s): {_describe(exc)}") from exc
+        kind = "failed" if transient(exc) else "answered with an error"
+        raise ArchiveError(f"{service} ({url}) {kind} after {attempts} attempt(s): {describe(exc)}") from exc

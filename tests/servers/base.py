@@ -10,6 +10,7 @@ exercise retries and timeouts of the real clients::
         server.reset_next(1)                 # then one connection is reset (TCP RST, no answer)
         server.truncate_next(1)              # then one answer stops half-way through its body
         server.stall_next(1, seconds=5.0)    # then one answer stalls half-way through its body
+        server.reset_body_next(1)            # then one answer is reset half-way through its body
         server.fault_when(lambda request: "shard" in request.path, "reset")  # until reset()
         ... server.url ...                   # "http://127.0.0.1:<port>"
 
@@ -45,6 +46,8 @@ class Request:
     query: dict[str, list[str]]
     headers: Message
     body: bytes
+    #: The request target as sent (path and query string, undecoded).
+    target: str = ""
 
     def form(self) -> dict[str, list[Any]]:
         """Query string plus url-encoded or multipart body fields.
@@ -101,8 +104,9 @@ class App(Protocol):
 #: the app (after ``delay_s``); ``delay``: wait ``delay_s``, then answer normally; ``reset``: close
 #: the connection with a TCP RST, no answer; ``truncate``: send the app's headers (full
 #: Content-Length) and only the first half of its body, then close; ``stall``: send the headers
-#: and half the body, wait ``delay_s``, then the rest.
-FaultKind = Literal["status", "delay", "reset", "truncate", "stall"]
+#: and half the body, wait ``delay_s``, then the rest; ``reset_body``: send the headers and half
+#: the body, then reset the connection (TCP RST).
+FaultKind = Literal["status", "delay", "reset", "truncate", "stall", "reset_body"]
 
 
 @dataclass
@@ -111,6 +115,7 @@ class _Fault:
     status: int | None = None
     delay_s: float = 0.0
     body: str = ""
+    content_type: str = "text/plain; charset=utf-8"
 
 
 class LoopbackServer:
@@ -183,6 +188,12 @@ class LoopbackServer:
         with self._lock:
             self._faults.extend(_Fault("stall", delay_s=seconds) for _ in range(n))
 
+    def reset_body_next(self, n: int) -> None:
+        """Send the headers and half the body of each of the next ``n`` answers, then reset the
+        connection (TCP RST): a reset in the middle of a download."""
+        with self._lock:
+            self._faults.extend(_Fault("reset_body") for _ in range(n))
+
     def fault_when(
         self,
         predicate: Callable[[Request], bool],
@@ -191,6 +202,7 @@ class LoopbackServer:
         status: int = 503,
         body: str = "Service Unavailable",
         seconds: float = 0.0,
+        content_type: str = "text/plain; charset=utf-8",
     ) -> None:
         """Apply a fault to every request for which ``predicate(request)`` is true, until
         :meth:`reset`. Rules are checked in the order added, before the queued faults.
@@ -199,14 +211,20 @@ class LoopbackServer:
         ----------
         predicate : callable
             Called with each :class:`Request` (in a server thread; must not raise).
-        kind : {"status", "delay", "reset", "truncate", "stall"}
+        kind : {"status", "delay", "reset", "truncate", "stall", "reset_body"}
             What to do (see :data:`FaultKind`).
-        status, body
+        status, body, content_type
             The answer of a ``status`` fault.
         seconds : float
             The wait of a ``delay`` or ``stall`` fault, in seconds.
         """
-        fault = _Fault(kind, status=status if kind == "status" else None, body=body, delay_s=seconds)
+        fault = _Fault(
+            kind,
+            status=status if kind == "status" else None,
+            body=body,
+            delay_s=seconds,
+            content_type=content_type,
+        )
         with self._lock:
             self._rules.append((predicate, fault))
 
@@ -272,7 +290,7 @@ class LoopbackServer:
             if fault.kind in ("status", "delay") and fault.delay_s:
                 time.sleep(fault.delay_s)
             if fault.kind == "status":
-                return Response(fault.status or 503, fault.body), fault
+                return Response(fault.status or 503, fault.body, fault.content_type), fault
         try:
             return self.app.handle(request), fault
         except Exception as exc:  # noqa: BLE001 - a bug in a fake must show, not hang
@@ -292,20 +310,27 @@ class LoopbackServer:
                     parse_qs(parts.query, keep_blank_values=True),
                     self.headers,
                     body,
+                    self.path,
                 )
                 response, fault = server._dispatch(request)
                 if response is None:
                     self._reset_connection()
                     return
                 payload = response.body.encode("utf-8") if isinstance(response.body, str) else response.body
+                head = self.command == "HEAD"
+                # the answer to a HEAD announces the length of the body it does not send
+                length = response.headers.get("Content-Length") if head else None
                 self.send_response(response.status)
                 self.send_header("Content-Type", response.content_type)
-                self.send_header("Content-Length", str(len(payload)))
+                self.send_header("Content-Length", str(length if length is not None else len(payload)))
                 for key, value in response.headers.items():
-                    self.send_header(key, value)
+                    if key.lower() != "content-length":
+                        self.send_header(key, value)
                 self.end_headers()
                 kind = fault.kind if fault is not None else None
-                if kind not in ("truncate", "stall"):
+                if head:
+                    return
+                if kind not in ("truncate", "stall", "reset_body"):
                     self.wfile.write(payload)
                     return
                 half = len(payload) // 2
@@ -314,6 +339,9 @@ class LoopbackServer:
                 if kind == "truncate":
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if kind == "reset_body":
+                    self._reset_connection()
                     return
                 time.sleep(fault.delay_s)
                 self.wfile.write(payload[half:])
@@ -324,7 +352,7 @@ class LoopbackServer:
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 self.connection.close()
 
-            do_GET = do_POST = _serve
+            do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = _serve
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -2,6 +2,7 @@
 
 from mwlc.fetch import fetch_shard
 from mwlc.joblog import start_job_log
+from mwlc.storage import config_policy
 
 wildcards = snakemake.wildcards
 start_job_log(
@@ -19,7 +20,8 @@ fetch_shard(
     mem_mb=snakemake.resources.mem_mb,
     s3_endpoint_url=snakemake.params.s3_endpoint_url,
     provenance_note=snakemake.params.provenance_note,
-    # Where and how much is read at a time are not params: changing them must not refetch.
+    # Where, how much at a time and how hard it is read are not params: changing them must not refetch.
     dask_scheduler=snakemake.config.get("dask_scheduler"),
     read_batch_rows=snakemake.config["archives"][wildcards.archive].get("read_batch_rows"),
+    read_policy=config_policy(snakemake.config["storage"]),
 )

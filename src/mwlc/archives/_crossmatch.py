@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ from hats.pixel_math import HealpixPixel
 from mwlc.archives import _parquet
 from mwlc.archives._hats import SPATIAL_INDEX_COLUMN, HatsCatalog
 from mwlc.archives._parquet import LeafFile
-from mwlc.errors import ArchiveError, ConfigError
+from mwlc.errors import ArchiveError, ConfigError, MwlcError
 
 log = logging.getLogger(__name__)
 
@@ -239,17 +240,46 @@ def locate(
         len(leaves),
         "" if catalog.has_margin else " (no margin catalog: neighbouring partitions are read instead)",
     )
-    with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="mwlc-footer") as pool:
-        list(pool.map(lambda leaf: _read_footer(leaf, covers[leaf.group]), leaves))
+    _in_threads(lambda leaf: _read_footer(leaf, covers[leaf.group]), leaves, threads, "mwlc-footer")
     leaves = [leaf for leaf in leaves if leaf.row_groups]
     if check_batch is not None:
         check_batch([leaf.metadata for leaf in leaves])
     columns = _first_pass_columns(catalog, query)
-    with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="mwlc-locate") as pool:
-        list(
-            pool.map(lambda leaf: _read_candidates(leaf, catalog, query, columns, covers, batch_rows), leaves)
-        )
+    _in_threads(
+        lambda leaf: _read_candidates(leaf, catalog, query, columns, covers, batch_rows),
+        leaves,
+        threads,
+        "mwlc-locate",
+    )
     return _match(leaves, groups, ra_deg, dec_deg, catalog, query)
+
+
+def _in_threads(work: Callable[[_Leaf], None], leaves: Sequence[_Leaf], threads: int, name: str) -> None:
+    """``work(leaf)`` for every leaf, ``threads`` at a time; the first failure is raised at once.
+
+    The leaves not yet started are then skipped, so a job whose source fails for good ends
+    after the failing read's attempts, not after every other leaf's too.
+    """
+    failed = threading.Event()
+
+    def guarded(leaf: _Leaf) -> None:
+        if failed.is_set():
+            return
+        try:
+            work(leaf)
+        except BaseException:
+            failed.set()
+            raise
+
+    with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix=name) as pool:
+        futures = [pool.submit(guarded, leaf) for leaf in leaves]
+        try:
+            for future in futures:
+                future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
 
 
 def _plan(
@@ -300,6 +330,8 @@ def _read_footer(leaf: _Leaf, cover: np.ndarray) -> None:
     try:
         with _parquet.open_parquet(leaf.file) as parquet:
             leaf.metadata = parquet.metadata
+    except MwlcError:  # already says which file, and the attempts
+        raise
     except Exception as err:  # an unreadable leaf is an archive failure; keep the cause
         raise ArchiveError(f"reading the footer of {leaf.file} failed: {type(err).__name__}: {err}") from err
     leaf.row_groups = _parquet.row_groups_in_ranges(leaf.metadata, SPATIAL_INDEX_COLUMN, cover)
@@ -335,6 +367,8 @@ def _read_candidates(
                 if keep.any():
                     mask = pa.array(keep)
                     parts.append((rows[keep], batch.filter(mask)))
+    except MwlcError:  # already says which file, and the attempts
+        raise
     except Exception as err:  # an unreadable leaf is an archive failure; keep the cause
         raise ArchiveError(f"reading {leaf.file} failed: {type(err).__name__}: {err}") from err
     table = pa.Table.from_batches([batch for _, batch in parts], schema=_schema_of(parts, columns))

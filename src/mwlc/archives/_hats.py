@@ -4,6 +4,9 @@ Opening reads only metadata (``collection.properties``, ``hats.properties``,
 ``partition_info.csv`` and the schema in ``_common_metadata``), through hats, for the main
 catalog and, when the collection has one, its default margin catalog. Leaf files are then read
 by :mod:`mwlc.archives._crossmatch` with pyarrow directly, never by lsdb or dask.
+
+With a read policy in the storage options (:func:`mwlc.storage.read_policy`), a remote source's
+metadata, listings and leaf files are read with retries (:mod:`mwlc.storage_retry`).
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ import pyarrow as pa
 from hats.pixel_math import HealpixPixel
 from upath import UPath
 
+from mwlc import storage_retry
 from mwlc.archives._parquet import LeafFile
-from mwlc.errors import ArchiveError, ConfigError
-from mwlc.storage import fsspec_options, is_local
+from mwlc.errors import ArchiveError, ConfigError, MwlcError
+from mwlc.net import RetryPolicy
+from mwlc.storage import fsspec_options, is_local, read_policy
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +97,8 @@ class HatsCatalog:
         The margin catalog's partitions.
     margin_threshold_arcsec : float or None
         The margin's width, arcsec.
+    policy : mwlc.net.RetryPolicy or None
+        How its remote files are read (:mod:`mwlc.storage_retry`); None: once, as fsspec reads.
     """
 
     uri: str
@@ -105,6 +112,7 @@ class HatsCatalog:
     margin_base: UPath | None = None
     margin_pixels: PixelIndex | None = None
     margin_threshold_arcsec: float | None = None
+    policy: RetryPolicy | None = None
 
     @property
     def has_margin(self) -> bool:
@@ -117,15 +125,24 @@ class HatsCatalog:
         base = self.margin_base if margin else self.base
         leaf = paths.pixel_catalog_file(base, pixel, npix_suffix=self.npix_suffix)
         if self.npix_suffix != "/":
-            return [LeafFile(leaf.path, leaf.fs)]
+            return [LeafFile(leaf.path, leaf.fs, self.archive, self.policy)]
         try:
-            found = sorted(leaf.fs.find(leaf.path))
+            found = sorted(
+                storage_retry.call(
+                    lambda: leaf.fs.find(leaf.path),
+                    service=f"{self.archive} listing",
+                    url=str(leaf),
+                    policy=self.policy,
+                )
+            )
+        except MwlcError:
+            raise
         except Exception as err:  # a listing failure is an unreadable archive; keep the cause
             raise ArchiveError(f"cannot list {leaf}: {type(err).__name__}: {err}") from err
         names = [name for name in found if not Path(name).name.startswith((".", "_"))]
         if not names:
             raise ArchiveError(f"{self.archive} partition {pixel} of {self.uri} has no file under {leaf}")
-        return [LeafFile(name, leaf.fs) for name in names]
+        return [LeafFile(name, leaf.fs, self.archive, self.policy) for name in names]
 
     def require_columns(self, columns: Sequence[str]) -> None:
         """Raise :class:`ArchiveError` naming every column (``a`` or nested ``a.b``) the schema lacks."""
@@ -178,37 +195,36 @@ def open_catalog(uri: str, *, archive: str, storage_options: dict | None = None)
     archive : str
         The archive's name, for messages.
     storage_options : dict, optional
-        fsspec options for S3-like sources (e.g. ``{"client_kwargs": {"endpoint_url": ...}}``).
-        S3 is read anonymously unless they say otherwise (hats' default).
+        fsspec options for S3-like sources (e.g. ``{"client_kwargs": {"endpoint_url": ...}}``),
+        and the read policy (:data:`mwlc.storage.POLICY_KEYS`): a remote source's metadata and
+        leaf files are then read with those timeouts and retries. S3 is read anonymously unless
+        the options say otherwise (hats' default).
 
     Raises
     ------
     ArchiveError
-        If a local path does not exist (checked first), or the source cannot be opened as HATS;
-        the message names the URI and the cause.
+        If a local path does not exist (checked first), or the source cannot be opened as HATS
+        (the message names the URI and the cause), or its metadata could still not be read
+        after the policy's last attempt (naming the URL, the attempts and the last error).
     """
-    import hats
-    from hats.catalog import CatalogCollection
-
     if is_local(uri) and not Path(str(uri).removeprefix("file://")).exists():
         raise ArchiveError(f"HATS source {uri} does not exist (local path not found)")
     options = fsspec_options(uri, storage_options)
+    policy = None if is_local(uri) else read_policy(storage_options)
     try:
         with warnings.catch_warnings():
             # hats 0.11 resolves a collection's inner catalog names as local UPaths *with* the
             # storage options, and universal_pathlib warns that it ignores them: harmless noise.
             warnings.filterwarnings("ignore", "PosixUPath .* ignores protocol and storage_options")
-            opened = hats.read_hats(uri, storage_options=options)
-            margin_dir = None
-            if isinstance(opened, CatalogCollection):
-                margin_dir = opened.default_margin_catalog_dir
-                opened = opened.main_catalog
-            margin = hats.read_hats(margin_dir, single_catalog=True, read_moc=False) if margin_dir else None
+            if policy is None:
+                opened, margin = _read_metadata(uri, options)
+            else:
+                opened, margin = _read_metadata_retried(uri, options, archive, policy)
+    except MwlcError:
+        raise
     except Exception as err:  # any failure to open is an unreadable archive; keep the cause
         raise ArchiveError(f"cannot open HATS source {uri}: {type(err).__name__}: {err}") from err
     info = opened.catalog_info
-    if opened.schema is None:
-        raise ArchiveError(f"cannot open HATS source {uri}: no schema (_common_metadata or _metadata)")
     catalog = HatsCatalog(
         uri=str(uri),
         archive=archive,
@@ -218,6 +234,7 @@ def open_catalog(uri: str, *, archive: str, storage_options: dict | None = None)
         dec_column=info.dec_column,
         npix_suffix=info.npix_suffix,
         pixels=PixelIndex(opened.get_healpix_pixels()),
+        policy=policy,
     )
     if margin is None:
         return catalog
@@ -227,3 +244,69 @@ def open_catalog(uri: str, *, archive: str, storage_options: dict | None = None)
         margin_pixels=PixelIndex(margin.get_healpix_pixels()),
         margin_threshold_arcsec=float(margin.catalog_info.margin_threshold),
     )
+
+
+def _read_metadata(source, options: dict | None = None, *, single_catalog: bool | None = None) -> tuple:
+    """The main catalog and its default margin catalog (or None) of a collection or catalog.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the main catalog has no schema (``_common_metadata`` or ``_metadata``).
+    """
+    import hats
+    from hats.catalog import CatalogCollection
+
+    opened = hats.read_hats(source, single_catalog=single_catalog, storage_options=options)
+    margin_dir = None
+    if isinstance(opened, CatalogCollection):
+        margin_dir = opened.default_margin_catalog_dir
+        opened = opened.main_catalog
+    margin = hats.read_hats(margin_dir, single_catalog=True, read_moc=False) if margin_dir else None
+    if opened.schema is None:
+        raise FileNotFoundError("no schema (_common_metadata or _metadata)")
+    return opened, margin
+
+
+#: The properties file that makes a directory a HATS collection, then those of a bare catalog.
+PROPERTIES_FILES = ("collection.properties", "hats.properties", "properties")
+
+
+def _read_metadata_retried(uri: str, options: dict | None, archive: str, policy: RetryPolicy) -> tuple:
+    """:func:`_read_metadata` of a remote source, retried after faults.
+
+    hats checks which files exist and takes a failed check for a missing file, so a fault there
+    would look like a broken catalog. The properties file is therefore read first, with faults
+    told from a missing file; once it has been read, the source exists, and any failure to read
+    the rest of the metadata is retried.
+    """
+    from hats.io import file_io
+
+    path = file_io.get_upath(uri, **(options or {}))  # hats' own defaults (anonymous S3, block size)
+    storage_retry.single_attempt(path.fs)
+    service = f"{archive} HATS metadata"
+    single_catalog = _properties_file(path, service, policy) != "collection.properties"
+    return storage_retry.call(
+        lambda: _read_metadata(path, single_catalog=single_catalog),
+        service=service,
+        url=str(path),
+        policy=policy,
+        transient=lambda err: True,
+    )
+
+
+def _properties_file(path, service: str, policy: RetryPolicy) -> str:
+    """The first of :data:`PROPERTIES_FILES` under ``path`` (read with retries).
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is none.
+    """
+    for name in PROPERTIES_FILES:
+        try:
+            storage_retry.call((path / name).read_bytes, service=service, url=str(path / name), policy=policy)
+        except FileNotFoundError:
+            continue
+        return name
+    raise FileNotFoundError(f"none of {list(PROPERTIES_FILES)} under {path}")

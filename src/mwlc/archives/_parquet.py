@@ -6,7 +6,9 @@ without pre-buffering (pyarrow would otherwise load whole column chunks, i.e. a 
 single-row-group file) and read through a buffered stream, row groups whose ``_healpix_29``
 statistics lie outside the wanted ranges are skipped (never fetched), and the rest are decoded
 ``batch_rows`` rows at a time. Rows are identified by their position in the file, so a second
-read of other columns can take exactly the rows a first read selected.
+read of other columns can take exactly the rows a first read selected. A remote file with a
+read policy is read through :class:`mwlc.storage_retry.RetryingFile`: each read that meets a
+transient fault is retried at its offset, so the batches come out as without the fault.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ import fsspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from mwlc.net import RetryPolicy
+from mwlc.storage_retry import RetryingFile
 
 #: Bytes pyarrow reads from the file at a time (its buffered input stream).
 STREAM_BUFFER_BYTES = 1 << 20
@@ -34,10 +39,17 @@ class LeafFile:
         Path as ``fs`` names it (no scheme for local files and S3 keys; the URL over HTTP).
     fs : fsspec.AbstractFileSystem
         The file system holding it (pickles, so the file can be read on a Dask worker).
+    archive : str
+        The archive it belongs to, for messages (e.g. ``"ZTF"``).
+    policy : mwlc.net.RetryPolicy, optional
+        How reads of a remote file are retried (:mod:`mwlc.storage_retry`); None: as the file
+        system reads, once.
     """
 
     path: str
     fs: fsspec.AbstractFileSystem
+    archive: str = ""
+    policy: RetryPolicy | None = None
 
     @property
     def is_local(self) -> bool:
@@ -53,17 +65,31 @@ class LeafFile:
 def open_parquet(leaf: LeafFile, metadata: pq.FileMetaData | None = None) -> Iterator[pq.ParquetFile]:
     """``leaf`` opened for streaming reads: no pre-buffering, a buffered input stream.
 
-    ``metadata``, the file's footer from an earlier read, saves reading it again.
+    ``metadata``, the file's footer from an earlier read, saves reading it again. A remote
+    ``leaf`` with a read policy is read through a :class:`~mwlc.storage_retry.RetryingFile`.
+
+    Raises
+    ------
+    mwlc.errors.ArchiveError
+        When a read still fails after the policy's last attempt (naming the file, the attempts
+        and the last error).
     """
-    filesystem = None if leaf.is_local else leaf.fs
-    with pq.ParquetFile(
-        leaf.path,
-        filesystem=filesystem,
-        metadata=metadata,
-        pre_buffer=False,
-        buffer_size=STREAM_BUFFER_BYTES,
-    ) as parquet:
-        yield parquet
+    if leaf.is_local or leaf.policy is None:
+        with pq.ParquetFile(
+            leaf.path,
+            filesystem=None if leaf.is_local else leaf.fs,
+            metadata=metadata,
+            pre_buffer=False,
+            buffer_size=STREAM_BUFFER_BYTES,
+        ) as parquet:
+            yield parquet
+        return
+    service = f"{leaf.archive} leaf file".strip()
+    with RetryingFile(leaf.fs, leaf.path, service=service, policy=leaf.policy) as source:
+        with pq.ParquetFile(
+            source, metadata=metadata, pre_buffer=False, buffer_size=STREAM_BUFFER_BYTES
+        ) as parquet:
+            yield parquet
 
 
 def row_group_starts(metadata: pq.FileMetaData) -> np.ndarray:

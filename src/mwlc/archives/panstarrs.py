@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 
 from mwlc.archives import _crossmatch, _hats, _parquet, require_sample_columns
 from mwlc.archives._hats import SPATIAL_INDEX_COLUMN
-from mwlc.errors import ArchiveError, ConfigError
+from mwlc.errors import ArchiveError, ConfigError, MwlcError
 from mwlc.schema import dictionary_take, lightcurve_batch
 
 log = logging.getLogger(__name__)
@@ -192,6 +192,8 @@ def _footer(leaf: _parquet.LeafFile) -> pq.FileMetaData:
     try:
         with _parquet.open_parquet(leaf) as parquet:
             return parquet.metadata
+    except MwlcError:  # already says which file, and the attempts
+        raise
     except Exception as err:  # an unreadable leaf is an archive failure; keep the cause
         raise ArchiveError(f"reading the footer of {leaf} failed: {type(err).__name__}: {err}") from err
 

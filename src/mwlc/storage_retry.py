@@ -1,0 +1,273 @@
+"""Reads of remote archive files that survive transient faults (S3 and HTTP), retried here.
+
+fsspec's HTTP filesystem never retries; s3fs retries a request 5 times with its own short waits
+(``S3FileSystem.retries``, which its constructor does not take), botocore again up to its
+``max_attempts``, and the two multiply. So the HATS archives' reads are retried at one level
+only, ours, with the config's ``storage.retries`` and ``storage.retry_backoff_s``
+(waits ``retry_backoff_s * 2**k``), each attempt bounded by ``storage.timeout_s``; the libraries
+try once (:func:`mwlc.storage.fsspec_options`, :func:`single_attempt`). A read that still fails
+raises one :class:`~mwlc.errors.ArchiveError` naming the archive, the URL, the attempts and the
+last error.
+
+* :class:`RetryingFile`: a read-only file on an fsspec filesystem whose every read is retried at
+  the same byte offset (the file reopened first). A reader above it (pyarrow) never sees a fault
+  it survived and never gets a byte twice, so a batch already yielded is never yielded again.
+* :func:`call`: any other idempotent remote call (a directory listing, the HATS metadata).
+* :func:`is_transient_read_error`: which failures are worth another attempt.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import fsspec
+
+from mwlc.net import RETRYABLE_STATUS, RetryPolicy, call_with_retries, describe_error, is_transient
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: S3 error codes of a server that is busy or briefly failing (the HTTP status may be absent,
+#: e.g. in a ``SlowDown`` answer parsed from its XML body).
+S3_TRANSIENT_CODES = frozenset(
+    {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "InternalError", "ServiceUnavailable"}
+)
+
+
+@functools.cache
+def _transient_types() -> tuple[type[BaseException], ...]:
+    """The exception classes of aiohttp, botocore and fsspec that mean a transient failure."""
+    import aiohttp
+    import botocore.exceptions as boto
+    from fsspec.exceptions import FSTimeoutError
+
+    return (
+        aiohttp.ClientConnectionError,  # refused, reset, server disconnected, socket timeouts
+        aiohttp.ClientPayloadError,  # a body cut short or reset in the middle
+        boto.HTTPClientError,  # connection closed, connect/read timeouts
+        boto.ConnectionError,  # endpoint unreachable
+        boto.IncompleteReadError,
+        boto.ResponseStreamingError,
+        FSTimeoutError,
+    )
+
+
+def _http_status(err: BaseException) -> int | None:
+    """HTTP status of an aiohttp answer or a botocore ``ClientError``, if ``err`` carries one."""
+    status = getattr(err, "status", None)
+    if isinstance(status, int):
+        return status
+    response = getattr(err, "response", None)
+    if isinstance(response, dict):
+        return response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return None
+
+
+def _s3_code(err: BaseException) -> str | None:
+    """The S3 error code of a botocore ``ClientError`` (``"SlowDown"``...), if ``err`` is one."""
+    response = getattr(err, "response", None)
+    return response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from or while handling, outermost first."""
+    chain: list[BaseException] = []
+    err: BaseException | None = exc
+    while err is not None and all(err is not seen for seen in chain):
+        chain.append(err)
+        err = err.__cause__ or err.__context__
+    return chain
+
+
+def _is_fault(err: BaseException) -> bool:
+    """Whether ``err`` itself (not what caused it) is a transient storage fault."""
+    return (
+        isinstance(err, _transient_types())
+        or _http_status(err) in RETRYABLE_STATUS
+        or _s3_code(err) in S3_TRANSIENT_CODES
+    )
+
+
+def is_transient_read_error(exc: BaseException) -> bool:
+    """Whether a failed storage read (or what caused it) is worth another attempt.
+
+    Transient: a connection refused, reset or closed (also in the middle of a body), a body cut
+    short, a connect or read timeout, an HTTP 429/5xx answer, an S3 ``SlowDown`` (also when
+    s3fs wraps it in an ``OSError``, or fsspec's HTTP filesystem in a ``FileNotFoundError``).
+    Not transient: a missing file (404), a refused access (403), a file that does not parse.
+    """
+    return any(_is_fault(err) for err in _chain(exc)) or is_transient(exc)
+
+
+def describe_read_error(exc: BaseException) -> str:
+    """``Type: message`` of the fault behind ``exc``: the first exception of its chain that is a
+    transient fault itself and says something, else ``exc``.
+
+    Libraries wrap faults in less telling errors: s3fs raises a read timeout as ``IndexError:
+    tuple index out of range`` (``S3File._fetch_range`` reads ``args[1]`` of an ``FSTimeoutError``
+    that has none) and an S3 ``SlowDown`` as ``OSError: [Errno 16]``.
+    """
+    faults = [err for err in _chain(exc) if _is_fault(err)]
+    telling = [err for err in faults if str(err).strip()]
+    return describe_error((telling or faults or [exc])[0])
+
+
+def call(
+    fn: Callable[[], T],
+    *,
+    service: str,
+    url: str,
+    policy: RetryPolicy | None,
+    transient: Callable[[BaseException], bool] = is_transient_read_error,
+) -> T:
+    """``fn()``, retried after transient failures as ``policy`` says (once without a policy).
+
+    Parameters
+    ----------
+    fn : callable
+        An idempotent remote read, without arguments.
+    service : str
+        Who is read, for messages (e.g. ``"ZTF leaf file"``).
+    url : str
+        What is read, for messages.
+    policy : RetryPolicy or None
+        Retries and backoff (s); None: one attempt.
+    transient : callable
+        Which failures are retried.
+
+    Raises
+    ------
+    mwlc.errors.ArchiveError
+        After the last attempt at a transient failure: naming ``service``, ``url``, the attempts
+        and the last error. A failure that is not transient is raised unchanged, at once.
+    """
+    if policy is None:
+        return fn()
+    return call_with_retries(
+        fn,
+        service=service,
+        url=url,
+        policy=policy,
+        transient=transient,
+        wrap_permanent=False,
+        describe=describe_read_error,
+    )
+
+
+def single_attempt(fs: fsspec.AbstractFileSystem) -> None:
+    """Make s3fs try each request once: our retries replace its own loop of 5.
+
+    ``S3FileSystem.retries`` is an attribute, not a constructor option (given as one, it reaches
+    aiobotocore's session and fails), so it is set on the instance; fsspec shares an instance
+    between equal options, and only mwlc's reads give these (they carry our timeouts). Other
+    filesystems are left alone.
+    """
+    protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
+    if "s3" in protocols and getattr(fs, "retries", 1) != 1:
+        fs.retries = 1
+
+
+class RetryingFile:
+    """A remote file opened for reading, each read retried at its offset after a transient fault.
+
+    Reads go through fsspec's file object (its block cache included); after a failure the file
+    is reopened and the read repeated from the same offset, waiting ``retry_backoff_s * 2**k``
+    between attempts. Made for :class:`pyarrow.parquet.ParquetFile`, which takes any object with
+    ``read``, ``seek`` and ``tell``.
+
+    Parameters
+    ----------
+    fs : fsspec.AbstractFileSystem
+        The filesystem holding the file.
+    path : str
+        The file's path on ``fs``.
+    service : str
+        Who is read, for messages (e.g. ``"ZTF leaf file"``).
+    policy : RetryPolicy
+        Retries, backoff (s); the timeout is the filesystem's own (see
+        :func:`mwlc.storage.fsspec_options`).
+
+    Raises
+    ------
+    mwlc.errors.ArchiveError
+        From the constructor or a read, when the last attempt failed (see :func:`call`).
+    """
+
+    def __init__(
+        self, fs: fsspec.AbstractFileSystem, path: str, *, service: str, policy: RetryPolicy
+    ) -> None:
+        self.fs, self.path, self.service, self.policy = fs, path, service, policy
+        self.url = fs.unstrip_protocol(path)
+        self.closed = False
+        self._file: Any = None
+        self._position = 0
+        single_attempt(fs)
+        self.size: int = self._retried(lambda: self._opened().size)
+
+    def _opened(self) -> Any:
+        if self._file is None:
+            self._file = self.fs.open(self.path, "rb")
+        return self._file
+
+    def _discard(self) -> None:
+        """Drop the fsspec file (after a failure: its connection and cache are not trusted)."""
+        file, self._file = self._file, None
+        if file is not None:
+            try:
+                file.close()
+            except Exception:  # noqa: BLE001 - closing a failed read-only file may fail too
+                log.debug("closing %s after a failed read failed too", self.url, exc_info=True)
+
+    def _retried(self, read: Callable[[], T]) -> T:
+        def attempt() -> T:
+            try:
+                return read()
+            except Exception:
+                self._discard()
+                raise
+
+        return call(attempt, service=self.service, url=self.url, policy=self.policy)
+
+    def read(self, nbytes: int = -1) -> bytes:
+        """Up to ``nbytes`` bytes from the current offset (all the rest if negative)."""
+
+        def attempt() -> bytes:
+            file = self._opened()
+            file.seek(self._position)
+            return file.read(nbytes)
+
+        data = self._retried(attempt)
+        self._position += len(data)
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Move the offset (no I/O): from the start, the current offset or the end (0, 1, 2)."""
+        base = {0: 0, 1: self._position, 2: self.size}[whence]
+        self._position = base + offset
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self._discard()
+        self.closed = True
+
+    def __enter__(self) -> RetryingFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

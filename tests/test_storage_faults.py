@@ -1,0 +1,221 @@
+"""Storage faults between the HATS archives and their S3 / HTTP sources (issue 16, item 2).
+
+A fault-injecting loopback proxy (:mod:`tests.servers.proxy`) stands in front of moto S3 (ZTF)
+and of the RangeHTTPServer (Gaia); the real clients (s3fs/botocore, fsspec/aiohttp) read through
+it with a read policy (the config's ``storage`` section) small enough for a fast test. A fetch
+that meets transient faults must give the rows of a fetch without faults; one that meets a
+fault that never clears must fail within its attempts' timeouts and waits, naming the archive,
+the URL, the attempts and the last error.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+import pyarrow as pa
+import pytest
+
+from mwlc.archives import gaia, ztf
+from mwlc.errors import ArchiveError
+from mwlc.net import RetryPolicy
+from mwlc.storage import storage_options
+from tests.servers.base import LoopbackServer
+from tests.servers.proxy import S3_SLOW_DOWN, Forward, leaf_reads, metadata_reads, nth
+
+#: Each read: 1 s timeout, 3 retries (4 attempts), waits of 0.05, 0.1 and 0.2 s.
+POLICY = RetryPolicy(retries=3, backoff_s=0.05, timeout_s=1.0)
+#: The longest a read may take before it fails for good: its attempts' timeouts and the waits.
+WORST_READ_S = POLICY.attempts * POLICY.timeout_s + sum(
+    POLICY.backoff_s * 2**k for k in range(POLICY.retries)
+)
+#: What a failing fetch may take beyond that (opening the metadata, the reads before the fault).
+SLACK_S = 3.0
+#: A stall in the middle of a body, longer than the timeout.
+STALL = {"kind": "stall", "seconds": 4 * POLICY.timeout_s}
+RESET_MID_BODY = {"kind": "reset_body"}
+HTTP_503 = {"kind": "status", "status": 503}
+S3_FAULTS = {"reset mid-body": RESET_MID_BODY, "503 SlowDown": S3_SLOW_DOWN, "stall": STALL}
+HTTP_FAULTS = {"reset mid-body": RESET_MID_BODY, "503": HTTP_503, "stall": STALL}
+#: How each fault shows in the log line of the attempt it failed.
+SEEN_AS = {
+    "reset mid-body": r"ClientPayloadError: Response payload is not completed",
+    "503 SlowDown": r"ClientError: An error occurred \(SlowDown\)",
+    "503": r"ClientResponseError: 503",
+    "stall": r"\w*(ReadTimeoutError|SocketTimeoutError|TimeoutError): ",
+}
+#: The leaf reads (ranged GETs of ``Npix=`` files) hit by the three transient faults: one in the
+#: footers, the others later (a fetch makes about 75 of them).
+FAULTED_READS = (0, 30, 60)
+
+
+def _table(batches) -> pa.Table:
+    return pa.Table.from_batches(list(batches))
+
+
+@pytest.fixture(scope="module")
+def s3_proxy(moto_endpoint, ztf_s3):
+    """The proxy in front of moto, which holds the ZTF collection."""
+    with LoopbackServer(Forward(moto_endpoint)) as proxy:
+        yield proxy
+
+
+@pytest.fixture(scope="module")
+def http_proxy(gaia_http_server, gaia_http):
+    """The proxy in front of the RangeHTTPServer of the Gaia collection."""
+    host, port = gaia_http_server.server_address[:2]
+    with LoopbackServer(Forward(f"http://{host}:{port}")) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def s3(s3_proxy):
+    s3_proxy.reset()
+    yield s3_proxy
+    s3_proxy.reset()
+
+
+@pytest.fixture
+def http(http_proxy):
+    http_proxy.reset()
+    yield http_proxy
+    http_proxy.reset()
+
+
+@pytest.fixture(scope="module")
+def ztf_rows(ztf_hats, ztf_sample) -> pa.Table:
+    """The ZTF g-band rows of the sample, read from the local collection."""
+    return _table(ztf.fetch(ztf_sample, source=str(ztf_hats), bands=["ztf_g"]))
+
+
+@pytest.fixture(scope="module")
+def gaia_rows(gaia_hats, gaia_sample) -> pa.Table:
+    """The Gaia rows of the sample, read from the local collection."""
+    return _table(gaia.fetch(gaia_sample, source=str(gaia_hats)))
+
+
+def fetch_ztf(proxy: LoopbackServer, sample, source: str) -> pa.Table:
+    options = storage_options(proxy.url, POLICY)
+    return _table(ztf.fetch(sample, source=source, bands=["ztf_g"], storage_options=options))
+
+
+def fetch_gaia(proxy: LoopbackServer, sample, hats_dir) -> pa.Table:
+    source = f"{proxy.url}/{hats_dir.name}/"
+    return _table(gaia.fetch(sample, source=source, storage_options=storage_options(None, POLICY)))
+
+
+def failed_attempts(caplog) -> list[str]:
+    """The log lines of the failed attempts that were retried."""
+    return [r.getMessage() for r in caplog.records if re.search(r"attempt \d+/\d+ failed", r.getMessage())]
+
+
+def inject_transient(proxy: LoopbackServer, faults: dict[str, dict]) -> None:
+    for k, fault in zip(FAULTED_READS, faults.values(), strict=True):
+        proxy.fault_when(nth(k, leaf_reads), **fault)
+
+
+# --------------------------------------------------------------------------- transient faults
+
+
+def test_ztf_over_s3_survives_three_transient_faults_with_identical_rows(
+    s3, ztf_s3, ztf_sample, ztf_rows, caplog
+):
+    assert ztf_rows.num_rows > 0
+    inject_transient(s3, S3_FAULTS)
+    with caplog.at_level(logging.WARNING, logger="mwlc"):
+        rows = fetch_ztf(s3, ztf_sample, ztf_s3)
+    assert rows.equals(ztf_rows)
+    retried = failed_attempts(caplog)
+    assert len(retried) == 3, retried
+    for line, fault in zip(retried, S3_FAULTS, strict=True):
+        assert re.search(r"ZTF leaf file \(s3://ipac-irsa-ztf/\S+Npix=\d+\S*\): attempt 1/4 failed", line)
+        assert re.search(SEEN_AS[fault], line), (fault, line)
+
+
+def test_gaia_over_http_survives_three_transient_faults_with_identical_rows(
+    http, gaia_hats, gaia_sample, gaia_rows, caplog
+):
+    assert gaia_rows.num_rows > 0
+    inject_transient(http, HTTP_FAULTS)
+    with caplog.at_level(logging.WARNING, logger="mwlc"):
+        rows = fetch_gaia(http, gaia_sample, gaia_hats)
+    assert rows.equals(gaia_rows)
+    retried = failed_attempts(caplog)
+    assert len(retried) == 3, retried
+    for line, fault in zip(retried, HTTP_FAULTS, strict=True):
+        url = rf"{re.escape(http.url)}/\S+Npix=\d+\S*"
+        assert re.search(rf"Gaia leaf file \({url}\): attempt 1/4 failed", line)
+        assert re.search(SEEN_AS[fault], line), (fault, line)
+
+
+def test_faults_while_opening_the_metadata_are_retried(s3, ztf_s3, ztf_sample, ztf_rows, caplog):
+    """hats takes a failed existence check for a missing file: the open is retried all the same."""
+    schema_checks = nth(0, lambda r: r.method == "HEAD" and r.path.endswith("_common_metadata"))
+    partitions = nth(0, lambda r: r.method == "GET" and r.path.endswith("partition_info.csv"))
+    s3.fault_when(nth(0, metadata_reads), **S3_SLOW_DOWN)
+    s3.fault_when(schema_checks, **HTTP_503)
+    s3.fault_when(partitions, **RESET_MID_BODY)
+    with caplog.at_level(logging.WARNING, logger="mwlc"):
+        rows = fetch_ztf(s3, ztf_sample, ztf_s3)
+    assert rows.equals(ztf_rows)
+    retried = failed_attempts(caplog)
+    assert retried and all("ZTF HATS metadata (s3://ipac-irsa-ztf/" in line for line in retried), retried
+
+
+# --------------------------------------------------------------------------- persistent faults
+
+
+@pytest.mark.parametrize("fault", S3_FAULTS)
+def test_ztf_over_s3_fails_after_its_attempts_naming_the_url_when_a_fault_persists(
+    s3, ztf_s3, ztf_sample, fault
+):
+    s3.fault_when(leaf_reads, **S3_FAULTS[fault])
+    started = time.monotonic()
+    with pytest.raises(ArchiveError) as failure:
+        fetch_ztf(s3, ztf_sample, ztf_s3)
+    elapsed = time.monotonic() - started
+    assert re.match(
+        r"ZTF leaf file \(s3://ipac-irsa-ztf/ztf/enhanced/dr24/lc/hats/\S+/Npix=\d+/part0\.snappy\.parquet\) "
+        rf"failed after 4 attempt\(s\): {SEEN_AS[fault]}",
+        str(failure.value),
+    ), str(failure.value)
+    assert elapsed <= WORST_READ_S + SLACK_S
+
+
+@pytest.mark.parametrize("fault", HTTP_FAULTS)
+def test_gaia_over_http_fails_after_its_attempts_naming_the_url_when_a_fault_persists(
+    http, gaia_hats, gaia_sample, fault
+):
+    http.fault_when(leaf_reads, **HTTP_FAULTS[fault])
+    started = time.monotonic()
+    with pytest.raises(ArchiveError) as failure:
+        fetch_gaia(http, gaia_sample, gaia_hats)
+    elapsed = time.monotonic() - started
+    assert re.match(
+        rf"Gaia leaf file \({re.escape(http.url)}/{gaia_hats.name}/\S+/Npix=\d+\S*\.parquet\) "
+        rf"failed after 4 attempt\(s\): {SEEN_AS[fault]}",
+        str(failure.value),
+    ), str(failure.value)
+    assert elapsed <= WORST_READ_S + SLACK_S
+
+
+def test_a_metadata_fault_that_persists_fails_naming_the_file_and_the_attempts(s3, ztf_s3, ztf_sample):
+    s3.fault_when(metadata_reads, **S3_SLOW_DOWN)
+    started = time.monotonic()
+    with pytest.raises(ArchiveError) as failure:
+        fetch_ztf(s3, ztf_sample, ztf_s3)
+    assert re.match(
+        r"ZTF HATS metadata \(s3://ipac-irsa-ztf/ztf/enhanced/dr24/lc/hats/collection\.properties\) "
+        r"failed after 4 attempt\(s\): ClientError: An error occurred \(SlowDown\)",
+        str(failure.value),
+    ), str(failure.value)
+    assert time.monotonic() - started <= WORST_READ_S + SLACK_S
+
+
+def test_a_missing_file_is_not_retried(s3, ztf_s3, ztf_sample, caplog):
+    with caplog.at_level(logging.WARNING, logger="mwlc"), pytest.raises(ArchiveError) as failure:
+        fetch_ztf(s3, ztf_sample, ztf_s3.replace("dr24", "dr99"))
+    message = str(failure.value)
+    assert re.match(r"cannot open HATS source s3://\S+/dr99/\S+: FileNotFoundError", message)
+    assert not failed_attempts(caplog)
