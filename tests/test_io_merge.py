@@ -11,8 +11,7 @@ import pytest
 from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
-from mwlc.fetch import file_sha256
-from mwlc.io import write_lightcurve_shard
+from mwlc.io import file_sha256, write_lightcurve_shard
 from mwlc.merge import (
     InconsistentShardsError,
     check_archive_shards,

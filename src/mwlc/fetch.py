@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -13,22 +12,13 @@ from urllib.parse import urlparse
 
 from mwlc.archives._dask import attached
 from mwlc.archives.registry import get_archive
-from mwlc.io import write_lightcurve_shard
+from mwlc.io import file_sha256, write_lightcurve_shard
 from mwlc.joblog import redact, redact_params
 from mwlc.limits import MemoryWatchdog
 from mwlc.sample.build import read_shard
 from mwlc.schema import file_metadata
 
 log = logging.getLogger(__name__)
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def params_sha256(source: str, params: dict) -> str:

@@ -8,6 +8,7 @@ renamed only when complete: a killed job never leaves a file that reads as a fin
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Iterable
@@ -23,6 +24,15 @@ log = logging.getLogger(__name__)
 
 #: Rows per parquet row group: large enough for fast scans, small enough to stream.
 ROW_GROUP_ROWS = 1_000_000
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @contextmanager
