@@ -1,4 +1,4 @@
-"""What a job pays before it reads anything: the modules its script imports.
+"""What a job pays before it reads anything: the modules its script imports, and numba's cache.
 
 A job that reads no catalog (sample, gather, merge, benchmarks, plots, monitor) must not load
 lsdb, hats, dask or the archive clients (hundreds of MB and seconds per job, at hundreds of
@@ -12,11 +12,14 @@ import ast
 import json
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from mwlc import jitcache
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted((REPO / "workflow" / "scripts").glob("*.py"))
@@ -116,3 +119,58 @@ def test_the_sample_order_is_hats_spatial_index():
     labels = pd.Series(["x"] * len(ra))
     expected = np.lexsort((dec, ra, compute_spatial_index(ra, dec)))
     assert healpix_order(ra, dec, labels).tolist() == expected.tolist()
+
+
+# --------------------------------------------------------------------------- numba's cache
+
+
+@pytest.fixture
+def alignment_functions(monkeypatch):
+    """hats' jitted pixel-alignment functions, without a cache (the session may have given them
+    one: tests/fixtures_workflow.py); their caches are restored afterwards."""
+    import hats.pixel_tree.pixel_alignment as alignment
+    from numba.core import config
+    from numba.core.caching import NullCache
+    from numba.core.dispatcher import Dispatcher
+
+    dispatchers = [v for v in vars(alignment).values() if isinstance(v, Dispatcher)]
+    saved = [d._cache for d in dispatchers]
+    for dispatcher in dispatchers:
+        dispatcher._cache = NullCache()
+    yield dispatchers
+    for dispatcher, cache in zip(dispatchers, saved, strict=True):
+        dispatcher._cache = cache
+    monkeypatch.undo()
+    config.reload_config()
+
+
+def test_without_numba_cache_dir_nothing_is_cached(alignment_functions, monkeypatch):
+    from numba.core.caching import NullCache
+
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    assert jitcache.cache_jitted_functions() == 0
+    assert all(isinstance(d._cache, NullCache) for d in alignment_functions)
+
+
+def test_hats_jitted_functions_cache_into_numba_cache_dir(alignment_functions, monkeypatch, tmp_path):
+    from numba.core.caching import FunctionCache
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    assert len(alignment_functions) >= 4  # perform_align_trees and the helpers it calls
+    assert jitcache.cache_jitted_functions() >= len(alignment_functions)
+    for dispatcher in alignment_functions:
+        assert isinstance(dispatcher._cache, FunctionCache)
+        assert Path(dispatcher._cache._cache_path).is_relative_to(tmp_path), dispatcher
+    assert jitcache.cache_jitted_functions() == 0  # once per function
+
+
+def test_a_job_without_numba_does_not_import_it():
+    code = textwrap.dedent(
+        """
+        import os
+        os.environ["NUMBA_CACHE_DIR"] = "/nonexistent"
+        from mwlc.jitcache import cache_jitted_functions
+        assert cache_jitted_functions() == 0
+        """
+    )
+    assert loaded_after([code], ("numba",)) == [[]]
