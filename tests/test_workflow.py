@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +19,7 @@ import yaml
 from astropy.table import Table
 
 from mwlc.archives.registry import get_archive
+from mwlc.config import deep_merge
 from mwlc.schema import BANDS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,9 +32,10 @@ pytestmark = pytest.mark.workflow
 
 
 def snakemake(
-    workdir: Path, *args: str, check: bool = True, timeout: int = 600
+    workdir: Path, *args: str, check: bool = True, timeout: int = 600, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
-    """Run snakemake in ``workdir`` on the demo config; output captured as text."""
+    """Run snakemake in ``workdir`` on the demo config (``env``: its environment, default this
+    process's); output captured as text."""
     cmd = [
         sys.executable,
         "-m",
@@ -45,7 +48,7 @@ def snakemake(
         "config/demo.yaml",
         *args,
     ]
-    result = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env)
     if check and result.returncode != 0:
         raise AssertionError(
             f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
@@ -68,6 +71,27 @@ def new_workdir(tmp_path: Path) -> Path:
     workdir = tmp_path / "run"
     shutil.copytree(REPO / "config", workdir / "config")
     return workdir
+
+
+def edit_demo_config(workdir: Path, changes: dict) -> dict:
+    """Merge ``changes`` into ``workdir``'s config/demo.yaml (mappings key by key, as Snakemake
+    merges config files); returns the new config."""
+    demo_yaml = workdir / "config" / "demo.yaml"
+    config = deep_merge(yaml.safe_load(demo_yaml.read_text()), changes)
+    demo_yaml.write_text(yaml.safe_dump(config, sort_keys=False))
+    return config
+
+
+def restrict_to_archives(workdir: Path, archives: Sequence[str], **changes) -> list[str]:
+    """Switch every demo archive but ``archives`` off in ``workdir``'s config/demo.yaml (same
+    sample, same shards), and merge ``changes``; returns the archives whose snapshots the run builds."""
+    config = yaml.safe_load((workdir / "config" / "demo.yaml").read_text())
+    unknown = set(archives) - set(config["archives"])
+    assert not unknown, f"not demo archives: {unknown}"
+    switched_off = {name: {"enabled": False} for name in config["archives"] if name not in archives}
+    built = [name for name in config["demo"]["archives"] if name in archives]
+    edit_demo_config(workdir, {"archives": switched_off, "demo": {"archives": built}, **changes})
+    return built
 
 
 @pytest.fixture
@@ -137,6 +161,9 @@ def test_bad_config_stops_before_any_job(tmp_path, text):
 
 def test_an_empty_sample_stops_the_run_before_any_archive_job(tmp_path):
     workdir = new_workdir(tmp_path)
+    # Every fetch job waits for the sample: one archive shows it. Without the monitor, which would
+    # wait its idle_grace_s after the failure before it ends.
+    restrict_to_archives(workdir, ["heasarc"], monitor={"enabled": False})
     (workdir / "config/demo_sample.csv").write_text("name,ra,dec,label\n")
     result = snakemake(workdir, "--cores", "2", "--keep-going", check=False)
     assert result.returncode != 0
@@ -193,6 +220,25 @@ def test_every_job_has_a_benchmark(demo_run):
     data_jobs = 1 + len(ARCHIVES) * (N_SHARDS + 2) + 1  # sample, demo build, fetch, gather, merge
     assert len(tsvs) == data_jobs + 6  # gather_benchmarks and 5 plots; the monitor has none
     assert all(t.read_text().startswith("s\th:m:s\tmax_rss") for t in tsvs)
+
+
+#: Archives read through lsdb, whose jobs run hats' numba-compiled code.
+LSDB_ARCHIVES = ("ztf", "gaia", "panstarrs")
+
+
+def test_lsdb_jobs_share_compiled_code_through_the_working_directory(demo_run):
+    """numba compiles hats' code once per working directory (.snakemake/numba_cache), not per job."""
+    indexes = [p.name for p in (demo_run / ".snakemake/numba_cache").rglob("*.nbi")]
+    assert any(name.startswith("pixel_alignment.perform_align_trees-") for name in indexes), indexes
+    pattern = re.compile(r"numba code loaded from the cache (\d+) times, compiled (\d+) times")
+    counts = []
+    for archive in LSDB_ARCHIVES:
+        for log in sorted((demo_run / f"logs/demo/fetch_lightcurves/{archive}").glob("*.log")):
+            found = pattern.search(log.read_text())
+            assert found, log
+            counts.append((int(found[1]), int(found[2])))
+    assert len(counts) == len(LSDB_ARCHIVES) * N_SHARDS
+    assert any(loaded > 0 and compiled == 0 for loaded, compiled in counts), counts
 
 
 def test_second_run_has_nothing_to_do(demo_run):
@@ -279,8 +325,14 @@ def rows_of(frame: pd.DataFrame) -> list[tuple]:
     return sorted(flat.astype({"label": str, "band": str}).itertuples(index=False, name=None))
 
 
+#: The kill test's archives: two whose jobs are short (what is tested is Snakemake's bookkeeping and
+#: the shard files' atomic writes, the same for every archive).
+KILL_ARCHIVES = ("wise", "heasarc")
+
+
 def test_a_killed_run_redoes_only_unfinished_jobs(tmp_path):
     workdir = new_workdir(tmp_path)
+    restrict_to_archives(workdir, KILL_ARCHIVES)
     snakemake(workdir, "--cores", "1", "--until", "build_demo_archive", "sample")
     cmd = [
         sys.executable,
@@ -298,7 +350,7 @@ def test_a_killed_run_redoes_only_unfinished_jobs(tmp_path):
     log = (workdir / "run.log").open("w")
     proc = subprocess.Popen(cmd, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     dataset = workdir / "results/demo/lightcurves.parquet"
-    total = len(ARCHIVES) * N_SHARDS
+    total = len(KILL_ARCHIVES) * N_SHARDS
     deadline = time.monotonic() + 300
     # Kill Snakemake and its jobs as soon as it has recorded one finished fetch job.
     while (

@@ -28,6 +28,11 @@ DATASET = f"{RESULTS}/lightcurves.parquet"
 DEMO = config.get("demo") or {}
 DEMO_DIR = DEMO.get("directory", "resources/demo").rstrip("/")
 
+# numba's machine code for hats (lsdb's HEALPix alignment) is compiled by the first job that needs
+# it and loaded from here by every later job of this working directory (src/mwlc/jitcache.py);
+# jobs inherit the variable, and cluster jobs set it again when they read this file.
+os.environ.setdefault("NUMBA_CACHE_DIR", os.path.abspath(".snakemake/numba_cache"))
+
 
 wildcard_constraints:
     shard=r"\d{4}",
