@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -119,6 +120,26 @@ def test_dry_run_has_one_fetch_job_per_archive_and_shard(tmp_path):
 def test_dry_run_job_count_follows_n_shards(tmp_path):
     counts = job_counts(snakemake(new_workdir(tmp_path), "-n", "--quiet", "rules", "--config", "n_shards=7"))
     assert counts["fetch_lightcurves"] == 7 * len(ARCHIVES)
+
+
+def test_n_shards_auto_follows_the_sample_file_before_it_is_read(tmp_path):
+    workdir = new_workdir(tmp_path)
+    rng = np.random.default_rng(3)
+    rows = pd.DataFrame(
+        {"ra": rng.uniform(150, 160, 25_001), "dec": rng.uniform(0, 10, 25_001), "label": "x"}
+    )
+    rows.to_csv(workdir / "config" / "big.csv", index=False)
+    (workdir / "config" / "auto.yaml").write_text(
+        "n_shards: auto\nsample:\n  sources: [{source: file, path: config/big.csv}]\n"
+    )
+    result = snakemake(workdir, "-n", "--quiet", "rules", "--configfile", "config/auto.yaml")
+    defaults = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["archives"]
+    enabled = [name for name, params in defaults.items() if params.get("enabled", True)]
+    assert job_counts(result)["fetch_lightcurves"] == 3 * len(enabled)  # ceil(25,001 / 10,000) shards
+    until = snakemake(
+        workdir, "-n", "--quiet", "rules", "--configfile", "config/auto.yaml", "--until", "sample"
+    )
+    assert job_counts(until) == {"sample": 1}
 
 
 def test_until_sample_runs_only_the_sample_job(tmp_path):

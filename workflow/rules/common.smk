@@ -1,6 +1,7 @@
 # Helpers used by the rules: the only place for Python in the rule files.
 from mwlc.config import check_config, enabled_archives, load_schema
 from mwlc.errors import ConfigError
+from mwlc.sample.size import auto_n_shards
 import os
 
 import yaml
@@ -22,6 +23,8 @@ RUN = config["run_id"]
 RESULTS = f"results/{RUN}"
 LOGS = f"logs/{RUN}"
 BENCHMARKS = f"benchmarks/{RUN}"
+if config["n_shards"] == "auto":  # fixed now, before the sample exists: the DAG is static
+    config["n_shards"] = auto_n_shards(config["sample"]["sources"], config["objects_per_shard"])
 SHARDS = [f"{i:04d}" for i in range(config["n_shards"])]
 ARCHIVES = enabled_archives(config)
 DATASET = f"{RESULTS}/lightcurves.parquet"
