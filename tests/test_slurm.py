@@ -75,6 +75,6 @@ def test_demo_workflow_on_slurm_equals_the_local_run(slurm_cluster, local_demo_r
     assert_same_data(workdir, local_demo_run)
     # Each job's benchmark is written on the node. The monitor, which only sees this machine, is off,
     # so the local jobs are gather_benchmarks and four plots (no resource overview).
-    assert len(list((workdir / "benchmarks/demo").rglob("*.tsv"))) == CLUSTER_JOBS + 5
+    assert len(list((workdir / RUN / "benchmarks").rglob("*.tsv"))) == CLUSTER_JOBS + 5
     assert not (workdir / RUN / "monitor").exists()
     assert not (workdir / RUN / "figures/resources.png").exists()

@@ -189,7 +189,7 @@ def test_demo_logs_say_the_data_are_synthetic(demo_run):
 
 
 def test_every_job_has_a_benchmark(demo_run):
-    tsvs = list((demo_run / "benchmarks/demo").rglob("*.tsv"))
+    tsvs = list((demo_run / "results/demo/benchmarks").rglob("*.tsv"))
     data_jobs = 1 + len(ARCHIVES) * (N_SHARDS + 2) + 1  # sample, demo build, fetch, gather, merge
     assert len(tsvs) == data_jobs + 6  # gather_benchmarks and 5 plots; the monitor has none
     assert all(t.read_text().startswith("s\th:m:s\tmax_rss") for t in tsvs)

@@ -21,7 +21,7 @@ for _note in CONFIG_DEPRECATIONS:
 RUN = config["run_id"]
 RESULTS = f"results/{RUN}"
 LOGS = f"logs/{RUN}"
-BENCHMARKS = f"benchmarks/{RUN}"
+BENCHMARKS = f"{RESULTS}/benchmarks"
 SHARDS = [f"{i:04d}" for i in range(config["n_shards"])]
 ARCHIVES = enabled_archives(config)
 DATASET = f"{RESULTS}/lightcurves.parquet"
