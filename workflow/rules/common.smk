@@ -1,4 +1,5 @@
 # Helpers used by the rules: the only place for Python in the rule files.
+from mwlc.archives.services import SERVICES, service_units
 from mwlc.config import check_config, enabled_archives, load_schema
 from mwlc.errors import ConfigError
 import os
@@ -69,19 +70,25 @@ def archive_source(wildcards):
     return config["archives"][wildcards.archive]["source"]
 
 
-# Archives that send one request per object to MAST: their jobs hold `mast_requests` (a global
-# resource capped in profiles/default) equal to their threads, the requests they keep in flight.
-MAST_ARCHIVES = ("tess_kepler", "hcv")
-
-
 def fetch_mem_mb(wildcards, attempt):
     """The archive's memory limit (config fetch_mem_mb), doubled, tripled... on retries."""
     limits = config["fetch_mem_mb"]
     return limits.get(wildcards.archive, limits["default"]) * attempt
 
 
-def mast_requests(wildcards, threads):
-    return threads if wildcards.archive in MAST_ARCHIVES else 0
+def _service_units(service):
+    """A resource function: the units of `service` a fetch job holds (mwlc.archives.services)."""
+
+    def units(wildcards, threads):
+        source = config["archives"][wildcards.archive]["source"]
+        return service_units(wildcards.archive, source, threads)[service]
+
+    return units
+
+
+# Each fetch job holds one unit of its archive's service (IRSA S3, STScI S3, LINCC HTTP, HEASARC
+# TAP; MAST: one per request in flight), global resources capped in profiles/*/config.yaml.
+SERVICE_RESOURCES = {service: _service_units(service) for service in SERVICES}
 
 
 def demo_archive_input(wildcards):

@@ -1,0 +1,137 @@
+"""Per-service caps: each fetch job holds one unit of its archive's service, and both profiles cap
+every service with a stated reason.
+
+Snakemake never runs jobs whose summed units exceed a global resource (tests/test_workflow_mast.py
+shows it for ``mast_requests`` with the jobs' log spans); so one unit per job and a cap of N
+in the profile mean at most N jobs on that service at once. The DAG is inspected without running
+anything.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mwlc.archives.registry import ARCHIVES
+from mwlc.archives.services import ARCHIVE_SERVICES, SERVICES, is_local_source, service_units
+from tests.test_workflow import SNAKEFILE, new_workdir
+
+REPO = Path(__file__).resolve().parents[1]
+PROFILES = ("default", "slurm")
+
+# The DAG's jobs and their resources, through Snakemake's API (a dry run prints no resources for
+# rules with a `message:`). One JSON line per job.
+DAG_JOBS = textwrap.dedent("""
+    import json, sys
+    from pathlib import Path
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import (
+        ConfigSettings, DAGSettings, OutputSettings, Quietness, ResourceSettings,
+    )
+
+    snakefile, workdir, *configfiles = sys.argv[1:]
+    with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
+        workflow_api = api.workflow(
+            resource_settings=ResourceSettings(cores=2),
+            config_settings=ConfigSettings(configfiles=[Path(c) for c in configfiles]),
+            snakefile=Path(snakefile),
+            workdir=Path(workdir),
+        )
+        workflow_api.dag(DAGSettings())
+        workflow = workflow_api._workflow
+        workflow._prepare_dag(forceall=True, ignore_incomplete=True, lock_warn_only=True)
+        workflow._build_dag()
+        for job in workflow.dag.jobs:
+            resources = {k: v for k, v in job.resources.items() if isinstance(v, int)}
+            print(json.dumps({"rule": job.rule.name, "wildcards": dict(job.wildcards.items()),
+                              "resources": resources}))
+""")
+
+
+def dag_jobs(workdir: Path, *configfiles: str) -> list[dict]:
+    result = subprocess.run(
+        [sys.executable, "-c", DAG_JOBS, str(SNAKEFILE), str(workdir), *configfiles],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+
+
+def test_every_archive_declares_a_known_service():
+    assert set(ARCHIVE_SERVICES) == set(ARCHIVES)
+    assert set(ARCHIVE_SERVICES.values()) == set(SERVICES)
+
+
+def test_a_job_holds_one_unit_of_its_service_and_none_of_the_others():
+    assert service_units("ztf", "s3://ipac-irsa-ztf/ztf/enhanced/dr24/lc/hats", 2) == {
+        "irsa_s3": 1,
+        "stsci_s3": 0,
+        "lincc_http": 0,
+        "heasarc_tap": 0,
+        "mast_requests": 0,
+    }
+    assert service_units("gaia", "https://data.lsdb.io/hats/gaia_dr3_epoch_phot/", 2)["lincc_http"] == 1
+    assert service_units("heasarc", "https://heasarc.gsfc.nasa.gov/xamin/vo/tap", 1)["heasarc_tap"] == 1
+    assert service_units("hcv", "https://catalogs.mast.stsci.edu/api/v0.1/hsc", 3)["mast_requests"] == 3
+
+
+def test_a_local_copy_holds_no_service_except_mast_requests():
+    assert not any(service_units("ztf", "resources/demo/ztf", 2).values())
+    assert not any(service_units("wise", "file:///data/unwise", 2).values())
+    # the TESS/Kepler index may be local; its downloads still go to MAST
+    assert service_units("tess_kepler", "config/tess_kepler_index.csv", 2)["mast_requests"] == 2
+    assert is_local_source("/abs/path") and not is_local_source("s3://bucket/key")
+
+
+def test_an_archive_without_a_service_is_named():
+    with pytest.raises(KeyError, match="archive 'toy' declares no service"):
+        service_units("toy", "s3://bucket", 1)
+
+
+def test_both_profiles_cap_every_service_equally_and_say_why():
+    caps = {}
+    for profile in PROFILES:
+        path = REPO / "profiles" / profile / "config.yaml"
+        caps[profile] = yaml.safe_load(path.read_text())["resources"]
+        lines = path.read_text().splitlines()
+        for service in SERVICES:
+            assert isinstance(caps[profile][service], int) and caps[profile][service] >= 1
+            line = next(i for i, text in enumerate(lines) if text.strip().startswith(f"{service}:"))
+            assert lines[line - 1].strip().startswith("#"), f"{profile}: no reason above {service}"
+    assert caps["default"] == caps["slurm"]
+
+
+@pytest.mark.workflow
+def test_fetch_jobs_hold_their_archives_service_in_the_dag(tmp_path):
+    workdir = new_workdir(tmp_path)
+    (workdir / "config" / "remote.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "n_shards": 2,
+                "sample": {"sources": [{"source": "file", "path": "config/demo_sample.csv"}]},
+                # the real remote sources of config.yaml, but HEASARC from a local copy
+                "archives": {"heasarc": {"source": "resources/heasarc"}},
+            }
+        )
+    )
+    fetches = [job for job in dag_jobs(workdir, "config/remote.yaml") if job["rule"] == "fetch_lightcurves"]
+    enabled = {job["wildcards"]["archive"] for job in fetches}
+    assert {"ztf", "gaia", "panstarrs", "wise", "heasarc", "hcv"} <= enabled  # config.yaml's defaults
+    assert len(fetches) == len(enabled) * 2
+    for job in fetches:
+        archive, held = job["wildcards"]["archive"], {s: job["resources"][s] for s in SERVICES}
+        expected = dict.fromkeys(SERVICES, 0)
+        if ARCHIVE_SERVICES[archive] == "mast_requests":
+            expected["mast_requests"] = job["resources"]["_cores"]  # one per request in flight
+        elif archive != "heasarc":  # a local copy holds nothing
+            expected[ARCHIVE_SERVICES[archive]] = 1
+        assert held == expected, job
