@@ -8,7 +8,8 @@ its rule and wildcards.
 
 Modules: :mod:`~mwlc.monitor.jobs` (which job a process tree runs, which process is
 Snakemake), :mod:`~mwlc.monitor.sampling` (one sample of the machine and every job; units),
-:mod:`~mwlc.monitor.loop` (the loop and its stop conditions).
+:mod:`~mwlc.monitor.snakemake_log` (jobs failed for good, from Snakemake's
+log), :mod:`~mwlc.monitor.loop` (the loop and its stop conditions).
 
 The monitor runs as the rule ``monitor_resources`` (``threads: 0``) and stops by itself:
 see :func:`run_monitor` for the stop conditions and exit codes.
@@ -27,6 +28,7 @@ from mwlc.monitor.jobs import (
 )
 from mwlc.monitor.loop import (
     EXIT_DONE,
+    EXIT_FAILED,
     EXIT_IDLE,
     EXIT_SNAKEMAKE_GONE,
     EXIT_TIMEOUT,
@@ -38,6 +40,7 @@ from mwlc.monitor.sampling import MIB, USAGE_COLUMNS, Sampler
 
 __all__ = [
     "EXIT_DONE",
+    "EXIT_FAILED",
     "EXIT_IDLE",
     "EXIT_SNAKEMAKE_GONE",
     "EXIT_TIMEOUT",

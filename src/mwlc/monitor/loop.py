@@ -13,11 +13,12 @@ import psutil
 
 from mwlc.monitor.jobs import find_snakemake_process, own_job_root
 from mwlc.monitor.sampling import MIB, USAGE_COLUMNS, Sampler
+from mwlc.monitor.snakemake_log import FailureWatch, find_snakemake_log
 
 log = logging.getLogger(__name__)
 
 #: Exit codes of :func:`run_monitor`.
-EXIT_DONE, EXIT_SNAKEMAKE_GONE, EXIT_IDLE, EXIT_TIMEOUT = 0, 2, 3, 4
+EXIT_DONE, EXIT_SNAKEMAKE_GONE, EXIT_IDLE, EXIT_TIMEOUT, EXIT_FAILED = 0, 2, 3, 4, 5
 
 
 @dataclass
@@ -69,6 +70,7 @@ def run_monitor(
     interval_s: float = 2.0,
     main: psutil.Process | None = None,
     exclude: set[int] | None = None,
+    snakemake_log: str | None = None,
 ) -> int:
     """Sample every ``interval_s`` seconds into ``output_csv`` until the run ends.
 
@@ -77,6 +79,10 @@ def run_monitor(
     * all ``rules.targets`` exist and were written during the run → finish the jobs running
       then (at most ``final_wait_s``), exit :data:`EXIT_DONE` (0);
     * the Snakemake process is gone → :data:`EXIT_SNAKEMAKE_GONE`;
+    * Snakemake's log reports a job failed for good (no retry left) and no job has run for two
+      samples in a row: Snakemake will start nothing more and waits only for the monitor →
+      :data:`EXIT_FAILED` at once, not after ``idle_grace_s`` (with ``--keep-going`` the
+      monitor records the jobs that still run first);
     * no job process for ``idle_grace_s`` (a job failed and Snakemake waits for its running
       jobs, or the run stalled) → :data:`EXIT_IDLE`; but if the targets already existed at the
       start and no job ever ran, there was nothing to monitor → exit 0 with the rows taken;
@@ -96,6 +102,9 @@ def run_monitor(
         The Snakemake main process (default: found among this process's ancestors).
     exclude : set of int, optional
         Job roots not to record (default: the monitor's own job).
+    snakemake_log : str, optional
+        Snakemake's log of the run (default: the ``.snakemake/log/*.snakemake.log`` file ``main``
+        holds open); without one, failures are noticed only by ``idle_grace_s``.
 
     Returns
     -------
@@ -105,6 +114,10 @@ def run_monitor(
     main = main or find_snakemake_process()
     exclude = exclude if exclude is not None else {own_job_root(main.pid)}
     sampler = Sampler(main, exclude)
+    snakemake_log = snakemake_log or find_snakemake_log(main)
+    failures = FailureWatch(snakemake_log) if snakemake_log else None
+    if failures is None:
+        log.warning("Snakemake's log file not found: a failed job is noticed after idle_grace_s only")
     log.info(
         "monitoring Snakemake pid %d every %.1f s until %d target(s) exist",
         main.pid,
@@ -118,16 +131,20 @@ def run_monitor(
     with open(output_csv, "w", newline="") as stream:
         writer = csv.DictWriter(stream, USAGE_COLUMNS)
         writer.writeheader()
-        code = _loop(sampler, lambda rows: (writer.writerows(rows), stream.flush()), rules, interval_s)
+        code = _loop(
+            sampler, lambda rows: (writer.writerows(rows), stream.flush()), rules, interval_s, failures
+        )
     _log_overhead(started, cpu_at_start)
     return code
 
 
-def _loop(sampler: Sampler, write, rules: StopRules, interval_s: float) -> int:
+def _loop(
+    sampler: Sampler, write, rules: StopRules, interval_s: float, failures: FailureWatch | None = None
+) -> int:
     """Sample, write and check the stop conditions until one holds; returns the exit code."""
     initial = _mtimes(rules.targets)
     started = last_job = time.monotonic()
-    ever_ran, finishing = False, None
+    ever_ran, finishing, quiet_after_failure = False, None, 0
     while True:
         tick = time.monotonic()
         try:
@@ -141,10 +158,21 @@ def _loop(sampler: Sampler, write, rules: StopRules, interval_s: float) -> int:
             ever_ran, last_job = True, tick
         if finishing is None and targets_done(initial, _mtimes(rules.targets)):
             finishing = (running, tick + rules.final_wait_s)
+        failed = failures.poll() if failures is not None and finishing is None else 0
+        # two quiet samples in a row: a retry is logged right after its error and starts at once
+        quiet_after_failure = quiet_after_failure + 1 if failed and not running else 0
         if finishing is not None:
             if not running & finishing[0] or tick >= finishing[1]:
                 log.info("final outputs written: monitoring done")
                 return EXIT_DONE
+        elif quiet_after_failure >= 2:
+            log.error(
+                "Snakemake reports %d failed job(s) (%s) and no job runs: stopping now so that it can "
+                "exit (see its log for the error)",
+                failed,
+                failures.path,
+            )
+            return EXIT_FAILED
         elif tick - last_job >= rules.idle_grace_s:
             if not ever_ran and all(m is not None for m in initial.values()):
                 log.warning("no job ran and the final outputs already existed: nothing to monitor")
