@@ -9,10 +9,6 @@ anything.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -20,50 +16,11 @@ import yaml
 
 from mwlc.archives.registry import ARCHIVES
 from mwlc.archives.services import ARCHIVE_SERVICES, SERVICES, is_local_source, service_units
-from tests.test_workflow import SNAKEFILE, new_workdir
+from tests.dag_jobs import dag_jobs
+from tests.test_workflow import new_workdir
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILES = ("default", "slurm")
-
-# The DAG's jobs and their resources, through Snakemake's API (a dry run prints no resources for
-# rules with a `message:`). One JSON line per job.
-DAG_JOBS = textwrap.dedent("""
-    import json, sys
-    from pathlib import Path
-    from snakemake.api import SnakemakeApi
-    from snakemake.settings.types import (
-        ConfigSettings, DAGSettings, OutputSettings, Quietness, ResourceSettings,
-    )
-
-    snakefile, workdir, *configfiles = sys.argv[1:]
-    with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
-        workflow_api = api.workflow(
-            resource_settings=ResourceSettings(cores=2),
-            config_settings=ConfigSettings(configfiles=[Path(c) for c in configfiles]),
-            snakefile=Path(snakefile),
-            workdir=Path(workdir),
-        )
-        workflow_api.dag(DAGSettings())
-        workflow = workflow_api._workflow
-        workflow._prepare_dag(forceall=True, ignore_incomplete=True, lock_warn_only=True)
-        workflow._build_dag()
-        for job in workflow.dag.jobs:
-            resources = {k: v for k, v in job.resources.items() if isinstance(v, int)}
-            print(json.dumps({"rule": job.rule.name, "wildcards": dict(job.wildcards.items()),
-                              "resources": resources}))
-""")
-
-
-def dag_jobs(workdir: Path, *configfiles: str) -> list[dict]:
-    result = subprocess.run(
-        [sys.executable, "-c", DAG_JOBS, str(SNAKEFILE), str(workdir), *configfiles],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
 
 
 def test_every_archive_declares_a_known_service():

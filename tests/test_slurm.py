@@ -9,10 +9,12 @@ from __future__ import annotations
 import re
 import subprocess
 import time
+from collections import Counter
 
 import pytest
 import yaml
 
+from tests.dag_jobs import dag_jobs
 from tests.fixtures_workflow import RUN, assert_same_data
 from tests.servers.slurm import slurm_cluster  # noqa: F401  (fixture)
 from tests.test_workflow import ARCHIVES, N_SHARDS, REPO, new_workdir, snakemake
@@ -20,8 +22,10 @@ from tests.test_workflow import ARCHIVES, N_SHARDS, REPO, new_workdir, snakemake
 pytestmark = pytest.mark.workflow
 
 PROFILE = REPO / "profiles" / "slurm"
-#: Jobs that run on the cluster: sample, the demo snapshots, fetch and gather per archive, merge.
-CLUSTER_JOBS = 1 + len(ARCHIVES) * (1 + N_SHARDS + 1) + 1
+#: Jobs that run on the cluster: sample, the demo snapshots, fetch per archive and shard, merge.
+CLUSTER_JOBS = 1 + len(ARCHIVES) * (1 + N_SHARDS) + 1
+#: Jobs on the head node: gather per archive, the benchmark table, four figures (no monitor).
+LOCAL_JOBS = len(ARCHIVES) + 1 + 4
 
 
 def test_profile_keeps_site_keys_out_and_status_on_squeue():
@@ -33,6 +37,24 @@ def test_profile_keeps_site_keys_out_and_status_on_squeue():
     assert not {"slurm_partition", "slurm_account"} & set(profile["default-resources"])
     text = (PROFILE / "config.yaml").read_text()
     assert "# slurm_partition:" in text and "# slurm_account:" in text  # the two keys a site sets
+
+
+def test_only_sample_fetch_and_merge_jobs_go_to_the_cluster(tmp_path):
+    """At 20 shards: 107 sbatch jobs, the 12 gather/plot/benchmark-table jobs on the head node."""
+    workdir = new_workdir(tmp_path)
+    (workdir / "config" / "shards20.yaml").write_text("n_shards: 20\n")
+    jobs = dag_jobs(workdir, "config/demo.yaml", "config/shards20.yaml")
+    submitted = Counter(job["rule"] for job in jobs if not job["local"])
+    assert submitted == {
+        "sample": 1,
+        "build_demo_archive": len(ARCHIVES),
+        "fetch_lightcurves": len(ARCHIVES) * 20,
+        "merge_lightcurves": 1,
+    }
+    local = {job["rule"] for job in jobs if job["local"]}
+    assert local == {"gather_archive", "gather_benchmarks", "monitor_resources", "all"} | {
+        f"plot_{figure}" for figure in ("resources", "benchmarks", "coverage", "sky", "lightcurves")
+    }
 
 
 def test_sbatch_runs_a_job_on_the_node(slurm_cluster, tmp_path):  # noqa: F811
@@ -73,8 +95,8 @@ def test_demo_workflow_on_slurm_equals_the_local_run(slurm_cluster, local_demo_r
     ).stdout.split("\n")
     assert sorted(line for line in states if line) == sorted(f"{job} COMPLETED" for job in job_ids)
     assert_same_data(workdir, local_demo_run)
-    # Each job's benchmark is written on the node. The monitor, which only sees this machine, is off,
-    # so the local jobs are gather_benchmarks and four plots (no resource overview).
-    assert len(list((workdir / RUN / "benchmarks").rglob("*.tsv"))) == CLUSTER_JOBS + 5
+    # Each job's benchmark is written where it ran. The monitor, which only sees this machine, is off,
+    # so the local jobs are the gathers, gather_benchmarks and four plots (no resource overview).
+    assert len(list((workdir / RUN / "benchmarks").rglob("*.tsv"))) == CLUSTER_JOBS + LOCAL_JOBS
     assert not (workdir / RUN / "monitor").exists()
     assert not (workdir / RUN / "figures/resources.png").exists()

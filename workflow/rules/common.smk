@@ -3,6 +3,7 @@ from mwlc.archives.services import SERVICES, service_units
 from mwlc.config import check_config, enabled_archives, load_schema
 from mwlc.errors import ConfigError
 import os
+import sys
 
 import yaml
 
@@ -112,18 +113,61 @@ def data_outputs():
     ]
 
 
-def report_outputs():
-    """Benchmark table and report figures; the resource overview only with the monitor on."""
-    outputs = [
-        f"{RESULTS}/benchmarks.csv",
-        f"{RESULTS}/figures/benchmarks.png",
-        f"{RESULTS}/figures/coverage.png",
-        f"{RESULTS}/figures/sky.png",
-        f"{RESULTS}/figures/lightcurves",
-    ]
+def report_items():
+    """Benchmark table and report figures, each with the rule that makes it; the resource
+    overview (and the monitor's table) only with the monitor on."""
+    items = {
+        f"{RESULTS}/benchmarks.csv": "gather_benchmarks",
+        f"{RESULTS}/figures/benchmarks.png": "plot_benchmarks",
+        f"{RESULTS}/figures/coverage.png": "plot_coverage",
+        f"{RESULTS}/figures/sky.png": "plot_sky",
+        f"{RESULTS}/figures/lightcurves": "plot_lightcurves",
+    }
     if monitor_enabled():
-        outputs += [f"{RESULTS}/monitor/usage.csv", f"{RESULTS}/figures/resources.png"]
-    return outputs
+        items[f"{RESULTS}/monitor/usage.csv"] = "monitor_resources"
+        items[f"{RESULTS}/figures/resources.png"] = "plot_resources"
+    return items
+
+
+def report_outputs():
+    return list(report_items())
+
+
+def building_report():
+    """True while Snakemake builds the DAG for `--report`. Snakemake 9 tells a Snakefile no
+    other way than its Workflow.create_report being on the call stack."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if (
+            code.co_name == "create_report"
+            and f"{os.sep}snakemake{os.sep}" in code.co_filename
+        ):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def partial_report_targets():
+    """For `--report` after a partial run (e.g. --until sample): every output made so far (so the
+    report's statistics hold every job that ran, and only those), report items included. The
+    missing report items are named in Snakemake's log and on the report's first page (config key
+    `_report_missing`, read by report/workflow.rst) instead of failing the report."""
+    items = report_items()
+    missing = [
+        f"{path} (rule {rule})"
+        for path, rule in items.items()
+        if not os.path.exists(path)
+    ]
+    config["_report_missing"] = missing
+    if missing:
+        logger.warning(
+            f"mwlc: the run is not complete; the report leaves out {len(missing)} item(s) not made "
+            f"yet: {'; '.join(missing)}. Run the workflow to the end and render the report again."
+        )
+    made = [f"{RESULTS}/sample.ecsv", *all_shard_files(), *data_outputs(), *items]
+    made += expand(f"{RESULTS}/summary/{{archive}}.csv", archive=ARCHIVES)
+    return [path for path in made if os.path.exists(path)]
 
 
 def monitor_enabled():
@@ -134,7 +178,9 @@ def monitor_enabled():
 
 
 def final_outputs(wildcards=None):
-    """The targets of rule all; an input function, so that the executor is known."""
+    """The targets of rule all; an input function, so that the executor (and --report) is known."""
+    if building_report():
+        return partial_report_targets()
     return data_outputs() + report_outputs()
 
 

@@ -36,6 +36,7 @@ rule gather_archive:
         f"{LOGS}/gather_archive/{{archive}}.log",
     benchmark:
         f"{BENCHMARKS}/gather_archive/{{archive}}.tsv"
+    localrule: True
     conda:
         "../envs/mwlc.yaml"
     threads: 1
