@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -28,3 +30,37 @@ def empty_figure(figure: Figure, text: str) -> Figure:
 def memory_scale(max_mib: float) -> tuple[float, str]:
     """Divisor and unit to show memory given in MiB: GiB from 2 GiB up, else MiB."""
     return (1024.0, "GiB") if max_mib >= 2048 else (1.0, "MiB")
+
+
+#: Figures aggregated per job group name this many jobs (the slowest, the largest) individually.
+N_NAMED_JOBS = 5
+
+
+def wildcard_values(wildcards: str) -> dict[str, str]:
+    """``"archive=ztf,shard=0001"`` as ``{"archive": "ztf", "shard": "0001"}`` (empty for ``""``)."""
+    pairs = (pair.partition("=") for pair in str(wildcards or "").split(",") if "=" in pair)
+    return {key: value for key, _, value in pairs}
+
+
+def job_groups(rules: Sequence[str], wildcards: Sequence[str]) -> list[str]:
+    """Each job's group in aggregated figures, for one row per job: its rule, split by archive
+    where the rule has several jobs of one archive (``"fetch_lightcurves ztf"``, but
+    ``"gather_archive"`` for its one job per archive); ``"?"`` for a process without a rule. So
+    the groups are bounded by rules + archives, whatever the number of shards."""
+    rules = [rule or "?" for rule in rules]
+    archives = [wildcard_values(w).get("archive") for w in wildcards]
+    counts = Counter(zip(rules, archives, strict=True))
+    split = {rule for (rule, archive), n in counts.items() if archive and n > 1}
+    return [
+        f"{rule} {archive}" if rule in split and archive else rule
+        for rule, archive in zip(rules, archives, strict=True)
+    ]
+
+
+def short_job_name(rule: str, wildcards: str, job: str = "") -> str:
+    """A job as a short label: its rule and wildcard values (``"fetch_lightcurves ztf/0001"``),
+    else ``job`` (the monitor's name of a process without a rule)."""
+    values = "/".join(wildcard_values(wildcards).values())
+    if not rule:
+        return job or "?"
+    return f"{rule} {values}" if values else rule
