@@ -2,6 +2,7 @@
 from mwlc.archives.services import SERVICES, service_units
 from mwlc.config import check_config, enabled_archives, load_schema
 from mwlc.errors import ConfigError
+from mwlc.run_plan import write_run_plan
 import os
 import sys
 
@@ -29,6 +30,12 @@ ARCHIVES = enabled_archives(config)
 DATASET = f"{RESULTS}/lightcurves.parquet"
 DEMO = config.get("demo") or {}
 DEMO_DIR = DEMO.get("directory", "resources/demo").rstrip("/")
+
+
+# What this invocation set out to do and which process runs it, for `mwlc status` (not written
+# by dry runs or --report: Snakemake runs onstart only when it executes jobs).
+onstart:
+    write_run_plan(RESULTS, run_id=RUN, archives=ARCHIVES, n_shards=len(SHARDS))
 
 
 wildcard_constraints:
