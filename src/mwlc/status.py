@@ -43,6 +43,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import psutil
+import pyarrow.parquet as pq
+
+from mwlc.benchmarks import read_benchmark
 from mwlc.run_plan import PLAN_NAME, RunPlan, read_run_plan
 
 FETCH = "fetch_lightcurves"
@@ -148,8 +152,6 @@ def snakemake_alive(plan: RunPlan | None) -> bool | None:
     (no plan, or a plan written on another host)."""
     if plan is None or plan.host != socket.gethostname():
         return None
-    import psutil
-
     try:
         process = psutil.Process(plan.pid)
         started = datetime.fromisoformat(plan.started_utc).timestamp()
@@ -257,8 +259,6 @@ class _JobStates:
 def _archive_status(
     state: _JobStates, run_dir: Path, archive: str, shards: Sequence[str], now: float, failed: list
 ) -> ArchiveStatus:
-    from mwlc.benchmarks import read_benchmark
-
     result = ArchiveStatus(archive, len(shards))
     results, logs = f"results/{state.run_id}", f"logs/{state.run_id}"
     done_files = []
@@ -345,8 +345,6 @@ def _fetch_window(status: RunStatus, now: float) -> float:
 
 
 def _count_rows(paths: Sequence[Path]) -> int:
-    import pyarrow.parquet as pq
-
     return sum(pq.read_metadata(path).num_rows for path in paths)
 
 
