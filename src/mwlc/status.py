@@ -395,7 +395,7 @@ _COLUMNS = (
 def format_status(status: RunStatus) -> str:
     """The status as the text ``mwlc status`` prints: a header, one table row per archive and a
     total, then the other stages, the ETA, notes and the failed jobs."""
-    lines = [f"run {status.run_id} ({status.run_dir}): Snakemake {status.snakemake}"]
+    lines = [f"run {status.run_id} ({_shown(status.run_dir)}): Snakemake {status.snakemake}"]
     if status.n_objects is not None:
         lines.append(f"sample: {status.n_objects:,} objects in {status.n_shards} shards")
     elif status.n_shards:
@@ -423,6 +423,12 @@ def format_status(status: RunStatus) -> str:
     return "\n".join(lines)
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the current directory when inside it, else absolute."""
+    relative = os.path.relpath(path)
+    return path.as_posix() if relative.startswith("..") else relative
+
+
 def _row(name: str, a: ArchiveStatus) -> list[str]:
     rss = "" if math.isnan(a.max_rss_mib) else f"{a.max_rss_mib:,.0f}"
     return [
@@ -434,7 +440,7 @@ def _row(name: str, a: ArchiveStatus) -> list[str]:
         str(a.interrupted),
         str(a.to_do),
         f"{a.rows:,}",
-        f"{a.wall_s:,.1f}",
+        f"{a.wall_s:,.1f}" if a.benchmarked else "",
         rss,
         _duration(a.eta_s) if a.to_do + a.interrupted + a.running else "",
     ]
