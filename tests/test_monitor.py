@@ -256,11 +256,20 @@ def test_the_snakemake_log_is_the_file_its_process_holds_open(tmp_path):
     assert find_snakemake_log(psutil.Process()) is None
 
 
-def test_monitor_stops_at_once_when_snakemake_reports_a_failed_job(fake, tmp_path):
+@pytest.mark.parametrize(
+    ("snakemake_log", "expected"),
+    [
+        ("Error in rule fetch:\n    jobid: 3\n", monitor.EXIT_FAILED),
+        # a retried job is no failure: the idle rule applies, as without one
+        ("Error in rule fetch:\n    jobid: 3\nTrying to restart job 3.\n", monitor.EXIT_IDLE),
+    ],
+    ids=["failed", "retried"],
+)
+def test_monitor_stops_at_once_when_snakemake_reports_a_failed_job(fake, tmp_path, snakemake_log, expected):
     fake.start("sleep", "0.5")  # the job that fails
     log = tmp_path / "run.snakemake.log"
-    log.write_text("Error in rule fetch:\n    jobid: 3\n")
-    rules = StopRules(targets=[str(tmp_path / "never")], idle_grace_s=30)
+    log.write_text(snakemake_log)
+    rules = StopRules(targets=[str(tmp_path / "never")], idle_grace_s=2.5)
     started = time.monotonic()
     code = run_monitor(
         str(tmp_path / "usage.csv"),
@@ -270,24 +279,9 @@ def test_monitor_stops_at_once_when_snakemake_reports_a_failed_job(fake, tmp_pat
         exclude=set(),
         snakemake_log=str(log),
     )
-    assert code == monitor.EXIT_FAILED
-    assert time.monotonic() - started < 5  # not idle_grace_s
-
-
-def test_a_job_being_retried_is_no_failure(fake, tmp_path):
-    fake.start("sleep", "0.5")
-    log = tmp_path / "run.snakemake.log"
-    log.write_text("Error in rule fetch:\n    jobid: 3\nTrying to restart job 3.\n")
-    rules = StopRules(targets=[str(tmp_path / "never")], idle_grace_s=1.5)
-    code = run_monitor(
-        str(tmp_path / "usage.csv"),
-        rules,
-        interval_s=0.2,
-        main=fake.process,
-        exclude=set(),
-        snakemake_log=str(log),
-    )
-    assert code == monitor.EXIT_IDLE  # the idle rule, as without a failure
+    assert code == expected
+    if expected == monitor.EXIT_FAILED:
+        assert time.monotonic() - started < 2.5  # before idle_grace_s
 
 
 # --- the rule, in a tiny workflow --------------------------------------------------------------
