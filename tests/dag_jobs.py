@@ -8,7 +8,13 @@ import sys
 import textwrap
 from pathlib import Path
 
-from tests.test_workflow import SNAKEFILE
+import pytest
+import yaml
+
+from tests.test_workflow import SNAKEFILE, new_workdir
+
+#: Shards of the run in :func:`remote_run_dag`.
+REMOTE_RUN_SHARDS = 20
 
 # Every job of the DAG (--forceall) with its resources and whether it runs on the head node under
 # a cluster executor, through Snakemake's API: a dry run prints neither for rules with a
@@ -52,3 +58,20 @@ def dag_jobs(workdir: Path, *configfiles: str) -> list[dict]:
     )
     assert result.returncode == 0, result.stderr
     return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+
+
+@pytest.fixture(scope="session")
+def remote_run_dag(tmp_path_factory) -> list[dict]:
+    """The DAG's jobs (:func:`dag_jobs`) of a real run's config: config.yaml's remote sources
+    (HEASARC from a local copy), the demo's sample file, :data:`REMOTE_RUN_SHARDS` shards."""
+    workdir = new_workdir(tmp_path_factory.mktemp("remote-dag"))
+    (workdir / "config" / "remote.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "n_shards": REMOTE_RUN_SHARDS,
+                "sample": {"sources": [{"source": "file", "path": "config/demo_sample.csv"}]},
+                "archives": {"heasarc": {"source": "resources/heasarc"}},
+            }
+        )
+    )
+    return dag_jobs(workdir, "config/remote.yaml")

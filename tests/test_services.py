@@ -16,8 +16,7 @@ import yaml
 
 from mwlc.archives.registry import ARCHIVES
 from mwlc.archives.services import ARCHIVE_SERVICES, SERVICES, is_local_source, service_units
-from tests.dag_jobs import dag_jobs
-from tests.test_workflow import new_workdir
+from tests.dag_jobs import REMOTE_RUN_SHARDS
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILES = ("default", "slurm")
@@ -68,27 +67,16 @@ def test_both_profiles_cap_every_service_equally_and_say_why():
 
 
 @pytest.mark.workflow
-def test_fetch_jobs_hold_their_archives_service_in_the_dag(tmp_path):
-    workdir = new_workdir(tmp_path)
-    (workdir / "config" / "remote.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "n_shards": 2,
-                "sample": {"sources": [{"source": "file", "path": "config/demo_sample.csv"}]},
-                # the real remote sources of config.yaml, but HEASARC from a local copy
-                "archives": {"heasarc": {"source": "resources/heasarc"}},
-            }
-        )
-    )
-    fetches = [job for job in dag_jobs(workdir, "config/remote.yaml") if job["rule"] == "fetch_lightcurves"]
+def test_fetch_jobs_hold_their_archives_service_in_the_dag(remote_run_dag):
+    fetches = [job for job in remote_run_dag if job["rule"] == "fetch_lightcurves"]
     enabled = {job["wildcards"]["archive"] for job in fetches}
     assert {"ztf", "gaia", "panstarrs", "wise", "heasarc", "hcv"} <= enabled  # config.yaml's defaults
-    assert len(fetches) == len(enabled) * 2
+    assert len(fetches) == len(enabled) * REMOTE_RUN_SHARDS
     for job in fetches:
         archive, held = job["wildcards"]["archive"], {s: job["resources"][s] for s in SERVICES}
         expected = dict.fromkeys(SERVICES, 0)
         if ARCHIVE_SERVICES[archive] == "mast_requests":
             expected["mast_requests"] = job["resources"]["_cores"]  # one per request in flight
-        elif archive != "heasarc":  # a local copy holds nothing
+        elif archive != "heasarc":  # a local copy (resources/heasarc) holds nothing
             expected[ARCHIVE_SERVICES[archive]] = 1
         assert held == expected, job

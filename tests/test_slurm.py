@@ -14,7 +14,7 @@ from collections import Counter
 import pytest
 import yaml
 
-from tests.dag_jobs import dag_jobs
+from tests.dag_jobs import REMOTE_RUN_SHARDS
 from tests.fixtures_workflow import RUN, assert_same_data
 from tests.servers.slurm import slurm_cluster  # noqa: F401  (fixture)
 from tests.test_workflow import ARCHIVES, N_SHARDS, REPO, new_workdir, snakemake
@@ -39,19 +39,17 @@ def test_profile_keeps_site_keys_out_and_status_on_squeue():
     assert "# slurm_partition:" in text and "# slurm_account:" in text  # the two keys a site sets
 
 
-def test_only_sample_fetch_and_merge_jobs_go_to_the_cluster(tmp_path):
-    """At 20 shards: 107 sbatch jobs, the 12 gather/plot/benchmark-table jobs on the head node."""
-    workdir = new_workdir(tmp_path)
-    (workdir / "config" / "shards20.yaml").write_text("n_shards: 20\n")
-    jobs = dag_jobs(workdir, "config/demo.yaml", "config/shards20.yaml")
-    submitted = Counter(job["rule"] for job in jobs if not job["local"])
+def test_only_sample_fetch_and_merge_jobs_go_to_the_cluster(remote_run_dag):
+    """One sbatch job per fetch (archive x shard), plus the sample and the merge; the gather,
+    plot and benchmark-table jobs run on the head node."""
+    archives = {job["wildcards"]["archive"] for job in remote_run_dag if job["rule"] == "fetch_lightcurves"}
+    submitted = Counter(job["rule"] for job in remote_run_dag if not job["local"])
     assert submitted == {
         "sample": 1,
-        "build_demo_archive": len(ARCHIVES),
-        "fetch_lightcurves": len(ARCHIVES) * 20,
+        "fetch_lightcurves": len(archives) * REMOTE_RUN_SHARDS,
         "merge_lightcurves": 1,
     }
-    local = {job["rule"] for job in jobs if job["local"]}
+    local = {job["rule"] for job in remote_run_dag if job["local"]}
     assert local == {"gather_archive", "gather_benchmarks", "monitor_resources", "all"} | {
         f"plot_{figure}" for figure in ("resources", "benchmarks", "coverage", "sky", "lightcurves")
     }
