@@ -22,6 +22,7 @@ from astropy.table import Table
 from mwlc.archives.registry import get_archive
 from mwlc.config import deep_merge
 from mwlc.schema import BANDS
+from mwlc.status import run_status
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "workflow" / "Snakefile"
@@ -237,7 +238,7 @@ def test_demo_logs_say_the_data_are_synthetic(demo_run):
 
 
 def test_every_job_has_a_benchmark(demo_run):
-    tsvs = list((demo_run / "benchmarks/demo").rglob("*.tsv"))
+    tsvs = list((demo_run / "results/demo/benchmarks").rglob("*.tsv"))
     data_jobs = 1 + len(ARCHIVES) * (N_SHARDS + 2) + 1  # sample, demo build, fetch, gather, merge
     assert len(tsvs) == data_jobs + 6  # gather_benchmarks and 5 plots; the monitor has none
     assert all(t.read_text().startswith("s\th:m:s\tmax_rss") for t in tsvs)
@@ -381,9 +382,11 @@ def test_a_killed_run_redoes_only_unfinished_jobs(tmp_path):
     ):
         assert proc.poll() is None, (workdir / "run.log").read_text()
         time.sleep(0.1)
+    status_during = run_status(workdir / "results/demo")  # mwlc status: checked in the block below
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     log.close()
+    status_killed = run_status(workdir / "results/demo")
     finished = {p: p.stat().st_mtime_ns for p in dataset.glob("archive=*/shard-*.parquet")}
     assert 1 <= len(finished) < total, f"{len(finished)} of {total} shards finished before the kill"
     partial = pd.read_parquet(dataset)  # a half-written shard is never read as data
@@ -398,6 +401,21 @@ def test_a_killed_run_redoes_only_unfinished_jobs(tmp_path):
     kept = [path for path, mtime in finished.items() if path.stat().st_mtime_ns == mtime]
     assert len(kept) == total - counts["fetch_lightcurves"]
     assert (workdir / "results/demo/summary.csv").exists()
+
+    # --- mwlc status (issue 16.4) on this run: while it went on, after the kill, at the end ------
+    assert status_during.running and status_during.archives and status_during.n_shards == N_SHARDS
+    assert sum(a.done for a in status_during.archives) >= 1
+    assert all(a.failed == a.interrupted == 0 and a.to_do >= 0 for a in status_during.archives)
+    assert not status_killed.running and "killed" in status_killed.snakemake
+    assert sorted(a.archive for a in status_killed.archives) == sorted(ARCHIVES)
+    assert sum(a.running + a.failed for a in status_killed.archives) == 0
+    # what status calls left is exactly what Snakemake reran
+    assert sum(a.to_do + a.interrupted for a in status_killed.archives) == counts["fetch_lightcurves"]
+    assert sum(a.rows for a in status_killed.archives) <= len(partial)
+    final = run_status(workdir / "results/demo")
+    assert not final.running and final.failed_jobs == []
+    assert all(a.done == N_SHARDS for a in final.archives)
+    assert "merge_lightcurves: done" in final.stages
 
 
 def test_lint_is_clean():
