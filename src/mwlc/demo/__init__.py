@@ -41,6 +41,7 @@ def build_demo_archive(archive: str, sample_paths: list[str], out_dir: str | os.
     out_dir : path-like
         Where the snapshot is written (the archive's ``source`` in ``config/demo.yaml``).
     """
+    from mwlc.jitcache import cache_jitted_functions
     from mwlc.sample.sources import fetch_source
 
     if archive not in BUILDERS:
@@ -51,4 +52,6 @@ def build_demo_archive(archive: str, sample_paths: list[str], out_dir: str | os.
     log.warning(
         "building a SYNTHETIC %s snapshot around %d positions in %s", archive, len(positions), out_dir
     )
-    return importlib.import_module(BUILDERS[archive]).build(positions[["objectid", "ra", "dec"]], out_dir)
+    builder = importlib.import_module(BUILDERS[archive])
+    cache_jitted_functions()  # lsdb's catalog writing compiles hats' code: once per run, not per job
+    return builder.build(positions[["objectid", "ra", "dec"]], out_dir)
