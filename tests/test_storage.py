@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 
+import aiohttp
 import pyarrow.fs as pafs
 import pytest
 
 from mwlc import storage
 from mwlc.errors import ArchiveError
+from mwlc.net import RetryPolicy
 
 ENDPOINT = {"anon": True, "client_kwargs": {"endpoint_url": "http://127.0.0.1:5000"}}
 
@@ -88,3 +90,45 @@ def test_local_paths_and_file_uris(tmp_path):
 def test_a_uri_pyarrow_cannot_open_is_an_archive_error_naming_what():
     with pytest.raises(ArchiveError, match=r"cannot open unWISE source nosuch://x/y: \w+"):
         storage.arrow_filesystem("nosuch://x/y", what="unWISE source")
+
+
+POLICY = RetryPolicy(retries=3, backoff_s=0.5, timeout_s=7.0)
+
+
+def test_the_read_policy_travels_in_the_storage_options_and_defaults_what_it_lacks():
+    options = storage.storage_options("http://127.0.0.1:5000", POLICY)
+    assert options == {**ENDPOINT, "timeout_s": 7.0, "retries": 3, "retry_backoff_s": 0.5}
+    assert storage.read_policy(options) == POLICY
+    assert storage.storage_options(None, POLICY) == {"timeout_s": 7.0, "retries": 3, "retry_backoff_s": 0.5}
+    assert storage.storage_options(None, None) is None and storage.read_policy(ENDPOINT) is None
+    assert storage.read_policy({"retries": 0}) == RetryPolicy(retries=0, backoff_s=2.0, timeout_s=30.0)
+    assert storage.config_policy({"s3_endpoint_url": None}) == storage.DEFAULT_POLICY
+    assert storage.without_policy(options) == ENDPOINT
+
+
+def test_the_policy_as_s3fs_and_botocore_take_it():
+    options = storage.fsspec_options("s3://b/k", storage.storage_options("http://127.0.0.1:5000", POLICY))
+    assert options == {
+        **ENDPOINT,
+        "config_kwargs": {
+            "connect_timeout": 7.0,
+            "read_timeout": 7.0,
+            "retries": {"total_max_attempts": 1, "mode": "standard"},  # ours replace botocore's
+        },
+    }
+
+
+def test_the_policy_as_aiohttp_takes_it_over_http():
+    timeout = storage.fsspec_options("https://data.lsdb.io/hats/", storage.storage_options(None, POLICY))
+    assert timeout == {"client_kwargs": {"timeout": aiohttp.ClientTimeout(sock_connect=7.0, sock_read=7.0)}}
+    assert timeout["client_kwargs"]["timeout"].total is None  # a long range read is not cut off
+    assert storage.fsspec_options("/data/gaia", storage.storage_options(None, POLICY)) is None
+
+
+def test_the_policy_as_pyarrows_s3_client_takes_it():
+    options = storage.storage_options("http://127.0.0.1:5000", POLICY)
+    args = _s3_args(storage.arrow_filesystem("s3://b/k", options)[0])
+    assert (args["connect_timeout"], args["request_timeout"]) == (7.0, 7.0)
+    assert storage.arrow_s3_attempts("s3://b/k", options) == 4
+    assert storage.arrow_s3_attempts("/data/unwise", options) is None
+    assert storage.arrow_s3_attempts("s3://b/k", ENDPOINT) is None

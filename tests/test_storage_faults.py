@@ -13,27 +13,33 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections import Counter
 
 import pyarrow as pa
 import pytest
 
-from mwlc.archives import gaia, ztf
+from mwlc.archives import gaia, wise, ztf
 from mwlc.errors import ArchiveError
 from mwlc.net import RetryPolicy
 from mwlc.storage import storage_options
 from tests.servers.base import LoopbackServer
-from tests.servers.proxy import S3_SLOW_DOWN, Forward, leaf_reads, metadata_reads, nth
+from tests.servers.proxy import S3_SLOW_DOWN, Forward, leaf_reads, metadata_reads, nth, unwise_reads
 
 #: Each read: 1 s timeout, 3 retries (4 attempts), waits of 0.05, 0.1 and 0.2 s.
 POLICY = RetryPolicy(retries=3, backoff_s=0.05, timeout_s=1.0)
-#: The longest a read may take before it fails for good: its attempts' timeouts and the waits.
-WORST_READ_S = POLICY.attempts * POLICY.timeout_s + sum(
-    POLICY.backoff_s * 2**k for k in range(POLICY.retries)
-)
+#: Fewer attempts where a fault persists (each stalled attempt waits out the whole timeout).
+PERSISTENT_POLICY = RetryPolicy(retries=1, backoff_s=0.05, timeout_s=1.0)
+
+
+def worst_read_s(policy: RetryPolicy) -> float:
+    """The longest a read may take before it fails for good: its attempts' timeouts and waits."""
+    return policy.attempts * policy.timeout_s + sum(policy.backoff_s * 2**k for k in range(policy.retries))
+
+
 #: What a failing fetch may take beyond that (opening the metadata, the reads before the fault).
 SLACK_S = 3.0
 #: A stall in the middle of a body, longer than the timeout.
-STALL = {"kind": "stall", "seconds": 4 * POLICY.timeout_s}
+STALL = {"kind": "stall", "seconds": 2 * POLICY.timeout_s}
 RESET_MID_BODY = {"kind": "reset_body"}
 HTTP_503 = {"kind": "status", "status": 503}
 S3_FAULTS = {"reset mid-body": RESET_MID_BODY, "503 SlowDown": S3_SLOW_DOWN, "stall": STALL}
@@ -95,14 +101,14 @@ def gaia_rows(gaia_hats, gaia_sample) -> pa.Table:
     return _table(gaia.fetch(gaia_sample, source=str(gaia_hats)))
 
 
-def fetch_ztf(proxy: LoopbackServer, sample, source: str) -> pa.Table:
-    options = storage_options(proxy.url, POLICY)
+def fetch_ztf(proxy: LoopbackServer, sample, source: str, policy: RetryPolicy = POLICY) -> pa.Table:
+    options = storage_options(proxy.url, policy)
     return _table(ztf.fetch(sample, source=source, bands=["ztf_g"], storage_options=options))
 
 
-def fetch_gaia(proxy: LoopbackServer, sample, hats_dir) -> pa.Table:
+def fetch_gaia(proxy: LoopbackServer, sample, hats_dir, policy: RetryPolicy = POLICY) -> pa.Table:
     source = f"{proxy.url}/{hats_dir.name}/"
-    return _table(gaia.fetch(sample, source=source, storage_options=storage_options(None, POLICY)))
+    return _table(gaia.fetch(sample, source=source, storage_options=storage_options(None, policy)))
 
 
 def failed_attempts(caplog) -> list[str]:
@@ -173,14 +179,14 @@ def test_ztf_over_s3_fails_after_its_attempts_naming_the_url_when_a_fault_persis
     s3.fault_when(leaf_reads, **S3_FAULTS[fault])
     started = time.monotonic()
     with pytest.raises(ArchiveError) as failure:
-        fetch_ztf(s3, ztf_sample, ztf_s3)
+        fetch_ztf(s3, ztf_sample, ztf_s3, PERSISTENT_POLICY)
     elapsed = time.monotonic() - started
     assert re.match(
         r"ZTF leaf file \(s3://ipac-irsa-ztf/ztf/enhanced/dr24/lc/hats/\S+/Npix=\d+/part0\.snappy\.parquet\) "
-        rf"failed after 4 attempt\(s\): {SEEN_AS[fault]}",
+        rf"failed after 2 attempt\(s\): {SEEN_AS[fault]}",
         str(failure.value),
     ), str(failure.value)
-    assert elapsed <= WORST_READ_S + SLACK_S
+    assert elapsed <= worst_read_s(PERSISTENT_POLICY) + SLACK_S
 
 
 @pytest.mark.parametrize("fault", HTTP_FAULTS)
@@ -190,14 +196,14 @@ def test_gaia_over_http_fails_after_its_attempts_naming_the_url_when_a_fault_per
     http.fault_when(leaf_reads, **HTTP_FAULTS[fault])
     started = time.monotonic()
     with pytest.raises(ArchiveError) as failure:
-        fetch_gaia(http, gaia_sample, gaia_hats)
+        fetch_gaia(http, gaia_sample, gaia_hats, PERSISTENT_POLICY)
     elapsed = time.monotonic() - started
     assert re.match(
         rf"Gaia leaf file \({re.escape(http.url)}/{gaia_hats.name}/\S+/Npix=\d+\S*\.parquet\) "
-        rf"failed after 4 attempt\(s\): {SEEN_AS[fault]}",
+        rf"failed after 2 attempt\(s\): {SEEN_AS[fault]}",
         str(failure.value),
     ), str(failure.value)
-    assert elapsed <= WORST_READ_S + SLACK_S
+    assert elapsed <= worst_read_s(PERSISTENT_POLICY) + SLACK_S
 
 
 def test_a_metadata_fault_that_persists_fails_naming_the_file_and_the_attempts(s3, ztf_s3, ztf_sample):
@@ -210,7 +216,7 @@ def test_a_metadata_fault_that_persists_fails_naming_the_file_and_the_attempts(s
         r"failed after 4 attempt\(s\): ClientError: An error occurred \(SlowDown\)",
         str(failure.value),
     ), str(failure.value)
-    assert time.monotonic() - started <= WORST_READ_S + SLACK_S
+    assert time.monotonic() - started <= worst_read_s(POLICY) + SLACK_S
 
 
 def test_a_missing_file_is_not_retried(s3, ztf_s3, ztf_sample, caplog):
@@ -219,3 +225,53 @@ def test_a_missing_file_is_not_retried(s3, ztf_s3, ztf_sample, caplog):
     message = str(failure.value)
     assert re.match(r"cannot open HATS source s3://\S+/dr99/\S+: FileNotFoundError", message)
     assert not failed_attempts(caplog)
+
+
+# --------------------------------------------------------------------------- unWISE (pyarrow's S3 client)
+
+
+@pytest.fixture(scope="module")
+def wise_rows(wise_dataset, wise_sample) -> pa.Table:
+    """The unWISE rows of the sample, read from the local dataset, in a fixed order."""
+    return _sorted(_table(wise.fetch(wise_sample, source=str(wise_dataset))))
+
+
+def _sorted(table: pa.Table) -> pa.Table:
+    return table.sort_by([("objectid", "ascending"), ("time", "ascending"), ("flux", "ascending")])
+
+
+def fetch_wise(proxy: LoopbackServer, sample, source: str, policy: RetryPolicy = POLICY) -> pa.Table:
+    options = storage_options(proxy.url, policy)
+    return _sorted(_table(wise.fetch(sample, source=source, storage_options=options)))
+
+
+def tries(proxy: LoopbackServer) -> Counter:
+    """How often the proxy saw each request of an unWISE data file (path and byte range)."""
+    return Counter((r.path, r.headers.get("Range")) for r in list(proxy.requests) if unwise_reads(r))
+
+
+def test_unwise_over_s3_survives_slow_downs_with_identical_rows(s3, wise_s3, wise_sample, wise_rows):
+    """pyarrow's S3 client retries by itself (its retry strategy gets ``retries + 1`` attempts)."""
+    assert wise_rows.num_rows > 0
+    s3.fault_when(nth(0, unwise_reads), **S3_SLOW_DOWN)
+    s3.fault_when(nth(2, unwise_reads), **S3_SLOW_DOWN)
+    rows = fetch_wise(s3, wise_sample, wise_s3)
+    assert rows.equals(wise_rows)
+    seen = tries(s3)
+    assert sum(seen.values()) == len(seen) + 2, seen  # the two faulted requests were each made twice
+
+
+def test_unwise_over_s3_fails_after_its_attempts_when_a_slow_down_persists(s3, wise_s3, wise_sample):
+    s3.fault_when(unwise_reads, **S3_SLOW_DOWN)
+    started = time.monotonic()
+    with pytest.raises(ArchiveError) as failure:
+        fetch_wise(s3, wise_sample, wise_s3, PERSISTENT_POLICY)
+    elapsed = time.monotonic() - started
+    assert re.match(
+        r"reading unWISE source s3://nasa-irsa-wise/unwise/neo7/\S+\.parquet failed after 2 attempt\(s\): "
+        r"OSError: AWS Error (SLOW_DOWN|SERVICE_UNAVAILABLE) during GetObject operation",
+        str(failure.value),
+    ), str(failure.value)
+    seen = tries(s3)
+    assert max(seen.values()) == PERSISTENT_POLICY.attempts, seen  # pyarrow's retry strategy, as mapped
+    assert elapsed <= worst_read_s(PERSISTENT_POLICY) + SLACK_S

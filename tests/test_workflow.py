@@ -270,9 +270,12 @@ def test_second_run_has_nothing_to_do(demo_run):
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
-def test_a_changed_radius_refetches_only_that_archive(demo_run):
+def test_a_changed_radius_refetches_only_that_archive_and_storage_settings_nothing(demo_run):
+    """A science parameter refetches its archive; how hard remote files are read (the storage
+    section's timeout and retries) refetches no archive."""
     changed = yaml.safe_load((demo_run / "config/demo.yaml").read_text())
     changed["archives"]["ztf"]["radius_arcsec"] = 1.5
+    changed.setdefault("storage", {}).update(timeout_s=7.5, retries=1, retry_backoff_s=0.25)
     (demo_run / "config/demo_ztf15.yaml").write_text(yaml.safe_dump(changed))
     cmd = [
         sys.executable,

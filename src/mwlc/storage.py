@@ -96,6 +96,15 @@ def without_policy(storage_options: Mapping[str, Any] | None) -> dict:
     return {k: v for k, v in (storage_options or {}).items() if k not in POLICY_KEYS}
 
 
+def arrow_s3_attempts(uri: str | os.PathLike, storage_options: Mapping[str, Any] | None) -> int | None:
+    """Attempts pyarrow's S3 client makes at each request of ``uri`` (:func:`arrow_filesystem`):
+    the read policy's ``retries + 1`` for an ``s3://`` URI with a policy, else None."""
+    policy = read_policy(storage_options)
+    if policy is None or urlparse(str(uri)).scheme not in S3_SCHEMES:
+        return None
+    return policy.attempts
+
+
 def is_local(uri: str | os.PathLike) -> bool:
     """Whether ``uri`` is a local path (no scheme, or ``file://``)."""
     return urlparse(str(uri)).scheme in ("", "file")

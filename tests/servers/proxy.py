@@ -104,3 +104,8 @@ def leaf_reads(request: Request) -> bool:
 def metadata_reads(request: Request) -> bool:
     """A GET of a HATS properties file (the first file a reader opens)."""
     return request.method == "GET" and unquote(request.path).endswith("properties")
+
+
+def unwise_reads(request: Request) -> bool:
+    """A GET of an unWISE data file (``.../healpix_k5=N/...parquet``), not its ``_metadata``."""
+    return request.method == "GET" and "healpix_k5=" in unquote(request.path)

@@ -46,7 +46,7 @@ from mwlc.legacy import renamed_bands
 from mwlc.photometry import ab_mag_to_mjy
 from mwlc.schema import to_record_batch
 from mwlc.sky import ARCSEC_PER_DEG, search_chord, separation_deg, unit_vectors
-from mwlc.storage import arrow_filesystem
+from mwlc.storage import arrow_filesystem, arrow_s3_attempts
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,14 @@ def fetch(
         sample["ra"].to_numpy(float), sample["dec"].to_numpy(float), radius_arcsec, threads=threads
     )
     scan = scan_options(threads, mem_mb, batch_rows)
-    return _stream(sample, dataset, source, pixels, radius_arcsec, list(bands), scan, threads)
+    tried = _tried(source, storage_options)
+    return _stream(sample, dataset, source, pixels, radius_arcsec, list(bands), scan, threads, tried)
+
+
+def _tried(source: str, storage_options: dict | None) -> str:
+    """`` after N attempt(s)`` when pyarrow's S3 client retries each request of ``source``, else ""."""
+    attempts = arrow_s3_attempts(source, storage_options)
+    return "" if attempts is None else f" after {attempts} attempt(s)"
 
 
 # --------------------------------------------------------------------------- locate and open
@@ -204,7 +211,8 @@ def open_dataset(source: str, storage_options: dict | None = None) -> ds.Dataset
     try:
         dataset = ds.parquet_dataset(f"{root}/_metadata", filesystem=filesystem, partitioning=partitioning)
     except (OSError, pa.ArrowException) as err:
-        raise ArchiveError(f"cannot open unWISE source {source}: {type(err).__name__}: {err}") from err
+        tried = _tried(source, storage_options)
+        raise ArchiveError(f"cannot open unWISE source {source}{tried}: {type(err).__name__}: {err}") from err
     missing = [name for name in [*COLUMNS, "primary"] if name not in dataset.schema.names]
     if missing:
         raise ArchiveError(f"unWISE source {source} lacks column(s) {missing}")
@@ -264,8 +272,10 @@ def _stream(
     bands: list[str],
     scan: dict,
     threads: int,
+    tried: str = "",
 ) -> Iterator[pa.RecordBatch]:
-    """The matched batches of one scan over ``pixels`` (lazy)."""
+    """The matched batches of one scan over ``pixels`` (lazy); ``tried`` ends a read failure's
+    message with the attempts made (:func:`_tried`)."""
     matcher = _Matcher(sample, radius_arcsec, threads)
     log.info(
         "scanning %d HEALPix order-5 pixels of %s once for %d objects within %g arcsec "
@@ -281,7 +291,7 @@ def _stream(
     objects: set[int] = set()
     with _cpu_pool(threads):
         batches = dataset.to_batches(filter=scan_filter(pixels, bands), columns=COLUMNS, **scan)
-        for batch in _archive_errors(batches, source):
+        for batch in _archive_errors(batches, source, tried):
             n_scanned += batch.num_rows
             n_batches += 1
             out = matcher.match(batch)
@@ -301,15 +311,20 @@ def _stream(
     )
 
 
-def _archive_errors(batches: Iterator[pa.RecordBatch], source: str) -> Iterator[pa.RecordBatch]:
-    """``batches``, with read failures raised as :class:`ArchiveError` naming the source."""
+def _archive_errors(
+    batches: Iterator[pa.RecordBatch], source: str, tried: str = ""
+) -> Iterator[pa.RecordBatch]:
+    """``batches``, with read failures raised as :class:`ArchiveError` naming the source (and,
+    in ``tried``, the attempts)."""
     while True:
         try:
             batch = next(batches)
         except StopIteration:
             return
         except (OSError, pa.ArrowException) as err:
-            raise ArchiveError(f"reading unWISE source {source} failed: {type(err).__name__}: {err}") from err
+            raise ArchiveError(
+                f"reading unWISE source {source} failed{tried}: {type(err).__name__}: {err}"
+            ) from err
         yield batch
 
 
