@@ -25,11 +25,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import pyarrow as pa
 import pyarrow.fs as pafs
+
+if TYPE_CHECKING:
+    import aiohttp
 
 from mwlc.errors import ArchiveError
 from mwlc.net import RetryPolicy
@@ -151,7 +154,7 @@ def botocore_config(timeout_s: float) -> dict:
     }
 
 
-def aiohttp_timeout(timeout_s: float):
+def aiohttp_timeout(timeout_s: float) -> aiohttp.ClientTimeout:
     """aiohttp's timeouts for fsspec's HTTP filesystem: ``timeout_s`` to connect a socket and
     between bytes read, no limit on a whole request (aiohttp's default caps it at 300 s, which a
     large range read may legitimately exceed)."""

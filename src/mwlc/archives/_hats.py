@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -28,6 +29,9 @@ from mwlc.archives._parquet import LeafFile
 from mwlc.errors import ArchiveError, ConfigError, MwlcError
 from mwlc.net import RetryPolicy
 from mwlc.storage import fsspec_options, is_local, read_policy
+
+if TYPE_CHECKING:
+    from hats.catalog import Catalog, MarginCatalog
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +250,9 @@ def open_catalog(uri: str, *, archive: str, storage_options: dict | None = None)
     )
 
 
-def _read_metadata(source, options: dict | None = None, *, single_catalog: bool | None = None) -> tuple:
+def _read_metadata(
+    source: str | UPath, options: dict | None = None, *, single_catalog: bool | None = None
+) -> tuple[Catalog, MarginCatalog | None]:
     """The main catalog and its default margin catalog (or None) of a collection or catalog.
 
     Raises
@@ -272,7 +278,9 @@ def _read_metadata(source, options: dict | None = None, *, single_catalog: bool 
 PROPERTIES_FILES = ("collection.properties", "hats.properties", "properties")
 
 
-def _read_metadata_retried(uri: str, options: dict | None, archive: str, policy: RetryPolicy) -> tuple:
+def _read_metadata_retried(
+    uri: str, options: dict | None, archive: str, policy: RetryPolicy
+) -> tuple[Catalog, MarginCatalog | None]:
     """:func:`_read_metadata` of a remote source, retried after faults.
 
     hats checks which files exist and takes a failed check for a missing file, so a fault there
@@ -295,7 +303,7 @@ def _read_metadata_retried(uri: str, options: dict | None, archive: str, policy:
     )
 
 
-def _properties_file(path, service: str, policy: RetryPolicy) -> str:
+def _properties_file(path: UPath, service: str, policy: RetryPolicy) -> str:
     """The first of :data:`PROPERTIES_FILES` under ``path`` (read with retries).
 
     Raises
