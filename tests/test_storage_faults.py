@@ -19,7 +19,7 @@ from collections.abc import Callable
 import pyarrow as pa
 import pytest
 
-from mwlc.archives import gaia, wise, ztf
+from mwlc.archives import gaia, panstarrs, wise, ztf
 from mwlc.errors import ArchiveError
 from mwlc.net import RetryPolicy
 from mwlc.storage import storage_options
@@ -309,3 +309,32 @@ def test_unwise_over_s3_fails_after_its_attempts_when_a_slow_down_persists(s3, w
     )
     seen = tries(s3)
     assert max(seen.values()) == PERSISTENT_POLICY.attempts, seen  # pyarrow's retry strategy, as mapped
+
+
+# --------------------------------------------------------------------------- Pan-STARRS (its detection scan)
+
+
+def detection_reads(request: Request) -> bool:
+    """A ranged GET of a leaf file of Pan-STARRS' ``detection`` catalog (read by its DetectionScan)."""
+    return leaf_reads(request) and "/detection/" in request.path
+
+
+def test_panstarrs_detection_scan_survives_transient_faults_with_identical_rows(
+    s3, ps1_s3, ps1_hats, ps1_sample, caplog
+):
+    edge = ps1_sample[ps1_sample["label"] == "edge"]
+    want = _table(panstarrs.fetch(edge, source=str(ps1_hats)))
+    assert want.num_rows > 0
+    s3.fault_when(nth(0, detection_reads), **RESET_MID_BODY)
+    s3.fault_when(nth(2, detection_reads), **S3_SLOW_DOWN)
+    with caplog.at_level(logging.WARNING, logger="mwlc"):
+        rows = _table(
+            panstarrs.fetch(edge, source=ps1_s3 + "/", storage_options=storage_options(s3.url, POLICY))
+        )
+    assert rows.schema.equals(want.schema, check_metadata=True)
+    assert rows.to_pandas().equals(want.to_pandas())  # NaN fluxes equal NaN here
+    retried = failed_attempts(caplog)
+    assert len(retried) == 2, retried
+    assert all(
+        re.search(r"Pan-STARRS detection leaf file \(s3://stpubdata/\S+/detection/", line) for line in retried
+    )
