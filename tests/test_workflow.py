@@ -152,7 +152,7 @@ def test_demo_writes_the_dataset_in_the_original_layout(demo_run):
     assert list(frame.columns) == ["flux", "err", "archive"]
     assert set(frame["archive"]) == set(ARCHIVES)
     for archive, rows in frame.groupby("archive", observed=True):
-        assert set(rows.index.get_level_values("band")) <= set(get_archive(archive).BANDS)
+        assert set(rows.index.get_level_values("band")) <= set(get_archive(archive).bands)
     ztf = frame[frame["archive"] == "ztf"]
     assert (ztf["flux"] > 0).all() and (ztf["err"] > 0).all()
     sample = Table.read(demo_run / "results/demo/sample.ecsv", format="ascii.ecsv")

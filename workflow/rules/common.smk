@@ -1,4 +1,5 @@
 # Helpers used by the rules: the only place for Python in the rule files.
+from mwlc.archives.registry import get_archive, per_object_archives
 from mwlc.config import check_config, enabled_archives, load_schema
 from mwlc.errors import ConfigError
 import os
@@ -59,24 +60,23 @@ def dataset_dir(wildcards, output):
     return os.path.dirname(output.common_metadata)
 
 
-# Archive config keys that are not the archive's science parameters: the workflow's own, and
-# how much is read at a time (memory, not results), so changing them never refetches.
-NOT_PARAMS = ("enabled", "source", "read_batch_rows")
-
-
 def archive_params(wildcards):
-    """The archive's parameters from config, without the keys that do not change its rows."""
-    params = config["archives"][wildcards.archive]
-    return {k: v for k, v in params.items() if k not in NOT_PARAMS}
+    """The archive's parameters from config, without `enabled`, `source` and the keys that only
+    say how much is read at a time (its descriptor says which), so changing those never refetches.
+    """
+    return get_archive(wildcards.archive).job_params(
+        config["archives"][wildcards.archive]
+    )
 
 
 def archive_source(wildcards):
     return config["archives"][wildcards.archive]["source"]
 
 
-# Archives that send one request per object to MAST: their jobs hold `mast_requests` (a global
-# resource capped in profiles/default) equal to their threads, the requests they keep in flight.
-MAST_ARCHIVES = ("tess_kepler", "hcv")
+# Archives that send one request per object to MAST (per their descriptors): their jobs hold
+# `mast_requests` (a global resource capped in profiles/default) equal to their threads, the
+# requests they keep in flight.
+MAST_ARCHIVES = per_object_archives()
 
 
 def fetch_mem_mb(wildcards, attempt):

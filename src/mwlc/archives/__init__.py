@@ -1,16 +1,13 @@
-"""One module per archive, each exposing the same small interface.
+"""The archives: one descriptor and one reader module per archive, the same small interface.
 
-An archive module defines
+An archive is declared by its descriptor, an :class:`mwlc.archives.base.Archive` (name,
+aliases, bands with units and time systems, parameters with defaults and limits, whether it is
+per-object, demo builder), listed by :mod:`mwlc.archives.registry`. Its reader module defines
 
-``NAME``
-    the canonical, lower-case name used in config and in the dataset partition (``archive=NAME``);
-``BANDS``
-    the band names it may write (keys of :data:`mwlc.schema.BANDS`);
-``fetch(sample, *, source, threads=1, mem_mb=None, **params) -> Iterator[pyarrow.RecordBatch]``
+``fetch(sample, *, source, threads=1, mem_mb=None, storage_options=None, **params)``
     light curves of the objects in ``sample`` (a pandas frame with ``objectid, ra, dec, label``;
-    ra/dec in degrees, ICRS), streamed in :data:`mwlc.schema.LIGHTCURVE_SCHEMA`.
-
-:mod:`mwlc.archives.registry` maps user-facing names and old names to these modules.
+    ra/dec in degrees, ICRS), streamed as an iterator of ``pyarrow.RecordBatch`` in
+    :data:`mwlc.schema.LIGHTCURVE_SCHEMA`.
 """
 
 from __future__ import annotations

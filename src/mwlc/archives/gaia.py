@@ -39,18 +39,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mwlc.archives import _crossmatch, _hats, _nested, require_sample_columns
+from mwlc.archives.descriptors.gaia import ARCHIVE
 from mwlc.errors import ArchiveError, ConfigError
 from mwlc.photometry import gaia_flux_error_from_over_error, gaia_flux_error_to_mjy, gaia_flux_to_mjy
 from mwlc.schema import dictionary_take, lightcurve_batch
 
 log = logging.getLogger(__name__)
 
-NAME = "gaia"
-BANDS = ["Gaia_G", "Gaia_BP", "Gaia_RP"]
+NAME = ARCHIVE.name
+BANDS = list(ARCHIVE.bands)
 #: Bands fetched unless ``bands`` says otherwise (the original's current behaviour).
-DEFAULT_BANDS = ("Gaia_G",)
+DEFAULT_BANDS = tuple(ARCHIVE.param("bands").default)
 #: The real collection (LINCC, served over HTTPS).
-DEFAULT_SOURCE = "https://data.lsdb.io/hats/gaia_dr3_epoch_phot/"
+DEFAULT_SOURCE = ARCHIVE.default_source
 #: MJD of Gaia time zero: Gaia epochs are BJD(TCB) - 2455197.5 d, and JD 2455197.5 = MJD 55197.0.
 MJD_OF_GAIA_TIME_ZERO = 55197.0
 #: The nested column holding each source's transits.
@@ -133,7 +134,7 @@ class BandRead:
 ID_COLUMN = "source_id"
 #: Rows decoded at a time: a source has ~40-250 transits; the fields read for three bands are
 #: ~100 bytes per transit, so 5,000 rows are ~20-130 MB decoded.
-DEFAULT_READ_BATCH_ROWS = 5000
+DEFAULT_READ_BATCH_ROWS = ARCHIVE.param("read_batch_rows").default
 
 
 def fetch(

@@ -65,19 +65,18 @@ from mwlc.archives._per_object import (
     positive_number,
     request_policy,
 )
+from mwlc.archives.descriptors.hcv import ARCHIVE, MAX_RADIUS_ARCSEC
 from mwlc.errors import ArchiveError, ConfigError
 from mwlc.net import RetryPolicy, call_with_retries, new_session
 from mwlc.photometry import ab_mag_err_to_mjy, ab_mag_to_mjy
 
 log = logging.getLogger(__name__)
 
-NAME = "hcv"
+NAME = ARCHIVE.name
 #: The MAST HSC catalogs API (the HCV tables live in its ``v3`` release).
-DEFAULT_SOURCE = "https://catalogs.mast.stsci.edu/api/v0.1/hsc"
-DEFAULT_CACHE_DIR = "resources/cache/hcv"
-DEFAULT_FILTERS = ("F814W",)
-#: Largest cone the HSC API accepts (0.5 deg).
-MAX_RADIUS_ARCSEC = 1800.0
+DEFAULT_SOURCE = ARCHIVE.default_source
+DEFAULT_CACHE_DIR = ARCHIVE.param("cache_dir").default
+DEFAULT_FILTERS = tuple(ARCHIVE.param("filters").default)
 
 #: ACS/WFC post-SM4 zero points (STScI ACS zero-point tables; infinite aperture), in mag:
 #: filter -> (ZP_AB, ZP_Vega). Only their difference matters here (a property of the bandpass,

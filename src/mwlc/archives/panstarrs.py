@@ -37,17 +37,18 @@ import pyarrow.parquet as pq
 
 from mwlc.archives import _crossmatch, _hats, _parquet, require_sample_columns
 from mwlc.archives._hats import SPATIAL_INDEX_COLUMN
+from mwlc.archives.descriptors.panstarrs import ARCHIVE
 from mwlc.errors import ArchiveError, ConfigError
 from mwlc.schema import dictionary_take, lightcurve_batch
 
 log = logging.getLogger(__name__)
 
-NAME = "panstarrs"
-BANDS = ["Pan-STARRS g", "Pan-STARRS r", "Pan-STARRS i", "Pan-STARRS z", "Pan-STARRS y"]
+NAME = ARCHIVE.name
+BANDS = list(ARCHIVE.bands)
 #: PS1 ``filterID`` of each band.
 FILTERIDS = {band: filterid for filterid, band in enumerate(BANDS, start=1)}
 #: The real base URI, holding the ``otmo/`` and ``detection/`` collections.
-DEFAULT_SOURCE = "s3://stpubdata/panstarrs/ps1/public/hats"
+DEFAULT_SOURCE = ARCHIVE.default_source
 OTMO = "otmo"
 DETECTION = "detection"
 ID_COLUMN = "objID"
@@ -62,7 +63,7 @@ ASSOCIATION_RADIUS_ARCSEC = 1.0
 #: off by as much is still found.
 DETECTION_SEARCH_ARCSEC = 2 * ASSOCIATION_RADIUS_ARCSEC
 #: Detection rows decoded at a time (six small columns, ~50 bytes a row).
-DEFAULT_READ_BATCH_ROWS = 200_000
+DEFAULT_READ_BATCH_ROWS = ARCHIVE.param("read_batch_rows").default
 
 
 def fetch(

@@ -52,17 +52,18 @@ from mwlc.archives._per_object import (
     request_policy,
     write_atomic,
 )
+from mwlc.archives.descriptors.tess_kepler import ARCHIVE
 from mwlc.errors import ArchiveError, ConfigError
 from mwlc.net import RetryPolicy, call_with_retries, new_session
 
 log = logging.getLogger(__name__)
 
-NAME = "tess_kepler"
-BANDS = ["TESS", "Kepler", "K2"]
-DEFAULT_SOURCE = "https://mast.stsci.edu"
+NAME = ARCHIVE.name
+BANDS = list(ARCHIVE.bands)
+DEFAULT_SOURCE = ARCHIVE.default_source
 #: MAST's file download endpoint, relative to a MAST base URL.
 DOWNLOAD_PATH = "/api/v0.1/Download/file"
-DEFAULT_CACHE_DIR = "resources/cache/tess_kepler"
+DEFAULT_CACHE_DIR = ARCHIVE.param("cache_dir").default
 #: Search-result columns kept per product (lightkurve ``SearchResult.table`` names).
 INDEX_COLUMNS = ("mission", "author", "obs_collection", "obs_id", "productFilename", "dataURI")
 ELECTRON_PER_S = u.electron / u.s

@@ -41,6 +41,7 @@ from mocpy import MOC
 from scipy.spatial import cKDTree
 
 from mwlc.archives import require_sample_columns
+from mwlc.archives.descriptors.wise import ARCHIVE
 from mwlc.errors import ArchiveError, ConfigError
 from mwlc.legacy import renamed_bands
 from mwlc.photometry import ab_mag_to_mjy
@@ -50,13 +51,10 @@ from mwlc.storage import arrow_filesystem
 
 log = logging.getLogger(__name__)
 
-NAME = "wise"
-BANDS = ["WISE_W1", "WISE_W2"]
+NAME = ARCHIVE.name
+BANDS = list(ARCHIVE.bands)
 #: The real dataset (bucket ``nasa-irsa-wise``, region ``us-west-2``, anonymous access).
-SOURCE = (
-    "s3://nasa-irsa-wise/unwise/neo7/catalogs/time_domain/healpix_k5/"
-    "unwise-neo7-time_domain-healpix_k5.parquet"
-)
+SOURCE = ARCHIVE.default_source
 S3_REGION = "us-west-2"
 #: ``band`` value of each band in the catalog.
 BAND_CODES = {"WISE_W1": 1, "WISE_W2": 2}
@@ -69,7 +67,7 @@ PARTITION_ORDER = 5
 #: Catalog columns read (plus ``primary`` and ``healpix_k5`` in the filter).
 COLUMNS = ["ra", "dec", "band", "MJDMEAN", "flux", "dflux"]
 #: Default rows per scanned batch (pyarrow's default).
-BATCH_ROWS = 131_072
+BATCH_ROWS = ARCHIVE.param("batch_rows").default
 #: Estimated memory per batch row in flight: decoded columns plus matching temporaries (bytes).
 BYTES_PER_ROW = 256
 _MIN_BATCH_ROWS = 1024

@@ -31,14 +31,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mwlc.archives import Fetched, _crossmatch, _hats, _nested, require_sample_columns
+from mwlc.archives.descriptors.ztf import ARCHIVE
 from mwlc.errors import ConfigError
 from mwlc.photometry import ab_mag_err_to_mjy, ab_mag_to_mjy
 from mwlc.schema import dictionary_take, lightcurve_batch
 
 log = logging.getLogger(__name__)
 
-NAME = "ztf"
-BANDS = ["ztf_g", "ztf_r", "ztf_i"]
+NAME = ARCHIVE.name
+BANDS = list(ARCHIVE.bands)
 #: ZTF ``filterid`` of each band.
 FILTERIDS = {"ztf_g": 1, "ztf_r": 2, "ztf_i": 3}
 #: The ZTF objectid and band columns, and the light-curve fields read for the matched rows.
@@ -49,7 +50,7 @@ MATCHES_KEY = b"mwlc.matches"
 LIGHTCURVE_COLUMNS = ["lightcurve.hmjd", "lightcurve.mag", "lightcurve.magerr", "lightcurve.catflags"]
 #: Rows decoded at a time. A DR24 row is one object's light curve in one band (hundreds to a few
 #: thousand epochs, ~20 bytes each): 2,000 rows are ~40-160 MB decoded.
-DEFAULT_READ_BATCH_ROWS = 2000
+DEFAULT_READ_BATCH_ROWS = ARCHIVE.param("read_batch_rows").default
 
 
 def fetch(

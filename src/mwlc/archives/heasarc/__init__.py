@@ -27,6 +27,7 @@ import pandas as pd
 import pyarrow as pa
 
 from mwlc.archives import require_sample_columns
+from mwlc.archives.descriptors.heasarc import ARCHIVE
 from mwlc.archives.heasarc.catalogs import (
     DEFAULT_CATALOGS,
     MARKER_FLUX,
@@ -61,12 +62,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-NAME = "heasarc"
-BANDS = ["FERMIGTRIG", "SAXGRBMGRB", "IceCube"]
+NAME = ARCHIVE.name
+BANDS = list(ARCHIVE.bands)
 #: HEASARC's TAP service (Xamin), the one astroquery's ``Heasarc`` uses.
-DEFAULT_SOURCE = "https://heasarc.gsfc.nasa.gov/xamin/vo/tap"
+DEFAULT_SOURCE = ARCHIVE.default_source
 #: Objects per TAP upload (the original's limit).
-DEFAULT_CHUNK_ROWS = 50_000
+DEFAULT_CHUNK_ROWS = ARCHIVE.param("chunk_rows").default
 
 
 def fetch(
