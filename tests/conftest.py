@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.fixtures_hcv",
     "tests.fixtures_tess_kepler",
     "tests.fixtures_workflow",
+    "tests.fixtures_archives",
 ]
