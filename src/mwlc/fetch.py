@@ -6,10 +6,8 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Mapping
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlparse
 
 from mwlc.archives._dask import attached
@@ -28,12 +26,6 @@ def params_sha256(source: str, params: dict) -> str:
     """Hex SHA-256 of an archive's source and parameters (canonical JSON; equal settings, equal hash)."""
     canonical = json.dumps({"source": source, "params": params}, sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def reading_params(archive: str, config: Mapping[str, Any]) -> dict[str, Any]:
-    """The keys of ``archive``'s section of a checked workflow ``config`` that only say how much is
-    read at a time (see :meth:`mwlc.archives.base.Archive.reading_params`)."""
-    return get_archive(archive).reading_params(config["archives"][archive])
 
 
 def worker_source(source: str, dask_scheduler: str | None) -> str:
@@ -56,7 +48,7 @@ def fetch_shard(
     s3_endpoint_url: str | None = None,
     provenance_note: str = "",
     dask_scheduler: str | None = None,
-    reading_params: Mapping[str, Any] | None = None,
+    read_batch_rows: int | None = None,
 ) -> int:
     """Fetch one shard's light curves from ``archive`` and write them to ``output_path``.
 
@@ -83,10 +75,10 @@ def fetch_shard(
     dask_scheduler : str, optional
         Address of an existing Dask scheduler (``tcp://host:8786``): the HATS archives read
         their leaf files on its workers (:mod:`mwlc.archives._dask`); the others ignore it.
-    reading_params : mapping, optional
-        The archive's keys that only say how much is read at a time (e.g. ``read_batch_rows``, the
-        catalog rows the HATS archives decode at a time; see :func:`reading_params`). Not
-        parameters of the rows: neither hashed into the provenance nor Snakemake params.
+    read_batch_rows : int, optional
+        Catalog rows the HATS archives decode at a time (their default if None). Not a
+        parameter of the rows (:attr:`mwlc.archives.base.Param.affects_rows`): it is neither
+        hashed into the provenance nor a Snakemake param.
 
     Returns
     -------
@@ -112,6 +104,7 @@ def fetch_shard(
         "note": provenance_note,
     }
     started = time.monotonic()
+    reading = {} if read_batch_rows is None else {"read_batch_rows": read_batch_rows}
     with _memory_limit(mem_mb, described.name, shard_path) as watchdog, attached(dask_scheduler):
         batches = described.fetch(
             sample,
@@ -119,7 +112,7 @@ def fetch_shard(
             threads=threads,
             mem_mb=mem_mb,
             storage_options=s3_options(s3_endpoint_url),
-            **(reading_params or {}),
+            **reading,
             **params,
         )
         rows = write_lightcurve_shard(

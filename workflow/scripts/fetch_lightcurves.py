@@ -1,6 +1,6 @@
 """Rule `fetch_lightcurves`: one archive x one sample shard -> one parquet shard file."""
 
-from mwlc.fetch import fetch_shard, reading_params
+from mwlc.fetch import fetch_shard
 from mwlc.joblog import start_job_log
 
 wildcards = snakemake.wildcards
@@ -21,5 +21,5 @@ fetch_shard(
     provenance_note=snakemake.params.provenance_note,
     # Where and how much is read at a time are not params: changing them must not refetch.
     dask_scheduler=snakemake.config.get("dask_scheduler"),
-    reading_params=reading_params(wildcards.archive, snakemake.config),
+    read_batch_rows=snakemake.config["archives"][wildcards.archive].get("read_batch_rows"),
 )
