@@ -167,6 +167,20 @@ def band_list(name: str, choices: tuple[str, ...], default: tuple[str, ...], des
     )
 
 
+def radius_param(*, maximum: float, description: str, doc: str = "", default: float = 1.0) -> Param:
+    """``radius_arcsec``: a match radius in arcsec, > 0 and at most ``maximum``."""
+    return Param(
+        "radius_arcsec",
+        "number",
+        description,
+        default=default,
+        unit="arcsec",
+        exclusive_minimum=0,
+        maximum=maximum,
+        doc=doc,
+    )
+
+
 def request_params(timeout_s: float, retries: int, retry_backoff_s: float) -> tuple[Param, ...]:
     """``timeout_s``, ``retries`` and ``retry_backoff_s`` of an archive that sends HTTP requests."""
     return (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mwlc.archives.base import Archive, BandInfo, Param, band_list
+from mwlc.archives.base import Archive, BandInfo, Param, band_list, radius_param
 from mwlc.photometry import GAIA_DR3_ZERO_POINTS
 
 _TIME = "MJD (TCB, barycentric): Gaia transit time + 55197.0"
@@ -25,14 +25,9 @@ ARCHIVE = Archive(
     source_help="HATS collection root (local path, http(s) or s3)",
     bands={band: _band_info(band) for band in BANDS},
     params=(
-        Param(
-            "radius_arcsec",
-            "number",
-            "crossmatch radius in arcsec (nearest Gaia source)",
-            default=1.0,
-            unit="arcsec",
-            exclusive_minimum=0,
+        radius_param(
             maximum=10,
+            description="crossmatch radius in arcsec (nearest Gaia source)",
             doc="crossmatch radius; the nearest Gaia source is kept; at most the collection's margin",
         ),
         band_list("bands", BANDS, ("Gaia_G",), "photometric bands (G only by default, as the original)"),

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from mwlc.archives.base import Archive, BandInfo, Param, band_list, progress_param, request_params
+from mwlc.archives.base import (
+    Archive,
+    BandInfo,
+    Param,
+    band_list,
+    progress_param,
+    radius_param,
+    request_params,
+)
 
 _TIME = "MJD of the HST exposure, as in the HCV"
 #: The ACS/WFC filters the HCV is read in.
@@ -19,15 +27,10 @@ ARCHIVE = Archive(
     source_type="URL",
     bands={f"HST_{name}": BandInfo("mJy", _TIME) for name in FILTERS},
     params=(
-        Param(
-            "radius_arcsec",
-            "number",
-            "cone radius in arcsec (the nearest match with a requested filter is kept); at most the "
-            "API's 0.5 deg",
-            default=1.0,
-            unit="arcsec",
-            exclusive_minimum=0,
+        radius_param(
             maximum=MAX_RADIUS_ARCSEC,
+            description="cone radius in arcsec (the nearest match with a requested filter is kept); "
+            "at most the API's 0.5 deg",
             doc="cone radius (the original's `radius` was in degrees: converted); at most the API's "
             "0.5 deg limit",
         ),

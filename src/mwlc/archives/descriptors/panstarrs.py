@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mwlc.archives.base import Archive, BandInfo, Param, band_list
+from mwlc.archives.base import Archive, BandInfo, Param, band_list, radius_param
 
 _TIME = "MJD (TAI), mid-exposure (PS1 obsTime)"
 BANDS = tuple(f"Pan-STARRS {f}" for f in "grizy")
@@ -15,14 +15,9 @@ ARCHIVE = Archive(
     source_help="base folder holding the `otmo/` and `detection/` collections",
     bands={band: BandInfo("mJy", _TIME) for band in BANDS},
     params=(
-        Param(
-            "radius_arcsec",
-            "number",
-            "crossmatch radius in arcsec (nearest otmo object)",
-            default=1.0,
-            unit="arcsec",
-            exclusive_minimum=0,
+        radius_param(
             maximum=10,
+            description="crossmatch radius in arcsec (nearest otmo object)",
             doc="crossmatch radius against `otmo`; the nearest object is kept (at most the otmo margin, "
             "10 arcsec)",
         ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mwlc.archives.base import Archive, BandInfo, Param, progress_param, request_params
+from mwlc.archives.base import Archive, BandInfo, Param, progress_param, radius_param, request_params
 
 _TESS_TIME = "MJD (TDB, barycentric): TESS BTJD + 56999.5"
 _KEPLER_TIME = "MJD (TDB, barycentric): Kepler/K2 BKJD + 54832.5"
@@ -20,14 +20,9 @@ ARCHIVE = Archive(
         "K2": BandInfo("electron / s", _KEPLER_TIME),
     },
     params=(
-        Param(
-            "radius_arcsec",
-            "number",
-            "search radius in arcsec",
-            default=1.0,
-            unit="arcsec",
-            exclusive_minimum=0,
+        radius_param(
             maximum=60,
+            description="search radius in arcsec",
             doc="search radius (the original's `radius`, also arcsec)",
         ),
         Param(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mwlc.archives.base import Archive, BandInfo, Param, band_list
+from mwlc.archives.base import Archive, BandInfo, Param, band_list, radius_param
 
 _TIME = "MJD (MJDMEAN of the unWISE epoch coadd)"
 BANDS = ("WISE_W1", "WISE_W2")
@@ -18,14 +18,9 @@ ARCHIVE = Archive(
     source_help="dataset root (the folder holding `_metadata`)",
     bands={band: BandInfo("mJy", _TIME) for band in BANDS},
     params=(
-        Param(
-            "radius_arcsec",
-            "number",
-            "match radius in arcsec; every detection within it is kept",
-            default=1.0,
-            unit="arcsec",
-            exclusive_minimum=0,
+        radius_param(
             maximum=60,
+            description="match radius in arcsec; every detection within it is kept",
             doc="**every** detection within the radius is kept (as the original; not nearest-only)",
         ),
         band_list("bands", BANDS, BANDS, "bands"),

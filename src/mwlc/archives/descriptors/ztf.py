@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mwlc.archives.base import Archive, BandInfo, Param, band_list
+from mwlc.archives.base import Archive, BandInfo, Param, band_list, radius_param
 
 _TIME = "HMJD (heliocentric MJD, UTC), as released by ZTF"
 BANDS = ("ztf_g", "ztf_r", "ztf_i")
@@ -15,14 +15,9 @@ ARCHIVE = Archive(
     source_help="HATS collection root (local path, s3 or http(s))",
     bands={band: BandInfo("mJy", _TIME) for band in BANDS},
     params=(
-        Param(
-            "radius_arcsec",
-            "number",
-            "crossmatch radius in arcsec (nearest ZTF object per band)",
-            default=1.0,
-            unit="arcsec",
-            exclusive_minimum=0,
+        radius_param(
             maximum=10,
+            description="crossmatch radius in arcsec (nearest ZTF object per band)",
             doc="crossmatch radius; the nearest ZTF object per band is kept (as the original); at most "
             "the collection's margin",
         ),
