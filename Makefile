@@ -29,4 +29,4 @@ lint: $(INSTALLED)
 	$(BIN)/snakefmt --check workflow/
 
 clean-demo:
-	rm -rf results/demo logs/demo benchmarks/demo resources/demo
+	rm -rf results/demo logs/demo resources/demo

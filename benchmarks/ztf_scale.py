@@ -147,13 +147,13 @@ def run_workflow(workdir: Path, cores: int) -> tuple[float, float, dict[str, flo
 def job_benchmarks(workdir: Path) -> pd.DataFrame:
     """Every job's benchmark row: rule, job, wall_s, max_rss_mib, cpu_time_s."""
     rows = []
-    for path in sorted((workdir / "benchmarks" / RUN_ID).rglob("*.tsv")):
+    for path in sorted((workdir / "results" / RUN_ID / "benchmarks").rglob("*.tsv")):
         frame = read_benchmark(str(path)).iloc[[-1]]
-        rule = path.relative_to(workdir / "benchmarks" / RUN_ID).parts[0]
+        rule = path.relative_to(workdir / "results" / RUN_ID / "benchmarks").parts[0]
         rows.append(
             {
                 "rule": rule,
-                "job": str(path.relative_to(workdir / "benchmarks" / RUN_ID)),
+                "job": str(path.relative_to(workdir / "results" / RUN_ID / "benchmarks")),
                 **frame[["wall_s", "max_rss_mib", "cpu_time_s"]].iloc[0].to_dict(),
             }
         )

@@ -11,4 +11,5 @@ pytest_plugins = [
     "tests.fixtures_tess_kepler",
     "tests.fixtures_workflow",
     "tests.fixtures_archives",
+    "tests.dag_jobs",
 ]

@@ -27,7 +27,6 @@ from mwlc.archives.registry import (
     demo_builders,
     extra_archive_paths,
     get_archive,
-    per_object_archives,
 )
 from mwlc.config import check_config, deep_merge, load_schema
 from mwlc.errors import ConfigError
@@ -205,7 +204,7 @@ def test_hcv_filters_are_the_zero_point_table():
 
 def test_bands_units_per_object_archives_and_demo_builders_come_from_the_descriptors():
     assert BANDS == {band: info for archive in ARCHIVES.values() for band, info in archive.bands.items()}
-    assert per_object_archives() == ["tess_kepler", "hcv"]
+    assert [name for name, archive in ARCHIVES.items() if archive.per_object] == ["tess_kepler", "hcv"]
     assert demo_builders() == {
         name: f"mwlc.demo.{name}" for name in ("ztf", "gaia", "panstarrs", "wise", "heasarc")
     }
@@ -222,6 +221,7 @@ def toy_descriptor(**changes) -> Archive:
         "source_help": "anything",
         "bands": {"toy_v": BandInfo("mJy", "MJD")},
         "params": (Param("radius_arcsec", "number", "radius", default=1.0, exclusive_minimum=0),),
+        "service": "irsa_s3",
     }
     return Archive(**{**fields, **changes})
 
@@ -231,6 +231,7 @@ def toy_descriptor(**changes) -> Archive:
     [
         ({"name": "Toy"}, "name must match"),
         ({"bands": {}}, "declares no band"),
+        ({"service": "irsa_http"}, "service 'irsa_http' is none of"),
         (
             {"params": (Param("radius_arcsec", "number", "r", default=-1.0, exclusive_minimum=0),)},
             "default -1.0 fails",

@@ -64,7 +64,7 @@ def test_defaults_are_filled_in():
     [
         ({"n_shard": 3}, "config key 'n_shard': unknown key; did you mean 'n_shards'?"),
         ({"n_shards": 0}, "config key 'n_shards': 0 is less than the minimum of 1"),
-        ({"n_shards": "ten"}, "config key 'n_shards': expected an integer, got 'ten' (str)"),
+        ({"n_shards": "ten"}, "config key 'n_shards': expected an integer or 'auto', got 'ten' (str)"),
         ({"run_id": "my run/1"}, "config key 'run_id'"),
         (
             {"archives": {"ztf": {"radius_arcsec": -1}}},

@@ -479,9 +479,39 @@ def test_local_blocks_bounded_by_the_pair_budget_give_the_same_rows(
 ):
     monkeypatch.setattr(heasarc.local, "PAIR_BUDGET", 1)
     table = heasarc.LocalTable.read(heasarc_local / "icecubepsc.parquet", heasarc.parse_catalogs(None)[2])
-    assert table.objects_per_block(20) == 1
+    ra, dec = heasarc_sample["ra"].to_numpy(), heasarc_sample["dec"].to_numpy()
+    assert table.block_starts(ra, dec).tolist() == list(range(len(ra)))  # one object per block
+    monkeypatch.setattr(heasarc.local, "PAIR_BUDGET", 10**9)
+    assert table.block_starts(ra, dec).tolist() == [0]
+    monkeypatch.setattr(heasarc.local, "PAIR_BUDGET", 1)
     batches = fetch_all(heasarc_sample, str(heasarc_local))
     assert [b.equals(c) for b, c in zip(batches, local_batches, strict=True)] == [True] * 3
+
+
+def test_local_blocks_hold_the_pair_budget_when_events_cluster_around_the_objects(monkeypatch):
+    catalog = heasarc.parse_catalogs(None)[1]  # SAXGRBMGRB: error circles up to 3 deg
+    rng = np.random.default_rng(0)
+    n_objects, per_object = 40, 50
+    ra, dec = rng.uniform(150, 151, n_objects), rng.uniform(0, 1, n_objects)
+    events = {  # events piled up around the objects: a uniform-density estimate sees few pairs
+        "ra": np.repeat(ra, per_object) + rng.normal(0, 0.01, n_objects * per_object),
+        "dec": np.repeat(dec, per_object) + rng.normal(0, 0.01, n_objects * per_object),
+        "error_radius": np.full(n_objects * per_object, 2.0),
+        "time": np.arange(n_objects * per_object, dtype=float),
+    }
+    table = heasarc.LocalTable(
+        catalog, events, heasarc.local.cKDTree(heasarc.local.unit_vectors(events["ra"], events["dec"])), 3.0
+    )
+    monkeypatch.setattr(heasarc.local, "PAIR_BUDGET", 10_000)
+    pairs = []
+    match_block = heasarc.LocalTable._match_block
+    monkeypatch.setattr(
+        heasarc.LocalTable,
+        "_match_block",
+        lambda self, o: pairs.append(len(o) * len(events["ra"])) or match_block(self, o),
+    )
+    table.match(pd.DataFrame({"objectid": np.arange(n_objects), "ra": ra, "dec": dec}))
+    assert len(pairs) > 1 and max(pairs) <= 10_000  # every object reaches all 2,000 events
 
 
 def test_local_copy_ignores_unusable_rows_and_matches_case_insensitively(

@@ -21,6 +21,7 @@ import pytest
 
 from mwlc import monitor
 from mwlc.monitor import USAGE_COLUMNS, JobName, Sampler, StopRules, run_monitor
+from mwlc.monitor.snakemake_log import FailureWatch, find_snakemake_log
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -214,6 +215,75 @@ def test_monitor_waits_for_existing_targets_to_be_rewritten(fake, tmp_path):
     assert 0.9 < time.monotonic() - started < 5
 
 
+SNAKEMAKE_LOG_FAILED = """Select jobs to execute...
+Error in rule a:
+    jobid: 1
+    output: out1
+Trying to restart job 1.
+Error in rule a:
+    jobid: 1
+    output: out1
+"""
+
+
+def test_failure_watch_counts_errors_without_a_restart(tmp_path):
+    path = tmp_path / "run.snakemake.log"
+    restart = SNAKEMAKE_LOG_FAILED.index("Trying to restart")
+    path.write_text(SNAKEMAKE_LOG_FAILED[:restart])
+    watch = FailureWatch(str(path))
+    assert watch.poll() == 1  # an error, its restart line not written yet
+    with path.open("a") as stream:
+        stream.write(SNAKEMAKE_LOG_FAILED[restart : restart + 10])  # half a line
+    assert watch.poll() == 1
+    with path.open("a") as stream:
+        stream.write(SNAKEMAKE_LOG_FAILED[restart + 10 :])
+    assert watch.poll() == 1 and (watch.errors, watch.restarts) == (2, 1)
+
+
+def test_the_snakemake_log_is_the_file_its_process_holds_open(tmp_path):
+    logdir = tmp_path / ".snakemake" / "log"
+    logdir.mkdir(parents=True)
+    code = "import time; f = open('.snakemake/log/2026-01-01T000000.snakemake.log', 'w'); time.sleep(30)"
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path)
+    try:
+        process, deadline = psutil.Process(proc.pid), time.monotonic() + 10
+        while find_snakemake_log(process) is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the process has opened its log (after its start-up)
+        assert find_snakemake_log(process) == str(logdir / "2026-01-01T000000.snakemake.log")
+    finally:
+        proc.kill()
+        proc.wait()
+    assert find_snakemake_log(psutil.Process()) is None
+
+
+@pytest.mark.parametrize(
+    ("snakemake_log", "expected"),
+    [
+        ("Error in rule fetch:\n    jobid: 3\n", monitor.EXIT_FAILED),
+        # a retried job is no failure: the idle rule applies, as without one
+        ("Error in rule fetch:\n    jobid: 3\nTrying to restart job 3.\n", monitor.EXIT_IDLE),
+    ],
+    ids=["failed", "retried"],
+)
+def test_monitor_stops_at_once_when_snakemake_reports_a_failed_job(fake, tmp_path, snakemake_log, expected):
+    fake.start("sleep", "0.5")  # the job that fails
+    log = tmp_path / "run.snakemake.log"
+    log.write_text(snakemake_log)
+    rules = StopRules(targets=[str(tmp_path / "never")], idle_grace_s=2.5)
+    started = time.monotonic()
+    code = run_monitor(
+        str(tmp_path / "usage.csv"),
+        rules,
+        interval_s=0.2,
+        main=fake.process,
+        exclude=set(),
+        snakemake_log=str(log),
+    )
+    assert code == expected
+    if expected == monitor.EXIT_FAILED:
+        assert time.monotonic() - started < 2.5  # before idle_grace_s
+
+
 # --- the rule, in a tiny workflow --------------------------------------------------------------
 
 TINY_SNAKEFILE = """
@@ -334,9 +404,9 @@ def test_rule_with_two_cores_sees_jobs_run_together(tmp_path):
 
 @pytest.mark.workflow
 def test_a_failing_job_ends_the_run_with_an_error(tmp_path):
-    result, elapsed = run_tiny(tmp_path, cores=1, seconds=1.0, fail_on="0", idle=4)
+    result, elapsed = run_tiny(tmp_path, cores=1, seconds=1.0, fail_on="0", idle=300)
     assert result.returncode != 0
-    assert elapsed < 90  # without the monitor's idle rule Snakemake would wait for it forever
+    assert elapsed < 90  # the monitor read the failure in Snakemake's log: no idle_grace_s wait
     log = (tmp_path / "logs/t/monitor_resources.log").read_text()
-    assert "no job has run for" in log
+    assert "Snakemake reports 1 failed job(s)" in log
     assert not (tmp_path / "results/t/monitor/usage.csv").exists()  # the next run monitors again

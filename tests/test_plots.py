@@ -137,7 +137,7 @@ def test_overview_without_data_says_so():
     plt.close(figure)
 
 
-def test_overview_with_many_jobs_colours_by_rule():
+def test_overview_with_many_jobs_sums_them_per_rule():
     rows = [
         {
             "time": T0 + pd.Timedelta(seconds=s),
@@ -154,23 +154,111 @@ def test_overview_with_many_jobs_colours_by_rule():
             "kind": "job",
             "job": f"fetch[shard={j}]",
             "rule": "fetch",
+            "wildcards": f"shard={j}",
             "pid": 100 + j,
             "n_pids": 1,
             "cpu_percent": 50.0,
-            "rss_mib": 4096.0,
+            "rss_mib": 4096.0 + j,
         }
         for j in range(25)
         for s in (1, 2)
     ]
     figure = plots.plot_overview(
-        pd.DataFrame(rows).reindex(columns=USAGE_COLUMNS).fillna({"job": "", "rule": ""})
+        pd.DataFrame(rows).reindex(columns=USAGE_COLUMNS).fillna({"job": "", "rule": "", "wildcards": ""})
     )
     legend = figure.axes[1].get_legend()
-    assert legend.get_title().get_text() == "Rules"
+    assert legend.get_title().get_text() == "Jobs per rule and archive (sum)"
     assert [t.get_text() for t in legend.get_texts()] == ["fetch"]
-    assert {str(j) for j in range(1, 25)} <= set(texts(figure))  # each job labelled by its wildcard value
+    cpu_top = max(path.vertices[:, 1].max() for path in figure.axes[1].collections[0].get_paths())
+    assert cpu_top == 25 * 50.0  # the stack is the sum of the 25 jobs
+    names = [text for text in texts(figure) if text.startswith("fetch ")]
+    assert len(names) == plots.figure.N_NAMED_JOBS  # the longest ones (all 1 s here), not all 25
+    assert "1  fetch 24: 4.0 GiB" in " ".join(texts(figure))  # the largest RSS, listed
     assert figure.axes[3].get_ylabel() == "RSS per job\n(GiB)"
     assert [line.get_label() for line in figure.axes[2].lines] == ["available", "swap used"]
+    plt.close(figure)
+
+
+ARCHIVES = ("ztf", "gaia", "panstarrs", "wise", "heasarc")
+
+
+def run_of_300_jobs() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The monitor's table (10 s samples) and the benchmark table of a run of 300 fetch jobs
+    (60 shards x 5 archives, 4 at a time); ``ztf/0042`` is the longest, ``wise/0007`` the largest."""
+    usage, bench, slots, pid = [], [], [0, 0, 0, 0], 1000
+    for shard in range(60):
+        for index, archive in enumerate(ARCHIVES):
+            wildcards = f"archive={archive},shard={shard:04d}"
+            samples = 40 if (archive, shard) == ("ztf", 42) else 3 + (shard * 7 + index * 3) % 11
+            rss = 3000.0 if (archive, shard) == ("wise", 7) else 500.0 + 10 * index + shard
+            slot = slots.index(min(slots))
+            start, slots[slot], pid = slots[slot], slots[slot] + samples + 1, pid + 1
+            for i in range(start, start + samples):
+                usage.append(
+                    {
+                        "time": T0 + pd.Timedelta(seconds=10 * i),
+                        "kind": "job",
+                        "job": f"fetch_lightcurves[{wildcards}]",
+                        "rule": "fetch_lightcurves",
+                        "wildcards": wildcards,
+                        "pid": pid,
+                        "n_pids": 2,
+                        "cpu_percent": 80.0,
+                        "rss_mib": rss,
+                    }
+                )
+            bench.append(
+                {
+                    "rule": "fetch_lightcurves",
+                    "wildcards": wildcards,
+                    "job": f"fetch_lightcurves[{wildcards}]",
+                    "iteration": 0,
+                    "wall_s": 10.0 * samples,
+                    "max_rss_mib": rss,
+                    "cpu_time_s": 8.0 * samples,
+                }
+            )
+    for i in range(max(slots)):
+        usage.append(
+            {
+                "time": T0 + pd.Timedelta(seconds=10 * i),
+                "kind": "system",
+                "load1": 4.0,
+                "mem_available_mib": 10000.0,
+                "swap_used_mib": 0.0,
+            }
+        )
+    usage = (
+        pd.DataFrame(usage).reindex(columns=USAGE_COLUMNS).fillna({"job": "", "rule": "", "wildcards": ""})
+    )
+    return usage, pd.DataFrame(bench)
+
+
+def test_overview_of_300_jobs_has_one_entry_per_archive_and_names_the_longest():
+    usage, _ = run_of_300_jobs()
+    assert usage.loc[usage["kind"] == "job", "job"].nunique() == 300
+    figure = plots.plot_overview(usage)
+    legend = [t.get_text() for t in figure.axes[1].get_legend().get_texts()]
+    assert sorted(legend) == sorted(f"fetch_lightcurves {archive}" for archive in ARCHIVES)  # not 300
+    labels = texts(figure)
+    assert len(labels) <= 2 * plots.figure.N_NAMED_JOBS + 1  # bounded, whatever the number of jobs
+    assert "fetch_lightcurves ztf/0042 (390 s)" in labels  # the longest job (40 samples, 10 s apart)
+    rss_list = next(text for text in labels if text.startswith("Largest RSS"))
+    assert rss_list.splitlines()[1] == "1  fetch_lightcurves wise/0007: 2.9 GiB"  # the stack's unit
+    plt.close(figure)
+
+
+def test_benchmark_figure_of_300_jobs_has_one_line_per_archive_and_names_the_slowest():
+    _, bench = run_of_300_jobs()
+    figure = plots.plot_benchmarks(bench)
+    rows = [t.get_text() for t in figure.axes[0].get_yticklabels()]
+    assert rows == [f"fetch_lightcurves {archive} (60 jobs)" for archive in ARCHIVES]
+    assert len(figure.axes[3].get_yticklabels()) == len(ARCHIVES)  # per job: one line per group too
+    wall_list = next(t.get_text() for t in figure.axes[3].texts if "\n" in t.get_text())
+    assert wall_list.splitlines()[0] == "1  fetch_lightcurves ztf/0042: 400 s"
+    rss_list = next(t.get_text() for t in figure.axes[4].texts if "\n" in t.get_text())
+    assert rss_list.splitlines()[0] == "1  fetch_lightcurves wise/0007: 3,000 MiB"
+    assert len(texts(figure)) <= 3 * (plots.figure.N_NAMED_JOBS + 1) + 1  # numbers, list; the title
     plt.close(figure)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -118,6 +119,24 @@ def test_report_holds_the_figures_and_says_the_data_are_synthetic(demo):
     ):
         assert name in html, name
     assert html.count("DEMO RUN - synthetic light curves") >= 7  # workflow description + every caption
+    assert "This run is not complete" not in html
+
+
+def test_report_after_the_sample_only_says_what_is_missing(demo, tmp_path):
+    """A run stopped after `--until sample`: the report renders what exists and names the rest."""
+    workdir = tmp_path / "partial"
+    shutil.copytree(demo / "config", workdir / "config")
+    shutil.copytree(demo / RESULTS / "sample_shards", workdir / RESULTS / "sample_shards")
+    shutil.copy2(demo / RESULTS / "sample.ecsv", workdir / RESULTS / "sample.ecsv")
+    shutil.copytree(demo / ".snakemake" / "metadata", workdir / ".snakemake" / "metadata")
+    result = snakemake(workdir, "--report", f"{RESULTS}/report.html")
+    assert "the report leaves out 7 item(s) not made yet" in result.stderr
+    html = (workdir / RESULTS / "report.html").read_text()
+    assert "This run is not complete" in html
+    for name in ("coverage.png (rule plot_coverage)", "benchmarks.csv (rule gather_benchmarks)"):
+        assert name in html, name
+    assert "Light curves (not made yet)" in html
+    assert not (workdir / RESULTS / "figures").exists()  # nothing was run for it
 
 
 def test_nothing_to_do_after_the_run_and_the_report(demo):

@@ -9,8 +9,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -18,7 +20,9 @@ import yaml
 from astropy.table import Table
 
 from mwlc.archives.registry import get_archive
+from mwlc.config import deep_merge
 from mwlc.schema import BANDS
+from mwlc.status import run_status
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "workflow" / "Snakefile"
@@ -30,9 +34,10 @@ pytestmark = pytest.mark.workflow
 
 
 def snakemake(
-    workdir: Path, *args: str, check: bool = True, timeout: int = 600
+    workdir: Path, *args: str, check: bool = True, timeout: int = 600, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
-    """Run snakemake in ``workdir`` on the demo config; output captured as text."""
+    """Run snakemake in ``workdir`` on the demo config (``env``: its environment, default this
+    process's); output captured as text."""
     cmd = [
         sys.executable,
         "-m",
@@ -45,7 +50,7 @@ def snakemake(
         "config/demo.yaml",
         *args,
     ]
-    result = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env)
     if check and result.returncode != 0:
         raise AssertionError(
             f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
@@ -68,6 +73,27 @@ def new_workdir(tmp_path: Path) -> Path:
     workdir = tmp_path / "run"
     shutil.copytree(REPO / "config", workdir / "config")
     return workdir
+
+
+def edit_demo_config(workdir: Path, changes: dict) -> dict:
+    """Merge ``changes`` into ``workdir``'s config/demo.yaml (mappings key by key, as Snakemake
+    merges config files); returns the new config."""
+    demo_yaml = workdir / "config" / "demo.yaml"
+    config = deep_merge(yaml.safe_load(demo_yaml.read_text()), changes)
+    demo_yaml.write_text(yaml.safe_dump(config, sort_keys=False))
+    return config
+
+
+def restrict_to_archives(workdir: Path, archives: Sequence[str], **changes) -> list[str]:
+    """Switch every demo archive but ``archives`` off in ``workdir``'s config/demo.yaml (same
+    sample, same shards), and merge ``changes``; returns the archives whose snapshots the run builds."""
+    config = yaml.safe_load((workdir / "config" / "demo.yaml").read_text())
+    unknown = set(archives) - set(config["archives"])
+    assert not unknown, f"not demo archives: {unknown}"
+    switched_off = {name: {"enabled": False} for name in config["archives"] if name not in archives}
+    built = [name for name in config["demo"]["archives"] if name in archives]
+    edit_demo_config(workdir, {"archives": switched_off, "demo": {"archives": built}, **changes})
+    return built
 
 
 @pytest.fixture
@@ -95,6 +121,26 @@ def test_dry_run_has_one_fetch_job_per_archive_and_shard(tmp_path):
 def test_dry_run_job_count_follows_n_shards(tmp_path):
     counts = job_counts(snakemake(new_workdir(tmp_path), "-n", "--quiet", "rules", "--config", "n_shards=7"))
     assert counts["fetch_lightcurves"] == 7 * len(ARCHIVES)
+
+
+def test_n_shards_auto_follows_the_sample_file_before_it_is_read(tmp_path):
+    workdir = new_workdir(tmp_path)
+    rng = np.random.default_rng(3)
+    rows = pd.DataFrame(
+        {"ra": rng.uniform(150, 160, 25_001), "dec": rng.uniform(0, 10, 25_001), "label": "x"}
+    )
+    rows.to_csv(workdir / "config" / "big.csv", index=False)
+    (workdir / "config" / "auto.yaml").write_text(
+        "n_shards: auto\nsample:\n  sources: [{source: file, path: config/big.csv}]\n"
+    )
+    result = snakemake(workdir, "-n", "--quiet", "rules", "--configfile", "config/auto.yaml")
+    defaults = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["archives"]
+    enabled = [name for name, params in defaults.items() if params.get("enabled", True)]
+    assert job_counts(result)["fetch_lightcurves"] == 3 * len(enabled)  # ceil(25,001 / 10,000) shards
+    until = snakemake(
+        workdir, "-n", "--quiet", "rules", "--configfile", "config/auto.yaml", "--until", "sample"
+    )
+    assert job_counts(until) == {"sample": 1}
 
 
 def test_until_sample_runs_only_the_sample_job(tmp_path):
@@ -137,6 +183,9 @@ def test_bad_config_stops_before_any_job(tmp_path, text):
 
 def test_an_empty_sample_stops_the_run_before_any_archive_job(tmp_path):
     workdir = new_workdir(tmp_path)
+    # Every fetch job waits for the sample: one archive shows it. Without the monitor, which would
+    # wait its idle_grace_s after the failure before it ends.
+    restrict_to_archives(workdir, ["heasarc"], monitor={"enabled": False})
     (workdir / "config/demo_sample.csv").write_text("name,ra,dec,label\n")
     result = snakemake(workdir, "--cores", "2", "--keep-going", check=False)
     assert result.returncode != 0
@@ -189,10 +238,31 @@ def test_demo_logs_say_the_data_are_synthetic(demo_run):
 
 
 def test_every_job_has_a_benchmark(demo_run):
-    tsvs = list((demo_run / "benchmarks/demo").rglob("*.tsv"))
+    tsvs = list((demo_run / "results/demo/benchmarks").rglob("*.tsv"))
     data_jobs = 1 + len(ARCHIVES) * (N_SHARDS + 2) + 1  # sample, demo build, fetch, gather, merge
     assert len(tsvs) == data_jobs + 6  # gather_benchmarks and 5 plots; the monitor has none
     assert all(t.read_text().startswith("s\th:m:s\tmax_rss") for t in tsvs)
+
+
+#: Archives read by mwlc's own HATS partition reader (mwlc.archives._crossmatch), not lsdb's crossmatch.
+HATS_ARCHIVES = ("ztf", "gaia", "panstarrs")
+
+
+def test_hats_fetch_jobs_compile_no_numba_code(demo_run):
+    """The demo build's lsdb writes compile hats' code once into .snakemake/numba_cache; the fetch
+    jobs' partition reader runs no numba code, so none of them pays a compilation."""
+    indexes = [p.name for p in (demo_run / ".snakemake/numba_cache").rglob("*.nbi")]
+    assert any(name.startswith("pixel_alignment.perform_align_trees-") for name in indexes), indexes
+    pattern = re.compile(r"numba code loaded from the cache (\d+) times, compiled (\d+) times")
+    logs = [
+        log
+        for archive in HATS_ARCHIVES
+        for log in sorted((demo_run / f"logs/demo/fetch_lightcurves/{archive}").glob("*.log"))
+    ]
+    assert len(logs) == len(HATS_ARCHIVES) * N_SHARDS
+    compiled = {log.name: int(found[2]) for log in logs for found in pattern.finditer(log.read_text())}
+    assert not any(compiled.values()), compiled
+    assert all("leaf files to read" in log.read_text() for log in logs)
 
 
 def test_second_run_has_nothing_to_do(demo_run):
@@ -279,8 +349,14 @@ def rows_of(frame: pd.DataFrame) -> list[tuple]:
     return sorted(flat.astype({"label": str, "band": str}).itertuples(index=False, name=None))
 
 
+#: The kill test's archives: two whose jobs are short (what is tested is Snakemake's bookkeeping and
+#: the shard files' atomic writes, the same for every archive).
+KILL_ARCHIVES = ("wise", "heasarc")
+
+
 def test_a_killed_run_redoes_only_unfinished_jobs(tmp_path):
     workdir = new_workdir(tmp_path)
+    restrict_to_archives(workdir, KILL_ARCHIVES)
     snakemake(workdir, "--cores", "1", "--until", "build_demo_archive", "sample")
     cmd = [
         sys.executable,
@@ -298,7 +374,7 @@ def test_a_killed_run_redoes_only_unfinished_jobs(tmp_path):
     log = (workdir / "run.log").open("w")
     proc = subprocess.Popen(cmd, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     dataset = workdir / "results/demo/lightcurves.parquet"
-    total = len(ARCHIVES) * N_SHARDS
+    total = len(KILL_ARCHIVES) * N_SHARDS
     deadline = time.monotonic() + 300
     # Kill Snakemake and its jobs as soon as it has recorded one finished fetch job.
     while (
@@ -306,9 +382,11 @@ def test_a_killed_run_redoes_only_unfinished_jobs(tmp_path):
     ):
         assert proc.poll() is None, (workdir / "run.log").read_text()
         time.sleep(0.1)
+    status_during = run_status(workdir / "results/demo")  # mwlc status: checked in the block below
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     log.close()
+    status_killed = run_status(workdir / "results/demo")
     finished = {p: p.stat().st_mtime_ns for p in dataset.glob("archive=*/shard-*.parquet")}
     assert 1 <= len(finished) < total, f"{len(finished)} of {total} shards finished before the kill"
     partial = pd.read_parquet(dataset)  # a half-written shard is never read as data
@@ -323,6 +401,21 @@ def test_a_killed_run_redoes_only_unfinished_jobs(tmp_path):
     kept = [path for path, mtime in finished.items() if path.stat().st_mtime_ns == mtime]
     assert len(kept) == total - counts["fetch_lightcurves"]
     assert (workdir / "results/demo/summary.csv").exists()
+
+    # --- mwlc status (issue 16.4) on this run: while it went on, after the kill, at the end ------
+    assert status_during.running and status_during.archives and status_during.n_shards == N_SHARDS
+    assert sum(a.done for a in status_during.archives) >= 1
+    assert all(a.failed == a.interrupted == 0 and a.to_do >= 0 for a in status_during.archives)
+    assert not status_killed.running and "killed" in status_killed.snakemake
+    assert sorted(a.archive for a in status_killed.archives) == sorted(ARCHIVES)
+    assert sum(a.running + a.failed for a in status_killed.archives) == 0
+    # what status calls left is exactly what Snakemake reran
+    assert sum(a.to_do + a.interrupted for a in status_killed.archives) == counts["fetch_lightcurves"]
+    assert sum(a.rows for a in status_killed.archives) <= len(partial)
+    final = run_status(workdir / "results/demo")
+    assert not final.running and final.failed_jobs == []
+    assert all(a.done == N_SHARDS for a in final.archives)
+    assert "merge_lightcurves: done" in final.stages
 
 
 def test_lint_is_clean():

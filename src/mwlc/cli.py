@@ -3,7 +3,9 @@
 ``mwlc migrate-config``
     an original ``scale_up`` run's parameters → an mwlc config (:mod:`mwlc.migrate`);
 ``mwlc import-top``
-    an original ``top.txt`` → the resource monitor's CSV (:mod:`mwlc.toplog`).
+    an original ``top.txt`` → the resource monitor's CSV (:mod:`mwlc.toplog`);
+``mwlc status [results/<run_id>]``
+    how far a run is, while it runs and after (:mod:`mwlc.status`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Sequence
 COMMANDS = {
     "migrate-config": ("mwlc.migrate", "write an mwlc config from a scale_up kwargs.yml / -j / -d / -a"),
     "import-top": ("mwlc.toplog", "convert a scale_up top.txt into the monitor's usage CSV"),
+    "status": ("mwlc.status", "how far a run is: jobs done/failed/running/to do per archive, ETA"),
 }
 
 

@@ -192,6 +192,18 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"config key '{where}': unknown key; {suggestion}allowed keys: {', '.join(allowed)}"
     if error.validator == "required":
         return f"config key '{key}': {error.message}"
+    if error.validator in ("oneOf", "anyOf"):  # e.g. n_shards: an integer >= 1, or "auto"
+        specific = [e for e in error.context if e.validator not in ("type", "const", "enum")]
+        if specific:
+            return _describe(jsonschema.exceptions.best_match(specific))
+        expected = [
+            repr(branch["const"]) if "const" in branch else _expected_type(branch.get("type"))
+            for branch in error.validator_value
+        ]
+        return (
+            f"config key '{key}': expected {' or '.join(expected)}, "
+            f"got {error.instance!r} ({type(error.instance).__name__})"
+        )
     if error.validator == "type":
         return (
             f"config key '{key}': expected {_expected_type(error.validator_value)}, "

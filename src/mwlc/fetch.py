@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 from mwlc.archives._dask import attached
 from mwlc.archives.registry import get_archive
 from mwlc.io import file_sha256, write_lightcurve_shard
+from mwlc.jitcache import cache_jitted_functions, compile_counts
 from mwlc.joblog import redact, redact_params
 from mwlc.limits import MemoryWatchdog
 from mwlc.sample.build import read_shard
@@ -86,6 +87,7 @@ def fetch_shard(
         Rows written.
     """
     described = get_archive(archive)
+    cache_jitted_functions()  # before the archive's first crossmatch compiles hats' code
     sample = read_shard(shard_path)
     # Credentials never reach the log or the file metadata (a token in the URL, a key in params).
     log.info(
@@ -128,6 +130,9 @@ def fetch_shard(
     )
     if watchdog is not None:
         log.info("%s: peak resident memory %.0f MB of mem_mb=%d MB", described.name, watchdog.peak_mb, mem_mb)
+    counts = compile_counts()
+    if any(counts):
+        log.info("%s: numba code loaded from the cache %d times, compiled %d times", described.name, *counts)
     return rows
 
 

@@ -17,7 +17,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from astropy.table import Table
 
 from mwlc.errors import MwlcError
 from mwlc.io import atomic_path, file_sha256
@@ -222,6 +221,8 @@ def write_by_object(
 
 def read_sample_table(ecsv_path: str) -> pd.DataFrame:
     """The sample as a flat frame: objectid, ra, dec (deg), label, labels, shard."""
+    from astropy.table import Table  # only the merge reads the ECSV; gather_archive does not
+
     table = Table.read(ecsv_path, format="ascii.ecsv")
     return pd.DataFrame(
         {

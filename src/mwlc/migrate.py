@@ -49,9 +49,7 @@ from mwlc.legacy import (
     convert_archive,
     papers_from_original,
 )
-
-#: Objects per shard aimed at when the sample size is known.
-OBJECTS_PER_SHARD = 10_000
+from mwlc.sample.size import OBJECTS_PER_SHARD
 
 
 @dataclass
@@ -260,7 +258,7 @@ def _sample_sources(get_samples: Any, migration: Migration) -> list[dict]:
 def _choose_shards(sources: list[dict], migration: Migration) -> None:
     sizes = [source.get("num") for source in sources if source["source"] == "sdss"]
     known = sum(int(size) for size in sizes if isinstance(size, (int, str)) and str(size).isdigit())
-    if known >= OBJECTS_PER_SHARD:
+    if known >= OBJECTS_PER_SHARD:  # n_shards: auto would find the same; written out to be seen
         migration.config["n_shards"] = math.ceil(known / OBJECTS_PER_SHARD)
         migration.changes.append(
             f"n_shards: {migration.config['n_shards']} for ~{known:,} objects "

@@ -46,7 +46,8 @@ def unit_vectors(ra_deg: np.ndarray, dec_deg: np.ndarray) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        float64, shape (N, 3): ``(cos dec cos ra, cos dec sin ra, sin dec)``.
+        Shape (N, 3): ``(cos dec cos ra, cos dec sin ra, sin dec)``, in the input's floating
+        dtype (float32 positions give float32 vectors, as lsdb computes them).
     """
     ra, dec = np.radians(ra_deg), np.radians(dec_deg)
     cos_dec = np.cos(dec)

@@ -12,11 +12,13 @@ The recipe's pitfalls, each handled here:
 
 Where the packages are missing the fixture skips with the reason, unless ``MWLC_REQUIRE_SLURM=1``
 (``.ci/run`` installs them and sets it), where it fails instead. Only one such cluster can run on
-a machine at a time (one ``/etc/slurm/slurm.conf``): don't run these tests in parallel.
+a machine at a time (one ``/etc/slurm/slurm.conf``): a test session holds :data:`MACHINE_LOCK`
+while its cluster runs, and another session's fixture waits for it (then skips, or fails).
 """
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import os
 import shutil
@@ -32,6 +34,10 @@ import pytest
 
 SLURM_CONF = Path("/etc/slurm/slurm.conf")
 MARKER = "# managed-by-mwlc-test-fixture"
+#: flock()ed by the test session whose cluster owns SLURM_CONF (released when it stops, or dies):
+#: a second session would otherwise rewrite the config under the first one's running jobs.
+MACHINE_LOCK = Path("/etc/slurm/.mwlc-test-cluster.lock")
+LOCK_WAIT_S = 300
 PARTITION = "debug"
 BINARIES = (
     "/usr/sbin/munged",
@@ -115,6 +121,23 @@ def _missing_reason() -> str | None:
     return None
 
 
+def _lock_machine() -> int | None:
+    """The file descriptor holding :data:`MACHINE_LOCK`, or None if another session held it for
+    :data:`LOCK_WAIT_S`."""
+    MACHINE_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(MACHINE_LOCK, os.O_CREAT | os.O_RDWR, 0o644)
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(fd)
+                return None
+            time.sleep(1)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -159,6 +182,9 @@ def _stop(proc: subprocess.Popen) -> None:
 def slurm_cluster() -> Iterator[SlurmCluster]:
     """munged + slurmctld + slurmd on 127.0.0.1 with one idle node; stopped (jobs cancelled) after."""
     reason = _missing_reason()
+    lock = None if reason else _lock_machine()
+    if lock is None and not reason:
+        reason = f"another test session's SLURM cluster has run on this machine for {LOCK_WAIT_S} s"
     if reason:
         if os.environ.get("MWLC_REQUIRE_SLURM") == "1":
             pytest.fail(f"MWLC_REQUIRE_SLURM=1 but {reason}")
@@ -215,3 +241,4 @@ def slurm_cluster() -> Iterator[SlurmCluster]:
             _stop(proc)
         SLURM_CONF.unlink(missing_ok=True)
         shutil.rmtree(scratch, ignore_errors=True)
+        os.close(lock)  # releases MACHINE_LOCK

@@ -1,8 +1,12 @@
 # Helpers used by the rules: the only place for Python in the rule files.
-from mwlc.archives.registry import get_archive, per_object_archives
+from mwlc.archives.registry import get_archive
+from mwlc.archives.services import SERVICES, service_units
 from mwlc.config import check_config, enabled_archives, load_schema
 from mwlc.errors import ConfigError
+from mwlc.run_plan import write_run_plan
+from mwlc.sample.size import auto_n_shards
 import os
+import sys
 
 import yaml
 
@@ -22,12 +26,25 @@ for _note in CONFIG_DEPRECATIONS:
 RUN = config["run_id"]
 RESULTS = f"results/{RUN}"
 LOGS = f"logs/{RUN}"
-BENCHMARKS = f"benchmarks/{RUN}"
+BENCHMARKS = f"{RESULTS}/benchmarks"
+if config["n_shards"] == "auto":  # fixed now, before the sample exists: the DAG is static
+    config["n_shards"] = auto_n_shards(config["sample"]["sources"], config["objects_per_shard"])
 SHARDS = [f"{i:04d}" for i in range(config["n_shards"])]
 ARCHIVES = enabled_archives(config)
 DATASET = f"{RESULTS}/lightcurves.parquet"
 DEMO = config.get("demo") or {}
 DEMO_DIR = DEMO.get("directory", "resources/demo").rstrip("/")
+
+# numba's machine code for hats (lsdb's HEALPix alignment) is compiled by the first job that needs
+# it and loaded from here by every later job of this working directory (src/mwlc/jitcache.py);
+# jobs inherit the variable, and cluster jobs set it again when they read this file.
+os.environ.setdefault("NUMBA_CACHE_DIR", os.path.abspath(".snakemake/numba_cache"))
+
+
+# What this invocation set out to do and which process runs it, for `mwlc status` (not written
+# by dry runs or --report: Snakemake runs onstart only when it executes jobs).
+onstart:
+    write_run_plan(RESULTS, run_id=RUN, archives=ARCHIVES, n_shards=len(SHARDS))
 
 
 wildcard_constraints:
@@ -73,20 +90,25 @@ def archive_source(wildcards):
     return config["archives"][wildcards.archive]["source"]
 
 
-# Archives that send one request per object to MAST (per their descriptors): their jobs hold
-# `mast_requests` (a global resource capped in profiles/default) equal to their threads, the
-# requests they keep in flight.
-MAST_ARCHIVES = per_object_archives()
-
-
 def fetch_mem_mb(wildcards, attempt):
     """The archive's memory limit (config fetch_mem_mb), doubled, tripled... on retries."""
     limits = config["fetch_mem_mb"]
     return limits.get(wildcards.archive, limits["default"]) * attempt
 
 
-def mast_requests(wildcards, threads):
-    return threads if wildcards.archive in MAST_ARCHIVES else 0
+def _service_units(service):
+    """A resource function: the units of `service` a fetch job holds (mwlc.archives.services)."""
+
+    def units(wildcards, threads):
+        source = config["archives"][wildcards.archive]["source"]
+        return service_units(wildcards.archive, source, threads)[service]
+
+    return units
+
+
+# Each fetch job holds one unit of its archive's service (IRSA S3, STScI S3, LINCC HTTP, HEASARC
+# TAP; MAST: one per request in flight), global resources capped in profiles/*/config.yaml.
+SERVICE_RESOURCES = {service: _service_units(service) for service in SERVICES}
 
 
 def demo_archive_input(wildcards):
@@ -110,18 +132,61 @@ def data_outputs():
     ]
 
 
-def report_outputs():
-    """Benchmark table and report figures; the resource overview only with the monitor on."""
-    outputs = [
-        f"{RESULTS}/benchmarks.csv",
-        f"{RESULTS}/figures/benchmarks.png",
-        f"{RESULTS}/figures/coverage.png",
-        f"{RESULTS}/figures/sky.png",
-        f"{RESULTS}/figures/lightcurves",
-    ]
+def report_items():
+    """Benchmark table and report figures, each with the rule that makes it; the resource
+    overview (and the monitor's table) only with the monitor on."""
+    items = {
+        f"{RESULTS}/benchmarks.csv": "gather_benchmarks",
+        f"{RESULTS}/figures/benchmarks.png": "plot_benchmarks",
+        f"{RESULTS}/figures/coverage.png": "plot_coverage",
+        f"{RESULTS}/figures/sky.png": "plot_sky",
+        f"{RESULTS}/figures/lightcurves": "plot_lightcurves",
+    }
     if monitor_enabled():
-        outputs += [f"{RESULTS}/monitor/usage.csv", f"{RESULTS}/figures/resources.png"]
-    return outputs
+        items[f"{RESULTS}/monitor/usage.csv"] = "monitor_resources"
+        items[f"{RESULTS}/figures/resources.png"] = "plot_resources"
+    return items
+
+
+def report_outputs():
+    return list(report_items())
+
+
+def building_report():
+    """True while Snakemake builds the DAG for `--report`. Snakemake 9 tells a Snakefile no
+    other way than its Workflow.create_report being on the call stack."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if (
+            code.co_name == "create_report"
+            and f"{os.sep}snakemake{os.sep}" in code.co_filename
+        ):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def partial_report_targets():
+    """For `--report` after a partial run (e.g. --until sample): every output made so far (so the
+    report's statistics hold every job that ran, and only those), report items included. The
+    missing report items are named in Snakemake's log and on the report's first page (config key
+    `_report_missing`, read by report/workflow.rst) instead of failing the report."""
+    items = report_items()
+    missing = [
+        f"{path} (rule {rule})"
+        for path, rule in items.items()
+        if not os.path.exists(path)
+    ]
+    config["_report_missing"] = missing
+    if missing:
+        logger.warning(
+            f"mwlc: the run is not complete; the report leaves out {len(missing)} item(s) not made "
+            f"yet: {'; '.join(missing)}. Run the workflow to the end and render the report again."
+        )
+    made = [f"{RESULTS}/sample.ecsv", *all_shard_files(), *data_outputs(), *items]
+    made += expand(f"{RESULTS}/summary/{{archive}}.csv", archive=ARCHIVES)
+    return [path for path in made if os.path.exists(path)]
 
 
 def monitor_enabled():
@@ -132,7 +197,9 @@ def monitor_enabled():
 
 
 def final_outputs(wildcards=None):
-    """The targets of rule all; an input function, so that the executor is known."""
+    """The targets of rule all; an input function, so that the executor (and --report) is known."""
+    if building_report():
+        return partial_report_targets()
     return data_outputs() + report_outputs()
 
 

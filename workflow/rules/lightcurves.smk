@@ -13,9 +13,9 @@ rule fetch_lightcurves:
         "../envs/mwlc.yaml"
     threads: 2
     resources:
+        **SERVICE_RESOURCES,
         mem_mb=fetch_mem_mb,
         runtime=240,
-        mast_requests=mast_requests,
     params:
         source=archive_source,
         archive_params=archive_params,
@@ -36,6 +36,7 @@ rule gather_archive:
         f"{LOGS}/gather_archive/{{archive}}.log",
     benchmark:
         f"{BENCHMARKS}/gather_archive/{{archive}}.tsv"
+    localrule: True
     conda:
         "../envs/mwlc.yaml"
     threads: 1

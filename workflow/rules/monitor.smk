@@ -1,4 +1,4 @@
-# The resource monitor: a sidecar job next to the real ones (see src/mwlc/monitor.py).
+# The resource monitor: a sidecar job next to the real ones (see src/mwlc/monitor/).
 # threads: 0 so it never holds a core (with a core it could deadlock a --cores 1 run);
 # the files it waits for are params, not inputs (as inputs it would start last), and only
 # data products: never anything downstream of the monitor (figures, report), or it waits forever.

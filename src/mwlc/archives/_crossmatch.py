@@ -26,7 +26,6 @@ the edge), which finds the same rows as a margin would.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from hats.pixel_math import HealpixPixel
 
+from mwlc import sky
 from mwlc.archives import _parquet
 from mwlc.archives._hats import SPATIAL_INDEX_COLUMN, HatsCatalog
 from mwlc.archives._parquet import LeafFile
@@ -174,22 +174,6 @@ def cover_ranges(
         ends = np.concatenate((ranges[breaks, 1], [ranges[-1, 1]]))
         ranges = np.column_stack([starts, ends])
     return ranges
-
-
-def unit_vectors(lon_deg: np.ndarray, lat_deg: np.ndarray) -> np.ndarray:
-    """Unit vectors (n, 3) of positions in degrees, computed as lsdb does (in the input's dtype)."""
-    lon, lat = np.radians(lon_deg), np.radians(lat_deg)
-    return np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=1)
-
-
-def chord_of_arcsec(radius_arcsec: float) -> float:
-    """Chord length on the unit sphere of an angle in arcsec."""
-    return 2.0 * math.sin(math.radians(0.5 * radius_arcsec / 3600.0))
-
-
-def arcsec_of_chord(chord: np.ndarray) -> np.ndarray:
-    """Angle in arcsec of chord lengths on the unit sphere."""
-    return np.degrees(2.0 * np.arcsin(0.5 * np.asarray(chord, np.float64))) * 3600.0
 
 
 def locate(
@@ -373,7 +357,8 @@ def _match(
     """Per group and band, each object's nearest candidate (or all of them) within the radius."""
     from scipy.spatial import KDTree
 
-    chord = chord_of_arcsec(query.radius_arcsec)
+    # sky's vectors keep the input's dtype, as lsdb's: float32 catalog positions give its distances
+    chord = sky.chord_from_angle(query.radius_arcsec / 3600.0)
     pairs: dict[str, list[np.ndarray]] = {k: [] for k in ("leaf", "row", "obj", "band", "dist", "pick")}
     extras: dict[str, list[np.ndarray]] = {name: [] for name in query.extra_columns}
     for group, members in enumerate(groups):
@@ -388,11 +373,11 @@ def _match(
         cand_extra = {
             name: np.concatenate([leaves[i].candidates.extra[name] for i in mine]) for name in extras
         }
-        objects = unit_vectors(ra_deg[members], dec_deg[members])
+        objects = sky.unit_vectors(ra_deg[members], dec_deg[members])
         for band in np.unique(cand["band"]):
             in_band = np.flatnonzero(cand["band"] == band)
             tree = KDTree(
-                unit_vectors(cand["ra"][in_band], cand["dec"][in_band]),
+                sky.unit_vectors(cand["ra"][in_band], cand["dec"][in_band]),
                 compact_nodes=True,
                 balanced_tree=True,
             )
@@ -402,7 +387,7 @@ def _match(
             pairs["row"].append(cand["row"][chosen])
             pairs["obj"].append(members[obj])
             pairs["band"].append(np.full(len(obj), band))
-            pairs["dist"].append(arcsec_of_chord(dist))
+            pairs["dist"].append(sky.angle_from_chord(dist) * 3600.0)
             for name in extras:
                 extras[name].append(cand_extra[name][chosen])
     if not pairs["row"]:

@@ -23,11 +23,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TypeVar
-
-from distributed import Client, Future
+from typing import TYPE_CHECKING, TypeVar
 
 from mwlc.errors import ArchiveError
+
+if TYPE_CHECKING:  # imported where used: a job that never attaches does not load distributed
+    from distributed import Client, Future
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,8 @@ def connect(address: str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> Client:
     ArchiveError
         If the scheduler does not answer, or no worker joins it, within ``timeout_s``.
     """
+    from distributed import Client
+
     try:
         client = Client(address, timeout=timeout_s, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as err:

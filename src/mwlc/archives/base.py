@@ -2,8 +2,9 @@
 
 An :class:`Archive` names an archive and its aliases, its bands (:class:`BandInfo`: unit and
 time system), its parameters (:class:`Param`: type, default, limits, unit, one-line
-description), whether it sends one request per object (MAST), the module that reads it (a
-:class:`Reader`: ``fetch``) and the module that builds its demo snapshot.
+description), the remote service its fetch jobs load (and so whether it sends one request per
+object, as to MAST), the module that reads it (a :class:`Reader`: ``fetch``) and the module that
+builds its demo snapshot.
 Reading a descriptor imports nothing heavy: the reader and the demo builder are named by import
 path and imported when first used, so the workflow reads every descriptor each time Snakemake
 parses it, in a fraction of a second.
@@ -15,8 +16,9 @@ Everything else is derived from the descriptors, so nothing can drift from them:
 * which of an archive's config keys reach its fetch jobs as Snakemake params, i.e. which ones
   refetch when changed (:meth:`Archive.job_params`), and which only say how much is read at a
   time (:meth:`Archive.reading_params`);
-* the band units of :data:`mwlc.schema.BANDS`, ``MAST_ARCHIVES`` of the workflow, the demo
-  builders, and the archive tables of ``config/README.md`` (:mod:`mwlc.archives.docs`).
+* the band units of :data:`mwlc.schema.BANDS`, the service units each fetch job holds
+  (:func:`mwlc.archives.services.service_units`), the demo builders, and the archive tables of
+  ``config/README.md`` (:mod:`mwlc.archives.docs`).
 
 :mod:`mwlc.archives.registry` lists the descriptors.
 """
@@ -29,6 +31,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
+
+from mwlc.archives.services import PER_REQUEST_SERVICES, SERVICES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -266,11 +270,12 @@ class Archive:
         Every band it may write, in the order recorded in its files.
     params : tuple of Param
         Its parameters (besides ``enabled`` and ``source``).
+    service : str
+        The remote service its fetch jobs load, a key of :data:`mwlc.archives.services.SERVICES`
+        (a global Snakemake resource capped in the profiles). A service counted in requests
+        (``mast_requests``) makes the archive per-object (:attr:`per_object`).
     aliases : tuple of str
         Other names users may write (case-insensitive).
-    per_object : bool, default False
-        Whether it sends one request per object to MAST: its fetch jobs then hold the global
-        Snakemake resource ``mast_requests`` (one unit per thread).
     demo_builder : str, optional
         Import path of the module whose ``build(sample, out_dir)`` writes a synthetic snapshot
         for the demo (``config/demo.yaml``).
@@ -283,8 +288,8 @@ class Archive:
     source_help: str
     bands: Mapping[str, BandInfo]
     params: tuple[Param, ...]
+    service: str
     aliases: tuple[str, ...] = ()
-    per_object: bool = False
     demo_builder: str | None = None
     source_type: str = "URI or path"
 
@@ -306,6 +311,8 @@ class Archive:
             problems.append(f"name must match {_NAME.pattern}")
         if not self.bands:
             problems.append("it declares no band")
+        if self.service not in SERVICES:
+            problems.append(f"service {self.service!r} is none of mwlc.archives.services {list(SERVICES)}")
         names = [param.name for param in self.params]
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
@@ -326,6 +333,11 @@ class Archive:
                     problems.append(f"{param.name}'s {what} {value!r} fails its own schema: {error.message}")
         if problems:
             raise DescriptorError(f"archive descriptor {self.name!r}: " + "; ".join(problems))
+
+    @property
+    def per_object(self) -> bool:
+        """Whether it sends one request per object (its service counts requests in flight, MAST)."""
+        return self.service in PER_REQUEST_SERVICES
 
     # -- configuration ------------------------------------------------------------------------
 

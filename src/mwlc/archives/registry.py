@@ -10,7 +10,7 @@ reader's ``fetch`` (the same module may be the reader). The line is its import
 path, either in :data:`BUILT_IN` below or, for an archive kept outside mwlc, in the environment
 variable ``MWLC_EXTRA_ARCHIVES`` (import paths separated by commas or spaces; the module must be
 importable by Snakemake and by its jobs). The config schema, the defaults, the band units, the
-workflow's per-object resource and the demo builders follow from the descriptor.
+service units its fetch jobs hold and the demo builders follow from the descriptor.
 """
 
 from __future__ import annotations
@@ -138,9 +138,9 @@ def all_bands() -> dict[str, BandInfo]:
     return bands
 
 
-def per_object_archives() -> list[str]:
-    """Archives that send one request per object to MAST (their jobs hold ``mast_requests``)."""
-    return [name for name, archive in ARCHIVES.items() if archive.per_object]
+def archive_services() -> dict[str, str]:
+    """archive name -> the service its fetch jobs load (a key of :data:`mwlc.archives.services.SERVICES`)."""
+    return {name: archive.service for name, archive in ARCHIVES.items()}
 
 
 def demo_builders() -> dict[str, str]:

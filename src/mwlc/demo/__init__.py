@@ -33,6 +33,7 @@ def build_demo_archive(archive: str, sample_paths: list[str], out_dir: str | os.
         Where the snapshot is written (the archive's ``source`` in ``config/demo.yaml``).
     """
     from mwlc.archives.registry import demo_builders, get_archive
+    from mwlc.jitcache import cache_jitted_functions
     from mwlc.sample.sources import fetch_source
 
     described = get_archive(archive)
@@ -46,4 +47,5 @@ def build_demo_archive(archive: str, sample_paths: list[str], out_dir: str | os.
     log.warning(
         "building a SYNTHETIC %s snapshot around %d positions in %s", archive, len(positions), out_dir
     )
+    cache_jitted_functions()  # lsdb's catalog writing compiles hats' code: once per run, not per job
     return described.build_demo(positions[["objectid", "ra", "dec"]], out_dir)

@@ -51,7 +51,7 @@ import pyarrow as pa
 from hats.pixel_math.spatial_index import compute_spatial_index
 
 from mwlc.demo.hashing import hash64, normal, uniform
-from mwlc.demo.ztf import _partitioning, _red_noise
+from mwlc.demo.ztf import _partitioning, _red_noise, fixed_order
 from mwlc.sky import offset_by
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,7 @@ def build_gaia_hats(
     seed: int = 0,
     n_field_sources: int | None = None,
     variability_flags: bool = True,
+    order: int | None = None,
 ) -> Path:
     """Write a synthetic Gaia DR3 epoch-photometry HATS collection around ``sample``.
 
@@ -126,6 +127,9 @@ def build_gaia_hats(
         Unrelated sources 6-150 arcsec from the sample objects; default 20 per sample object.
     variability_flags : bool, default True
         Write the ``variability_flag_{g,bp,rp}_reject`` fields (False: a collection without them).
+    order : int, optional
+        Partition at this HEALPix order (as a large real collection); default: about eight
+        partitions.
 
     Returns
     -------
@@ -146,7 +150,11 @@ def build_gaia_hats(
         dec_column="dec",
         catalog_name=GAIA_CATALOG_NAME,
         margin_threshold=GAIA_MARGIN_ARCSEC,
-        **_partitioning(sources.rename(columns={"ra": "objra", "dec": "objdec"})),
+        **(
+            _partitioning(sources.rename(columns={"ra": "objra", "dec": "objdec"}))
+            if order is None
+            else fixed_order(order)
+        ),
     )
     add = partial(_add_epoch_photometry, seed=seed, variability_flags=variability_flags)
     catalog = catalog.map_partitions(add, meta=add(catalog.meta))

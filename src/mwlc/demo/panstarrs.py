@@ -39,6 +39,7 @@ import pyarrow as pa
 from hats.pixel_math.spatial_index import compute_spatial_index
 
 from mwlc.demo.hashing import hash64, normal, uniform
+from mwlc.demo.ztf import fixed_order
 from mwlc.sky import offset_by
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,7 @@ def build_panstarrs_hats(
     n_field_objects: int | None = None,
     detections_per_object: tuple[int, int] = (10, 40),
     n_partitions: tuple[int, int] = (4, 16),
+    orders: tuple[int, int] | None = None,
 ) -> Path:
     """Write synthetic ``otmo`` and ``detection`` HATS collections around ``sample``.
 
@@ -138,6 +140,9 @@ def build_panstarrs_hats(
     n_partitions : (int, int), default (4, 16)
         About how many partitions the otmo and the detection catalog get (the real detection
         catalog is partitioned much more finely than otmo).
+    orders : (int, int), optional
+        Instead, partition otmo and detection at exactly these HEALPix orders (as large real
+        collections are).
 
     Returns
     -------
@@ -153,8 +158,9 @@ def build_panstarrs_hats(
         raise ValueError(f"no PS1 object to write: every sample object lies south of dec {DEC_LIMIT_DEG:g}")
     detections = ps1_detections(objects, seed=seed, detections_per_object=detections_per_object)
     otmo = otmo_rows(objects, detections, seed=seed)
-    _write(otmo, out_dir / OTMO, OTMO, "raMean", "decMean", n_partitions[0])
-    _write(detections, out_dir / DETECTION, DETECTION, "ra", "dec", n_partitions[1])
+    otmo_parts, detection_parts = (fixed_order(order) for order in orders) if orders else n_partitions
+    _write(otmo, out_dir / OTMO, OTMO, "raMean", "decMean", otmo_parts)
+    _write(detections, out_dir / DETECTION, DETECTION, "ra", "dec", detection_parts)
     readme = _README.format(
         seed=seed, n_sample=len(sample), n_field=n_field, n_otmo=len(otmo), n_detection=len(detections)
     )
@@ -418,15 +424,24 @@ def _typed(frame: pd.DataFrame, types: dict[str, pa.DataType]) -> pd.DataFrame:
     )
 
 
-def _write(frame: pd.DataFrame, root: Path, name: str, ra: str, dec: str, n_partitions: int) -> None:
-    """Write ``frame`` as the HATS collection ``root`` (catalog ``name`` + 10 arcsec margin)."""
+def _write(
+    frame: pd.DataFrame, root: Path, name: str, ra: str, dec: str, partitions: int | dict[str, int]
+) -> None:
+    """Write ``frame`` as the HATS collection ``root`` (catalog ``name`` + 10 arcsec margin).
+
+    ``partitions``: about how many partitions, or ``lsdb.from_dataframe``'s partitioning arguments.
+    """
     catalog = lsdb.from_dataframe(
         frame,
         ra_column=ra,
         dec_column=dec,
         catalog_name=name,
         margin_threshold=MARGIN_ARCSEC,
-        **_partitioning(frame[ra].to_numpy(float), frame[dec].to_numpy(float), n_partitions),
+        **(
+            partitions
+            if isinstance(partitions, dict)
+            else _partitioning(frame[ra].to_numpy(float), frame[dec].to_numpy(float), partitions)
+        ),
     )
     catalog.write_catalog(root, catalog_name=name, overwrite=True, progress_bar=False)
 

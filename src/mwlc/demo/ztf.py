@@ -75,6 +75,7 @@ def build_ztf_hats(
     epochs_per_band: int = 150,
     seed: int = 0,
     n_field_objects: int | None = None,
+    order: int | None = None,
 ) -> Path:
     """Write a synthetic ZTF DR24-like HATS collection around the objects of ``sample``.
 
@@ -90,6 +91,9 @@ def build_ztf_hats(
         Mixed into every hash: a different seed gives a different, equally deterministic archive.
     n_field_objects : int or None
         Unrelated ZTF objects 6-150 arcsec from the sample objects; default 20 per sample object.
+    order : int, optional
+        Partition the catalog at this HEALPix order (every partition one pixel of it, as a large
+        real collection is); default: about eight partitions, for small test catalogs.
 
     Returns
     -------
@@ -108,7 +112,7 @@ def build_ztf_hats(
         dec_column="objdec",
         catalog_name=ZTF_CATALOG_NAME,
         margin_threshold=ZTF_MARGIN_ARCSEC,
-        **_partitioning(objects),
+        **(_partitioning(objects) if order is None else fixed_order(order)),
     )
     add_lightcurves = partial(_add_lightcurves, seed=seed)
     catalog = catalog.map_partitions(add_lightcurves, meta=add_lightcurves(catalog.meta))
@@ -238,6 +242,11 @@ def _n_epochs(objectid: np.ndarray, filterid: np.ndarray, epochs_per_band: int, 
     factor = _EPOCH_FACTOR[filterid]
     spread = 0.6 + 0.8 * uniform(seed, 19, objectid)
     return np.maximum(3, np.rint(epochs_per_band * factor * spread)).astype(np.int64)
+
+
+def fixed_order(order: int) -> dict[str, int]:
+    """``lsdb.from_dataframe`` arguments for partitions that are exactly the pixels of ``order``."""
+    return {"lowest_order": order, "highest_order": order, "partition_rows": 2**62}
 
 
 def _partitioning(objects: pd.DataFrame) -> dict[str, int]:

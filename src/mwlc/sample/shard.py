@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from hats.pixel_math.spatial_index import compute_spatial_index
+from astropy.coordinates import Latitude, Longitude
+from cdshealpix.nested import lonlat_to_healpix
 
 from mwlc.errors import ConfigError
 
@@ -45,7 +46,9 @@ def healpix_order(ra_deg: np.ndarray, dec_deg: np.ndarray, labels: pd.Series) ->
     """Row order by (nested HEALPix order-29 index, ra, dec, label, position); stable."""
     if len(ra_deg) == 0:
         return np.zeros(0, dtype=np.int64)
-    pixel = np.asarray(compute_spatial_index(ra_deg, dec_deg), dtype=np.int64)
+    # hats' compute_spatial_index, without importing hats (and numba) into the sample job
+    pixel = lonlat_to_healpix(Longitude(ra_deg, unit="deg"), Latitude(dec_deg, unit="deg"), 29)
+    pixel = np.asarray(pixel, dtype=np.int64)
     label_rank = pd.factorize(labels.astype(str), sort=True)[0]
     return np.lexsort((label_rank, dec_deg, ra_deg, pixel))
 

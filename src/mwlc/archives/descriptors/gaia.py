@@ -44,5 +44,6 @@ ARCHIVE = Archive(
             "job's `fetch_mem_mb` is refused before any data is read, with the numbers",
         ),
     ),
+    service="lincc_http",
     demo_builder="mwlc.demo.gaia",
 )

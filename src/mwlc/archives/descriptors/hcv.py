@@ -55,5 +55,5 @@ ARCHIVE = Archive(
         *request_params(timeout_s=60, retries=3, retry_backoff_s=2),
         progress_param(),
     ),
-    per_object=True,
+    service="mast_requests",
 )

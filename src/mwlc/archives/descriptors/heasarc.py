@@ -110,5 +110,6 @@ ARCHIVE = Archive(
             "and queried again, never kept",
         ),
     ),
+    service="heasarc_tap",
     demo_builder="mwlc.demo.heasarc",
 )

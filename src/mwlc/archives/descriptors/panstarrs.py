@@ -35,6 +35,7 @@ ARCHIVE = Archive(
             "fit the job's `fetch_mem_mb` is refused before any data is read, with the numbers",
         ),
     ),
+    service="stsci_s3",
     aliases=("ps1", "pan-starrs"),
     demo_builder="mwlc.demo.panstarrs",
 )

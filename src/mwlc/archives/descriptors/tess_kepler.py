@@ -66,5 +66,5 @@ ARCHIVE = Archive(
         progress_param(),
     ),
     aliases=("tess", "kepler"),
-    per_object=True,
+    service="mast_requests",
 )

@@ -32,5 +32,6 @@ ARCHIVE = Archive(
             minimum=1,
         ),
     ),
+    service="irsa_s3",
     demo_builder="mwlc.demo.wise",
 )

@@ -62,5 +62,6 @@ ARCHIVE = Archive(
             "data is read, with the numbers",
         ),
     ),
+    service="irsa_s3",
     demo_builder="mwlc.demo.ztf",
 )

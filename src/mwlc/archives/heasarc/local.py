@@ -2,7 +2,8 @@
 
 A directory holds ``<table>.parquet`` copies (columns ``ra``, ``dec``, ``error_radius`` in deg,
 ``time`` in MJD, and ``event_energy`` in GeV for ``icecubepsc``). Objects are matched block by
-block, so memory is bounded by :data:`PAIR_BUDGET` candidate pairs (the original's IceCube match
+block, so memory is bounded by :data:`PAIR_BUDGET` candidate pairs (counted per object before any
+pair is formed) (the original's IceCube match
 held all pairs: 34.5 GiB at 500k objects). Pairs follow :mod:`mwlc.sky`'s matching rule, then
 the catalog's own test (error circle, search radius).
 """
@@ -100,18 +101,34 @@ class LocalTable:
         radius = catalog.search_radius_deg(float(error.max()) if len(error) else 0.0)
         return cls(catalog, events, cKDTree(unit_vectors(events["ra"], events["dec"])), radius)
 
-    def objects_per_block(self, n_objects: int) -> int:
-        """Objects matched at once so that expected candidate pairs stay under :data:`PAIR_BUDGET`."""
-        per_object = self.tree.n * (1 - np.cos(np.radians(self.search_radius_deg))) / 2  # if uniform
-        return int(max(1, min(n_objects, PAIR_BUDGET // max(per_object, 1.0))))
+    def block_starts(self, ra_deg: np.ndarray, dec_deg: np.ndarray) -> np.ndarray:
+        """First object of each block, so that no block has more than :data:`PAIR_BUDGET` pairs.
+
+        Each object's candidate events are counted first (KD-tree counts, no pairs held), so the
+        bound holds however the events cluster; an object with more candidates than the budget
+        is a block of its own.
+        """
+        counts = self.tree.query_ball_point(
+            unit_vectors(ra_deg, dec_deg), search_chord(self.search_radius_deg), return_length=True
+        )
+        starts, held = [0], 0
+        for index, count in enumerate(np.asarray(counts, dtype=np.int64)):
+            if held and held + count > PAIR_BUDGET:
+                starts.append(index)
+                held = 0
+            held += count
+        return np.asarray(starts)
 
     def match(self, chunk: pd.DataFrame) -> pd.DataFrame:
         """Matched ``objectid``, ``time`` (and ``event_energy``) of the objects in ``chunk``,
         reduced per block by ``catalog.reduce``."""
-        block = self.objects_per_block(len(chunk))
+        if chunk.empty:
+            return self.catalog.reduce(self._match_block(chunk))
+        starts = self.block_starts(chunk["ra"].to_numpy(np.float64), chunk["dec"].to_numpy(np.float64))
+        bounds = [*starts, len(chunk)]
         parts = [
-            self.catalog.reduce(self._match_block(chunk.iloc[start : start + block]))
-            for start in range(0, len(chunk), block)
+            self.catalog.reduce(self._match_block(chunk.iloc[start:stop]))
+            for start, stop in zip(bounds[:-1], bounds[1:], strict=True)
         ]
         return pd.concat(parts, ignore_index=True)
 

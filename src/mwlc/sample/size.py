@@ -1,0 +1,66 @@
+"""How many objects a sample will hold, known before it is built: the default number of shards.
+
+The workflow's DAG is static: the number of shards, hence of fetch jobs, is fixed when Snakemake
+reads the config, before the sample exists. With ``n_shards: auto`` (the default) it follows
+from the sample's sources: the rows of a ``file`` source (counted, not parsed), the ``num`` of
+an ``sdss`` source, the ids of a ``ztf_objectid`` source. Sources of known small samples (NED,
+VizieR, SIMBAD and the paper presets, tens to a few thousand objects each) add nothing. The
+count is an upper bound (consolidation merges duplicates), so shards hold at most
+``objects_per_shard`` objects, some fewer.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+#: Default objects per shard: one fetch job per archive and 10,000 objects.
+OBJECTS_PER_SHARD = 10_000
+#: Most shards a run may have (shard files are numbered with four digits).
+MAX_SHARDS = 9999
+
+
+def source_size(spec: Mapping[str, Any]) -> int:
+    """The number of objects a sample source gives at most, as far as it is known before fetching.
+
+    ``file``: the data rows of the file (0 if it cannot be read: the ``sample`` job says why);
+    ``sdss``: ``num``; ``ztf_objectid``: the number of ids; any other source: 0.
+    """
+    kind = str(spec.get("source", "")).strip().lower()
+    if kind in ("file", "csv"):
+        path = spec.get("path", spec.get("csv_path"))
+        return _file_rows(Path(path)) if path else 0
+    if kind == "sdss":
+        return int(spec.get("num", 0))
+    if kind == "ztf_objectid":
+        ids = spec.get("objectids", [])
+        return 1 if isinstance(ids, str) else len(ids)
+    return 0
+
+
+def estimated_objects(sources: Iterable[Mapping[str, Any]]) -> int:
+    """The sum of :func:`source_size` over a run's sample sources."""
+    return sum(source_size(spec) for spec in sources)
+
+
+def auto_n_shards(sources: Iterable[Mapping[str, Any]], objects_per_shard: int = OBJECTS_PER_SHARD) -> int:
+    """``ceil(estimated objects / objects_per_shard)``, between 1 and :data:`MAX_SHARDS`."""
+    return min(MAX_SHARDS, max(1, math.ceil(estimated_objects(sources) / objects_per_shard)))
+
+
+def _file_rows(path: Path) -> int:
+    """Data rows of a CSV/ECSV (header and ``#`` lines not counted) or Parquet file; 0 if unreadable."""
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            return pq.read_metadata(path).num_rows
+        opener = gzip.open if path.suffix.lower() == ".gz" else open
+        with opener(path, "rb") as lines:
+            content = sum(1 for line in lines if line.strip() and not line.startswith(b"#"))
+        return max(0, content - 1)  # the column-name line
+    except (OSError, ValueError):
+        return 0

@@ -1,0 +1,211 @@
+"""``mwlc status``: job states from Snakemake's markers, locks and the run plan; rows, benchmarks, ETA.
+
+Synthetic run directories here; a killed real run in tests/test_workflow.py (the kill test) and
+the finished shared demo run below.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from mwlc import status as mwlc_status
+from mwlc.run_plan import read_run_plan, write_run_plan
+
+RUN = "results/r"
+BENCHMARK_HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+
+
+def mark_incomplete(workdir: Path, output: str, started: float, max_len: int = 255) -> None:
+    """A marker as Snakemake writes it (snakemake.persistence.file: base64 pieces, "@" directories)."""
+    encoded = base64.urlsafe_b64encode(output.encode()).decode()
+    pieces = [encoded[i : i + max_len - 1] for i in range(0, len(encoded), max_len - 1)]
+    path = workdir.joinpath(".snakemake", "incomplete", *(f"@{p}" for p in pieces[:-1]), pieces[-1])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"external_jobid": None}))
+    os.utime(path, (started, started))
+
+
+def write_shard(workdir: Path, archive: str, shard: str, rows: int, *, wall_s: float, rss: float, end: float):
+    """A done fetch job: its shard file (``rows`` rows, written at ``end``), benchmark and log."""
+    path = workdir / RUN / f"lightcurves.parquet/archive={archive}/shard-{shard}.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"objectid": list(range(rows))}), path)
+    os.utime(path, (end, end))
+    benchmark = workdir / RUN / f"benchmarks/fetch_lightcurves/{archive}/shard-{shard}.tsv"
+    benchmark.parent.mkdir(parents=True, exist_ok=True)
+    benchmark.write_text(BENCHMARK_HEADER + f"{wall_s}\t0:00:10\t{rss}\t1\t1\t1\t0\t0\t50\t{wall_s / 2}\n")
+    write_log(workdir, archive, shard, "2026-12-06T10:00:00Z INFO    mwlc: start")
+
+
+def write_log(workdir: Path, archive: str, shard: str, *lines: str) -> None:
+    log = workdir / f"logs/r/fetch_lightcurves/{archive}/shard-{shard}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("\n".join(lines) + "\n")
+
+
+def make_run(tmp_path: Path, now: float, *, plan: bool = True) -> Path:
+    """ztf: 0000 done (5 rows, 10 s, 100 MiB), 0001 started 30 s ago, 0002 to do; gaia: 0000
+    failed, 0001 done (7 rows, 20 s, 300 MiB), 0002 to do. The directory is locked."""
+    workdir = tmp_path / "work"
+    run_dir = workdir / RUN
+    for shard in range(3):
+        path = run_dir / f"sample_shards/shard-{shard:04d}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.table({"objectid": [4 * shard + i for i in range(4)]}), path)
+    if plan:
+        write_run_plan(run_dir, run_id="r", archives=["ztf", "gaia"], n_shards=3)
+    write_shard(workdir, "ztf", "0000", 5, wall_s=10.0, rss=100.0, end=now - 100)
+    mark_incomplete(workdir, f"{RUN}/lightcurves.parquet/archive=ztf/shard-0001.parquet", now - 30)
+    write_log(workdir, "ztf", "0001", "2026-12-06T10:00:00Z INFO    mwlc: start")
+    write_log(
+        workdir,
+        "gaia",
+        "0000",
+        "2026-12-06T10:00:00Z INFO    mwlc: start",
+        "2026-12-06T10:00:05Z CRITICAL mwlc: job failed: ArchiveError: gaia: 503 from https://data.lsdb.io",
+        "Traceback (most recent call last):",
+    )
+    write_shard(workdir, "gaia", "0001", 7, wall_s=20.0, rss=300.0, end=now - 50)
+    locks = workdir / ".snakemake/locks"
+    locks.mkdir(parents=True)
+    (locks / "0.output.lock").write_text(f"{RUN}/summary.csv\n{RUN}/lightcurves.parquet/_metadata\n")
+    return run_dir
+
+
+def by_archive(status) -> dict[str, mwlc_status.ArchiveStatus]:
+    return {archive.archive: archive for archive in status.archives}
+
+
+def test_a_run_in_progress(tmp_path):
+    now = time.time()
+    status = mwlc_status.run_status(make_run(tmp_path, now), now=now)
+    assert status.running and status.snakemake.startswith(f"running (pid {os.getpid()}")
+    assert (status.n_objects, status.n_shards) == (12, 3)
+    ztf, gaia = by_archive(status)["ztf"], by_archive(status)["gaia"]
+    assert (ztf.done, ztf.failed, ztf.running, ztf.interrupted, ztf.to_do) == (1, 0, 1, 0, 1)
+    assert (gaia.done, gaia.failed, gaia.running, gaia.interrupted, gaia.to_do) == (1, 1, 0, 0, 1)
+    assert (ztf.rows, ztf.wall_s, ztf.max_rss_mib) == (5, 10.0, 100.0)
+    assert (gaia.rows, gaia.wall_s, gaia.max_rss_mib) == (7, 20.0, 300.0)
+    assert ztf.running_s == [pytest.approx(30, abs=1)]
+    # busy 10 + 20 + 30 s over the 110 s since the first start: 1 job at a time
+    assert status.parallel == 1.0
+    assert ztf.eta_s == pytest.approx(10.0)  # the running job is past the mean: only 0002 counts
+    assert gaia.eta_s == pytest.approx(20.0)
+    assert status.eta_s == pytest.approx(30.0)
+    [(job, log, error)] = status.failed_jobs
+    assert (job, log) == (
+        "fetch_lightcurves archive=gaia shard=0000",
+        "logs/r/fetch_lightcurves/gaia/shard-0000.log",
+    )
+    assert error.endswith("job failed: ArchiveError: gaia: 503 from https://data.lsdb.io")
+    text = mwlc_status.format_status(status)
+    assert "sample: 12 objects in 3 shards" in text
+    assert "fetch jobs: 3 left, ETA 0:00:30 (1.0 jobs at once, 15 s per shard so far)" in text
+    assert "gather_archive: 0 of 2 done" in text and "merge_lightcurves: to do" in text
+    header, ztf_row = (line.split() for line in text.splitlines()[2:4])
+    assert header[:2] == ["archive", "shards"]
+    assert ztf_row == ["ztf", "3", "1", "0", "1", "0", "1", "5", "10.0", "100", "0:00:10"]
+
+
+def test_a_killed_run_has_interrupted_jobs(tmp_path):
+    now = time.time()
+    run_dir = make_run(tmp_path, now)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    plan = json.loads((run_dir / "run.json").read_text())
+    (run_dir / "run.json").write_text(json.dumps({**plan, "pid": gone.pid}))
+    status = mwlc_status.run_status(run_dir, now=now)
+    assert not status.running
+    assert status.snakemake == "not running, but the directory is still locked (killed)"
+    ztf = by_archive(status)["ztf"]
+    assert (ztf.done, ztf.running, ztf.interrupted, ztf.to_do) == (1, 0, 1, 1)
+    # not running: the pace of the finished jobs only (30 s busy in 60 s -> 1 at a time)
+    assert status.eta_s == pytest.approx(2 * 10.0 + 20.0)
+    assert any("snakemake --unlock" in note for note in status.notes)
+    assert "fetch jobs: 3 left, 0:00:40 at the pace so far" in mwlc_status.format_status(status)
+
+
+def test_a_recycled_pid_is_not_the_run(tmp_path):
+    now = time.time()
+    run_dir = make_run(tmp_path, now)
+    plan = json.loads((run_dir / "run.json").read_text())
+    long_ago = datetime.fromtimestamp(now - 10 * 86400, UTC).isoformat(timespec="seconds")
+    (run_dir / "run.json").write_text(json.dumps({**plan, "started_utc": long_ago}))
+    assert not mwlc_status.run_status(run_dir, now=now).running  # this process started after
+
+
+def test_a_run_without_plan_shows_the_archives_seen(tmp_path):
+    now = time.time()
+    status = mwlc_status.run_status(make_run(tmp_path, now, plan=False), now=now)
+    assert [a.archive for a in status.archives] == ["gaia", "ztf"]
+    assert status.running  # only the lock tells
+    assert any("no run.json" in note for note in status.notes)
+
+
+def test_markers_split_into_directories_are_read(tmp_path):
+    output = "results/r/" + "x" * 300 + ".parquet"
+    mark_incomplete(tmp_path, output, 1000.0, max_len=64)
+    (tmp_path / ".snakemake/incomplete/migration_underway").write_text("")
+    assert mwlc_status.incomplete_outputs(tmp_path) == {output: 1000.0}
+
+
+def test_the_plan_round_trips_and_bad_files_are_named(tmp_path):
+    write_run_plan(tmp_path, run_id="r", archives=["ztf"], n_shards=4)
+    plan = read_run_plan(tmp_path)
+    assert (plan.run_id, plan.archives, plan.n_shards, plan.pid) == ("r", ["ztf"], 4, os.getpid())
+    assert plan.host == socket.gethostname()
+    (tmp_path / "run.json").write_text('{"run_id": "r"}')
+    with pytest.raises(ValueError, match=r"run.json: not a run plan \(no key\(s\) \['archives'"):
+        read_run_plan(tmp_path)
+    assert read_run_plan(tmp_path / "nowhere") is None
+
+
+def test_command_line(tmp_path, capsys, monkeypatch):
+    now = time.time()
+    make_run(tmp_path, now)
+    (tmp_path / "work/results/older").mkdir()
+    os.utime(tmp_path / "work/results/older", (now - 3600, now - 3600))
+    monkeypatch.chdir(tmp_path / "work")
+    assert mwlc_status.main([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("results/r (the most recently started of 2 runs in results/)")
+    assert "ztf " in out and "failed jobs (1; each log says why):" in out
+    assert mwlc_status.main(["results/none"]) == 2
+    assert "results/none is not a run's directory" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)
+    assert mwlc_status.main([]) == 2
+    assert "no run under" in capsys.readouterr().err
+
+
+@pytest.mark.workflow
+def test_status_of_the_finished_demo(local_demo_run):
+    status = mwlc_status.run_status(local_demo_run / "results/demo")
+    assert not status.running and status.snakemake == "not running"
+    summary = pd.read_csv(local_demo_run / "results/demo/summary.csv").groupby("archive")["rows"].sum()
+    assert {a.archive: a.rows for a in status.archives} == summary.to_dict()
+    for archive in status.archives:
+        assert (archive.done, archive.failed, archive.running, archive.to_do) == (status.n_shards, 0, 0, 0)
+        assert archive.benchmarked == status.n_shards and archive.wall_s > 0 and archive.max_rss_mib > 0
+    assert status.failed_jobs == [] and status.notes == []
+    result = subprocess.run(
+        [sys.executable, "-m", "mwlc.cli", "status", "results/demo"],
+        cwd=local_demo_run,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "Snakemake not running" in result.stdout
+    assert "merge_lightcurves: done" in result.stdout and "fetch jobs: none left" in result.stdout
