@@ -16,7 +16,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mwlc.archives.base import NO_DEFAULT, Archive, BandInfo, DescriptorError, Param
+from mwlc.archives.base import (
+    JOB_DEFAULTS,
+    NO_DEFAULT,
+    Archive,
+    BandInfo,
+    DescriptorError,
+    Param,
+    job_options,
+)
 from mwlc.archives.docs import built_in_archives, update_readme
 from mwlc.archives.registry import (
     ALIASES,
@@ -191,6 +199,15 @@ def test_fetch_signature_defaults_are_the_descriptors(name):
             param.name,
         )
     assert archive.reader_module().BANDS == list(archive.bands)
+    job = [p for p in signature.parameters.values() if p.kind is inspect.Parameter.VAR_KEYWORD]
+    assert [p.name for p in job] == ["job"], archive.name  # threads, mem_mb, storage_options
+
+
+def test_job_options_fill_defaults_and_refuse_a_misspelt_parameter():
+    assert job_options({}, "ztf") == (1, None, None) == tuple(JOB_DEFAULTS.values())
+    assert job_options({"threads": 4, "mem_mb": 2000}, "ztf") == (4, 2000, None)
+    with pytest.raises(TypeError, match=r"ztf fetch\(\) got unexpected keyword argument\(s\) \['radius'\]"):
+        job_options({"threads": 2, "radius": 1.0}, "ztf")
 
 
 def test_hcv_filters_are_the_zero_point_table():

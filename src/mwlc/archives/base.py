@@ -30,7 +30,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from mwlc.archives.services import PER_REQUEST_SERVICES, SERVICES
 
@@ -223,21 +223,68 @@ def progress_param(every: int = 100) -> Param:
     )
 
 
+class JobOptions(TypedDict, total=False):
+    """How a fetch job runs, the same keywords for every reader; never params (no row depends on them).
+
+    threads : int, default 1
+        The job's threads: concurrent reads (HATS leaf files located and decoded, unWISE files
+        and batches read ahead) or requests in flight (MAST, HEASARC).
+    mem_mb : int, optional
+        The job's memory (MB): a reader that batches refuses, or shrinks, a batch that cannot fit
+        before any data is read.
+    storage_options : dict, optional
+        fsspec options for ``s3://`` sources (e.g. ``anon``, an ``endpoint_url`` in
+        ``client_kwargs``); ignored for local paths and HTTP. The standard ``AWS_ENDPOINT_URL``
+        environment variable works without them.
+    """
+
+    threads: int
+    mem_mb: int | None
+    storage_options: dict | None
+
+
+#: The job options a reader gets when the caller gives none.
+JOB_DEFAULTS: JobOptions = {"threads": 1, "mem_mb": None, "storage_options": None}
+
+
+def job_options(job: Mapping[str, Any], archive: str) -> tuple[int, int | None, dict | None]:
+    """``threads, mem_mb, storage_options`` of a reader's ``**job`` keywords (defaults filled in).
+
+    Raises
+    ------
+    TypeError
+        For a keyword that is no job option (a misspelt parameter), naming it and the archive.
+    """
+    unknown = sorted(set(job) - set(JOB_DEFAULTS))
+    if unknown:
+        raise TypeError(
+            f"{archive} fetch() got unexpected keyword argument(s) {unknown}: neither a parameter "
+            f"nor a job option ({', '.join(JOB_DEFAULTS)})"
+        )
+    options = {**JOB_DEFAULTS, **job}
+    return options["threads"], options["mem_mb"], options["storage_options"]
+
+
 class Reader(Protocol):
     """The module that reads an archive (named by :attr:`Archive.reader`)."""
 
-    def fetch(
-        self,
-        sample: pd.DataFrame,
-        *,
-        source: str,
-        threads: int = 1,
-        mem_mb: int | None = None,
-        storage_options: dict | None = None,
-        **params: Any,
-    ) -> Iterator[pa.RecordBatch]:
-        """Light curves of ``sample`` (``objectid, ra, dec, label``; deg, ICRS), streamed in
-        :data:`mwlc.schema.LIGHTCURVE_SCHEMA`; see :mod:`mwlc.archives`."""
+    def fetch(self, sample: pd.DataFrame, *, source: str, **params_and_job: Any) -> Iterator[pa.RecordBatch]:
+        """Light curves of ``sample``, streamed in :data:`mwlc.schema.LIGHTCURVE_SCHEMA`.
+
+        Every reader's ``fetch`` takes these; its own docstring lists only its parameters.
+
+        Parameters
+        ----------
+        sample : pandas.DataFrame
+            ``objectid`` (int64, unique), ``ra``, ``dec`` (deg, ICRS), ``label``.
+        source : str
+            Where the archive is read from (its descriptor's ``default_source`` unless the config
+            says otherwise).
+        **params_and_job
+            The archive's parameters as its descriptor declares them (each reader's signature
+            names them with their defaults), then the :class:`JobOptions` (``threads``,
+            ``mem_mb``, ``storage_options``).
+        """
 
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -258,8 +305,6 @@ class Archive:
         the dataset partition ``archive=<name>``.
     title : str
         One line: what the archive is and how it is read.
-    reader : str
-        Import path of the module with ``fetch`` (see :class:`Reader`).
     default_source : str
         Where it is read from unless the config says otherwise.
     source_help : str
@@ -276,6 +321,8 @@ class Archive:
         (``mast_requests``) makes the archive per-object (:attr:`per_object`).
     aliases : tuple of str
         Other names users may write (case-insensitive).
+    reader : str, default ``mwlc.archives.<name>``
+        Import path of the module with ``fetch`` (see :class:`Reader`).
     demo_builder : str, optional
         Import path of the module whose ``build(sample, out_dir)`` writes a synthetic snapshot
         for the demo (``config/demo.yaml``).
@@ -283,17 +330,19 @@ class Archive:
 
     name: str
     title: str
-    reader: str
     default_source: str
     source_help: str
     bands: Mapping[str, BandInfo]
     params: tuple[Param, ...]
     service: str
     aliases: tuple[str, ...] = ()
+    reader: str = ""
     demo_builder: str | None = None
     source_type: str = "URI or path"
 
     def __post_init__(self) -> None:
+        if not self.reader:
+            object.__setattr__(self, "reader", f"mwlc.archives.{self.name}")
         self.validate()
 
     def validate(self) -> None:

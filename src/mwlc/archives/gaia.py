@@ -32,6 +32,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Unpack
 
 import numpy as np
 import pandas as pd
@@ -39,6 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mwlc.archives import _crossmatch, _hats, _nested, require_sample_columns
+from mwlc.archives.base import JobOptions, job_options
 from mwlc.archives.descriptors.gaia import ARCHIVE
 from mwlc.errors import ArchiveError, ConfigError
 from mwlc.photometry import gaia_flux_error_from_over_error, gaia_flux_error_to_mjy, gaia_flux_to_mjy
@@ -144,16 +146,15 @@ def fetch(
     radius_arcsec: float = 1.0,
     bands: Sequence[str] = DEFAULT_BANDS,
     read_batch_rows: int = DEFAULT_READ_BATCH_ROWS,
-    threads: int = 1,
-    mem_mb: int | None = None,
-    storage_options: dict | None = None,
+    **job: Unpack[JobOptions],
 ) -> Iterator[pa.RecordBatch]:
     """Gaia DR3 epoch photometry of the sample objects, streamed a batch of catalog rows at a time.
 
     Parameters
     ----------
-    sample : pandas.DataFrame
-        ``objectid`` (int64), ``ra``, ``dec`` (deg, ICRS), ``label``.
+    sample, **job
+        As every reader's (:meth:`mwlc.archives.base.Reader.fetch`); ``threads``, ``mem_mb`` as
+        every HATS reader's (:mod:`mwlc.archives`).
     source : str
         URI of the Gaia DR3 epoch-photometry HATS collection: a local path, ``https://``,
         ``http://`` or ``s3://`` (the real one is :data:`DEFAULT_SOURCE`). A catalog without a
@@ -163,14 +164,7 @@ def fetch(
     bands : sequence of str, default ``("Gaia_G",)``
         Bands to fetch, any of :data:`BANDS`.
     read_batch_rows : int, default :data:`DEFAULT_READ_BATCH_ROWS`
-        Catalog rows decoded at a time (memory: about 4x their decoded size).
-    threads : int, default 1
-        Leaf files located concurrently, and decoding threads.
-    mem_mb : int, optional
-        The job's memory (MB): a ``read_batch_rows`` that cannot fit is refused before any data
-        is read.
-    storage_options : dict, optional
-        fsspec options for ``s3://`` sources (ignored for local paths and HTTP).
+        Catalog rows decoded at a time (see :mod:`mwlc.archives`).
 
     Returns
     -------
@@ -180,16 +174,10 @@ def fetch(
 
     Raises
     ------
-    ConfigError
-        If a parameter is invalid or the radius exceeds the margin threshold (raised by this
-        call, before any data is read); if ``read_batch_rows`` cannot fit ``mem_mb`` (raised when
-        iterating, before any data is read).
-    SampleError
-        If ``sample`` lacks a column.
-    ArchiveError
-        If ``source`` is missing, unreadable or lacks a column (raised by this call), or if a
-        leaf file cannot be read (raised while iterating).
+    ConfigError, SampleError, ArchiveError
+        As every HATS reader (:mod:`mwlc.archives`).
     """
+    threads, mem_mb, storage_options = job_options(job, NAME)
     bands = _check_params(sample, radius_arcsec, bands, threads, read_batch_rows)
     catalog = _hats.open_catalog(source, archive="Gaia", storage_options=storage_options)
     catalog.check_radius(radius_arcsec)

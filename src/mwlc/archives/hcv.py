@@ -49,7 +49,7 @@ import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import pandas as pd
@@ -65,6 +65,7 @@ from mwlc.archives._per_object import (
     positive_number,
     request_policy,
 )
+from mwlc.archives.base import JobOptions, job_options
 from mwlc.archives.descriptors.hcv import ARCHIVE, MAX_RADIUS_ARCSEC
 from mwlc.errors import ArchiveError, ConfigError
 from mwlc.net import RetryPolicy, call_with_retries, new_session
@@ -356,16 +357,15 @@ def fetch(
     retries: int = 3,
     retry_backoff_s: float = 2.0,
     progress_every: int = 100,
-    threads: int = 1,
-    mem_mb: int | None = None,
-    storage_options: dict | None = None,
+    **job: Unpack[JobOptions],
 ) -> Iterator[pa.RecordBatch]:
     """HCV light curves of the sample objects, in mJy.
 
     Parameters
     ----------
-    sample : pandas.DataFrame
-        ``objectid`` (unique), ``ra``, ``dec`` (deg, ICRS), ``label``.
+    sample, **job
+        As every reader's (:meth:`mwlc.archives.base.Reader.fetch`).
+        ``threads``: requests in flight (the thread-pool size).
     source : str, default :data:`DEFAULT_SOURCE`
         Base URL of the HSC catalogs API (``.../api/v0.1/hsc``).
     radius_arcsec : float, default 1.0
@@ -384,10 +384,6 @@ def fetch(
         Base of the exponential wait between attempts, seconds.
     progress_every : int, default 100
         Objects between two progress lines in the log.
-    threads : int, default 1
-        Concurrent requests of this job (the thread-pool size).
-    mem_mb, storage_options
-        Accepted for the common archive interface and unused.
 
     Returns
     -------
@@ -407,6 +403,7 @@ def fetch(
         request still fails after the retries, is refused (4xx), or its answer lacks a needed
         column (the message names the object, the column and the URL).
     """
+    threads, _, _ = job_options(job, NAME)  # mem_mb, storage_options: unused
     radius = positive_number(radius_arcsec, "radius_arcsec (arcsec)", "HCV")
     if radius > MAX_RADIUS_ARCSEC:
         raise ConfigError(

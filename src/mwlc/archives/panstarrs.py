@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Unpack
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,7 @@ import pyarrow.parquet as pq
 
 from mwlc.archives import _crossmatch, _hats, _parquet, require_sample_columns
 from mwlc.archives._hats import SPATIAL_INDEX_COLUMN
+from mwlc.archives.base import JobOptions, job_options
 from mwlc.archives.descriptors.panstarrs import ARCHIVE
 from mwlc.errors import ArchiveError, ConfigError
 from mwlc.schema import dictionary_take, lightcurve_batch
@@ -73,16 +75,15 @@ def fetch(
     radius_arcsec: float = 1.0,
     bands: Sequence[str] = BANDS,
     read_batch_rows: int = DEFAULT_READ_BATCH_ROWS,
-    threads: int = 1,
-    mem_mb: int | None = None,
-    storage_options: dict | None = None,
+    **job: Unpack[JobOptions],
 ) -> Iterator[pa.RecordBatch]:
     """Pan-STARRS DR2 detections of the sample objects, streamed a batch of catalog rows at a time.
 
     Parameters
     ----------
-    sample : pandas.DataFrame
-        ``objectid`` (int64), ``ra``, ``dec`` (deg, ICRS), ``label``.
+    sample, **job
+        As every reader's (:meth:`mwlc.archives.base.Reader.fetch`); ``threads``, ``mem_mb`` as
+        every HATS reader's (:mod:`mwlc.archives`).
     source : str
         Base URI holding the ``otmo/`` and ``detection/`` HATS collections: a local path,
         ``s3://`` or ``https://`` (the real one is :data:`DEFAULT_SOURCE`).
@@ -91,15 +92,7 @@ def fetch(
     bands : sequence of str, default all of :data:`BANDS`
         Bands to fetch.
     read_batch_rows : int, default :data:`DEFAULT_READ_BATCH_ROWS`
-        Catalog rows decoded at a time.
-    threads : int, default 1
-        Leaf files located concurrently, and decoding threads.
-    mem_mb : int, optional
-        The job's memory (MB): a ``read_batch_rows`` that cannot fit is refused before any
-        data is read.
-    storage_options : dict, optional
-        fsspec options for ``s3://`` sources (ignored for local paths and HTTP). The standard
-        ``AWS_ENDPOINT_URL`` environment variable works without them.
+        Catalog rows decoded at a time (see :mod:`mwlc.archives`).
 
     Returns
     -------
@@ -110,15 +103,10 @@ def fetch(
 
     Raises
     ------
-    ConfigError
-        If ``radius_arcsec``, ``bands`` or ``threads`` is invalid, or the radius exceeds the otmo
-        margin (raised by this call, before any data is read).
-    SampleError
-        If ``sample`` lacks a column.
-    ArchiveError
-        If a collection is missing, unreadable or lacks a column (raised by this call), or if a
-        leaf file cannot be read (raised while iterating).
+    ConfigError, SampleError, ArchiveError
+        As every HATS reader (:mod:`mwlc.archives`).
     """
+    threads, mem_mb, storage_options = job_options(job, NAME)
     _check_params(sample, radius_arcsec, bands, threads, read_batch_rows)
     otmo_uri, detection_uri = collection_uris(source)
     otmo = _hats.open_catalog(otmo_uri, archive="Pan-STARRS otmo", storage_options=storage_options)

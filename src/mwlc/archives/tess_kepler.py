@@ -34,7 +34,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import astropy.units as u
 import numpy as np
@@ -52,6 +52,7 @@ from mwlc.archives._per_object import (
     request_policy,
     write_atomic,
 )
+from mwlc.archives.base import JobOptions, job_options
 from mwlc.archives.descriptors.tess_kepler import ARCHIVE
 from mwlc.errors import ArchiveError, ConfigError
 from mwlc.net import RetryPolicy, call_with_retries, new_session
@@ -331,16 +332,15 @@ def fetch(
     retries: int = 3,
     retry_backoff_s: float = 2.0,
     progress_every: int = 100,
-    threads: int = 1,
-    mem_mb: int | None = None,
-    storage_options: dict | None = None,
+    **job: Unpack[JobOptions],
 ) -> Iterator[pa.RecordBatch]:
     """TESS, Kepler and K2 light curves of the sample objects, in electron / s.
 
     Parameters
     ----------
-    sample : pandas.DataFrame
-        ``objectid`` (unique), ``ra``, ``dec`` (deg, ICRS), ``label``.
+    sample, **job
+        As every reader's (:meth:`mwlc.archives.base.Reader.fetch`).
+        ``threads``: objects processed concurrently (the thread-pool size).
     source : str, default ``https://mast.stsci.edu``
         MAST (searched through lightkurve/astroquery, whose MAST server is astroquery's
         configuration), or the path of a local product index (see the module docstring).
@@ -366,10 +366,6 @@ def fetch(
         Base of the exponential wait between attempts, seconds.
     progress_every : int, default 100
         Objects between two progress lines in the log.
-    threads : int, default 1
-        Objects processed concurrently (the thread-pool size).
-    mem_mb, storage_options
-        Accepted for the common archive interface and unused.
 
     Returns
     -------
@@ -387,6 +383,7 @@ def fetch(
         For an unreadable local index (raised by this call); while iterating, if a search or a
         download still fails after the retries, or a product is missing offline (names the object).
     """
+    threads, _, _ = job_options(job, NAME)  # mem_mb, storage_options: unused
     query = TessKeplerQuery(
         radius_arcsec=positive_number(radius_arcsec, "radius_arcsec (arcsec)", "TESS/Kepler"),
         author=_authors(author),

@@ -29,6 +29,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from numbers import Integral, Real
+from typing import Unpack
 
 import astropy.units as u
 import numpy as np
@@ -41,6 +42,7 @@ from mocpy import MOC
 from scipy.spatial import cKDTree
 
 from mwlc.archives import require_sample_columns
+from mwlc.archives.base import JobOptions, job_options
 from mwlc.archives.descriptors.wise import ARCHIVE
 from mwlc.errors import ArchiveError, ConfigError
 from mwlc.legacy import renamed_bands
@@ -80,16 +82,18 @@ def fetch(
     radius_arcsec: float = 1.0,
     bands: Sequence[str] = BANDS,
     batch_rows: int = BATCH_ROWS,
-    threads: int = 1,
-    mem_mb: int | None = None,
-    storage_options: dict | None = None,
+    **job: Unpack[JobOptions],
 ) -> Iterator[pa.RecordBatch]:
     """unWISE W1/W2 light curves of the sample objects, streamed from one filtered scan.
 
     Parameters
     ----------
-    sample : pandas.DataFrame
-        ``objectid`` (int64), ``ra``, ``dec`` (deg, ICRS), ``label``.
+    sample, **job
+        As every reader's (:meth:`mwlc.archives.base.Reader.fetch`).
+        ``threads``: files and batches read ahead, and pyarrow's CPU pool (1 scans serially);
+        ``mem_mb`` lowers ``batch_rows`` to fit; ``storage_options``: ``anon`` (default True), an
+        endpoint (else ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``, else AWS), ``region_name``
+        (default ``us-west-2``).
     source : str, default :data:`SOURCE`
         Root of the hive dataset (the directory holding ``_metadata``): a local path, a
         ``file://`` URI, or ``s3://bucket/key``.
@@ -99,16 +103,6 @@ def fetch(
         Bands to fetch, from ``WISE_W1``, ``WISE_W2``.
     batch_rows : int, default 131072
         Rows per scanned batch (upper bound); lowered to fit ``mem_mb``.
-    threads : int, default 1
-        Parallelism of the scan: files read ahead, batches read ahead per file, and the size of
-        pyarrow's CPU pool while scanning. 1 scans serially.
-    mem_mb : int, optional
-        Memory budget (MB) for the batches in flight; lowers ``batch_rows`` if needed.
-    storage_options : dict, optional
-        fsspec-style S3 options; honoured: ``anon`` (default True),
-        ``client_kwargs.endpoint_url`` or ``endpoint_url``, ``client_kwargs.region_name``
-        (default ``us-west-2``). Without an endpoint, ``AWS_ENDPOINT_URL_S3`` or
-        ``AWS_ENDPOINT_URL`` is used if set, else AWS.
 
     Returns
     -------
@@ -128,6 +122,7 @@ def fetch(
         If the dataset cannot be opened or lacks a needed column (raised by this call), or a
         file cannot be read (raised while iterating).
     """
+    threads, mem_mb, storage_options = job_options(job, NAME)
     _check_params(sample, radius_arcsec, bands, batch_rows, threads, mem_mb)
     if sample.empty:
         return iter(())

@@ -24,6 +24,7 @@ import json
 import logging
 from collections.abc import Iterator, Sequence
 from functools import partial
+from typing import Unpack
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mwlc.archives import Fetched, _crossmatch, _hats, _nested, require_sample_columns
+from mwlc.archives.base import JobOptions, job_options
 from mwlc.archives.descriptors.ztf import ARCHIVE
 from mwlc.errors import ConfigError
 from mwlc.photometry import ab_mag_err_to_mjy, ab_mag_to_mjy
@@ -62,16 +64,15 @@ def fetch(
     catflags_max: int = 32768,
     match: str = "nearest",
     read_batch_rows: int = DEFAULT_READ_BATCH_ROWS,
-    threads: int = 1,
-    mem_mb: int | None = None,
-    storage_options: dict | None = None,
+    **job: Unpack[JobOptions],
 ) -> Iterator[pa.RecordBatch]:
     """ZTF light curves of the sample objects, streamed a batch of catalog rows at a time.
 
     Parameters
     ----------
-    sample : pandas.DataFrame
-        ``objectid`` (int64), ``ra``, ``dec`` (deg, ICRS), ``label``.
+    sample, **job
+        As every reader's (:meth:`mwlc.archives.base.Reader.fetch`); ``threads``, ``mem_mb`` as
+        every HATS reader's (:mod:`mwlc.archives`).
     source : str
         URI of the ZTF DR24 light-curve HATS collection: a local path, ``s3://`` or ``https://``
         (the real one is ``s3://ipac-irsa-ztf/ztf/enhanced/dr24/lc/hats``). A catalog without a
@@ -88,15 +89,7 @@ def fetch(
         or every one of them (epochs of the same source in overlapping fields), recorded in
         the returned :class:`~mwlc.archives.Fetched`'s ``metadata``.
     read_batch_rows : int, default :data:`DEFAULT_READ_BATCH_ROWS`
-        Catalog rows decoded at a time (memory: about 4x their decoded size).
-    threads : int, default 1
-        Leaf files located concurrently, and decoding threads.
-    mem_mb : int, optional
-        The job's memory (MB): a ``read_batch_rows`` that cannot fit is refused before any
-        data is read.
-    storage_options : dict, optional
-        fsspec options for ``s3://`` sources (e.g. an ``endpoint_url`` in ``client_kwargs``). The
-        standard ``AWS_ENDPOINT_URL`` environment variable works without them.
+        Catalog rows decoded at a time (see :mod:`mwlc.archives`).
 
     Returns
     -------
@@ -107,16 +100,10 @@ def fetch(
 
     Raises
     ------
-    ConfigError
-        If a parameter is invalid or the radius exceeds the margin threshold (raised by this
-        call, before any data is read); if ``read_batch_rows`` cannot fit ``mem_mb`` (raised when
-        iterating, before any data is read).
-    SampleError
-        If ``sample`` lacks a column.
-    ArchiveError
-        If ``source`` is missing, unreadable or lacks a column (raised by this call), or if a
-        leaf file cannot be read (raised while iterating).
+    ConfigError, SampleError, ArchiveError
+        As every HATS reader (:mod:`mwlc.archives`).
     """
+    threads, mem_mb, storage_options = job_options(job, NAME)
     _check_params(sample, radius_arcsec, bands, threads, read_batch_rows, match)
     catalog = _hats.open_catalog(source, archive="ZTF", storage_options=storage_options)
     catalog.check_radius(radius_arcsec)

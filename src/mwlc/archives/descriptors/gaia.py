@@ -20,7 +20,6 @@ def _band_info(band: str) -> BandInfo:
 ARCHIVE = Archive(
     name="gaia",
     title="Gaia DR3 epoch photometry (LINCC HATS, read with pyarrow)",
-    reader="mwlc.archives.gaia",
     default_source="https://data.lsdb.io/hats/gaia_dr3_epoch_phot/",
     source_help="HATS collection root (local path, http(s) or s3)",
     bands={band: _band_info(band) for band in BANDS},

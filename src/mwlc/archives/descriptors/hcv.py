@@ -21,7 +21,6 @@ MAX_RADIUS_ARCSEC = 1800.0
 ARCHIVE = Archive(
     name="hcv",
     title="Hubble Catalog of Variables through the MAST HSC API (hcvsummary cone, then hcv rows)",
-    reader="mwlc.archives.hcv",
     default_source="https://catalogs.mast.stsci.edu/api/v0.1/hsc",
     source_help="HSC API base URL",
     source_type="URL",

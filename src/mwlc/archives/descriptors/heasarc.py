@@ -79,7 +79,6 @@ _CATALOGS = Param(
 ARCHIVE = Archive(
     name="heasarc",
     title="HEASARC event tables (Fermi GBM triggers, BeppoSAX GRBM, IceCube) by TAP",
-    reader="mwlc.archives.heasarc",
     default_source="https://heasarc.gsfc.nasa.gov/xamin/vo/tap",
     source_help="TAP service URL, or a directory of `<table>.parquet` copies (same rows, no network)",
     source_type="URL or directory",

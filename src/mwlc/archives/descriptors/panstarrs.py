@@ -10,7 +10,6 @@ BANDS = tuple(f"Pan-STARRS {f}" for f in "grizy")
 ARCHIVE = Archive(
     name="panstarrs",
     title="Pan-STARRS DR2 (STScI HATS otmo + detection, read with pyarrow)",
-    reader="mwlc.archives.panstarrs",
     default_source="s3://stpubdata/panstarrs/ps1/public/hats",
     source_help="base folder holding the `otmo/` and `detection/` collections",
     bands={band: BandInfo("mJy", _TIME) for band in BANDS},

@@ -10,7 +10,6 @@ _KEPLER_TIME = "MJD (TDB, barycentric): Kepler/K2 BKJD + 54832.5"
 ARCHIVE = Archive(
     name="tess_kepler",
     title="TESS, Kepler and K2 light curves through lightkurve (MAST), one object per request",
-    reader="mwlc.archives.tess_kepler",
     default_source="https://mast.stsci.edu",
     source_help="MAST base URL, or a local product index file (csv/ecsv/parquet) for offline nodes",
     source_type="URL or file",

@@ -10,7 +10,6 @@ BANDS = ("WISE_W1", "WISE_W2")
 ARCHIVE = Archive(
     name="wise",
     title="unWISE neo7 time-domain catalog (pyarrow dataset, HEALPix order-5 hive layout)",
-    reader="mwlc.archives.wise",
     default_source=(
         "s3://nasa-irsa-wise/unwise/neo7/catalogs/time_domain/healpix_k5/"
         "unwise-neo7-time_domain-healpix_k5.parquet"

@@ -10,7 +10,6 @@ BANDS = ("ztf_g", "ztf_r", "ztf_i")
 ARCHIVE = Archive(
     name="ztf",
     title="ZTF DR24 light curves (IRSA HATS, read with pyarrow)",
-    reader="mwlc.archives.ztf",
     default_source="s3://ipac-irsa-ztf/ztf/enhanced/dr24/lc/hats",
     source_help="HATS collection root (local path, s3 or http(s))",
     bands={band: BandInfo("mJy", _TIME) for band in BANDS},
