@@ -87,6 +87,7 @@ def fetch_shard(
         Rows written.
     """
     described = get_archive(archive)
+    described.reader_module()  # imported first: the cache is given to the functions imported so far
     cache_jitted_functions()  # before the archive's first crossmatch compiles hats' code
     sample = read_shard(shard_path)
     # Credentials never reach the log or the file metadata (a token in the URL, a key in params).

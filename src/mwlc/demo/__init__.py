@@ -10,6 +10,7 @@ One module per archive, each with one builder ``build(sample, out_dir) -> Path``
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from pathlib import Path
@@ -47,5 +48,6 @@ def build_demo_archive(archive: str, sample_paths: list[str], out_dir: str | os.
     log.warning(
         "building a SYNTHETIC %s snapshot around %d positions in %s", archive, len(positions), out_dir
     )
+    importlib.import_module(described.demo_builder)  # first: the cache goes to functions imported
     cache_jitted_functions()  # lsdb's catalog writing compiles hats' code: once per run, not per job
     return described.build_demo(positions[["objectid", "ra", "dec"]], out_dir)
