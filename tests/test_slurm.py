@@ -27,8 +27,8 @@ pytestmark = pytest.mark.workflow
 PROFILE = REPO / "profiles" / "slurm"
 #: The archives of the SLURM run: their demo snapshots come from the local run.
 ARCHIVES = ("ztf",)
-#: Jobs that run on the cluster: sample, fetch per archive and shard, merge.
-CLUSTER_JOBS = 1 + len(ARCHIVES) * N_SHARDS + 1
+#: Jobs that run on the cluster: sample, preflight and fetch per archive (and shard), merge.
+CLUSTER_JOBS = 1 + len(ARCHIVES) * (1 + N_SHARDS) + 1
 #: Jobs on the head node: gather per archive, the benchmark table, four figures (no monitor).
 LOCAL_JOBS = len(ARCHIVES) + 1 + 4
 

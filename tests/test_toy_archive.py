@@ -46,8 +46,9 @@ def test_a_toy_archive_runs_through_the_dry_run_and_the_merge(tmp_path):
     env = {**os.environ, "PYTHONPATH": path, "MWLC_EXTRA_ARCHIVES": "toy_archive"}
     dry = snakemake(workdir, "-n", "--quiet", "rules", *CONFIGS, env=env)
     counts = job_counts(dry)
-    assert {rule: counts[rule] for rule in ("build_demo_archive", "fetch_lightcurves")} == {
+    assert {rule: counts[rule] for rule in ("build_demo_archive", "preflight", "fetch_lightcurves")} == {
         "build_demo_archive": 1,
+        "preflight": 1,
         "fetch_lightcurves": N_SHARDS,
     }
 

@@ -15,14 +15,18 @@ descriptors in light modules of their own).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from mwlc.archives.base import Archive, BandInfo, Param
+
+if TYPE_CHECKING:
+    from mwlc.archives._preflight import Finding
 
 EPOCHS = "epochs.csv"
 
@@ -70,6 +74,17 @@ def fetch(
         if near.any():
             rows = epochs.loc[near, ["time", "flux", "err"]]
             yield to_record_batch(rows.assign(objectid=row.objectid, label=row.label, band="toy_v"))
+
+
+def preflight(
+    source: str, params: Mapping[str, Any], *, storage_options: dict | None = None
+) -> list[Finding]:
+    """The epochs file is there: no finding, else one."""
+    from mwlc.archives._preflight import Finding  # noqa: F811 (the type above is for checkers only)
+
+    if (Path(source) / EPOCHS).is_file():
+        return []
+    return [Finding(ARCHIVE.name, source, f"a directory holding {EPOCHS}", "none")]
 
 
 def build(sample: pd.DataFrame, out_dir: str | Path) -> Path:

@@ -8,7 +8,10 @@ per-object, demo builder), listed by :mod:`mwlc.archives.registry`. Its reader m
     (:meth:`mwlc.archives.base.Reader.fetch`; ``job``: :class:`mwlc.archives.base.JobOptions`)
     light curves of the objects in ``sample`` (a pandas frame with ``objectid, ra, dec, label``;
     ra/dec in degrees, ICRS), streamed as an iterator of ``pyarrow.RecordBatch`` in
-    :data:`mwlc.schema.LIGHTCURVE_SCHEMA`.
+    :data:`mwlc.schema.LIGHTCURVE_SCHEMA`;
+``preflight(source, params, *, storage_options=None)``
+    the source opened as ``fetch`` opens it, reading no light curve: a list of
+    :class:`mwlc.archives._preflight.Finding`, one per problem or note (see :mod:`mwlc.preflight`).
 
 The HATS readers (:mod:`~mwlc.archives.ztf`, :mod:`~mwlc.archives.gaia`,
 :mod:`~mwlc.archives.panstarrs`) behave alike: ``threads`` leaf files are located and decoded

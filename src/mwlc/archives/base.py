@@ -3,8 +3,8 @@
 An :class:`Archive` names an archive and its aliases, its bands (:class:`BandInfo`: unit and
 time system), its parameters (:class:`Param`: type, default, limits, unit, one-line
 description), the remote service its fetch jobs load (and so whether it sends one request per
-object, as to MAST), the module that reads it (a :class:`Reader`: ``fetch``) and the module that
-builds its demo snapshot.
+object, as to MAST), the module that reads it (a :class:`Reader`: ``fetch`` and ``preflight``)
+and the module that builds its demo snapshot.
 Reading a descriptor imports nothing heavy: the reader and the demo builder are named by import
 path and imported when first used, so the workflow reads every descriptor each time Snakemake
 parses it, in a fraction of a second.
@@ -37,6 +37,8 @@ from mwlc.archives.services import PER_REQUEST_SERVICES, SERVICES
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
+
+    from mwlc.archives._preflight import Finding
 
 
 @dataclass(frozen=True)
@@ -286,6 +288,11 @@ class Reader(Protocol):
             ``mem_mb``, ``storage_options``).
         """
 
+    def preflight(
+        self, source: str, params: Mapping[str, Any], *, storage_options: dict | None = None
+    ) -> list[Finding]:
+        """Open ``source`` as ``fetch`` would, reading no light curve: one finding per problem or note."""
+
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -322,7 +329,7 @@ class Archive:
     aliases : tuple of str
         Other names users may write (case-insensitive).
     reader : str, default ``mwlc.archives.<name>``
-        Import path of the module with ``fetch`` (see :class:`Reader`).
+        Import path of the module with ``fetch`` and ``preflight`` (see :class:`Reader`).
     demo_builder : str, optional
         Import path of the module whose ``build(sample, out_dir)`` writes a synthetic snapshot
         for the demo (``config/demo.yaml``).
@@ -494,6 +501,12 @@ class Archive:
         return self.reader_module().fetch(
             sample, source=source, threads=threads, mem_mb=mem_mb, storage_options=storage_options, **params
         )
+
+    def preflight(
+        self, source: str, params: Mapping[str, Any], *, storage_options: dict | None = None
+    ) -> list[Finding]:
+        """The reader's ``preflight``: ``source`` opened as ``fetch`` opens it (see :mod:`mwlc.preflight`)."""
+        return self.reader_module().preflight(source, params, storage_options=storage_options)
 
     def build_demo(self, sample: pd.DataFrame, out_dir: Any) -> Any:
         """Write the synthetic demo snapshot around ``sample`` (``objectid, ra, dec``) to ``out_dir``.

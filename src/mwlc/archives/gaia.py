@@ -29,10 +29,10 @@ Differences from the original (see the README's "Differences from the Fornax not
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Unpack
+from typing import Any, Unpack
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mwlc.archives import _crossmatch, _hats, _nested, require_sample_columns
+from mwlc.archives._preflight import Finding, check_hats, note
 from mwlc.archives.base import JobOptions, job_options
 from mwlc.archives.descriptors.gaia import ARCHIVE
 from mwlc.errors import ArchiveError, ConfigError
@@ -185,6 +186,52 @@ def fetch(
     if sample.empty:
         return iter(())
     return _stream(sample, catalog, radius_arcsec, reads, read_batch_rows, threads, mem_mb)
+
+
+def preflight(
+    source: str, params: Mapping[str, Any], *, storage_options: dict | None = None
+) -> list[Finding]:
+    """Open the collection as :func:`fetch` does (metadata only): one finding per problem or note.
+
+    Checks the HATS properties and schema, ``source_id`` and each requested band's time, flux
+    and flux error (``*_flux_error`` or else ``*_flux_over_error``) with the kind of their
+    values, and the margin (its absence is a note). A band without its reject flag is a note:
+    the fetch then keeps the transits DR3 rejected.
+    """
+    bands = list(params.get("bands", DEFAULT_BANDS))
+    radius = params.get("radius_arcsec", ARCHIVE.param("radius_arcsec").default)
+    columns = {ID_COLUMN: "integer"}
+    for band in bands:
+        fields = FIELDS[band]
+        columns.update({f"{NESTED}.{fields.time}": "number", f"{NESTED}.{fields.flux}": "number"})
+    catalog, findings = check_hats(
+        source,
+        archive=NAME,
+        label="Gaia",
+        columns=columns,
+        storage_options=storage_options,
+        radius_arcsec=radius,
+    )
+    if catalog is None:
+        return findings
+    available = _nested_fields(catalog.schema)
+    for band in bands:
+        fields = FIELDS[band]
+        if not {fields.flux_error, fields.flux_over_error} & available:
+            findings.append(
+                Finding(
+                    NAME,
+                    source,
+                    f"column {NESTED}.{fields.flux_error} or {NESTED}.{fields.flux_over_error} "
+                    f"({band} error)",
+                    "neither",
+                )
+            )
+        if fields.reject not in available:
+            findings.append(
+                note(NAME, source, f"column {NESTED}.{fields.reject}", "none: rejected transits are kept")
+            )
+    return findings
 
 
 def gaia_time_to_mjd(time: np.ndarray) -> np.ndarray:

@@ -47,7 +47,7 @@ import io
 import json
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Unpack
 
@@ -65,6 +65,7 @@ from mwlc.archives._per_object import (
     positive_number,
     request_policy,
 )
+from mwlc.archives._preflight import Finding, retry_policy
 from mwlc.archives.base import JobOptions, job_options
 from mwlc.archives.descriptors.hcv import ARCHIVE, MAX_RADIUS_ARCSEC
 from mwlc.errors import ArchiveError, ConfigError
@@ -421,6 +422,44 @@ def fetch(
     check_sample(sample, "HCV")
     client = HcvClient(str(source).rstrip("/"), ResponseCache(cache_dir), policy)
     return _stream(sample, query, client, pool, every)
+
+
+def preflight(
+    source: str, params: Mapping[str, Any], *, storage_options: dict | None = None
+) -> list[Finding]:
+    """The HSC API's column lists (``/v3/{hcvsummary|hcv}/metadata``), asked afresh (not from the
+    cache) with the archive's timeout and retries: one finding per list that does not come, and
+    per column this module reads that a list lacks."""
+    if not str(source).startswith(("http://", "https://")):
+        return [Finding(NAME, str(source), "the http(s) URL of the HSC API", "no URL")]
+    policy = retry_policy(ARCHIVE, params)
+    base = str(source).rstrip("/")
+    session = new_session(policy.timeout_s)
+    findings = []
+    for table, needed in NEEDED_COLUMNS.items():
+        url = f"{base}/v3/{table}/metadata"
+
+        def get(url: str = url) -> bytes:
+            response = session.get(url, timeout=policy.timeout_s)
+            response.raise_for_status()
+            return response.content
+
+        try:
+            listed = read_column_list(
+                call_with_retries(get, service=f"HCV {table} metadata", url=url, policy=policy), url
+            )
+        except ArchiveError as err:
+            findings.append(
+                Finding(NAME, str(source), f"the column list of table {table} at {url}", str(err))
+            )
+            continue
+        _, missing = match_columns(listed, needed)
+        findings += [
+            Finding(NAME, str(source), f"column {column} of table {table} (any case)", f"none in {listed}")
+            for column in missing
+        ]
+    session.close()
+    return findings
 
 
 def _stream(

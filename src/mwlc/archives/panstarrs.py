@@ -27,9 +27,9 @@ Where this module differs from the original, and why:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Unpack
+from typing import Any, Unpack
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 
 from mwlc.archives import _crossmatch, _hats, _parquet, require_sample_columns
 from mwlc.archives._hats import SPATIAL_INDEX_COLUMN
+from mwlc.archives._preflight import Finding, check_hats
 from mwlc.archives.base import JobOptions, job_options
 from mwlc.archives.descriptors.panstarrs import ARCHIVE
 from mwlc.errors import ArchiveError, ConfigError
@@ -119,6 +120,45 @@ def fetch(
     if sample.empty or not bands:
         return iter(())
     return _stream(sample, otmo, detection, radius_arcsec, list(bands), read_batch_rows, threads, mem_mb)
+
+
+#: Kind of the values of the ``detection`` columns the fetch reads.
+DETECTION_KINDS = {
+    "objID": "integer",
+    "obsTime": "number",
+    "filterID": "integer",
+    "psfFlux": "number",
+    "psfFluxErr": "number",
+    SPATIAL_INDEX_COLUMN: "integer",
+}
+
+
+def preflight(
+    source: str, params: Mapping[str, Any], *, storage_options: dict | None = None
+) -> list[Finding]:
+    """Open both collections as :func:`fetch` does (metadata only): one finding per problem or note.
+
+    ``otmo``: HATS metadata, ``objID`` and positions, the margin (its absence is a note) and the
+    radius against it; ``detection``: HATS metadata and the columns read, with their kinds.
+    """
+    otmo_uri, detection_uri = collection_uris(source)
+    radius = params.get("radius_arcsec", ARCHIVE.param("radius_arcsec").default)
+    _, findings = check_hats(
+        otmo_uri,
+        archive=NAME,
+        label="Pan-STARRS otmo",
+        columns={ID_COLUMN: "integer"},
+        storage_options=storage_options,
+        radius_arcsec=radius,
+    )
+    _, more = check_hats(
+        detection_uri,
+        archive=NAME,
+        label="Pan-STARRS detection",
+        columns=DETECTION_KINDS,
+        storage_options=storage_options,
+    )
+    return findings + more
 
 
 def collection_uris(source: str) -> tuple[str, str]:

@@ -6,7 +6,7 @@ Names are case-insensitive; each descriptor declares its aliases, and old names 
 
 **Adding an archive** takes a module and one line. The module defines ``ARCHIVE``, an
 :class:`~mwlc.archives.base.Archive` (name, bands, parameters, reader, demo builder), and the
-reader's ``fetch`` (the same module may be the reader). The line is its import
+reader's ``fetch`` and ``preflight`` (the same module may be the reader). The line is its import
 path, either in :data:`BUILT_IN` below or, for an archive kept outside mwlc, in the environment
 variable ``MWLC_EXTRA_ARCHIVES`` (import paths separated by commas or spaces; the module must be
 importable by Snakemake and by its jobs). The config schema, the defaults, the band units, the

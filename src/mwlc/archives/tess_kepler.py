@@ -31,7 +31,7 @@ import io
 import logging
 import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Unpack
@@ -52,6 +52,7 @@ from mwlc.archives._per_object import (
     request_policy,
     write_atomic,
 )
+from mwlc.archives._preflight import Finding, check_answers, retry_policy
 from mwlc.archives.base import JobOptions, job_options
 from mwlc.archives.descriptors.tess_kepler import ARCHIVE
 from mwlc.errors import ArchiveError, ConfigError
@@ -396,6 +397,24 @@ def fetch(
     check_sample(sample, "TESS/Kepler")
     client = _client(str(source), download_url, ResponseCache(cache_dir), policy)
     return _stream(sample, query, client, pool, every)
+
+
+def preflight(
+    source: str, params: Mapping[str, Any], *, storage_options: dict | None = None
+) -> list[Finding]:
+    """MAST answering at ``source`` (one request, with the archive's timeout and retries), or the
+    local product index readable with its columns: one finding per problem."""
+    if str(source).startswith(("http://", "https://")):
+        policy = retry_policy(ARCHIVE, params)
+        return check_answers(str(source), archive=NAME, source=str(source), policy=policy, what="MAST")
+    path = Path(source)
+    if not path.is_file():
+        return [Finding(NAME, str(source), "an http(s) URL or a product index file", "neither")]
+    try:
+        LocalIndex(path)
+    except (ArchiveError, OSError, ValueError) as err:
+        return [Finding(NAME, str(source), "a readable product index", f"{type(err).__name__}: {err}")]
+    return []
 
 
 def _authors(author: Sequence[str] | str | None) -> tuple[str, ...] | None:

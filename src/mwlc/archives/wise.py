@@ -26,10 +26,10 @@ or that variable and passed on explicitly (:func:`mwlc.storage.arrow_filesystem`
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from numbers import Integral, Real
-from typing import Unpack
+from typing import Any, Unpack
 
 import astropy.units as u
 import numpy as np
@@ -42,6 +42,7 @@ from mocpy import MOC
 from scipy.spatial import cKDTree
 
 from mwlc.archives import require_sample_columns
+from mwlc.archives._preflight import Finding, check_columns
 from mwlc.archives.base import JobOptions, job_options
 from mwlc.archives.descriptors.wise import ARCHIVE
 from mwlc.errors import ArchiveError, ConfigError
@@ -445,3 +446,36 @@ def _check_params(
 def _is_number(value: object, kind: type = Real) -> bool:
     """Whether ``value`` is a number of ``kind`` (booleans are not numbers here)."""
     return isinstance(value, kind) and not isinstance(value, bool)
+
+
+# --------------------------------------------------------------------------- preflight
+
+#: Kind of the values of the columns the scan reads and filters on.
+COLUMN_KINDS = {
+    "ra": "number",
+    "dec": "number",
+    "band": "integer",
+    "MJDMEAN": "number",
+    "flux": "number",
+    "dflux": "number",
+    "primary": "integer",
+}
+
+
+def preflight(
+    source: str, params: Mapping[str, Any], *, storage_options: dict | None = None
+) -> list[Finding]:
+    """Read the dataset's schema from its ``_metadata`` file, through the filesystem :func:`fetch`
+    uses: one finding per missing column or column of another kind, or one if it cannot be read."""
+    import pyarrow.parquet as pq
+
+    try:
+        filesystem, root = arrow_filesystem(
+            source, storage_options, default_region=S3_REGION, what="unWISE source"
+        )
+        schema = pq.read_schema(f"{root}/_metadata", filesystem=filesystem)
+    except (ArchiveError, OSError, pa.ArrowException) as err:
+        return [
+            Finding(NAME, source, "a parquet dataset with a _metadata file", f"{type(err).__name__}: {err}")
+        ]
+    return check_columns(schema, COLUMN_KINDS, archive=NAME, source=source)

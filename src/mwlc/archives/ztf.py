@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
-from typing import Unpack
+from typing import Any, Unpack
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mwlc.archives import Fetched, _crossmatch, _hats, _nested, require_sample_columns
+from mwlc.archives._preflight import Finding, check_hats
 from mwlc.archives.base import JobOptions, job_options
 from mwlc.archives.descriptors.ztf import ARCHIVE
 from mwlc.errors import ConfigError
@@ -120,6 +121,38 @@ def fetch(
     )
     batches = _stream(sample, catalog, query, catflags_max, read_batch_rows, threads, mem_mb, metadata)
     return Fetched(batches, metadata)
+
+
+#: The columns the fetch reads, and the kind of their values (see :func:`preflight`).
+COLUMN_KINDS = {
+    ID_COLUMN: "integer",
+    BAND_COLUMN: "integer",
+    "lightcurve.hmjd": "number",
+    "lightcurve.mag": "number",
+    "lightcurve.magerr": "number",
+    "lightcurve.catflags": "integer",
+}
+
+
+def preflight(
+    source: str, params: Mapping[str, Any], *, storage_options: dict | None = None
+) -> list[Finding]:
+    """Open the collection as :func:`fetch` does (metadata only): one finding per problem or note.
+
+    Checks the HATS properties and schema, the columns read with the kind of their values, and
+    the margin catalog: its absence is a note (partitions are then read with their neighbours),
+    a radius beyond its threshold a problem.
+    """
+    radius = params.get("radius_arcsec", ARCHIVE.param("radius_arcsec").default)
+    _, findings = check_hats(
+        source,
+        archive=NAME,
+        label="ZTF",
+        columns=COLUMN_KINDS,
+        storage_options=storage_options,
+        radius_arcsec=radius,
+    )
+    return findings
 
 
 def _stream(

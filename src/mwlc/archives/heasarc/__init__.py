@@ -41,6 +41,7 @@ from mwlc.archives.heasarc.catalogs import (
     parse_catalogs,
 )
 from mwlc.archives.heasarc.local import PAIR_BUDGET, LocalTable, local_matcher
+from mwlc.archives.heasarc.preflight import preflight
 from mwlc.archives.heasarc.tap import tap_matcher
 from mwlc.errors import ArchiveError, ConfigError, SampleError
 from mwlc.net import RetryPolicy
@@ -59,6 +60,7 @@ __all__ = [
     "NeutrinoCatalog",
     "fetch",
     "parse_catalogs",
+    "preflight",
 ]
 
 log = logging.getLogger(__name__)
