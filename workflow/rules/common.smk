@@ -29,8 +29,11 @@ RUN = config["run_id"]
 RESULTS = f"results/{RUN}"
 LOGS = f"logs/{RUN}"
 BENCHMARKS = f"{RESULTS}/benchmarks"
-if config["n_shards"] == "auto":  # fixed now, before the sample exists: the DAG is static
-    config["n_shards"] = auto_n_shards(config["sample"]["sources"], config["objects_per_shard"])
+# n_shards: auto is fixed now, before the sample exists: the DAG is static.
+if config["n_shards"] == "auto":
+    config["n_shards"] = auto_n_shards(
+        config["sample"]["sources"], config["objects_per_shard"]
+    )
 SHARDS = [f"{i:04d}" for i in range(config["n_shards"])]
 ARCHIVES = enabled_archives(config)
 DATASET = f"{RESULTS}/lightcurves.parquet"
