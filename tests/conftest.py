@@ -10,5 +10,6 @@ pytest_plugins = [
     "tests.fixtures_hcv",
     "tests.fixtures_tess_kepler",
     "tests.fixtures_workflow",
+    "tests.fixtures_archives",
     "tests.dag_jobs",
 ]

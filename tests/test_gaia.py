@@ -24,10 +24,9 @@ from hats.pixel_math.healpix_shim import radec2pix
 from mwlc.archives import gaia
 from mwlc.demo import gaia as demo_gaia
 from mwlc.demo.gaia import build_gaia_hats
-from mwlc.errors import ArchiveError, ConfigError, SampleError
-from mwlc.io import write_lightcurve_shard
+from mwlc.errors import ArchiveError, ConfigError
 from mwlc.schema import BANDS as SCHEMA_BANDS
-from mwlc.schema import LIGHTCURVE_SCHEMA, file_metadata
+from mwlc.schema import LIGHTCURVE_SCHEMA
 
 CATALOG = "gaia_dr3_epoch_phot"
 LEAF = re.compile(r"dataset/Norder=(\d+)/Dir=(\d+)/Npix=(\d+)\.parquet$")
@@ -480,10 +479,6 @@ def test_sample_without_matches_yields_zero_batches(gaia_hats, gaia_sample, sour
     assert list(gaia.fetch(alone, source=str(gaia_hats), bands=ALL_BANDS)) == []
 
 
-def test_empty_sample_yields_nothing(gaia_hats, gaia_sample):
-    assert list(gaia.fetch(gaia_sample.iloc[:0], source=str(gaia_hats))) == []
-
-
 # --------------------------------------------------------------------------- fetch: errors
 
 
@@ -508,11 +503,6 @@ def test_bad_bands_are_rejected(gaia_hats, gaia_sample, bands, message):
         gaia.fetch(gaia_sample, source=str(gaia_hats), bands=bands)
 
 
-def test_sample_without_label_is_rejected(gaia_hats, gaia_sample):
-    with pytest.raises(SampleError, match="label"):
-        gaia.fetch(gaia_sample.drop(columns="label"), source=str(gaia_hats))
-
-
 def test_missing_local_source_says_so(tmp_path, gaia_sample):
     with pytest.raises(ArchiveError, match="does not exist"):
         gaia.fetch(gaia_sample, source=str(tmp_path / "no" / CATALOG))
@@ -521,27 +511,6 @@ def test_missing_local_source_says_so(tmp_path, gaia_sample):
 def test_missing_http_collection_is_an_archive_error(gaia_http, gaia_sample):
     with pytest.raises(ArchiveError, match=r"cannot open HATS source http://127\.0\.0\.1:"):
         gaia.fetch(gaia_sample, source=gaia_http.replace(CATALOG, "gaia_dr4_epoch_phot"))
-
-
-# --------------------------------------------------------------------------- writing a shard
-
-
-def test_shard_round_trip_reads_back_into_the_fornax_multiindex(tmp_path, gaia_hats, gaia_sample, matches):
-    path = tmp_path / "archive=gaia" / "shard-0.parquet"
-    metadata = file_metadata("gaia", gaia.BANDS, {"source": str(gaia_hats)})
-    rows = write_lightcurve_shard(
-        gaia.fetch(gaia_sample, source=str(gaia_hats), bands=ALL_BANDS), path, metadata
-    )
-    frame = pd.read_parquet(path)
-    assert list(frame.index.names) == ["objectid", "label", "band", "time"]
-    assert list(frame.columns) == ["flux", "err"]
-    want = expected_rows(matches, ALL_BANDS).set_index(["objectid", "label", "band", "time"]).sort_index()
-    assert rows == len(frame) == len(want)
-    got = frame.reset_index().astype({"label": str, "band": str})
-    got = got.set_index(["objectid", "label", "band", "time"]).sort_index()
-    assert got.index.equals(want.index)
-    np.testing.assert_allclose(got["flux"], want["flux"], rtol=1e-12)
-    np.testing.assert_allclose(got["err"], want["err"], rtol=1e-12)
 
 
 # --------------------------------------------------------------------------- the demo builder

@@ -288,5 +288,5 @@ def test_bad_sample_is_rejected(hcv_case, tmp_path):
 
 
 def test_registry_and_bands():
-    assert get_archive("HCV") is hcv
+    assert get_archive("HCV").reader_module() is hcv
     assert "HST_F814W" in hcv.BANDS

@@ -24,8 +24,7 @@ from astropy.table import Table
 from mwlc.archives import heasarc
 from mwlc.demo.heasarc import build, synthetic_table
 from mwlc.errors import ArchiveError, ConfigError, SampleError
-from mwlc.io import write_lightcurve_shard
-from mwlc.schema import LIGHTCURVE_SCHEMA, file_metadata
+from mwlc.schema import LIGHTCURVE_SCHEMA
 from tests.servers.base import LoopbackServer
 from tests.servers.tap import FakeTap
 from tests.servers.votable import tap_result
@@ -633,21 +632,3 @@ def test_bad_parameters_are_config_errors_before_any_request(params, match, heas
 def test_bad_sample_is_a_sample_error(change, match, heasarc_sample, heasarc_local):
     with pytest.raises(SampleError, match=match):
         heasarc.fetch(change(heasarc_sample), source=str(heasarc_local))
-
-
-# --------------------------------------------------------------------------- the shard file
-
-
-def test_shard_round_trip_reads_back_into_the_fornax_multiindex(
-    tmp_path, heasarc_sample, heasarc_local, expected
-):
-    path = tmp_path / "archive=heasarc" / "shard-0.parquet"
-    rows = write_lightcurve_shard(
-        heasarc.fetch(heasarc_sample, source=str(heasarc_local)),
-        path,
-        file_metadata(heasarc.NAME, heasarc.BANDS, {"source": "test"}),
-    )
-    assert rows == len(expected)
-    frame = pd.read_parquet(path)
-    assert list(frame.index.names) == ["objectid", "label", "band", "time"]
-    pd.testing.assert_frame_equal(canonical(frame.reset_index()), expected)

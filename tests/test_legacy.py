@@ -3,7 +3,6 @@ the archives and the config schema it converts into."""
 
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import yaml
 from mwlc import legacy
 from mwlc.archives import heasarc
 from mwlc.archives.registry import ALIASES, ARCHIVES, canonical_name
-from mwlc.config import check_config, deep_merge
+from mwlc.config import check_config, deep_merge, load_schema
 from mwlc.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,14 +71,13 @@ def test_old_archive_names_resolve_through_the_registry():
 
 def test_old_bands_become_bands_the_archives_write():
     for archive, renames in legacy.OLD_BANDS.items():
-        module = importlib.import_module(ARCHIVES[archive])
-        assert set(renames.values()) <= set(module.BANDS), archive
-        assert not set(renames) & set(module.BANDS), archive
+        bands = ARCHIVES[archive].bands
+        assert set(renames.values()) <= set(bands), archive
+        assert not set(renames) & set(bands), archive
 
 
 def test_old_parameters_become_keys_of_the_config_schema():
-    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
-    archives = schema["properties"]["archives"]["properties"]
+    archives = load_schema()["properties"]["archives"]["properties"]
     for archive, renames in legacy.OLD_PARAMS.items():
         keys = archives[archive]["properties"]
         for old, rename in renames.items():
@@ -122,8 +120,8 @@ def test_papers_from_original_renames_paper_kwargs_and_links():
 
 
 def test_config_converts_old_names_without_importing_an_archive_module(monkeypatch):
-    for name in ARCHIVES.values():  # importing any of them now raises ImportError
-        monkeypatch.setitem(sys.modules, name, None)
+    for archive in ARCHIVES.values():  # importing any reader now raises ImportError
+        monkeypatch.setitem(sys.modules, archive.reader, None)
     defaults = yaml.safe_load((REPO / "config/config.yaml").read_text())
     old = {
         "archives": {"HEASARC": {"catalog_error_radii": {"FERMIGTRIG": 1.0}}, "panstarrs": {"radius": 2.0}}

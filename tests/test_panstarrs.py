@@ -27,9 +27,8 @@ from hats.pixel_math.healpix_shim import radec2pix
 
 from mwlc.archives import panstarrs
 from mwlc.demo import panstarrs as demo
-from mwlc.errors import ArchiveError, ConfigError, SampleError
-from mwlc.io import write_lightcurve_shard
-from mwlc.schema import LIGHTCURVE_SCHEMA, file_metadata
+from mwlc.errors import ArchiveError, ConfigError
+from mwlc.schema import LIGHTCURVE_SCHEMA
 from tests.fixtures_panstarrs import N_FIELD_OBJECTS, NOT_BUILT
 
 #: The spec's filterID <-> band mapping, written out independently of mwlc.archives.panstarrs.
@@ -454,8 +453,7 @@ def test_detection_catalog_without_coverage_of_the_matches_yields_nothing(
     assert list(panstarrs.fetch(south, source=str(base))) == []
 
 
-def test_empty_sample_or_bands_yield_nothing(ps1_hats, ps1_sample):
-    assert list(panstarrs.fetch(ps1_sample.iloc[:0], source=str(ps1_hats))) == []
+def test_empty_bands_yield_nothing(ps1_hats, ps1_sample):
     assert list(panstarrs.fetch(ps1_sample, source=str(ps1_hats), bands=[])) == []
 
 
@@ -488,11 +486,6 @@ def test_the_detection_margin_does_not_limit_the_radius(ps1_hats, ps1_sample, ot
 def test_unknown_band_is_rejected(ps1_hats, ps1_sample, bands):
     with pytest.raises(ConfigError, match="band"):
         panstarrs.fetch(ps1_sample, source=str(ps1_hats), bands=bands)
-
-
-def test_sample_without_label_is_rejected(ps1_hats, ps1_sample):
-    with pytest.raises(SampleError, match="label"):
-        panstarrs.fetch(ps1_sample.drop(columns="label"), source=str(ps1_hats))
 
 
 def test_missing_source_says_so(tmp_path, ps1_sample):
@@ -549,35 +542,6 @@ def test_progress_is_logged_without_progress_bars(ps1_hats, ps1_sample, joined, 
     assert re.fullmatch(done, messages[-1])
     captured = capfd.readouterr()
     assert "Computing" not in captured.err + captured.out and "%|" not in captured.err
-
-
-def test_shard_round_trip_reads_back_into_the_fornax_multiindex(tmp_path, ps1_hats, ps1_sample, joined):
-    path = tmp_path / "archive=panstarrs" / "shard-0.parquet"
-    metadata = file_metadata("panstarrs", panstarrs.BANDS, {"source": str(ps1_hats)})
-    rows = write_lightcurve_shard(panstarrs.fetch(ps1_sample, source=str(ps1_hats)), path, metadata)
-    frame = pd.read_parquet(path)
-    assert list(frame.index.names) == ["objectid", "label", "band", "time"]
-    assert list(frame.columns) == ["flux", "err"]
-    want = expected_rows(joined).set_index(["objectid", "label", "band", "time"]).sort_index()
-    assert rows == len(frame) == len(want)
-    back = (
-        frame.reset_index()
-        .astype({"label": str, "band": str})
-        .set_index(["objectid", "label", "band", "time"])
-    )
-    back = back.sort_index()
-    assert back.index.equals(want.index)
-    np.testing.assert_allclose(back["flux"], want["flux"], rtol=1e-12)
-    units = json.loads(pq.read_schema(path).metadata[b"mwlc.bands"])
-    assert units["Pan-STARRS g"]["unit"] == "mJy" and "TAI" in units["Pan-STARRS g"]["time_system"]
-
-
-def test_shard_without_matches_is_written_with_zero_rows(tmp_path, ps1_hats, ps1_sample):
-    path = tmp_path / "shard-1.parquet"
-    lonely = ps1_sample[ps1_sample["label"] == "lonely"]
-    metadata = file_metadata("panstarrs", panstarrs.BANDS)
-    assert write_lightcurve_shard(panstarrs.fetch(lonely, source=str(ps1_hats)), path, metadata) == 0
-    assert pd.read_parquet(path).index.names == ["objectid", "label", "band", "time"]
 
 
 def test_demo_builder_is_deterministic(ps1_sample):

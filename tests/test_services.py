@@ -14,12 +14,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mwlc.archives.registry import ARCHIVES
-from mwlc.archives.services import ARCHIVE_SERVICES, SERVICES, is_local_source, service_units
+from mwlc.archives.registry import ARCHIVES, archive_services
+from mwlc.archives.services import SERVICES, is_local_source, service_units
 from tests.dag_jobs import REMOTE_RUN_SHARDS
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILES = ("default", "slurm")
+
+
+ARCHIVE_SERVICES = archive_services()
 
 
 def test_every_archive_declares_a_known_service():

@@ -27,8 +27,8 @@ pytestmark = pytest.mark.workflow
 PROFILE = REPO / "profiles" / "slurm"
 #: The archives of the SLURM run: their demo snapshots come from the local run.
 ARCHIVES = ("ztf",)
-#: Jobs that run on the cluster: sample, fetch per archive and shard, merge.
-CLUSTER_JOBS = 1 + len(ARCHIVES) * N_SHARDS + 1
+#: Jobs that run on the cluster: sample, preflight and fetch per archive (and shard), merge.
+CLUSTER_JOBS = 1 + len(ARCHIVES) * (1 + N_SHARDS) + 1
 #: Jobs on the head node: gather per archive, the benchmark table, four figures (no monitor).
 LOCAL_JOBS = len(ARCHIVES) + 1 + 4
 
@@ -44,13 +44,15 @@ def test_profile_keeps_site_keys_out_and_status_on_squeue():
     assert "# slurm_partition:" in text and "# slurm_account:" in text  # the two keys a site sets
 
 
-def test_only_sample_fetch_and_merge_jobs_go_to_the_cluster(remote_run_dag):
-    """One sbatch job per fetch (archive x shard), plus the sample and the merge; the gather,
-    plot and benchmark-table jobs run on the head node."""
+def test_only_sample_preflight_fetch_and_merge_jobs_go_to_the_cluster(remote_run_dag):
+    """One sbatch job per fetch (archive x shard), plus the sample, one preflight per archive (it
+    opens the source from where the fetch jobs will) and the merge; the gather, plot and
+    benchmark-table jobs run on the head node."""
     archives = {job["wildcards"]["archive"] for job in remote_run_dag if job["rule"] == "fetch_lightcurves"}
     submitted = Counter(job["rule"] for job in remote_run_dag if not job["local"])
     assert submitted == {
         "sample": 1,
+        "preflight": len(archives),
         "fetch_lightcurves": len(archives) * REMOTE_RUN_SHARDS,
         "merge_lightcurves": 1,
     }

@@ -199,8 +199,8 @@ def test_bad_source_is_an_error(tk_case, tmp_path):
 
 
 def test_registry_and_bands():
-    assert get_archive("TESS_Kepler") is tess_kepler
-    assert get_archive("tess") is tess_kepler
+    assert get_archive("TESS_Kepler").reader_module() is tess_kepler
+    assert get_archive("tess").reader_module() is tess_kepler
     assert tess_kepler.band_of("K2 Campaign 05") == "K2"
     with pytest.raises(ArchiveError, match="not one of"):
         tess_kepler.band_of("HST")

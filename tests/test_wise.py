@@ -28,9 +28,8 @@ from hats.pixel_math.healpix_shim import radec2pix
 
 from mwlc.archives import wise
 from mwlc.demo.wise import build_unwise_dataset, unwise_detections
-from mwlc.errors import ArchiveError, ConfigError, SampleError
-from mwlc.io import write_lightcurve_shard
-from mwlc.schema import LIGHTCURVE_SCHEMA, file_metadata
+from mwlc.errors import ArchiveError, ConfigError
+from mwlc.schema import LIGHTCURVE_SCHEMA
 
 #: The spec's band codes and Vega -> AB offsets, written out independently of the module.
 BAND_CODE = {"WISE_W1": 1, "WISE_W2": 2}
@@ -333,10 +332,6 @@ def test_object_without_detections_yields_no_batches(wise_dataset, wise_sample, 
     assert list(wise.fetch(alone, source=str(wise_dataset))) == []
 
 
-def test_empty_sample_yields_nothing(wise_dataset, wise_sample):
-    assert list(wise.fetch(wise_sample.iloc[:0], source=str(wise_dataset))) == []
-
-
 # --------------------------------------------------------------------------- one scan, few files
 
 
@@ -483,11 +478,6 @@ def test_invalid_params_are_rejected_before_any_io(tmp_path, wise_sample, params
         wise.fetch(wise_sample, source=str(missing), **params)
 
 
-def test_sample_without_a_column_is_a_sample_error(wise_dataset, wise_sample):
-    with pytest.raises(SampleError, match=r"lacks column\(s\) \['label'\]"):
-        wise.fetch(wise_sample.drop(columns="label"), source=str(wise_dataset))
-
-
 def test_missing_local_source_is_an_archive_error(tmp_path, wise_sample):
     missing = tmp_path / "nothing.parquet"
     with pytest.raises(ArchiveError, match=f"cannot open unWISE source {re.escape(str(missing))}"):
@@ -546,27 +536,3 @@ def test_progress_is_logged(wise_dataset, wise_sample, caplog):
     assert re.match(
         r"done: \d+ pixels, \d+ batches, \d+ detections scanned, \d+ objects matched, \d+ rows", messages[-1]
     )
-
-
-def test_shard_round_trip_reads_back_into_the_fornax_multiindex(tmp_path, wise_dataset, wise_sample, pairs):
-    path = tmp_path / "archive=wise" / "shard-0.parquet"
-    metadata = file_metadata("wise", wise.BANDS, {"source": str(wise_dataset)})
-    written = write_lightcurve_shard(wise.fetch(wise_sample, source=str(wise_dataset)), path, metadata)
-    frame = pd.read_parquet(path)
-    assert list(frame.index.names) == ["objectid", "label", "band", "time"]
-    assert list(frame.columns) == ["flux", "err"]
-    want = expected_rows(pairs)
-    assert written == len(frame) == len(want)
-    assert_same_rows(frame.reset_index().astype({"label": str, "band": str}), want)
-    units = pq.read_schema(path).metadata[b"mwlc.bands"].decode()
-    assert '"WISE_W1": {"unit": "mJy"' in units
-
-
-def test_shard_without_matches_is_written_with_zero_rows(tmp_path, wise_dataset, wise_sample):
-    path = tmp_path / "shard-1.parquet"
-    lonely = wise_sample[wise_sample["label"] == "lonely"]
-    rows = write_lightcurve_shard(
-        wise.fetch(lonely, source=str(wise_dataset)), path, file_metadata("wise", wise.BANDS)
-    )
-    assert rows == 0
-    assert pd.read_parquet(path).index.names == ["objectid", "label", "band", "time"]

@@ -109,6 +109,7 @@ def test_dry_run_has_one_fetch_job_per_archive_and_shard(tmp_path):
         "all": 1,
         "sample": 1,
         "build_demo_archive": len(ARCHIVES),
+        "preflight": len(ARCHIVES),
         "fetch_lightcurves": len(ARCHIVES) * N_SHARDS,
         "gather_archive": len(ARCHIVES),
         "merge_lightcurves": 1,
@@ -201,7 +202,7 @@ def test_demo_writes_the_dataset_in_the_original_layout(demo_run):
     assert list(frame.columns) == ["flux", "err", "archive"]
     assert set(frame["archive"]) == set(ARCHIVES)
     for archive, rows in frame.groupby("archive", observed=True):
-        assert set(rows.index.get_level_values("band")) <= set(get_archive(archive).BANDS)
+        assert set(rows.index.get_level_values("band")) <= set(get_archive(archive).bands)
     ztf = frame[frame["archive"] == "ztf"]
     assert (ztf["flux"] > 0).all() and (ztf["err"] > 0).all()
     sample = Table.read(demo_run / "results/demo/sample.ecsv", format="ascii.ecsv")
@@ -232,14 +233,14 @@ def test_demo_by_object_table_holds_every_object_once(demo_run):
 
 def test_demo_logs_say_the_data_are_synthetic(demo_run):
     logs = list((demo_run / "logs/demo").rglob("*.log"))
-    assert len(logs) == 1 + len(ARCHIVES) * (N_SHARDS + 2) + 1 + 7  # + monitor, benchmarks, 5 plots
+    assert len(logs) == 1 + len(ARCHIVES) * (N_SHARDS + 3) + 1 + 7  # + monitor, benchmarks, 5 plots
     for log in logs:
         assert "synthetic" in log.read_text().lower(), log
 
 
 def test_every_job_has_a_benchmark(demo_run):
     tsvs = list((demo_run / "results/demo/benchmarks").rglob("*.tsv"))
-    data_jobs = 1 + len(ARCHIVES) * (N_SHARDS + 2) + 1  # sample, demo build, fetch, gather, merge
+    data_jobs = 1 + len(ARCHIVES) * (N_SHARDS + 3) + 1  # sample, demo build, preflight, fetch, gather, merge
     assert len(tsvs) == data_jobs + 6  # gather_benchmarks and 5 plots; the monitor has none
     assert all(t.read_text().startswith("s\th:m:s\tmax_rss") for t in tsvs)
 

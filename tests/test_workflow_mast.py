@@ -107,7 +107,7 @@ def test_mast_partitions_read_back_with_the_rest(mast_run, tk_case):
     frame = mwlc.load_lightcurves(run_dir)
     assert set(frame["archive"]) == {"tess_kepler", "hcv", "heasarc"}
     for archive, rows in frame.groupby("archive", observed=True):
-        assert set(rows.index.get_level_values("band")) <= set(get_archive(archive).BANDS)
+        assert set(rows.index.get_level_values("band")) <= set(get_archive(archive).bands)
     bands = set(frame.index.get_level_values("band"))
     assert {"TESS", "Kepler", "K2", "HST_F814W", "HST_F606W"} <= bands
     assert frame.attrs["band_units"]["TESS"] == "electron / s"

@@ -340,10 +340,6 @@ def test_sample_without_matches_yields_zero_batches(ztf_hats, ztf_sample, label)
     assert list(ztf.fetch(ztf_sample[ztf_sample["label"] == label], source=str(ztf_hats))) == []
 
 
-def test_empty_sample_yields_nothing(ztf_hats, ztf_sample):
-    assert list(ztf.fetch(ztf_sample.iloc[:0], source=str(ztf_hats))) == []
-
-
 # --------------------------------------------------------------------------- fetch: errors
 
 
@@ -431,34 +427,6 @@ def test_progress_is_logged_per_leaf_file_without_progress_bars(ztf_hats, ztf_sa
     assert re.fullmatch(done, messages[-1])
     captured = capfd.readouterr()
     assert "Computing" not in captured.err + captured.out and "%|" not in captured.err
-
-
-# --------------------------------------------------------------------------- writing a shard
-
-
-def test_shard_round_trip_reads_back_into_the_fornax_multiindex(tmp_path, ztf_hats, ztf_sample, matches):
-    path = tmp_path / "archive=ztf" / "shard-0.parquet"
-    metadata = file_metadata("ztf", ztf.BANDS, {"source": str(ztf_hats)})
-    rows = write_lightcurve_shard(ztf.fetch(ztf_sample, source=str(ztf_hats)), path, metadata)
-    frame = pd.read_parquet(path)
-    assert list(frame.index.names) == ["objectid", "label", "band", "time"]
-    assert list(frame.columns) == ["flux", "err"]
-    want = expected_rows(matches).set_index(["objectid", "label", "band", "time"]).sort_index()
-    assert rows == len(frame) == len(want)
-    got = frame.reset_index().astype({"label": str, "band": str})
-    got = got.set_index(["objectid", "label", "band", "time"]).sort_index()
-    np.testing.assert_allclose(got["flux"], want["flux"], rtol=1e-12)
-    assert got.index.equals(want.index)
-
-
-def test_shard_without_matches_is_written_with_zero_rows(tmp_path, ztf_hats, ztf_sample):
-    path = tmp_path / "shard-1.parquet"
-    lonely = ztf_sample[ztf_sample["label"] == "lonely"]
-    assert (
-        write_lightcurve_shard(ztf.fetch(lonely, source=str(ztf_hats)), path, file_metadata("ztf", ztf.BANDS))
-        == 0
-    )
-    assert pd.read_parquet(path).index.names == ["objectid", "label", "band", "time"]
 
 
 # --------------------------------------------------------------------------- the demo builder

@@ -5,7 +5,9 @@
 ``mwlc import-top``
     an original ``top.txt`` → the resource monitor's CSV (:mod:`mwlc.toplog`);
 ``mwlc status [results/<run_id>]``
-    how far a run is, while it runs and after (:mod:`mwlc.status`).
+    how far a run is, while it runs and after (:mod:`mwlc.status`);
+``mwlc preflight``
+    each enabled archive's source opened as the fetch jobs will, before a run (:mod:`mwlc.preflight`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ COMMANDS = {
     "migrate-config": ("mwlc.migrate", "write an mwlc config from a scale_up kwargs.yml / -j / -d / -a"),
     "import-top": ("mwlc.toplog", "convert a scale_up top.txt into the monitor's usage CSV"),
     "status": ("mwlc.status", "how far a run is: jobs done/failed/running/to do per archive, ETA"),
+    "preflight": ("mwlc.preflight", "check each enabled archive's source before a run (--configfile)"),
 }
 
 

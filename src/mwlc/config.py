@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import difflib
 import logging
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import jsonschema
 import yaml
 
 from mwlc import legacy
+from mwlc.archives.base import Archive
 from mwlc.archives.registry import ARCHIVES, canonical_name
 from mwlc.errors import ConfigError
 
@@ -37,9 +39,41 @@ DEFAULTS_PATH = WORKFLOW_DIR.parent / "config" / "config.yaml"
 
 
 def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
-    """The config JSON schema (YAML file)."""
+    """The config JSON schema: the YAML file, with the archive sections from the descriptors.
+
+    The file describes everything but the archives; ``archives`` and the archive names of
+    ``fetch_mem_mb`` come from :data:`mwlc.archives.registry.ARCHIVES` (see
+    :func:`with_archive_sections`), so an archive's keys, defaults and limits live only in its
+    descriptor.
+    """
     with open(path) as f:
-        return yaml.safe_load(f)
+        return with_archive_sections(yaml.safe_load(f))
+
+
+def with_archive_sections(schema: dict, archives: Iterable[Archive] | None = None) -> dict:
+    """``schema`` with ``archives`` and ``fetch_mem_mb``'s archive names generated from descriptors.
+
+    Parameters
+    ----------
+    schema : dict
+        The config schema as written in ``config.schema.yaml`` (not modified).
+    archives : iterable of Archive, optional
+        The descriptors; default every registered archive.
+    """
+    archives = list(ARCHIVES.values() if archives is None else archives)
+    schema = copy.deepcopy(schema)
+    properties = schema["properties"]
+    properties["archives"] = {
+        **properties.get("archives", {}),
+        "type": "object",
+        "additionalProperties": False,
+        "minProperties": 1,
+        "properties": {archive.name: archive.config_schema() for archive in archives},
+    }
+    properties["fetch_mem_mb"]["propertyNames"] = {
+        "enum": ["default", *(archive.name for archive in archives)]
+    }
+    return schema
 
 
 def check_config(

@@ -80,7 +80,8 @@ def fetch_shard(
         their leaf files on its workers (:mod:`mwlc.archives._dask`); the others ignore it.
     read_batch_rows : int, optional
         Catalog rows the HATS archives decode at a time (their default if None). Not a
-        parameter of the rows: it is neither hashed into the provenance nor a Snakemake param.
+        parameter of the rows (:attr:`mwlc.archives.base.Param.affects_rows`): it is neither
+        hashed into the provenance nor a Snakemake param.
     read_policy : mwlc.net.RetryPolicy, default :data:`mwlc.storage.DEFAULT_POLICY`
         How the archives read remote (S3, HTTP) files: per-read timeout, retries and backoff
         (config ``storage.timeout_s``, ``storage.retries``, ``storage.retry_backoff_s``; see
@@ -92,13 +93,14 @@ def fetch_shard(
     int
         Rows written.
     """
-    module = get_archive(archive)
+    described = get_archive(archive)
+    described.reader_module()  # imported first: the cache is given to the functions imported so far
     cache_jitted_functions()  # before the archive's first crossmatch compiles hats' code
     sample = read_shard(shard_path)
     # Credentials never reach the log or the file metadata (a token in the URL, a key in params).
     log.info(
         "%s: %d objects in %s, source %s, params %s",
-        module.NAME,
+        described.name,
         len(sample),
         shard_path,
         redact(source),
@@ -114,15 +116,15 @@ def fetch_shard(
     if not is_local(source):
         log.info(
             "%s: storage reads time out after %g s, retried %d times (backoff %g s x 2^k)",
-            module.NAME,
+            described.name,
             read_policy.timeout_s,
             read_policy.retries,
             read_policy.backoff_s,
         )
     started = time.monotonic()
     reading = {} if read_batch_rows is None else {"read_batch_rows": read_batch_rows}
-    with _memory_limit(mem_mb, module.NAME, shard_path) as watchdog, attached(dask_scheduler):
-        batches = module.fetch(
+    with _memory_limit(mem_mb, described.name, shard_path) as watchdog, attached(dask_scheduler):
+        batches = described.fetch(
             sample,
             source=worker_source(source, dask_scheduler),
             threads=threads,
@@ -132,21 +134,21 @@ def fetch_shard(
             **params,
         )
         rows = write_lightcurve_shard(
-            batches, output_path, file_metadata(module.NAME, module.BANDS, provenance)
+            batches, output_path, file_metadata(described.name, list(described.bands), provenance)
         )
     log.info(
         "%s: %d rows for %d objects in %.1f s -> %s",
-        module.NAME,
+        described.name,
         rows,
         len(sample),
         time.monotonic() - started,
         output_path,
     )
     if watchdog is not None:
-        log.info("%s: peak resident memory %.0f MB of mem_mb=%d MB", module.NAME, watchdog.peak_mb, mem_mb)
+        log.info("%s: peak resident memory %.0f MB of mem_mb=%d MB", described.name, watchdog.peak_mb, mem_mb)
     counts = compile_counts()
     if any(counts):
-        log.info("%s: numba code loaded from the cache %d times, compiled %d times", module.NAME, *counts)
+        log.info("%s: numba code loaded from the cache %d times, compiled %d times", described.name, *counts)
     return rows
 
 

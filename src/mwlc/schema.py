@@ -22,67 +22,36 @@ makes ``pandas.read_parquet`` restore the original Fornax MultiIndex
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from mwlc.photometry import GAIA_DR3_ZERO_POINTS
+from mwlc.archives.base import BandInfo
+from mwlc.archives.registry import all_bands
+
+__all__ = [
+    "BANDS",
+    "INDEX_COLUMNS",
+    "LIGHTCURVE_SCHEMA",
+    "VALUE_COLUMNS",
+    "BandInfo",
+    "dictionary_take",
+    "file_metadata",
+    "lightcurve_batch",
+    "read_band_info",
+    "schema_with_metadata",
+    "to_record_batch",
+]
 
 INDEX_COLUMNS = ("objectid", "label", "band", "time")
 VALUE_COLUMNS = ("flux", "err")
 
 
-@dataclass(frozen=True)
-class BandInfo:
-    """Units and time system of one band.
-
-    Parameters
-    ----------
-    unit : str
-        Unit of ``flux`` and ``err`` (e.g. ``"mJy"``, ``"electron / s"``).
-    time_system : str
-        What ``time`` means for this band, e.g. ``"MJD (HMJD, heliocentric, UTC)"``.
-    """
-
-    unit: str
-    time_system: str
-
-
-_ZTF_TIME = "HMJD (heliocentric MJD, UTC), as released by ZTF"
-_GAIA_TIME = "MJD (TCB, barycentric): Gaia transit time + 55197.0"
-_PS1_TIME = "MJD (TAI), mid-exposure (PS1 obsTime)"
-_WISE_TIME = "MJD (MJDMEAN of the unWISE epoch coadd)"
-_EVENT_TIME = "MJD (event time from the HEASARC table)"
-_TESS_TIME = "MJD (TDB, barycentric): TESS BTJD + 56999.5"
-_KEPLER_TIME = "MJD (TDB, barycentric): Kepler/K2 BKJD + 54832.5"
-_HCV_TIME = "MJD of the HST exposure, as in the HCV"
-
-
-def _gaia_time_and_calibration(band: str) -> str:
-    """A Gaia band's time system, and the DR3 AB zero point its e-/s fluxes became mJy with."""
-    zero_point = GAIA_DR3_ZERO_POINTS[band].ab
-    return f"{_GAIA_TIME}; flux from e-/s with AB zero point {zero_point:.4f} (Gaia DR3, Riello et al. 2021)"
-
-
-#: Every band an archive may write, with its unit and time system (for Gaia, also its zero point).
-BANDS: dict[str, BandInfo] = {
-    **{f"ztf_{f}": BandInfo("mJy", _ZTF_TIME) for f in "gri"},
-    **{band: BandInfo("mJy", _gaia_time_and_calibration(band)) for band in GAIA_DR3_ZERO_POINTS},
-    **{f"Pan-STARRS {f}": BandInfo("mJy", _PS1_TIME) for f in "grizy"},
-    **{f"WISE_W{n}": BandInfo("mJy", _WISE_TIME) for n in (1, 2)},
-    "FERMIGTRIG": BandInfo("none: event marker (flux = err = 0.1)", _EVENT_TIME),
-    "SAXGRBMGRB": BandInfo("none: event marker (flux = err = 0.1)", _EVENT_TIME),
-    "IceCube": BandInfo("log10(E / GeV) (err = 0)", _EVENT_TIME),
-    "TESS": BandInfo("electron / s", _TESS_TIME),
-    "Kepler": BandInfo("electron / s", _KEPLER_TIME),
-    "K2": BandInfo("electron / s", _KEPLER_TIME),
-    **{
-        f"HST_{f}": BandInfo("mJy", _HCV_TIME)
-        for f in ("F435W", "F475W", "F555W", "F606W", "F625W", "F775W", "F814W", "F850LP")
-    },
-}
+#: Every band an archive may write, with its unit and time system (for Gaia, also its zero point):
+#: declared by the archives' descriptors (:mod:`mwlc.archives.registry`).
+BANDS: dict[str, BandInfo] = all_bands()
 
 
 def _pandas_metadata() -> bytes:

@@ -9,7 +9,9 @@ Serves under ``prefix`` (e.g. ``/simbad/sim-tap`` or ``/xamin/vo/tap``):
   the rows); a query that SQLite rejects gets an error VOTable with HTTP 400.
 * ``GET {prefix}/capabilities``: a VOSI capabilities document (TAP 1.1, ADQL 2.0, output and
   upload limits) so pyvo's ``hardlimit`` / ``uploadlimit`` work;
-* ``GET {prefix}/availability``.
+* ``GET {prefix}/availability``;
+* ``TAP_SCHEMA.columns`` (``table_name``, ``column_name``, ``datatype``) lists the fixture tables'
+  columns, with VOTable datatypes from their dtypes (``double``, ``long``, ``char``...).
 
 See :mod:`tests.servers.sql` for the ADQL that is understood.
 """
@@ -72,6 +74,21 @@ _AVAILABILITY = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
+#: The SQLite table behind ``TAP_SCHEMA.columns``.
+TAP_SCHEMA_COLUMNS = "tap_schema_columns"
+#: numpy dtype kind -> VOTable datatype of a TAP_SCHEMA column.
+_DATATYPES = {"f": "double", "i": "long", "u": "long", "b": "boolean", "O": "char", "U": "char", "S": "char"}
+
+
+def tap_schema_columns(tables: Mapping[str, Table | pd.DataFrame]) -> pd.DataFrame:
+    """``TAP_SCHEMA.columns`` rows of ``tables``: table_name, column_name, datatype."""
+    rows = []
+    for name, table in tables.items():
+        frame = table.to_pandas() if isinstance(table, Table) else table
+        rows += [(name, column, _DATATYPES[frame[column].dtype.kind]) for column in frame.columns]
+    return pd.DataFrame(rows, columns=["table_name", "column_name", "datatype"])
+
+
 class FakeTap:
     """A TAP service over fixture tables.
 
@@ -108,7 +125,7 @@ class FakeTap:
         upload_limit: int = 200_000,
         prefix_unaliased: bool = False,
     ) -> None:
-        self.db = SqlTables(tables)
+        self.db = SqlTables({**tables, TAP_SCHEMA_COLUMNS: tap_schema_columns(tables)})
         self.prefix_unaliased = prefix_unaliased
         self.prefix = prefix.rstrip("/")
         self.limits = {"hard_limit": hard_limit, "default_limit": default_limit, "upload_limit": upload_limit}
@@ -151,7 +168,9 @@ class FakeTap:
             self.queries.append(adql)
             self.uploads.append(uploads)
         maxrec = int(param("MAXREC") or self.limits["default_limit"])
-        sql, top = split_top(adql)
+        sql, top = split_top(
+            re.sub(r"\bTAP_SCHEMA\.columns\b", TAP_SCHEMA_COLUMNS, adql, flags=re.IGNORECASE)
+        )
         if self.prefix_unaliased:
             sql = prefix_unaliased_columns(sql)
         limit = min(maxrec, top) if top is not None else maxrec

@@ -1,9 +1,12 @@
 # Helpers used by the rules: the only place for Python in the rule files.
+from mwlc.archives.registry import get_archive
 from mwlc.archives.services import SERVICES, service_units
 from mwlc.config import check_config, enabled_archives, load_schema
 from mwlc.errors import ConfigError
 from mwlc.run_plan import write_run_plan
 from mwlc.sample.size import auto_n_shards
+import hashlib
+import json
 import os
 import sys
 
@@ -50,6 +53,7 @@ onstart:
 
 wildcard_constraints:
     shard=r"\d{4}",
+    settings=r"[0-9a-f]{16}",
     archive="|".join(ARCHIVES) or "no-archive-enabled",
 
 
@@ -78,19 +82,71 @@ def dataset_dir(wildcards, output):
     return os.path.dirname(output.common_metadata)
 
 
-# Archive config keys that are not the archive's science parameters: the workflow's own, and
-# how much is read at a time (memory, not results), so changing them never refetches.
-NOT_PARAMS = ("enabled", "source", "read_batch_rows")
-
-
 def archive_params(wildcards):
-    """The archive's parameters from config, without the keys that do not change its rows."""
-    params = config["archives"][wildcards.archive]
-    return {k: v for k, v in params.items() if k not in NOT_PARAMS}
+    """The archive's parameters from config, without `enabled`, `source` and the keys that only
+    say how much is read at a time (its descriptor says which), so changing those never refetches.
+    """
+    return get_archive(wildcards.archive).job_params(
+        config["archives"][wildcards.archive]
+    )
 
 
 def archive_source(wildcards):
     return config["archives"][wildcards.archive]["source"]
+
+
+def preflight_output(archive):
+    """The preflight report of `archive`'s current settings: its name holds a hash of the source
+    and the params the fetch jobs get, so a change to them is a new preflight (run before the
+    fetch jobs that the change reruns anyway), and the preflight rule has no rerun trigger of
+    its own besides a missing output (see preflight_input)."""
+    settings = {
+        "source": config["archives"][archive]["source"],
+        "params": get_archive(archive).job_params(config["archives"][archive]),
+        "s3_endpoint_url": config["storage"]["s3_endpoint_url"],
+    }
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return f"{RESULTS}/preflight/{archive}-{hashlib.sha256(text.encode()).hexdigest()[:16]}.txt"
+
+
+def preflight_key(archive):
+    """The {settings} wildcard of the archive's current preflight report."""
+    return preflight_output(archive).rsplit("-", 1)[1].removesuffix(".txt")
+
+
+def preflight_input(wildcards):
+    """The archive's preflight report, as an input of the fetch jobs that have to wait for it.
+
+    `ancient`: a preflight that runs again never makes a finished shard older than its input.
+    But Snakemake does not weigh the other reasons of the jobs downstream of a job that runs
+    when their input from it is `ancient`: they wait for the next invocation. So the report's
+    name holds the settings (a change of them is a new report, and the fetch jobs it concerns
+    are rerun at once), its demo snapshot input is `ancient` too, and the rule has no params
+    of its own; only an edit of scripts/preflight.py reruns every preflight and defers the
+    rest of that invocation. A shard written before preflights existed keeps the input set
+    Snakemake recorded for it, without one, so runs made then are not refetched. A deleted
+    report is not made again while every shard that needs it is finished.
+    """
+    shard = f"{DATASET}/archive={wildcards.archive}/shard-{wildcards.shard}.parquet"
+    earlier = f"{RESULTS}/preflight/{wildcards.archive}-"
+    if os.path.exists(shard) and not any(
+        f.startswith(earlier) for f in recorded_input(shard)
+    ):
+        return []
+    return [ancient(preflight_output(wildcards.archive))]
+
+
+def preflight_snapshot_input(wildcards):
+    """The demo snapshot a preflight opens, `ancient`: the preflight runs once it exists, and
+    only again when its report is missing."""
+    return [ancient(path) for path in demo_archive_input(wildcards)]
+
+
+def recorded_input(path):
+    """The input files Snakemake recorded for the job that wrote `path` (none if no record)."""
+    from snakemake.io import IOFile
+
+    return workflow.persistence.input(IOFile(path)) or []
 
 
 def fetch_mem_mb(wildcards, attempt):
@@ -210,6 +266,10 @@ def benchmarked_jobs():
     """Rule and wildcards of every job up to the merge, in a fixed order (plot jobs excluded:
     they run after the benchmark table)."""
     jobs = [{"rule": "sample", "wildcards": {}}]
+    jobs += [
+        {"rule": "preflight", "wildcards": {"archive": a, "settings": preflight_key(a)}}
+        for a in ARCHIVES
+    ]
     jobs += [
         {"rule": "build_demo_archive", "wildcards": {"archive": a}}
         for a in ARCHIVES

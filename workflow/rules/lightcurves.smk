@@ -1,7 +1,34 @@
+rule preflight:
+    input:
+        snapshot=preflight_snapshot_input,
+    output:
+        f"{RESULTS}/preflight/{{archive}}-{{settings}}.txt",
+    log:
+        f"{LOGS}/preflight/{{archive}}-{{settings}}.log",
+    benchmark:
+        f"{BENCHMARKS}/preflight/{{archive}}-{{settings}}.tsv"
+    retries: config["fetch_retries"]
+    conda:
+        "../envs/mwlc.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        source=archive_source,
+        archive_params=archive_params,
+        s3_endpoint_url=config["storage"]["s3_endpoint_url"],
+    message:
+        "Checking the {wildcards.archive} source before its fetch jobs"
+    script:
+        "../scripts/preflight.py"
+
+
 rule fetch_lightcurves:
     input:
         shard=f"{RESULTS}/sample_shards/shard-{{shard}}.parquet",
         snapshot=demo_archive_input,
+        preflight=preflight_input,
     output:
         f"{DATASET}/archive={{archive}}/shard-{{shard}}.parquet",
     log:

@@ -1,16 +1,29 @@
-"""One module per archive, each exposing the same small interface.
+"""The archives: one descriptor and one reader module per archive, the same small interface.
 
-An archive module defines
+An archive is declared by its descriptor, an :class:`mwlc.archives.base.Archive` (name,
+aliases, bands with units and time systems, parameters with defaults and limits, whether it is
+per-object, demo builder), listed by :mod:`mwlc.archives.registry`. Its reader module defines
 
-``NAME``
-    the canonical, lower-case name used in config and in the dataset partition (``archive=NAME``);
-``BANDS``
-    the band names it may write (keys of :data:`mwlc.schema.BANDS`);
-``fetch(sample, *, source, threads=1, mem_mb=None, **params) -> Iterator[pyarrow.RecordBatch]``
+``fetch(sample, *, source, **params, **job)``
+    (:meth:`mwlc.archives.base.Reader.fetch`; ``job``: :class:`mwlc.archives.base.JobOptions`)
     light curves of the objects in ``sample`` (a pandas frame with ``objectid, ra, dec, label``;
-    ra/dec in degrees, ICRS), streamed in :data:`mwlc.schema.LIGHTCURVE_SCHEMA`.
+    ra/dec in degrees, ICRS), streamed as an iterator of ``pyarrow.RecordBatch`` in
+    :data:`mwlc.schema.LIGHTCURVE_SCHEMA`;
+``preflight(source, params, *, storage_options=None)``
+    the source opened as ``fetch`` opens it, reading no light curve: a list of
+    :class:`mwlc.archives._preflight.Finding`, one per problem or note (see :mod:`mwlc.preflight`).
 
-:mod:`mwlc.archives.registry` maps user-facing names and old names to these modules.
+The HATS readers (:mod:`~mwlc.archives.ztf`, :mod:`~mwlc.archives.gaia`,
+:mod:`~mwlc.archives.panstarrs`) behave alike: ``threads`` leaf files are located and decoded
+concurrently; ``read_batch_rows`` catalog rows are decoded at a time (memory: about 4x their
+decoded size), and one that cannot fit ``mem_mb`` is refused before any data is read. They raise
+
+* :class:`~mwlc.errors.ConfigError` for an invalid parameter or a radius beyond the catalog's
+  margin threshold (raised by the call, before any data is read; ``read_batch_rows`` against
+  ``mem_mb`` when iterating, before any data is read);
+* :class:`~mwlc.errors.SampleError` if the sample lacks a column;
+* :class:`~mwlc.errors.ArchiveError` if a catalog is missing, unreadable or lacks a column
+  (raised by the call), or if a leaf file cannot be read (raised while iterating).
 """
 
 from __future__ import annotations

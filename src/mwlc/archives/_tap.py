@@ -57,15 +57,16 @@ class TapClient:
         """The pyvo ``TAPService``, on one hardened session (default timeout, 5xx raise)."""
         return TAPService(self.url, session=new_session(self.policy.timeout_s))
 
-    def run_upload(self, query: str, upload: Table, *, what: str) -> Table:
+    def run_upload(self, query: str, upload: Table | None, *, what: str) -> Table:
         """Run ``query`` with ``upload`` as ``TAP_UPLOAD.mytable``; retry transient failures.
 
         Parameters
         ----------
         query : str
             ADQL.
-        upload : astropy.table.Table
-            The table to upload (numeric columns only travel safely to every service).
+        upload : astropy.table.Table or None
+            The table to upload (numeric columns only travel safely to every service); None
+            uploads nothing.
         what : str
             What this query is, for messages (e.g. ``"FERMIGTRIG chunk 2/10"``).
 
@@ -87,7 +88,8 @@ class TapClient:
         def run() -> tuple[Table, str]:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DALOverflowWarning)  # checked below, always
-                result = service.run_sync(query, maxrec=self.maxrec, uploads={UPLOAD_NAME: upload})
+                uploads = None if upload is None else {UPLOAD_NAME: upload}
+                result = service.run_sync(query, maxrec=self.maxrec, uploads=uploads)
             return result.to_table(), query_status(result.votable)
 
         table, status = call_with_retries(

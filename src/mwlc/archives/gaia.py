@@ -29,9 +29,10 @@ Differences from the original (see the README's "Differences from the Fornax not
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Any, Unpack
 
 import numpy as np
 import pandas as pd
@@ -39,18 +40,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mwlc.archives import _crossmatch, _hats, _nested, require_sample_columns
+from mwlc.archives._preflight import Finding, check_hats, note
+from mwlc.archives.base import JobOptions, job_options
+from mwlc.archives.descriptors.gaia import ARCHIVE
 from mwlc.errors import ArchiveError, ConfigError
 from mwlc.photometry import gaia_flux_error_from_over_error, gaia_flux_error_to_mjy, gaia_flux_to_mjy
 from mwlc.schema import dictionary_take, lightcurve_batch
 
 log = logging.getLogger(__name__)
 
-NAME = "gaia"
-BANDS = ["Gaia_G", "Gaia_BP", "Gaia_RP"]
+NAME = ARCHIVE.name
+BANDS = list(ARCHIVE.bands)
 #: Bands fetched unless ``bands`` says otherwise (the original's current behaviour).
-DEFAULT_BANDS = ("Gaia_G",)
+DEFAULT_BANDS = tuple(ARCHIVE.param("bands").default)
 #: The real collection (LINCC, served over HTTPS).
-DEFAULT_SOURCE = "https://data.lsdb.io/hats/gaia_dr3_epoch_phot/"
+DEFAULT_SOURCE = ARCHIVE.default_source
 #: MJD of Gaia time zero: Gaia epochs are BJD(TCB) - 2455197.5 d, and JD 2455197.5 = MJD 55197.0.
 MJD_OF_GAIA_TIME_ZERO = 55197.0
 #: The nested column holding each source's transits.
@@ -133,7 +137,7 @@ class BandRead:
 ID_COLUMN = "source_id"
 #: Rows decoded at a time: a source has ~40-250 transits; the fields read for three bands are
 #: ~100 bytes per transit, so 5,000 rows are ~20-130 MB decoded.
-DEFAULT_READ_BATCH_ROWS = 5000
+DEFAULT_READ_BATCH_ROWS = ARCHIVE.param("read_batch_rows").default
 
 
 def fetch(
@@ -143,16 +147,15 @@ def fetch(
     radius_arcsec: float = 1.0,
     bands: Sequence[str] = DEFAULT_BANDS,
     read_batch_rows: int = DEFAULT_READ_BATCH_ROWS,
-    threads: int = 1,
-    mem_mb: int | None = None,
-    storage_options: dict | None = None,
+    **job: Unpack[JobOptions],
 ) -> Iterator[pa.RecordBatch]:
     """Gaia DR3 epoch photometry of the sample objects, streamed a batch of catalog rows at a time.
 
     Parameters
     ----------
-    sample : pandas.DataFrame
-        ``objectid`` (int64), ``ra``, ``dec`` (deg, ICRS), ``label``.
+    sample, **job
+        As every reader's (:meth:`mwlc.archives.base.Reader.fetch`); ``threads``, ``mem_mb`` as
+        every HATS reader's (:mod:`mwlc.archives`).
     source : str
         URI of the Gaia DR3 epoch-photometry HATS collection: a local path, ``https://``,
         ``http://`` or ``s3://`` (the real one is :data:`DEFAULT_SOURCE`). A catalog without a
@@ -162,14 +165,7 @@ def fetch(
     bands : sequence of str, default ``("Gaia_G",)``
         Bands to fetch, any of :data:`BANDS`.
     read_batch_rows : int, default :data:`DEFAULT_READ_BATCH_ROWS`
-        Catalog rows decoded at a time (memory: about 4x their decoded size).
-    threads : int, default 1
-        Leaf files located concurrently, and decoding threads.
-    mem_mb : int, optional
-        The job's memory (MB): a ``read_batch_rows`` that cannot fit is refused before any data
-        is read.
-    storage_options : dict, optional
-        fsspec options for ``s3://`` sources (ignored for local paths and HTTP).
+        Catalog rows decoded at a time (see :mod:`mwlc.archives`).
 
     Returns
     -------
@@ -179,16 +175,10 @@ def fetch(
 
     Raises
     ------
-    ConfigError
-        If a parameter is invalid or the radius exceeds the margin threshold (raised by this
-        call, before any data is read); if ``read_batch_rows`` cannot fit ``mem_mb`` (raised when
-        iterating, before any data is read).
-    SampleError
-        If ``sample`` lacks a column.
-    ArchiveError
-        If ``source`` is missing, unreadable or lacks a column (raised by this call), or if a
-        leaf file cannot be read (raised while iterating).
+    ConfigError, SampleError, ArchiveError
+        As every HATS reader (:mod:`mwlc.archives`).
     """
+    threads, mem_mb, storage_options = job_options(job, NAME)
     bands = _check_params(sample, radius_arcsec, bands, threads, read_batch_rows)
     catalog = _hats.open_catalog(source, archive="Gaia", storage_options=storage_options)
     catalog.check_radius(radius_arcsec)
@@ -196,6 +186,52 @@ def fetch(
     if sample.empty:
         return iter(())
     return _stream(sample, catalog, radius_arcsec, reads, read_batch_rows, threads, mem_mb)
+
+
+def preflight(
+    source: str, params: Mapping[str, Any], *, storage_options: dict | None = None
+) -> list[Finding]:
+    """Open the collection as :func:`fetch` does (metadata only): one finding per problem or note.
+
+    Checks the HATS properties and schema, ``source_id`` and each requested band's time, flux
+    and flux error (``*_flux_error`` or else ``*_flux_over_error``) with the kind of their
+    values, and the margin (its absence is a note). A band without its reject flag is a note:
+    the fetch then keeps the transits DR3 rejected.
+    """
+    bands = list(params.get("bands", DEFAULT_BANDS))
+    radius = params.get("radius_arcsec", ARCHIVE.param("radius_arcsec").default)
+    columns = {ID_COLUMN: "integer"}
+    for band in bands:
+        fields = FIELDS[band]
+        columns.update({f"{NESTED}.{fields.time}": "number", f"{NESTED}.{fields.flux}": "number"})
+    catalog, findings = check_hats(
+        source,
+        archive=NAME,
+        label="Gaia",
+        columns=columns,
+        storage_options=storage_options,
+        radius_arcsec=radius,
+    )
+    if catalog is None:
+        return findings
+    available = _nested_fields(catalog.schema)
+    for band in bands:
+        fields = FIELDS[band]
+        if not {fields.flux_error, fields.flux_over_error} & available:
+            findings.append(
+                Finding(
+                    NAME,
+                    source,
+                    f"column {NESTED}.{fields.flux_error} or {NESTED}.{fields.flux_over_error} "
+                    f"({band} error)",
+                    "neither",
+                )
+            )
+        if fields.reject not in available:
+            findings.append(
+                note(NAME, source, f"column {NESTED}.{fields.reject}", "none: rejected transits are kept")
+            )
+    return findings
 
 
 def gaia_time_to_mjd(time: np.ndarray) -> np.ndarray:

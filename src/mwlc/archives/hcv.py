@@ -47,9 +47,9 @@ import io
 import json
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import pandas as pd
@@ -65,19 +65,20 @@ from mwlc.archives._per_object import (
     positive_number,
     request_policy,
 )
+from mwlc.archives._preflight import Finding, retry_policy
+from mwlc.archives.base import JobOptions, job_options
+from mwlc.archives.descriptors.hcv import ARCHIVE, MAX_RADIUS_ARCSEC
 from mwlc.errors import ArchiveError, ConfigError
 from mwlc.net import RetryPolicy, call_with_retries, new_session
 from mwlc.photometry import ab_mag_err_to_mjy, ab_mag_to_mjy
 
 log = logging.getLogger(__name__)
 
-NAME = "hcv"
+NAME = ARCHIVE.name
 #: The MAST HSC catalogs API (the HCV tables live in its ``v3`` release).
-DEFAULT_SOURCE = "https://catalogs.mast.stsci.edu/api/v0.1/hsc"
-DEFAULT_CACHE_DIR = "resources/cache/hcv"
-DEFAULT_FILTERS = ("F814W",)
-#: Largest cone the HSC API accepts (0.5 deg).
-MAX_RADIUS_ARCSEC = 1800.0
+DEFAULT_SOURCE = ARCHIVE.default_source
+DEFAULT_CACHE_DIR = ARCHIVE.param("cache_dir").default
+DEFAULT_FILTERS = tuple(ARCHIVE.param("filters").default)
 
 #: ACS/WFC post-SM4 zero points (STScI ACS zero-point tables; infinite aperture), in mag:
 #: filter -> (ZP_AB, ZP_Vega). Only their difference matters here (a property of the bandpass,
@@ -357,16 +358,15 @@ def fetch(
     retries: int = 3,
     retry_backoff_s: float = 2.0,
     progress_every: int = 100,
-    threads: int = 1,
-    mem_mb: int | None = None,
-    storage_options: dict | None = None,
+    **job: Unpack[JobOptions],
 ) -> Iterator[pa.RecordBatch]:
     """HCV light curves of the sample objects, in mJy.
 
     Parameters
     ----------
-    sample : pandas.DataFrame
-        ``objectid`` (unique), ``ra``, ``dec`` (deg, ICRS), ``label``.
+    sample, **job
+        As every reader's (:meth:`mwlc.archives.base.Reader.fetch`).
+        ``threads``: requests in flight (the thread-pool size).
     source : str, default :data:`DEFAULT_SOURCE`
         Base URL of the HSC catalogs API (``.../api/v0.1/hsc``).
     radius_arcsec : float, default 1.0
@@ -385,10 +385,6 @@ def fetch(
         Base of the exponential wait between attempts, seconds.
     progress_every : int, default 100
         Objects between two progress lines in the log.
-    threads : int, default 1
-        Concurrent requests of this job (the thread-pool size).
-    mem_mb, storage_options
-        Accepted for the common archive interface and unused.
 
     Returns
     -------
@@ -408,6 +404,7 @@ def fetch(
         request still fails after the retries, is refused (4xx), or its answer lacks a needed
         column (the message names the object, the column and the URL).
     """
+    threads, _, _ = job_options(job, NAME)  # mem_mb, storage_options: unused
     radius = positive_number(radius_arcsec, "radius_arcsec (arcsec)", "HCV")
     if radius > MAX_RADIUS_ARCSEC:
         raise ConfigError(
@@ -425,6 +422,44 @@ def fetch(
     check_sample(sample, "HCV")
     client = HcvClient(str(source).rstrip("/"), ResponseCache(cache_dir), policy)
     return _stream(sample, query, client, pool, every)
+
+
+def preflight(
+    source: str, params: Mapping[str, Any], *, storage_options: dict | None = None
+) -> list[Finding]:
+    """The HSC API's column lists (``/v3/{hcvsummary|hcv}/metadata``), asked afresh (not from the
+    cache) with the archive's timeout and retries: one finding per list that does not come, and
+    per column this module reads that a list lacks."""
+    if not str(source).startswith(("http://", "https://")):
+        return [Finding(NAME, str(source), "the http(s) URL of the HSC API", "no URL")]
+    policy = retry_policy(ARCHIVE, params)
+    base = str(source).rstrip("/")
+    session = new_session(policy.timeout_s)
+    findings = []
+    for table, needed in NEEDED_COLUMNS.items():
+        url = f"{base}/v3/{table}/metadata"
+
+        def get(url: str = url) -> bytes:
+            response = session.get(url, timeout=policy.timeout_s)
+            response.raise_for_status()
+            return response.content
+
+        try:
+            listed = read_column_list(
+                call_with_retries(get, service=f"HCV {table} metadata", url=url, policy=policy), url
+            )
+        except ArchiveError as err:
+            findings.append(
+                Finding(NAME, str(source), f"the column list of table {table} at {url}", str(err))
+            )
+            continue
+        _, missing = match_columns(listed, needed)
+        findings += [
+            Finding(NAME, str(source), f"column {column} of table {table} (any case)", f"none in {listed}")
+            for column in missing
+        ]
+    session.close()
+    return findings
 
 
 def _stream(

@@ -27,8 +27,9 @@ Where this module differs from the original, and why:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Unpack
 
 import numpy as np
 import pandas as pd
@@ -37,17 +38,20 @@ import pyarrow.parquet as pq
 
 from mwlc.archives import _crossmatch, _hats, _parquet, require_sample_columns
 from mwlc.archives._hats import SPATIAL_INDEX_COLUMN
+from mwlc.archives._preflight import Finding, check_hats
+from mwlc.archives.base import JobOptions, job_options
+from mwlc.archives.descriptors.panstarrs import ARCHIVE
 from mwlc.errors import ArchiveError, ConfigError, MwlcError
 from mwlc.schema import dictionary_take, lightcurve_batch
 
 log = logging.getLogger(__name__)
 
-NAME = "panstarrs"
-BANDS = ["Pan-STARRS g", "Pan-STARRS r", "Pan-STARRS i", "Pan-STARRS z", "Pan-STARRS y"]
+NAME = ARCHIVE.name
+BANDS = list(ARCHIVE.bands)
 #: PS1 ``filterID`` of each band.
 FILTERIDS = {band: filterid for filterid, band in enumerate(BANDS, start=1)}
 #: The real base URI, holding the ``otmo/`` and ``detection/`` collections.
-DEFAULT_SOURCE = "s3://stpubdata/panstarrs/ps1/public/hats"
+DEFAULT_SOURCE = ARCHIVE.default_source
 OTMO = "otmo"
 DETECTION = "detection"
 ID_COLUMN = "objID"
@@ -62,7 +66,7 @@ ASSOCIATION_RADIUS_ARCSEC = 1.0
 #: off by as much is still found.
 DETECTION_SEARCH_ARCSEC = 2 * ASSOCIATION_RADIUS_ARCSEC
 #: Detection rows decoded at a time (six small columns, ~50 bytes a row).
-DEFAULT_READ_BATCH_ROWS = 200_000
+DEFAULT_READ_BATCH_ROWS = ARCHIVE.param("read_batch_rows").default
 
 
 def fetch(
@@ -72,16 +76,15 @@ def fetch(
     radius_arcsec: float = 1.0,
     bands: Sequence[str] = BANDS,
     read_batch_rows: int = DEFAULT_READ_BATCH_ROWS,
-    threads: int = 1,
-    mem_mb: int | None = None,
-    storage_options: dict | None = None,
+    **job: Unpack[JobOptions],
 ) -> Iterator[pa.RecordBatch]:
     """Pan-STARRS DR2 detections of the sample objects, streamed a batch of catalog rows at a time.
 
     Parameters
     ----------
-    sample : pandas.DataFrame
-        ``objectid`` (int64), ``ra``, ``dec`` (deg, ICRS), ``label``.
+    sample, **job
+        As every reader's (:meth:`mwlc.archives.base.Reader.fetch`); ``threads``, ``mem_mb`` as
+        every HATS reader's (:mod:`mwlc.archives`).
     source : str
         Base URI holding the ``otmo/`` and ``detection/`` HATS collections: a local path,
         ``s3://`` or ``https://`` (the real one is :data:`DEFAULT_SOURCE`).
@@ -90,15 +93,7 @@ def fetch(
     bands : sequence of str, default all of :data:`BANDS`
         Bands to fetch.
     read_batch_rows : int, default :data:`DEFAULT_READ_BATCH_ROWS`
-        Catalog rows decoded at a time.
-    threads : int, default 1
-        Leaf files located concurrently, and decoding threads.
-    mem_mb : int, optional
-        The job's memory (MB): a ``read_batch_rows`` that cannot fit is refused before any
-        data is read.
-    storage_options : dict, optional
-        fsspec options for ``s3://`` sources (ignored for local paths and HTTP). The standard
-        ``AWS_ENDPOINT_URL`` environment variable works without them.
+        Catalog rows decoded at a time (see :mod:`mwlc.archives`).
 
     Returns
     -------
@@ -109,15 +104,10 @@ def fetch(
 
     Raises
     ------
-    ConfigError
-        If ``radius_arcsec``, ``bands`` or ``threads`` is invalid, or the radius exceeds the otmo
-        margin (raised by this call, before any data is read).
-    SampleError
-        If ``sample`` lacks a column.
-    ArchiveError
-        If a collection is missing, unreadable or lacks a column (raised by this call), or if a
-        leaf file cannot be read (raised while iterating).
+    ConfigError, SampleError, ArchiveError
+        As every HATS reader (:mod:`mwlc.archives`).
     """
+    threads, mem_mb, storage_options = job_options(job, NAME)
     _check_params(sample, radius_arcsec, bands, threads, read_batch_rows)
     otmo_uri, detection_uri = collection_uris(source)
     otmo = _hats.open_catalog(otmo_uri, archive="Pan-STARRS otmo", storage_options=storage_options)
@@ -130,6 +120,45 @@ def fetch(
     if sample.empty or not bands:
         return iter(())
     return _stream(sample, otmo, detection, radius_arcsec, list(bands), read_batch_rows, threads, mem_mb)
+
+
+#: Kind of the values of the ``detection`` columns the fetch reads.
+DETECTION_KINDS = {
+    "objID": "integer",
+    "obsTime": "number",
+    "filterID": "integer",
+    "psfFlux": "number",
+    "psfFluxErr": "number",
+    SPATIAL_INDEX_COLUMN: "integer",
+}
+
+
+def preflight(
+    source: str, params: Mapping[str, Any], *, storage_options: dict | None = None
+) -> list[Finding]:
+    """Open both collections as :func:`fetch` does (metadata only): one finding per problem or note.
+
+    ``otmo``: HATS metadata, ``objID`` and positions, the margin (its absence is a note) and the
+    radius against it; ``detection``: HATS metadata and the columns read, with their kinds.
+    """
+    otmo_uri, detection_uri = collection_uris(source)
+    radius = params.get("radius_arcsec", ARCHIVE.param("radius_arcsec").default)
+    _, findings = check_hats(
+        otmo_uri,
+        archive=NAME,
+        label="Pan-STARRS otmo",
+        columns={ID_COLUMN: "integer"},
+        storage_options=storage_options,
+        radius_arcsec=radius,
+    )
+    _, more = check_hats(
+        detection_uri,
+        archive=NAME,
+        label="Pan-STARRS detection",
+        columns=DETECTION_KINDS,
+        storage_options=storage_options,
+    )
+    return findings + more
 
 
 def collection_uris(source: str) -> tuple[str, str]:

@@ -1,11 +1,12 @@
-"""Which remote service each archive's fetch jobs load, and how much of it a job holds.
+"""The remote services the archives' fetch jobs load, and how much of one a job holds.
 
 Each service is a global Snakemake resource (``--resources irsa_s3=8``; defaults with their
 reasons in ``profiles/default`` and ``profiles/slurm``), so a run with ``--jobs 200`` on a
 cluster never has more jobs on one service than its cap. A fetch job holds one unit of its
 archive's service while it runs; the per-object MAST archives hold one unit per request they
 keep in flight (their threads). A job that reads a local copy (a path or ``file://`` URI, as in
-the demo or on an air-gapped node) holds nothing: a local copy is not the service.
+the demo or on an air-gapped node) holds nothing: a local copy is not the service. Each archive
+names its service in its descriptor (:attr:`mwlc.archives.base.Archive.service`).
 """
 
 from __future__ import annotations
@@ -17,17 +18,6 @@ SERVICES: dict[str, str] = {
     "lincc_http": "LINCC's HATS server over HTTP, data.lsdb.io (Gaia)",
     "heasarc_tap": "HEASARC's TAP service",
     "mast_requests": "MAST: TESS/Kepler/K2 downloads and the HSC API (HCV), requests in flight",
-}
-
-#: Archive -> the service its fetch jobs read from.
-ARCHIVE_SERVICES: dict[str, str] = {
-    "ztf": "irsa_s3",
-    "wise": "irsa_s3",
-    "panstarrs": "stsci_s3",
-    "gaia": "lincc_http",
-    "heasarc": "heasarc_tap",
-    "tess_kepler": "mast_requests",
-    "hcv": "mast_requests",
 }
 
 #: Services counted in requests in flight (a job holds its threads), not in jobs.
@@ -45,7 +35,7 @@ def service_units(archive: str, source: str, threads: int) -> dict[str, int]:
     Parameters
     ----------
     archive : str
-        Canonical archive name (a key of :data:`ARCHIVE_SERVICES`).
+        Canonical archive name (of :data:`mwlc.archives.registry.ARCHIVES`).
     source : str
         The archive's configured source. Per-request services hold their units whatever the
         source (the TESS/Kepler index may be local, its downloads are not).
@@ -60,15 +50,17 @@ def service_units(archive: str, source: str, threads: int) -> dict[str, int]:
     Raises
     ------
     KeyError
-        When ``archive`` declares no service (the message lists those that do).
+        When ``archive`` is no registered archive (the message lists those that are).
     """
-    if archive not in ARCHIVE_SERVICES:
+    from mwlc.archives.registry import ARCHIVES  # the registry's descriptors import this module
+
+    if archive not in ARCHIVES:
         raise KeyError(
-            f"archive {archive!r} declares no service in mwlc.archives.services.ARCHIVE_SERVICES "
-            f"(known: {', '.join(sorted(ARCHIVE_SERVICES))})"
+            f"archive {archive!r} declares no service: it is not registered "
+            f"(known: {', '.join(sorted(ARCHIVES))})"
         )
     units = dict.fromkeys(SERVICES, 0)
-    service = ARCHIVE_SERVICES[archive]
+    service = ARCHIVES[archive].service
     if service in PER_REQUEST_SERVICES:
         units[service] = max(int(threads), 1)
     elif not is_local_source(source):

@@ -31,10 +31,10 @@ import io
 import logging
 import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import astropy.units as u
 import numpy as np
@@ -52,17 +52,20 @@ from mwlc.archives._per_object import (
     request_policy,
     write_atomic,
 )
+from mwlc.archives._preflight import Finding, check_answers, retry_policy
+from mwlc.archives.base import JobOptions, job_options
+from mwlc.archives.descriptors.tess_kepler import ARCHIVE
 from mwlc.errors import ArchiveError, ConfigError
 from mwlc.net import RetryPolicy, call_with_retries, new_session
 
 log = logging.getLogger(__name__)
 
-NAME = "tess_kepler"
-BANDS = ["TESS", "Kepler", "K2"]
-DEFAULT_SOURCE = "https://mast.stsci.edu"
+NAME = ARCHIVE.name
+BANDS = list(ARCHIVE.bands)
+DEFAULT_SOURCE = ARCHIVE.default_source
 #: MAST's file download endpoint, relative to a MAST base URL.
 DOWNLOAD_PATH = "/api/v0.1/Download/file"
-DEFAULT_CACHE_DIR = "resources/cache/tess_kepler"
+DEFAULT_CACHE_DIR = ARCHIVE.param("cache_dir").default
 #: Search-result columns kept per product (lightkurve ``SearchResult.table`` names).
 INDEX_COLUMNS = ("mission", "author", "obs_collection", "obs_id", "productFilename", "dataURI")
 ELECTRON_PER_S = u.electron / u.s
@@ -330,16 +333,15 @@ def fetch(
     retries: int = 3,
     retry_backoff_s: float = 2.0,
     progress_every: int = 100,
-    threads: int = 1,
-    mem_mb: int | None = None,
-    storage_options: dict | None = None,
+    **job: Unpack[JobOptions],
 ) -> Iterator[pa.RecordBatch]:
     """TESS, Kepler and K2 light curves of the sample objects, in electron / s.
 
     Parameters
     ----------
-    sample : pandas.DataFrame
-        ``objectid`` (unique), ``ra``, ``dec`` (deg, ICRS), ``label``.
+    sample, **job
+        As every reader's (:meth:`mwlc.archives.base.Reader.fetch`).
+        ``threads``: objects processed concurrently (the thread-pool size).
     source : str, default ``https://mast.stsci.edu``
         MAST (searched through lightkurve/astroquery, whose MAST server is astroquery's
         configuration), or the path of a local product index (see the module docstring).
@@ -365,10 +367,6 @@ def fetch(
         Base of the exponential wait between attempts, seconds.
     progress_every : int, default 100
         Objects between two progress lines in the log.
-    threads : int, default 1
-        Objects processed concurrently (the thread-pool size).
-    mem_mb, storage_options
-        Accepted for the common archive interface and unused.
 
     Returns
     -------
@@ -386,6 +384,7 @@ def fetch(
         For an unreadable local index (raised by this call); while iterating, if a search or a
         download still fails after the retries, or a product is missing offline (names the object).
     """
+    threads, _, _ = job_options(job, NAME)  # mem_mb, storage_options: unused
     query = TessKeplerQuery(
         radius_arcsec=positive_number(radius_arcsec, "radius_arcsec (arcsec)", "TESS/Kepler"),
         author=_authors(author),
@@ -398,6 +397,24 @@ def fetch(
     check_sample(sample, "TESS/Kepler")
     client = _client(str(source), download_url, ResponseCache(cache_dir), policy)
     return _stream(sample, query, client, pool, every)
+
+
+def preflight(
+    source: str, params: Mapping[str, Any], *, storage_options: dict | None = None
+) -> list[Finding]:
+    """MAST answering at ``source`` (one request, with the archive's timeout and retries), or the
+    local product index readable with its columns: one finding per problem."""
+    if str(source).startswith(("http://", "https://")):
+        policy = retry_policy(ARCHIVE, params)
+        return check_answers(str(source), archive=NAME, source=str(source), policy=policy, what="MAST")
+    path = Path(source)
+    if not path.is_file():
+        return [Finding(NAME, str(source), "an http(s) URL or a product index file", "neither")]
+    try:
+        LocalIndex(path)
+    except (ArchiveError, OSError, ValueError) as err:
+        return [Finding(NAME, str(source), "a readable product index", f"{type(err).__name__}: {err}")]
+    return []
 
 
 def _authors(author: Sequence[str] | str | None) -> tuple[str, ...] | None:

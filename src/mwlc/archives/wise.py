@@ -26,9 +26,10 @@ or that variable and passed on explicitly (:func:`mwlc.storage.arrow_filesystem`
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from numbers import Integral, Real
+from typing import Any, Unpack
 
 import astropy.units as u
 import numpy as np
@@ -41,6 +42,9 @@ from mocpy import MOC
 from scipy.spatial import cKDTree
 
 from mwlc.archives import require_sample_columns
+from mwlc.archives._preflight import Finding, check_columns
+from mwlc.archives.base import JobOptions, job_options
+from mwlc.archives.descriptors.wise import ARCHIVE
 from mwlc.errors import ArchiveError, ConfigError
 from mwlc.legacy import renamed_bands
 from mwlc.photometry import ab_mag_to_mjy
@@ -50,13 +54,10 @@ from mwlc.storage import arrow_filesystem, arrow_s3_attempts
 
 log = logging.getLogger(__name__)
 
-NAME = "wise"
-BANDS = ["WISE_W1", "WISE_W2"]
+NAME = ARCHIVE.name
+BANDS = list(ARCHIVE.bands)
 #: The real dataset (bucket ``nasa-irsa-wise``, region ``us-west-2``, anonymous access).
-SOURCE = (
-    "s3://nasa-irsa-wise/unwise/neo7/catalogs/time_domain/healpix_k5/"
-    "unwise-neo7-time_domain-healpix_k5.parquet"
-)
+SOURCE = ARCHIVE.default_source
 S3_REGION = "us-west-2"
 #: ``band`` value of each band in the catalog.
 BAND_CODES = {"WISE_W1": 1, "WISE_W2": 2}
@@ -69,7 +70,7 @@ PARTITION_ORDER = 5
 #: Catalog columns read (plus ``primary`` and ``healpix_k5`` in the filter).
 COLUMNS = ["ra", "dec", "band", "MJDMEAN", "flux", "dflux"]
 #: Default rows per scanned batch (pyarrow's default).
-BATCH_ROWS = 131_072
+BATCH_ROWS = ARCHIVE.param("batch_rows").default
 #: Estimated memory per batch row in flight: decoded columns plus matching temporaries (bytes).
 BYTES_PER_ROW = 256
 _MIN_BATCH_ROWS = 1024
@@ -82,16 +83,18 @@ def fetch(
     radius_arcsec: float = 1.0,
     bands: Sequence[str] = BANDS,
     batch_rows: int = BATCH_ROWS,
-    threads: int = 1,
-    mem_mb: int | None = None,
-    storage_options: dict | None = None,
+    **job: Unpack[JobOptions],
 ) -> Iterator[pa.RecordBatch]:
     """unWISE W1/W2 light curves of the sample objects, streamed from one filtered scan.
 
     Parameters
     ----------
-    sample : pandas.DataFrame
-        ``objectid`` (int64), ``ra``, ``dec`` (deg, ICRS), ``label``.
+    sample, **job
+        As every reader's (:meth:`mwlc.archives.base.Reader.fetch`).
+        ``threads``: files and batches read ahead, and pyarrow's CPU pool (1 scans serially);
+        ``mem_mb`` lowers ``batch_rows`` to fit; ``storage_options``: ``anon`` (default True), an
+        endpoint (else ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``, else AWS), ``region_name``
+        (default ``us-west-2``).
     source : str, default :data:`SOURCE`
         Root of the hive dataset (the directory holding ``_metadata``): a local path, a
         ``file://`` URI, or ``s3://bucket/key``.
@@ -101,16 +104,6 @@ def fetch(
         Bands to fetch, from ``WISE_W1``, ``WISE_W2``.
     batch_rows : int, default 131072
         Rows per scanned batch (upper bound); lowered to fit ``mem_mb``.
-    threads : int, default 1
-        Parallelism of the scan: files read ahead, batches read ahead per file, and the size of
-        pyarrow's CPU pool while scanning. 1 scans serially.
-    mem_mb : int, optional
-        Memory budget (MB) for the batches in flight; lowers ``batch_rows`` if needed.
-    storage_options : dict, optional
-        fsspec-style S3 options; honoured: ``anon`` (default True),
-        ``client_kwargs.endpoint_url`` or ``endpoint_url``, ``client_kwargs.region_name``
-        (default ``us-west-2``). Without an endpoint, ``AWS_ENDPOINT_URL_S3`` or
-        ``AWS_ENDPOINT_URL`` is used if set, else AWS.
 
     Returns
     -------
@@ -130,6 +123,7 @@ def fetch(
         If the dataset cannot be opened or lacks a needed column (raised by this call), or a
         file cannot be read (raised while iterating).
     """
+    threads, mem_mb, storage_options = job_options(job, NAME)
     _check_params(sample, radius_arcsec, bands, batch_rows, threads, mem_mb)
     if sample.empty:
         return iter(())
@@ -467,3 +461,36 @@ def _check_params(
 def _is_number(value: object, kind: type = Real) -> bool:
     """Whether ``value`` is a number of ``kind`` (booleans are not numbers here)."""
     return isinstance(value, kind) and not isinstance(value, bool)
+
+
+# --------------------------------------------------------------------------- preflight
+
+#: Kind of the values of the columns the scan reads and filters on.
+COLUMN_KINDS = {
+    "ra": "number",
+    "dec": "number",
+    "band": "integer",
+    "MJDMEAN": "number",
+    "flux": "number",
+    "dflux": "number",
+    "primary": "integer",
+}
+
+
+def preflight(
+    source: str, params: Mapping[str, Any], *, storage_options: dict | None = None
+) -> list[Finding]:
+    """Read the dataset's schema from its ``_metadata`` file, through the filesystem :func:`fetch`
+    uses: one finding per missing column or column of another kind, or one if it cannot be read."""
+    import pyarrow.parquet as pq
+
+    try:
+        filesystem, root = arrow_filesystem(
+            source, storage_options, default_region=S3_REGION, what="unWISE source"
+        )
+        schema = pq.read_schema(f"{root}/_metadata", filesystem=filesystem)
+    except (ArchiveError, OSError, pa.ArrowException) as err:
+        return [
+            Finding(NAME, source, "a parquet dataset with a _metadata file", f"{type(err).__name__}: {err}")
+        ]
+    return check_columns(schema, COLUMN_KINDS, archive=NAME, source=source)

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
+from typing import Any, Unpack
 
 import numpy as np
 import pandas as pd
@@ -31,14 +32,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mwlc.archives import Fetched, _crossmatch, _hats, _nested, require_sample_columns
+from mwlc.archives._preflight import Finding, check_hats
+from mwlc.archives.base import JobOptions, job_options
+from mwlc.archives.descriptors.ztf import ARCHIVE
 from mwlc.errors import ConfigError
 from mwlc.photometry import ab_mag_err_to_mjy, ab_mag_to_mjy
 from mwlc.schema import dictionary_take, lightcurve_batch
 
 log = logging.getLogger(__name__)
 
-NAME = "ztf"
-BANDS = ["ztf_g", "ztf_r", "ztf_i"]
+NAME = ARCHIVE.name
+BANDS = list(ARCHIVE.bands)
 #: ZTF ``filterid`` of each band.
 FILTERIDS = {"ztf_g": 1, "ztf_r": 2, "ztf_i": 3}
 #: The ZTF objectid and band columns, and the light-curve fields read for the matched rows.
@@ -49,7 +53,7 @@ MATCHES_KEY = b"mwlc.matches"
 LIGHTCURVE_COLUMNS = ["lightcurve.hmjd", "lightcurve.mag", "lightcurve.magerr", "lightcurve.catflags"]
 #: Rows decoded at a time. A DR24 row is one object's light curve in one band (hundreds to a few
 #: thousand epochs, ~20 bytes each): 2,000 rows are ~40-160 MB decoded.
-DEFAULT_READ_BATCH_ROWS = 2000
+DEFAULT_READ_BATCH_ROWS = ARCHIVE.param("read_batch_rows").default
 
 
 def fetch(
@@ -61,16 +65,15 @@ def fetch(
     catflags_max: int = 32768,
     match: str = "nearest",
     read_batch_rows: int = DEFAULT_READ_BATCH_ROWS,
-    threads: int = 1,
-    mem_mb: int | None = None,
-    storage_options: dict | None = None,
+    **job: Unpack[JobOptions],
 ) -> Iterator[pa.RecordBatch]:
     """ZTF light curves of the sample objects, streamed a batch of catalog rows at a time.
 
     Parameters
     ----------
-    sample : pandas.DataFrame
-        ``objectid`` (int64), ``ra``, ``dec`` (deg, ICRS), ``label``.
+    sample, **job
+        As every reader's (:meth:`mwlc.archives.base.Reader.fetch`); ``threads``, ``mem_mb`` as
+        every HATS reader's (:mod:`mwlc.archives`).
     source : str
         URI of the ZTF DR24 light-curve HATS collection: a local path, ``s3://`` or ``https://``
         (the real one is ``s3://ipac-irsa-ztf/ztf/enhanced/dr24/lc/hats``). A catalog without a
@@ -87,15 +90,7 @@ def fetch(
         or every one of them (epochs of the same source in overlapping fields), recorded in
         the returned :class:`~mwlc.archives.Fetched`'s ``metadata``.
     read_batch_rows : int, default :data:`DEFAULT_READ_BATCH_ROWS`
-        Catalog rows decoded at a time (memory: about 4x their decoded size).
-    threads : int, default 1
-        Leaf files located concurrently, and decoding threads.
-    mem_mb : int, optional
-        The job's memory (MB): a ``read_batch_rows`` that cannot fit is refused before any
-        data is read.
-    storage_options : dict, optional
-        fsspec options for ``s3://`` sources (e.g. an ``endpoint_url`` in ``client_kwargs``). The
-        standard ``AWS_ENDPOINT_URL`` environment variable works without them.
+        Catalog rows decoded at a time (see :mod:`mwlc.archives`).
 
     Returns
     -------
@@ -106,16 +101,10 @@ def fetch(
 
     Raises
     ------
-    ConfigError
-        If a parameter is invalid or the radius exceeds the margin threshold (raised by this
-        call, before any data is read); if ``read_batch_rows`` cannot fit ``mem_mb`` (raised when
-        iterating, before any data is read).
-    SampleError
-        If ``sample`` lacks a column.
-    ArchiveError
-        If ``source`` is missing, unreadable or lacks a column (raised by this call), or if a
-        leaf file cannot be read (raised while iterating).
+    ConfigError, SampleError, ArchiveError
+        As every HATS reader (:mod:`mwlc.archives`).
     """
+    threads, mem_mb, storage_options = job_options(job, NAME)
     _check_params(sample, radius_arcsec, bands, threads, read_batch_rows, match)
     catalog = _hats.open_catalog(source, archive="ZTF", storage_options=storage_options)
     catalog.check_radius(radius_arcsec)
@@ -132,6 +121,38 @@ def fetch(
     )
     batches = _stream(sample, catalog, query, catflags_max, read_batch_rows, threads, mem_mb, metadata)
     return Fetched(batches, metadata)
+
+
+#: The columns the fetch reads, and the kind of their values (see :func:`preflight`).
+COLUMN_KINDS = {
+    ID_COLUMN: "integer",
+    BAND_COLUMN: "integer",
+    "lightcurve.hmjd": "number",
+    "lightcurve.mag": "number",
+    "lightcurve.magerr": "number",
+    "lightcurve.catflags": "integer",
+}
+
+
+def preflight(
+    source: str, params: Mapping[str, Any], *, storage_options: dict | None = None
+) -> list[Finding]:
+    """Open the collection as :func:`fetch` does (metadata only): one finding per problem or note.
+
+    Checks the HATS properties and schema, the columns read with the kind of their values, and
+    the margin catalog: its absence is a note (partitions are then read with their neighbours),
+    a radius beyond its threshold a problem.
+    """
+    radius = params.get("radius_arcsec", ARCHIVE.param("radius_arcsec").default)
+    _, findings = check_hats(
+        source,
+        archive=NAME,
+        label="ZTF",
+        columns=COLUMN_KINDS,
+        storage_options=storage_options,
+        radius_arcsec=radius,
+    )
+    return findings
 
 
 def _stream(

@@ -20,13 +20,15 @@ import logging
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from mwlc.archives import require_sample_columns
+from mwlc.archives.base import JobOptions, job_options
+from mwlc.archives.descriptors.heasarc import ARCHIVE
 from mwlc.archives.heasarc.catalogs import (
     DEFAULT_CATALOGS,
     MARKER_FLUX,
@@ -39,6 +41,7 @@ from mwlc.archives.heasarc.catalogs import (
     parse_catalogs,
 )
 from mwlc.archives.heasarc.local import PAIR_BUDGET, LocalTable, local_matcher
+from mwlc.archives.heasarc.preflight import preflight
 from mwlc.archives.heasarc.tap import tap_matcher
 from mwlc.errors import ArchiveError, ConfigError, SampleError
 from mwlc.net import RetryPolicy
@@ -57,16 +60,17 @@ __all__ = [
     "NeutrinoCatalog",
     "fetch",
     "parse_catalogs",
+    "preflight",
 ]
 
 log = logging.getLogger(__name__)
 
-NAME = "heasarc"
-BANDS = ["FERMIGTRIG", "SAXGRBMGRB", "IceCube"]
+NAME = ARCHIVE.name
+BANDS = list(ARCHIVE.bands)
 #: HEASARC's TAP service (Xamin), the one astroquery's ``Heasarc`` uses.
-DEFAULT_SOURCE = "https://heasarc.gsfc.nasa.gov/xamin/vo/tap"
+DEFAULT_SOURCE = ARCHIVE.default_source
 #: Objects per TAP upload (the original's limit).
-DEFAULT_CHUNK_ROWS = 50_000
+DEFAULT_CHUNK_ROWS = ARCHIVE.param("chunk_rows").default
 
 
 def fetch(
@@ -79,16 +83,14 @@ def fetch(
     retries: int = 3,
     retry_backoff_s: float = 10.0,
     maxrec: int | None = None,
-    threads: int = 1,
-    mem_mb: int | None = None,
-    storage_options: dict | None = None,
+    **job: Unpack[JobOptions],
 ) -> Iterator[pa.RecordBatch]:
     """HEASARC event rows of the sample objects, one Arrow batch per catalog and chunk.
 
     Parameters
     ----------
-    sample : pandas.DataFrame
-        ``objectid`` (int64, unique), ``ra``, ``dec`` (deg, ICRS), ``label``.
+    sample
+        As every reader's (:meth:`mwlc.archives.base.Reader.fetch`).
     source : str, default :data:`DEFAULT_SOURCE`
         An ``http(s)://`` TAP service URL, or an existing directory with ``<table>.parquet``
         copies of the tables (file names matched case-insensitively).
@@ -106,9 +108,9 @@ def fetch(
     maxrec : int, optional
         ``MAXREC`` sent with each TAP query (None: the service's default row limit). A truncated
         answer (``QUERY_STATUS=OVERFLOW``) is never kept: the chunk is split in two and re-queried.
-    threads, mem_mb, storage_options
-        Accepted for the common archive interface and unused: queries run one at a time (HEASARC
-        is a shared service) and a chunk's memory is bounded by :data:`PAIR_BUDGET`.
+    **job
+        Unused: queries run one at a time (HEASARC is a shared service) and a chunk's memory is
+        bounded by :data:`PAIR_BUDGET`.
 
     Returns
     -------
@@ -131,6 +133,7 @@ def fetch(
         an error, or lacks a column (raised while iterating; the message names the service, the
         catalog and the chunk).
     """
+    job_options(job, NAME)  # threads, mem_mb, storage_options: unused (see above)
     chosen = parse_catalogs(catalogs)
     policy = _policy(timeout_s, retries, retry_backoff_s)
     check_integer(chunk_rows, "chunk_rows", minimum=1)

@@ -21,16 +21,9 @@ import numpy as np
 import pandas as pd
 
 from mwlc.archives._tap import UPLOAD_NAME
+from mwlc.archives.descriptors.heasarc import DEFAULT_CATALOGS
 from mwlc.errors import ConfigError
 
-#: Catalogs queried when ``catalogs`` is not given: the original's 1.0 deg (Fermi) and 3.0 deg
-#: (SAX) maximum error radii, and its IceCube settings (top 3 events within 2.0 deg), which the
-#: 2024 runs used (then as the separate ``IceCube`` archive).
-DEFAULT_CATALOGS: dict[str, dict[str, Any]] = {
-    "FERMIGTRIG": {"max_error_radius_arcsec": 3600.0},
-    "SAXGRBMGRB": {"max_error_radius_arcsec": 10800.0},
-    "icecubepsc": {"max_radius_arcsec": 7200.0, "top_n": 3},
-}
 #: flux and err of an event-marker row (FERMIGTRIG, SAXGRBMGRB), as in the original.
 MARKER_FLUX = 0.1
 _NEUTRINO_TABLE = "icecubepsc"

@@ -1,0 +1,20 @@
+"""Rule `preflight`: open one archive's source as its fetch jobs will; fail with one line per problem."""
+
+import sys
+
+from mwlc.joblog import start_job_log
+from mwlc.preflight import check_archive
+
+start_job_log(
+    snakemake.log[0],
+    job=f"preflight archive={snakemake.wildcards.archive}",
+    provenance_note=snakemake.config["provenance_note"],
+)
+check_archive(
+    snakemake.wildcards.archive,
+    source=snakemake.params.source,
+    params=snakemake.params.archive_params,
+    s3_endpoint_url=snakemake.params.s3_endpoint_url,
+    report_path=snakemake.output[0],
+    echo=sys.__stderr__,  # the problems also in Snakemake's own output, not only in the log
+)
