@@ -156,6 +156,18 @@ def test_sampler_names_jobs_and_sums_their_process_trees(fake):
     assert system["n_pids"] == 1 + 2 + 1  # every process under the "Snakemake" process, itself included
 
 
+def test_a_job_that_ends_while_it_is_measured_gives_no_row(fake, monkeypatch):
+    """A tree whose processes all exit between the listing and the measurement has no memory to
+    report: no row, rather than a job at 0 MiB."""
+    fake.start("sleep", "30")
+    fake.wait_for_children(1)
+    sampler = Sampler(fake.process)
+    monkeypatch.setattr("mwlc.monitor.sampling._tree_usage", lambda tree: (0.0, 0))
+    rows = sampler.sample()
+    assert [row["kind"] for row in rows] == ["system", "snakemake"]
+    assert rows[0]["n_pids"] == 1
+
+
 def test_monitor_stops_when_the_targets_are_written(fake, tmp_path):
     fake.start("sleep", "30")
     fake.wait_for_children(1)

@@ -411,7 +411,7 @@ def test_a_killed_run_redoes_only_unfinished_jobs(tmp_path):
     assert sum(a.done for a in status_during.archives) >= 1
     assert all(a.failed == a.interrupted == 0 and a.to_do >= 0 for a in status_during.archives)
     assert not status_killed.running and "killed" in status_killed.snakemake
-    assert sorted(a.archive for a in status_killed.archives) == sorted(ARCHIVES)
+    assert sorted(a.archive for a in status_killed.archives) == sorted(KILL_ARCHIVES)
     assert sum(a.running + a.failed for a in status_killed.archives) == 0
     # what status calls left is exactly what Snakemake reran
     assert sum(a.to_do + a.interrupted for a in status_killed.archives) == counts["fetch_lightcurves"]

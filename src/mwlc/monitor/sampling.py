@@ -124,6 +124,8 @@ class Sampler:
         except psutil.Error:
             return None
         cpu_s, rss = _tree_usage(tree)
+        if rss == 0:  # every process of the tree ended while it was measured: no sample
+            return None
         state = self._jobs.get(key)
         if state is None:
             state = self._jobs[key] = _JobState(identify_job(tree), 0.0, key[1])
