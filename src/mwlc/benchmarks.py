@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from mwlc.io import atomic_path
+from mwlc.io import write_csv_atomic
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +104,7 @@ def write_benchmarks_csv(
 ) -> pd.DataFrame:
     """:func:`gather_benchmarks` written (atomically) to ``output_csv``; returns the table."""
     table = gather_benchmarks(paths, jobs)
-    with atomic_path(output_csv) as tmp:
-        table.to_csv(tmp, index=False)
+    write_csv_atomic(table, output_csv)
     log.info(
         "%d benchmark rows from %d jobs; total wall %.1f s, CPU %.1f s, peak RSS %.0f MiB",
         len(table),

@@ -15,11 +15,15 @@ import os
 from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mwlc.schema import LIGHTCURVE_SCHEMA, schema_with_metadata
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,12 @@ def atomic_path(path: str | os.PathLike):
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_csv_atomic(table: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write ``table`` as CSV (no index) to ``path`` through :func:`atomic_path`."""
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)
 
 
 def write_lightcurve_shard(

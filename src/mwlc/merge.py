@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mwlc.errors import MwlcError
-from mwlc.io import atomic_path, file_sha256
+from mwlc.io import atomic_path, file_sha256, write_csv_atomic
 from mwlc.schema import LIGHTCURVE_SCHEMA, read_band_info, schema_with_metadata
 
 log = logging.getLogger(__name__)
@@ -103,8 +103,7 @@ def summarize_archive(paths: Sequence[str], output_csv: str) -> pd.DataFrame:
         ],
         columns=SUMMARY_COLUMNS,
     )
-    with atomic_path(output_csv) as tmp:
-        summary.to_csv(tmp, index=False)
+    write_csv_atomic(summary, output_csv)
     log.info("%s: %d shards (%d without data), %d rows", archive, len(paths), empty, summary["rows"].sum())
     return summary
 
@@ -260,8 +259,7 @@ def merge_dataset(
     write_dataset_metadata(dataset, relative, common_metadata, metadata)
     write_by_object(read_sample_table(sample_ecsv), dataset, archives, shards, by_object)
     summary = pd.concat([pd.read_csv(path) for path in summaries], ignore_index=True)
-    with atomic_path(summary_csv) as tmp:
-        summary.to_csv(tmp, index=False)
+    write_csv_atomic(summary, summary_csv)
     log.info(
         "merged %d archives x %d shards: %d rows\n%s",
         len(archives),

@@ -39,7 +39,7 @@ from pathlib import Path
 import pandas as pd
 from dateutil import parser as dateparser
 
-from mwlc.io import atomic_path
+from mwlc.io import write_csv_atomic
 from mwlc.monitor import USAGE_COLUMNS, JobName, job_name
 
 log = logging.getLogger(__name__)
@@ -250,8 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     names = {**pid_names_from_logs(args.logs or args.top_txt.parent), **dict(args.name)}
     table = read_top(args.top_txt, pid_names=names, n_cpus=args.n_cpus)
-    with atomic_path(args.output) as tmp:
-        table.to_csv(tmp, index=False)
+    write_csv_atomic(table, args.output)
     jobs = table[table["kind"] == "job"]
     log.info(
         "%s: %d snapshots, %d PIDs (%d named from logs) -> %s",

@@ -14,9 +14,17 @@ per-object, demo builder), listed by :mod:`mwlc.archives.registry`. Its reader m
     :class:`mwlc.archives._preflight.Finding`, one per problem or note (see :mod:`mwlc.preflight`).
 
 The HATS readers (:mod:`~mwlc.archives.ztf`, :mod:`~mwlc.archives.gaia`,
-:mod:`~mwlc.archives.panstarrs`) behave alike: ``threads`` leaf files are located and decoded
-concurrently; ``read_batch_rows`` catalog rows are decoded at a time (memory: about 4x their
-decoded size), and one that cannot fit ``mem_mb`` is refused before any data is read. They raise
+:mod:`~mwlc.archives.panstarrs`) behave alike. Besides ``sample`` and the job options, their
+``fetch`` takes
+
+``radius_arcsec`` : float, default 1.0
+    Match radius in arcsec; > 0 and at most the catalog's margin threshold.
+``read_batch_rows`` : int, default: the descriptor's (``DEFAULT_READ_BATCH_ROWS`` of the module)
+    Catalog rows decoded at a time (memory: about 4x their decoded size); a value that cannot
+    fit ``mem_mb`` is refused before any data is read.
+
+``threads`` leaf files are located and decoded concurrently. They return an iterator of
+``pyarrow.RecordBatch`` that is lazy (no match at all gives no batch) and raise
 
 * :class:`~mwlc.errors.ConfigError` for an invalid parameter or a radius beyond the catalog's
   margin threshold (raised by the call, before any data is read; ``read_batch_rows`` against

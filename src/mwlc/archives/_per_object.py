@@ -8,7 +8,25 @@ sky position per request.
 * :class:`ResponseCache` stores every raw answer on disk under a hash of the request, written
   atomically, so a rerun (or a Snakemake retry of a failed job) requests nothing twice; "no match"
   answers are cached too.
-* :func:`frames_to_batches` groups the per-object rows into light-curve batches.
+* :func:`frames_to_batches` groups the per-object rows into light-curve batches;
+  :func:`object_batches` runs the whole chain and keeps a :class:`Tally` for the final log line.
+
+The readers built on it (:mod:`~mwlc.archives.hcv`, :mod:`~mwlc.archives.tess_kepler`) share
+these ``fetch`` parameters (declared by :func:`mwlc.archives.base.request_params` and
+:func:`~mwlc.archives.base.progress_param`), checked by :func:`object_job`:
+
+``retries`` : int, default 3
+    Attempts after the first on a transient failure (connection error, timeout, 429/5xx).
+``retry_backoff_s`` : float, default 2
+    Base of the exponential wait between attempts, seconds.
+``progress_every`` : int, default 100
+    Objects between two progress lines in the log.
+``threads`` (a job option, :class:`mwlc.archives.base.JobOptions`)
+    The thread-pool size: objects in flight.
+
+and raise :class:`~mwlc.errors.ConfigError` for an invalid parameter (before any request) and
+:class:`~mwlc.errors.SampleError` for a sample without the needed columns, repeated objectids or
+invalid positions.
 
 Concurrency across jobs is not limited here: the workflow gives each fetch job of these archives
 a share of a global Snakemake resource equal to its ``threads``, so the pool size of every job
@@ -26,6 +44,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -75,6 +94,32 @@ def request_policy(retries: Any, retry_backoff_s: Any, timeout_s: Any, archive: 
         retries=integer_at_least(retries, "retries", archive, 0),
         backoff_s=non_negative_number(retry_backoff_s, "retry_backoff_s (s)", archive),
         timeout_s=positive_number(timeout_s, "timeout_s (s)", archive),
+    )
+
+
+@dataclass(frozen=True)
+class ObjectJob:
+    """How a per-object fetch job runs: its retry policy, pool size and progress interval."""
+
+    policy: RetryPolicy
+    threads: int
+    progress_every: int
+
+
+def object_job(
+    retries: Any, retry_backoff_s: Any, timeout_s: Any, progress_every: Any, threads: Any, archive: str
+) -> ObjectJob:
+    """The shared parameters of a per-object reader (see the module docstring), each checked.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``archive`` and the first invalid parameter (retries, backoff and timeout first).
+    """
+    return ObjectJob(
+        policy=request_policy(retries, retry_backoff_s, timeout_s, archive),
+        progress_every=integer_at_least(progress_every, "progress_every", archive, 1),
+        threads=integer_at_least(threads, "threads", archive, 1),
     )
 
 
@@ -206,6 +251,31 @@ class ResponseCache:
 
 
 # -- batches ----------------------------------------------------------------------------------
+@dataclass
+class Tally:
+    """What :func:`object_batches` has yielded so far: light-curve rows and objects with rows."""
+
+    rows: int = 0
+    objects: int = 0
+
+
+def object_batches(
+    sample: pd.DataFrame, work: Callable[[Any], pd.DataFrame], job: ObjectJob, archive: str, tally: Tally
+) -> Iterator[pa.RecordBatch]:
+    """The light-curve batches of ``work(row)`` over the objects of ``sample``, counted in ``tally``.
+
+    :func:`map_objects` (``job.threads`` workers, a progress line every ``job.progress_every``
+    objects) feeding :func:`frames_to_batches`; ``work`` returns one object's rows.
+    """
+    results = map_objects(
+        sample, work, threads=job.threads, archive=archive, progress_every=job.progress_every
+    )
+    for batch in frames_to_batches(rows for _, rows in results):
+        tally.rows += batch.num_rows
+        tally.objects += len(set(batch.column("objectid").to_pylist()))
+        yield batch
+
+
 def frames_to_batches(
     frames: Iterable[pd.DataFrame], rows_per_batch: int = ROWS_PER_BATCH
 ) -> Iterator[pa.RecordBatch]:

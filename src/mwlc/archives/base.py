@@ -187,6 +187,26 @@ def radius_param(*, maximum: float, description: str, doc: str = "", default: fl
     )
 
 
+def read_batch_param(default: int, *, row: str, row_doc: str) -> Param:
+    """``read_batch_rows`` of a HATS reader: catalog rows decoded at a time; never changes the rows.
+
+    ``row`` says what one catalog row is (``one PS1 detection``), ``row_doc`` the same for the
+    docs, with its decoded size (``one detection, ~50 bytes``).
+    """
+    return Param(
+        "read_batch_rows",
+        "integer",
+        f"catalog rows decoded at a time (one row is {row}); memory, not results - changing it never "
+        "refetches",
+        default=default,
+        minimum=1,
+        affects_rows=False,
+        doc=f"catalog rows decoded at a time (a row is {row_doc}); bounds the job's memory, never changes "
+        "the rows (changing it does not refetch). A value whose batch cannot fit the job's "
+        "`fetch_mem_mb` is refused before any data is read, with the numbers",
+    )
+
+
 def request_params(timeout_s: float, retries: int, retry_backoff_s: float) -> tuple[Param, ...]:
     """``timeout_s``, ``retries`` and ``retry_backoff_s`` of an archive that sends HTTP requests."""
     return (

@@ -151,32 +151,23 @@ def fetch(
 ) -> Iterator[pa.RecordBatch]:
     """Gaia DR3 epoch photometry of the sample objects, streamed a batch of catalog rows at a time.
 
+    ``sample``, ``radius_arcsec``, ``read_batch_rows``, ``**job`` and the errors raised are every
+    HATS reader's (:mod:`mwlc.archives`).
+
     Parameters
     ----------
-    sample, **job
-        As every reader's (:meth:`mwlc.archives.base.Reader.fetch`); ``threads``, ``mem_mb`` as
-        every HATS reader's (:mod:`mwlc.archives`).
     source : str
         URI of the Gaia DR3 epoch-photometry HATS collection: a local path, ``https://``,
         ``http://`` or ``s3://`` (the real one is :data:`DEFAULT_SOURCE`). A catalog without a
         margin is read with its neighbouring partitions instead.
-    radius_arcsec : float, default 1.0
-        Match radius in arcsec; > 0 and at most the collection's margin threshold.
     bands : sequence of str, default ``("Gaia_G",)``
         Bands to fetch, any of :data:`BANDS`.
-    read_batch_rows : int, default :data:`DEFAULT_READ_BATCH_ROWS`
-        Catalog rows decoded at a time (see :mod:`mwlc.archives`).
 
     Returns
     -------
     iterator of pyarrow.RecordBatch
         Lazy, in :data:`mwlc.schema.LIGHTCURVE_SCHEMA`; ``time`` is MJD (TCB, barycentric),
-        ``flux`` and ``err`` are mJy. No match at all gives no batch.
-
-    Raises
-    ------
-    ConfigError, SampleError, ArchiveError
-        As every HATS reader (:mod:`mwlc.archives`).
+        ``flux`` and ``err`` are mJy.
     """
     threads, mem_mb, storage_options = job_options(job, NAME)
     bands = _check_params(sample, radius_arcsec, bands, threads, read_batch_rows)

@@ -49,6 +49,7 @@ import logging
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Unpack
 
 import numpy as np
@@ -57,13 +58,13 @@ import pyarrow as pa
 import requests
 
 from mwlc.archives._per_object import (
+    ObjectJob,
     ResponseCache,
+    Tally,
     check_sample,
-    frames_to_batches,
-    integer_at_least,
-    map_objects,
+    object_batches,
+    object_job,
     positive_number,
-    request_policy,
 )
 from mwlc.archives._preflight import Finding, retry_policy
 from mwlc.archives.base import JobOptions, job_options
@@ -366,7 +367,9 @@ def fetch(
     ----------
     sample, **job
         As every reader's (:meth:`mwlc.archives.base.Reader.fetch`).
-        ``threads``: requests in flight (the thread-pool size).
+    retries, retry_backoff_s, progress_every, ``threads``
+        As every per-object reader's (:mod:`mwlc.archives._per_object`); ``threads``: requests in
+        flight.
     source : str, default :data:`DEFAULT_SOURCE`
         Base URL of the HSC catalogs API (``.../api/v0.1/hsc``).
     radius_arcsec : float, default 1.0
@@ -379,12 +382,6 @@ def fetch(
         Directory of the on-disk answer cache (created if missing).
     timeout_s : float, default 60
         Connect/read timeout of each request, seconds.
-    retries : int, default 3
-        Attempts after the first on a transient failure (connection error, timeout, 429/5xx).
-    retry_backoff_s : float, default 2
-        Base of the exponential wait between attempts, seconds.
-    progress_every : int, default 100
-        Objects between two progress lines in the log.
 
     Returns
     -------
@@ -394,10 +391,8 @@ def fetch(
 
     Raises
     ------
-    mwlc.errors.ConfigError
-        For an invalid parameter (before any request).
-    mwlc.errors.SampleError
-        For a sample without the needed columns, repeated objectids or invalid positions.
+    mwlc.errors.ConfigError, mwlc.errors.SampleError
+        As every per-object reader (:mod:`mwlc.archives._per_object`).
     mwlc.errors.ArchiveError
         While iterating: if the service's column list lacks a column this module reads (checked
         once, before the first object; the message names the column and the list's URL), or a
@@ -414,14 +409,12 @@ def fetch(
     if mag_system not in MAG_SYSTEMS:
         raise ConfigError(f"HCV: mag_system must be one of {list(MAG_SYSTEMS)}, got {mag_system!r}")
     query = HcvQuery(radius, parse_filters(filters), mag_system)
-    policy = request_policy(retries, retry_backoff_s, timeout_s, "HCV")
-    every = integer_at_least(progress_every, "progress_every", "HCV", 1)
-    pool = integer_at_least(threads, "threads", "HCV", 1)
+    run = object_job(retries, retry_backoff_s, timeout_s, progress_every, threads, "HCV")
     if not str(source).startswith(("http://", "https://")):
         raise ConfigError(f"HCV: source must be the http(s) URL of the HSC API, got {source!r}")
     check_sample(sample, "HCV")
-    client = HcvClient(str(source).rstrip("/"), ResponseCache(cache_dir), policy)
-    return _stream(sample, query, client, pool, every)
+    client = HcvClient(str(source).rstrip("/"), ResponseCache(cache_dir), run.policy)
+    return _stream(sample, query, client, run)
 
 
 def preflight(
@@ -463,27 +456,17 @@ def preflight(
 
 
 def _stream(
-    sample: pd.DataFrame, query: HcvQuery, client: HcvClient, threads: int, progress_every: int
+    sample: pd.DataFrame, query: HcvQuery, client: HcvClient, run: ObjectJob
 ) -> Iterator[pa.RecordBatch]:
     if not sample.empty:
         client.check_columns()
-    results = map_objects(
-        sample,
-        lambda row: query.object_rows(client, row),
-        threads=threads,
-        archive="HCV",
-        progress_every=progress_every,
-    )
-    n_rows = n_matched = 0
-    for batch in frames_to_batches(rows for _, rows in results):
-        n_rows += batch.num_rows
-        n_matched += len(set(batch.column("objectid").to_pylist()))
-        yield batch
+    tally = Tally()
+    yield from object_batches(sample, partial(query.object_rows, client), run, "HCV", tally)
     log.info(
         "HCV: done: %d objects, %d with data, %d rows; %d answers downloaded, %d from cache %s",
         len(sample),
-        n_matched,
-        n_rows,
+        tally.objects,
+        tally.rows,
         client.cache.misses,
         client.cache.hits,
         client.cache.directory,

@@ -80,32 +80,22 @@ def fetch(
 ) -> Iterator[pa.RecordBatch]:
     """Pan-STARRS DR2 detections of the sample objects, streamed a batch of catalog rows at a time.
 
+    ``sample``, ``radius_arcsec`` (against the otmo catalog's margin), ``read_batch_rows``,
+    ``**job`` and the errors raised are every HATS reader's (:mod:`mwlc.archives`).
+
     Parameters
     ----------
-    sample, **job
-        As every reader's (:meth:`mwlc.archives.base.Reader.fetch`); ``threads``, ``mem_mb`` as
-        every HATS reader's (:mod:`mwlc.archives`).
     source : str
         Base URI holding the ``otmo/`` and ``detection/`` HATS collections: a local path,
         ``s3://`` or ``https://`` (the real one is :data:`DEFAULT_SOURCE`).
-    radius_arcsec : float, default 1.0
-        Match radius in arcsec; > 0 and at most the otmo margin threshold.
     bands : sequence of str, default all of :data:`BANDS`
         Bands to fetch.
-    read_batch_rows : int, default :data:`DEFAULT_READ_BATCH_ROWS`
-        Catalog rows decoded at a time (see :mod:`mwlc.archives`).
 
     Returns
     -------
     iterator of pyarrow.RecordBatch
         Lazy, in :data:`mwlc.schema.LIGHTCURVE_SCHEMA`; ``time`` is MJD (TAI, mid-exposure),
-        ``flux`` and ``err`` are PSF fluxes in mJy (NaN where PS1 has no value). No match gives
-        no batch.
-
-    Raises
-    ------
-    ConfigError, SampleError, ArchiveError
-        As every HATS reader (:mod:`mwlc.archives`).
+        ``flux`` and ``err`` are PSF fluxes in mJy (NaN where PS1 has no value).
     """
     threads, mem_mb, storage_options = job_options(job, NAME)
     _check_params(sample, radius_arcsec, bands, threads, read_batch_rows)

@@ -33,6 +33,7 @@ import threading
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Unpack
 
@@ -43,13 +44,14 @@ import pyarrow as pa
 import requests
 
 from mwlc.archives._per_object import (
+    ObjectJob,
     ResponseCache,
+    Tally,
     check_sample,
-    frames_to_batches,
     integer_at_least,
-    map_objects,
+    object_batches,
+    object_job,
     positive_number,
-    request_policy,
     write_atomic,
 )
 from mwlc.archives._preflight import Finding, check_answers, retry_policy
@@ -341,7 +343,9 @@ def fetch(
     ----------
     sample, **job
         As every reader's (:meth:`mwlc.archives.base.Reader.fetch`).
-        ``threads``: objects processed concurrently (the thread-pool size).
+    retries, retry_backoff_s, progress_every, ``threads``
+        As every per-object reader's (:mod:`mwlc.archives._per_object`); ``threads``: objects
+        processed concurrently.
     source : str, default ``https://mast.stsci.edu``
         MAST (searched through lightkurve/astroquery, whose MAST server is astroquery's
         configuration), or the path of a local product index (see the module docstring).
@@ -361,12 +365,6 @@ def fetch(
         URL source, none for a local index (then every file must already be in the cache).
     timeout_s : float, default 120
         Timeout of each download request, seconds (the search uses astroquery's own timeout).
-    retries : int, default 3
-        Attempts after the first on a transient failure (connection error, timeout, 429/5xx).
-    retry_backoff_s : float, default 2
-        Base of the exponential wait between attempts, seconds.
-    progress_every : int, default 100
-        Objects between two progress lines in the log.
 
     Returns
     -------
@@ -376,10 +374,8 @@ def fetch(
 
     Raises
     ------
-    mwlc.errors.ConfigError
-        For an invalid parameter (before any request).
-    mwlc.errors.SampleError
-        For a sample without the needed columns, repeated objectids or invalid positions.
+    mwlc.errors.ConfigError, mwlc.errors.SampleError
+        As every per-object reader (:mod:`mwlc.archives._per_object`).
     mwlc.errors.ArchiveError
         For an unreadable local index (raised by this call); while iterating, if a search or a
         download still fails after the retries, or a product is missing offline (names the object).
@@ -391,12 +387,10 @@ def fetch(
         downsample=integer_at_least(downsample, "downsample", "TESS/Kepler", 1),
         quality_bitmask=_quality(quality_bitmask),
     )
-    policy = request_policy(retries, retry_backoff_s, timeout_s, "TESS/Kepler")
-    every = integer_at_least(progress_every, "progress_every", "TESS/Kepler", 1)
-    pool = integer_at_least(threads, "threads", "TESS/Kepler", 1)
+    run = object_job(retries, retry_backoff_s, timeout_s, progress_every, threads, "TESS/Kepler")
     check_sample(sample, "TESS/Kepler")
-    client = _client(str(source), download_url, ResponseCache(cache_dir), policy)
-    return _stream(sample, query, client, pool, every)
+    client = _client(str(source), download_url, ResponseCache(cache_dir), run.policy)
+    return _stream(sample, query, client, run)
 
 
 def preflight(
@@ -452,29 +446,19 @@ def _client(
 
 
 def _stream(
-    sample: pd.DataFrame, query: TessKeplerQuery, client: TessKeplerClient, threads: int, progress_every: int
+    sample: pd.DataFrame, query: TessKeplerQuery, client: TessKeplerClient, run: ObjectJob
 ) -> Iterator[pa.RecordBatch]:
     lk = _lk()
-    n_rows = n_matched = 0
+    tally = Tally()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", lk.LightkurveWarning)
-        results = map_objects(
-            sample,
-            lambda row: query.object_rows(client, row),
-            threads=threads,
-            archive="TESS/Kepler",
-            progress_every=progress_every,
-        )
-        for batch in frames_to_batches(rows for _, rows in results):
-            n_rows += batch.num_rows
-            n_matched += len(set(batch.column("objectid").to_pylist()))
-            yield batch
+        yield from object_batches(sample, partial(query.object_rows, client), run, "TESS/Kepler", tally)
     log.info(
         "TESS/Kepler: done: %d objects, %d with data, %d rows; %d product lists searched, %d from "
         "cache; %d files downloaded; %d unreadable products skipped; cache %s",
         len(sample),
-        n_matched,
-        n_rows,
+        tally.objects,
+        tally.rows,
         client.cache.misses,
         client.cache.hits,
         client.downloads,

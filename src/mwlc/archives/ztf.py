@@ -69,18 +69,16 @@ def fetch(
 ) -> Iterator[pa.RecordBatch]:
     """ZTF light curves of the sample objects, streamed a batch of catalog rows at a time.
 
+    ``sample``, ``radius_arcsec``, ``read_batch_rows``, ``**job`` and the errors raised are every
+    HATS reader's (:mod:`mwlc.archives`).
+
     Parameters
     ----------
-    sample, **job
-        As every reader's (:meth:`mwlc.archives.base.Reader.fetch`); ``threads``, ``mem_mb`` as
-        every HATS reader's (:mod:`mwlc.archives`).
     source : str
         URI of the ZTF DR24 light-curve HATS collection: a local path, ``s3://`` or ``https://``
         (the real one is ``s3://ipac-irsa-ztf/ztf/enhanced/dr24/lc/hats``). A catalog without a
         margin (e.g. the catalog directory inside the collection) is read with its neighbouring
         partitions instead.
-    radius_arcsec : float, default 1.0
-        Match radius in arcsec; > 0 and at most the collection's margin threshold.
     bands : sequence of str, default all of :data:`BANDS`
         Bands to fetch.
     catflags_max : int, default 32768
@@ -89,20 +87,13 @@ def fetch(
         Per sample object and band, the nearest ZTF object within the radius (as the original),
         or every one of them (epochs of the same source in overlapping fields), recorded in
         the returned :class:`~mwlc.archives.Fetched`'s ``metadata``.
-    read_batch_rows : int, default :data:`DEFAULT_READ_BATCH_ROWS`
-        Catalog rows decoded at a time (see :mod:`mwlc.archives`).
 
     Returns
     -------
     mwlc.archives.Fetched
         Lazy batches in :data:`mwlc.schema.LIGHTCURVE_SCHEMA`; ``time`` is HMJD (d), ``flux`` and
-        ``err`` are mJy. No match at all gives no batch. With ``match="all"``, its ``metadata``
-        holds the matches once the batches are read.
-
-    Raises
-    ------
-    ConfigError, SampleError, ArchiveError
-        As every HATS reader (:mod:`mwlc.archives`).
+        ``err`` are mJy. With ``match="all"``, its ``metadata`` holds the matches once the batches
+        are read.
     """
     threads, mem_mb, storage_options = job_options(job, NAME)
     _check_params(sample, radius_arcsec, bands, threads, read_batch_rows, match)

@@ -50,6 +50,7 @@ import pandas as pd
 import pyarrow as pa
 from hats.pixel_math.spatial_index import compute_spatial_index
 
+from mwlc.demo.builder import field_count, field_positions, finish, require_sample, sample_positions
 from mwlc.demo.hashing import hash64, normal, uniform
 from mwlc.demo.ztf import _partitioning, _red_noise, fixed_order
 from mwlc.sky import offset_by
@@ -115,21 +116,12 @@ def build_gaia_hats(
 
     Parameters
     ----------
-    sample : pandas.DataFrame
-        ``objectid`` (int64, 0 <= objectid < 10**9), ``ra`` and ``dec`` (deg, ICRS).
-    out_dir : path-like
-        Collection root to write (replaced if it exists).
+    sample, out_dir, seed, n_field_sources, order
+        As every demo builder's (:mod:`mwlc.demo.builder`); objectids below 10**9.
     transits_per_source : int, default 40
         Typical number of G transits of a source, varied +-40% (at least 3).
-    seed : int, default 0
-        Mixed into every hash: a different seed gives a different, equally deterministic archive.
-    n_field_sources : int or None
-        Unrelated sources 6-150 arcsec from the sample objects; default 20 per sample object.
     variability_flags : bool, default True
         Write the ``variability_flag_{g,bp,rp}_reject`` fields (False: a collection without them).
-    order : int, optional
-        Partition at this HEALPix order (as a large real collection); default: about eight
-        partitions.
 
     Returns
     -------
@@ -137,10 +129,9 @@ def build_gaia_hats(
         ``out_dir``, holding ``collection.properties``, ``gaia_dr3_epoch_phot/``, its margin
         catalog and ``README.txt``.
     """
-    if sample.empty:
-        raise ValueError("build_gaia_hats needs at least one sample object to place sources around")
+    require_sample(sample, "build_gaia_hats")
     out_dir = Path(out_dir)
-    n_field = 20 * len(sample) if n_field_sources is None else n_field_sources
+    n_field = field_count(sample, n_field_sources)
     sources = gaia_sources(
         sample, seed=seed, n_field_sources=n_field, transits_per_source=transits_per_source
     )
@@ -167,14 +158,8 @@ def build_gaia_hats(
         n_field=n_field,
         transits=transits_per_source,
     )
-    (out_dir / "README.txt").write_text(readme)
-    log.info(
-        "wrote synthetic Gaia collection %s: %d sources in %d partitions",
-        out_dir,
-        len(sources),
-        catalog.npartitions,
-    )
-    return out_dir
+    summary = f"synthetic Gaia collection: {len(sources)} sources in {catalog.npartitions} partitions"
+    return finish(out_dir, readme, summary)
 
 
 def gaia_sources(
@@ -182,16 +167,8 @@ def gaia_sources(
 ) -> pd.DataFrame:
     """The top-level (per-source) rows of the synthetic catalog, without epoch photometry.
 
-    Parameters
-    ----------
-    sample : pandas.DataFrame
-        ``objectid``, ``ra``, ``dec`` (deg).
-    seed : int, default 0
-        Hash seed.
-    n_field_sources : int, default 0
-        Unrelated sources 6-150 arcsec from the sample objects.
-    transits_per_source : int, default 40
-        Typical number of transits (see :func:`build_gaia_hats`).
+    ``sample``, ``seed`` and ``transits_per_source`` are :func:`build_gaia_hats`'s;
+    ``n_field_sources`` (default 0) unrelated sources are placed 6-150 arcsec from the sample objects.
 
     Returns
     -------
@@ -199,11 +176,7 @@ def gaia_sources(
         ``solution_id int64, source_id int64, ra float64 (deg), dec float64 (deg),
         n_transits int16``, sorted by source_id.
     """
-    sample_id = sample["objectid"].to_numpy(np.int64)
-    if sample_id.min() < 0 or sample_id.max() >= 10**9:
-        raise ValueError("build_gaia_hats needs sample objectids in [0, 10**9)")
-    ra = sample["ra"].to_numpy(np.float64)
-    dec = sample["dec"].to_numpy(np.float64)
+    sample_id, ra, dec = sample_positions(sample, "build_gaia_hats", 10**9)
     parts = [
         _counterparts(sample_id, ra, dec, seed),
         _decoys(sample_id, ra, dec, seed),
@@ -249,11 +222,8 @@ def _decoys(sample_id: np.ndarray, ra: np.ndarray, dec: np.ndarray, seed: int) -
 
 
 def _field_sources(n: int, ra: np.ndarray, dec: np.ndarray, seed: int) -> tuple[np.ndarray, ...]:
-    """``n`` sources spread area-uniformly 6-150 arcsec around the sample objects in turn."""
-    serial = np.arange(n, dtype=np.int64)
-    host = serial % len(ra)
-    sep = np.sqrt(6.0**2 + (150.0**2 - 6.0**2) * uniform(seed, 45, serial))
-    src_ra, src_dec = offset_by(ra[host], dec[host], 360 * uniform(seed, 46, serial), sep)
+    """``n`` field sources around the sample objects (:func:`mwlc.demo.builder.field_positions`)."""
+    serial, src_ra, src_dec = field_positions(n, ra, dec, seed, streams=(45, 46))
     return np.full(n, _KIND_FIELD), serial, src_ra, src_dec
 
 

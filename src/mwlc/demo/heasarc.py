@@ -18,7 +18,6 @@ default settings, and events scattered over the whole sky:
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,10 +29,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from astropy.time import Time
 
+from mwlc.demo.builder import finish
 from mwlc.demo.hashing import uniform
 from mwlc.sky import ARCSEC_PER_DEG, offset_by
-
-log = logging.getLogger(__name__)
 
 _README = """\
 SYNTHETIC demo data -- NOT real HEASARC events.
@@ -213,10 +211,7 @@ def build(sample: pd.DataFrame, out_dir: str | os.PathLike, *, seed: int = 0) ->
         frame = synthetic_table(table, sample, seed=seed)
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), out_dir / f"{table}.parquet")
         counts[table] = len(frame)
-    (out_dir / "README.txt").write_text(
-        _README.format(
-            seed=seed, n_sample=len(sample), counts=", ".join(f"{k} {v}" for k, v in counts.items())
-        )
+    readme = _README.format(
+        seed=seed, n_sample=len(sample), counts=", ".join(f"{k} {v}" for k, v in counts.items())
     )
-    log.info("wrote SYNTHETIC HEASARC tables in %s: %s", out_dir, counts)
-    return out_dir
+    return finish(out_dir, readme, f"SYNTHETIC HEASARC tables {counts}")

@@ -38,6 +38,7 @@ import pandas as pd
 import pyarrow as pa
 from hats.pixel_math.spatial_index import compute_spatial_index
 
+from mwlc.demo.builder import field_count, finish, require_sample, sample_positions
 from mwlc.demo.hashing import hash64, normal, uniform
 from mwlc.demo.ztf import fixed_order
 from mwlc.sky import offset_by
@@ -126,15 +127,10 @@ def build_panstarrs_hats(
 
     Parameters
     ----------
-    sample : pandas.DataFrame
-        ``objectid`` (int64, 0 <= objectid < 10**10), ``ra`` and ``dec`` (deg, ICRS).
-    out_dir : path-like
-        The base directory (like ``.../ps1/public/hats``); ``otmo/`` and ``detection/`` in it
-        are replaced if they exist.
-    seed : int, default 0
-        Mixed into every hash: another seed gives another, equally deterministic archive.
-    n_field_objects : int, optional
-        Unrelated PS1 objects 6-150 arcsec from the sample objects; default 20 per sample object.
+    sample, out_dir, seed, n_field_objects
+        As every demo builder's (:mod:`mwlc.demo.builder`); objectids below 10**10. ``out_dir`` is
+        the base directory (like ``.../ps1/public/hats``) whose ``otmo/`` and ``detection/`` are
+        replaced if they exist.
     detections_per_object : (int, int), default (10, 40)
         Inclusive range of the number of detections of an object (all filters).
     n_partitions : (int, int), default (4, 16)
@@ -149,10 +145,9 @@ def build_panstarrs_hats(
     pathlib.Path
         ``out_dir``, holding ``otmo/``, ``detection/`` and ``README.txt``.
     """
-    if sample.empty:
-        raise ValueError("build_panstarrs_hats needs at least one sample object to place PS1 objects around")
+    require_sample(sample, "build_panstarrs_hats")
     out_dir = Path(out_dir)
-    n_field = 20 * len(sample) if n_field_objects is None else n_field_objects
+    n_field = field_count(sample, n_field_objects)
     objects = ps1_objects(sample, seed=seed, n_field_objects=n_field)
     if objects.empty:
         raise ValueError(f"no PS1 object to write: every sample object lies south of dec {DEC_LIMIT_DEG:g}")
@@ -164,27 +159,15 @@ def build_panstarrs_hats(
     readme = _README.format(
         seed=seed, n_sample=len(sample), n_field=n_field, n_otmo=len(otmo), n_detection=len(detections)
     )
-    (out_dir / "README.txt").write_text(readme)
-    log.info(
-        "wrote synthetic PS1 collections in %s: %d objects, %d detections",
-        out_dir,
-        len(otmo),
-        len(detections),
-    )
-    return out_dir
+    summary = f"synthetic PS1 collections: {len(otmo)} objects, {len(detections)} detections"
+    return finish(out_dir, readme, summary)
 
 
 def ps1_objects(sample: pd.DataFrame, *, seed: int = 0, n_field_objects: int = 0) -> pd.DataFrame:
     """Positions and ids of the synthetic PS1 objects (no photometry).
 
-    Parameters
-    ----------
-    sample : pandas.DataFrame
-        ``objectid``, ``ra``, ``dec`` (deg).
-    seed : int, default 0
-        Hash seed.
-    n_field_objects : int, default 0
-        Unrelated objects 6-150 arcsec from the sample objects.
+    ``sample`` and ``seed`` are :func:`build_panstarrs_hats`'s; ``n_field_objects`` (default 0)
+    unrelated objects are placed 6-150 arcsec from the sample objects.
 
     Returns
     -------
@@ -193,10 +176,7 @@ def ps1_objects(sample: pd.DataFrame, *, seed: int = 0, n_field_objects: int = 0
         counterpart, 1-2 decoy, 5 field) and ``serial`` (sample objectid, or field counter),
         north of :data:`DEC_LIMIT_DEG`, sorted by objID.
     """
-    sample_id = sample["objectid"].to_numpy(np.int64)
-    if len(sample_id) and not (0 <= sample_id.min() and sample_id.max() < 10**10):
-        raise ValueError("build_panstarrs_hats needs sample objectids in [0, 10**10)")
-    ra, dec = sample["ra"].to_numpy(np.float64), sample["dec"].to_numpy(np.float64)
+    sample_id, ra, dec = sample_positions(sample, "build_panstarrs_hats", 10**10)
     n = len(sample_id)
     kind = np.concatenate(
         [

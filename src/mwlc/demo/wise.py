@@ -34,7 +34,6 @@ and epoch share it, in W1 and W2 alike.
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 from pathlib import Path
@@ -47,10 +46,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from cdshealpix.nested import lonlat_to_healpix
 
+from mwlc.demo.builder import finish, require_sample, sample_positions
 from mwlc.demo.hashing import hash64, normal, uniform
 from mwlc.sky import offset_by, ra_difference
-
-log = logging.getLogger(__name__)
 
 #: The columns and dtypes of the unWISE neo7 time-domain parquet files (partition keys excluded).
 UNWISE_SCHEMA = pa.schema(
@@ -133,13 +131,10 @@ def build_unwise_dataset(
 
     Parameters
     ----------
-    sample : pandas.DataFrame
-        ``objectid`` (int64, 0 <= objectid < 2**40), ``ra`` and ``dec`` (deg, ICRS).
-    out_dir : path-like
-        Dataset root. An existing directory is replaced only if it is empty or an earlier
-        synthetic build (its README.txt says SYNTHETIC).
-    seed : int, default 0
-        Mixed into every hash: another seed gives another, equally deterministic dataset.
+    sample, out_dir, seed
+        As every demo builder's (:mod:`mwlc.demo.builder`); objectids below 2**40. An existing
+        ``out_dir`` is replaced only if it is empty or an earlier synthetic build (its README.txt
+        says SYNTHETIC).
     n_field_per_object : int, default 4
         Unrelated sources 15-120" from each sample object.
     row_group_rows : int, default 20000
@@ -150,21 +145,16 @@ def build_unwise_dataset(
     pathlib.Path
         ``out_dir``.
     """
-    if sample.empty:
-        raise ValueError("build_unwise_dataset needs at least one sample object to place sources around")
+    require_sample(sample, "build_unwise_dataset")
     out_dir = Path(out_dir)
     _clear(out_dir)
     table = unwise_detections(sample, seed=seed, n_field_per_object=n_field_per_object)
     n_files = write_hive_dataset(table, out_dir, row_group_rows=row_group_rows)
-    (out_dir / "README.txt").write_text(
-        _README.format(
-            file=PARTITION_FILE, seed=seed, n_sample=len(sample), n_rows=table.num_rows, n_files=n_files
-        )
+    readme = _README.format(
+        file=PARTITION_FILE, seed=seed, n_sample=len(sample), n_rows=table.num_rows, n_files=n_files
     )
-    log.info(
-        "wrote synthetic unWISE dataset %s: %d detections in %d partitions", out_dir, table.num_rows, n_files
-    )
-    return out_dir
+    summary = f"synthetic unWISE dataset: {table.num_rows} detections in {n_files} partitions"
+    return finish(out_dir, readme, summary)
 
 
 def build(sample: pd.DataFrame, out_dir: str | os.PathLike) -> Path:
@@ -177,10 +167,8 @@ def unwise_detections(sample: pd.DataFrame, *, seed: int = 0, n_field_per_object
 
     Parameters
     ----------
-    sample : pandas.DataFrame
-        ``objectid``, ``ra``, ``dec`` (deg).
-    seed : int, default 0
-        Hash seed.
+    sample, seed
+        As :func:`build_unwise_dataset`'s.
     n_field_per_object : int, default 4
         Field sources per sample object.
 
@@ -189,12 +177,8 @@ def unwise_detections(sample: pd.DataFrame, *, seed: int = 0, n_field_per_object
     pyarrow.Table
         Sorted by ``healpix_k5, coadd_id, band, EPOCH, unwise_detid``.
     """
-    objectid = sample["objectid"].to_numpy(np.int64)
-    if len(objectid) and not (objectid.min() >= 0 and objectid.max() < 2**40):
-        raise ValueError("build_unwise_dataset needs sample objectids in [0, 2**40)")
-    sources = _sources(
-        objectid, sample["ra"].to_numpy(float), sample["dec"].to_numpy(float), n_field_per_object, seed
-    )
+    objectid, ra, dec = sample_positions(sample, "build_unwise_dataset", 2**40)
+    sources = _sources(objectid, ra, dec, n_field_per_object, seed)
     rows = _detections(sources, seed)
     rows = pd.concat([rows, _duplicates(rows, seed)], ignore_index=True)
     columns = _catalog_columns(rows, seed)

@@ -29,6 +29,7 @@ import pandas as pd
 import pyarrow as pa
 from hats.pixel_math.spatial_index import compute_spatial_index
 
+from mwlc.demo.builder import field_count, field_positions, finish, require_sample, sample_positions
 from mwlc.demo.hashing import hash64, normal, uniform
 from mwlc.sky import offset_by
 
@@ -81,19 +82,10 @@ def build_ztf_hats(
 
     Parameters
     ----------
-    sample : pandas.DataFrame
-        ``objectid`` (int64, 0 <= objectid < 10**10), ``ra`` and ``dec`` (deg, ICRS).
-    out_dir : path-like
-        Collection root to write (replaced if it exists).
+    sample, out_dir, seed, n_field_objects, order
+        As every demo builder's (:mod:`mwlc.demo.builder`); objectids below 10**10.
     epochs_per_band : int, default 150
         Typical number of epochs of a g-band object; r has 1.2x, i 0.3x, each varied +-40%.
-    seed : int, default 0
-        Mixed into every hash: a different seed gives a different, equally deterministic archive.
-    n_field_objects : int or None
-        Unrelated ZTF objects 6-150 arcsec from the sample objects; default 20 per sample object.
-    order : int, optional
-        Partition the catalog at this HEALPix order (every partition one pixel of it, as a large
-        real collection is); default: about eight partitions, for small test catalogs.
 
     Returns
     -------
@@ -101,10 +93,9 @@ def build_ztf_hats(
         ``out_dir``, holding ``collection.properties``, ``ztf_dr24_lc-hats/``, its margin
         catalog and ``README.txt``.
     """
-    if sample.empty:
-        raise ValueError("build_ztf_hats needs at least one sample object to place ZTF objects around")
+    require_sample(sample, "build_ztf_hats")
     out_dir = Path(out_dir)
-    n_field = 20 * len(sample) if n_field_objects is None else n_field_objects
+    n_field = field_count(sample, n_field_objects)
     objects = ztf_objects(sample, seed=seed, n_field_objects=n_field, epochs_per_band=epochs_per_band)
     catalog = lsdb.from_dataframe(
         objects,
@@ -124,22 +115,11 @@ def build_ztf_hats(
         npix_suffix="/",
         npix_parquet_name="part0.snappy.parquet",
     )
-    (out_dir / "README.txt").write_text(
-        _README.format(
-            catalog=ZTF_CATALOG_NAME,
-            margin=ZTF_MARGIN_ARCSEC,
-            seed=seed,
-            n_sample=len(sample),
-            n_field=n_field,
-        )
+    readme = _README.format(
+        catalog=ZTF_CATALOG_NAME, margin=ZTF_MARGIN_ARCSEC, seed=seed, n_sample=len(sample), n_field=n_field
     )
-    log.info(
-        "wrote synthetic ZTF collection %s: %d objects in %d partitions",
-        out_dir,
-        len(objects),
-        catalog.npartitions,
-    )
-    return out_dir
+    summary = f"synthetic ZTF collection: {len(objects)} objects in {catalog.npartitions} partitions"
+    return finish(out_dir, readme, summary)
 
 
 def ztf_objects(
@@ -147,16 +127,8 @@ def ztf_objects(
 ) -> pd.DataFrame:
     """The flat (object-level) rows of the synthetic ZTF catalog, without light curves.
 
-    Parameters
-    ----------
-    sample : pandas.DataFrame
-        ``objectid``, ``ra``, ``dec`` (deg).
-    seed : int, default 0
-        Hash seed.
-    n_field_objects : int, default 0
-        Unrelated objects 6-150 arcsec from the sample objects.
-    epochs_per_band : int, default 150
-        Typical g-band epoch count (see :func:`build_ztf_hats`).
+    ``sample``, ``seed`` and ``epochs_per_band`` are :func:`build_ztf_hats`'s; ``n_field_objects``
+    (default 0) unrelated objects are placed 6-150 arcsec from the sample objects.
 
     Returns
     -------
@@ -164,11 +136,7 @@ def ztf_objects(
         ``objectid int64, filterid int8, fieldid int16, rcid int8, objra float32 (deg),
         objdec float32 (deg), nepochs int64``, sorted by objectid.
     """
-    sample_id = sample["objectid"].to_numpy(np.int64)
-    if len(sample_id) and not (0 <= sample_id.min() and sample_id.max() < 10**10):
-        raise ValueError("build_ztf_hats needs sample objectids in [0, 10**10)")
-    ra = sample["ra"].to_numpy(np.float64)
-    dec = sample["dec"].to_numpy(np.float64)
+    sample_id, ra, dec = sample_positions(sample, "build_ztf_hats", 10**10)
     parts = [
         _counterparts(sample_id, ra, dec, seed),
         _decoys(sample_id, ra, dec, seed),
@@ -219,12 +187,9 @@ def _decoys(sample_id: np.ndarray, ra: np.ndarray, dec: np.ndarray, seed: int) -
 
 
 def _field_objects(n: int, ra: np.ndarray, dec: np.ndarray, seed: int) -> tuple[np.ndarray, ...]:
-    """``n`` objects spread area-uniformly 6-150 arcsec around the sample objects in turn."""
-    serial = np.arange(n, dtype=np.int64)
-    host = serial % max(len(ra), 1)
+    """``n`` field objects around the sample objects (:func:`mwlc.demo.builder.field_positions`)."""
+    serial, objra, objdec = field_positions(n, ra, dec, seed, streams=(17, 18))
     fid = 1 + (hash64(seed, 16, serial) % np.uint64(3)).astype(np.int64)
-    sep = np.sqrt(6.0**2 + (150.0**2 - 6.0**2) * uniform(seed, 17, serial))
-    objra, objdec = offset_by(ra[host], dec[host], 360 * uniform(seed, 18, serial), sep)
     return np.full(n, _KIND_FIELD), serial, fid, objra, objdec
 
 

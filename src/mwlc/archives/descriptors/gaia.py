@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mwlc.archives.base import Archive, BandInfo, Param, band_list, radius_param
+from mwlc.archives.base import Archive, BandInfo, band_list, radius_param, read_batch_param
 from mwlc.photometry import GAIA_DR3_ZERO_POINTS
 
 _TIME = "MJD (TCB, barycentric): Gaia transit time + 55197.0"
@@ -30,18 +30,7 @@ ARCHIVE = Archive(
             doc="crossmatch radius; the nearest Gaia source is kept; at most the collection's margin",
         ),
         band_list("bands", BANDS, ("Gaia_G",), "photometric bands (G only by default, as the original)"),
-        Param(
-            "read_batch_rows",
-            "integer",
-            "catalog rows decoded at a time (one row is one Gaia source's transits); memory, not results "
-            "- changing it never refetches",
-            default=5000,
-            minimum=1,
-            affects_rows=False,
-            doc="catalog rows decoded at a time (a row is one source's transits); bounds the job's memory, "
-            "never changes the rows (changing it does not refetch). A value whose batch cannot fit the "
-            "job's `fetch_mem_mb` is refused before any data is read, with the numbers",
-        ),
+        read_batch_param(5000, row="one Gaia source's transits", row_doc="one source's transits"),
     ),
     service="lincc_http",
     demo_builder="mwlc.demo.gaia",

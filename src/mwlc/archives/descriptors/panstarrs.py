@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mwlc.archives.base import Archive, BandInfo, Param, band_list, radius_param
+from mwlc.archives.base import Archive, BandInfo, band_list, radius_param, read_batch_param
 
 _TIME = "MJD (TAI), mid-exposure (PS1 obsTime)"
 BANDS = tuple(f"Pan-STARRS {f}" for f in "grizy")
@@ -21,18 +21,7 @@ ARCHIVE = Archive(
             "10 arcsec)",
         ),
         band_list("bands", BANDS, BANDS, "bands (filterID 1-5)"),
-        Param(
-            "read_batch_rows",
-            "integer",
-            "catalog rows decoded at a time (one row is one PS1 detection); memory, not results - "
-            "changing it never refetches",
-            default=200000,
-            minimum=1,
-            affects_rows=False,
-            doc="catalog rows decoded at a time (a row is one detection, ~50 bytes); bounds the job's "
-            "memory, never changes the rows (changing it does not refetch). A value whose batch cannot "
-            "fit the job's `fetch_mem_mb` is refused before any data is read, with the numbers",
-        ),
+        read_batch_param(200000, row="one PS1 detection", row_doc="one detection, ~50 bytes"),
     ),
     service="stsci_s3",
     aliases=("ps1", "pan-starrs"),

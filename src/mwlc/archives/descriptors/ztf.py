@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mwlc.archives.base import Archive, BandInfo, Param, band_list, radius_param
+from mwlc.archives.base import Archive, BandInfo, Param, band_list, radius_param, read_batch_param
 
 _TIME = "HMJD (heliocentric MJD, UTC), as released by ZTF"
 BANDS = ("ztf_g", "ztf_r", "ztf_i")
@@ -47,18 +47,10 @@ ARCHIVE = Archive(
             '(`json.loads(pyarrow.parquet.read_metadata(shard).metadata[b"mwlc.matches"])`: objectid, '
             "band, ztf_objectid, dist_arcsec)",
         ),
-        Param(
-            "read_batch_rows",
-            "integer",
-            "catalog rows decoded at a time (one row is one ZTF light curve in one band); memory, not "
-            "results - changing it never refetches",
-            default=2000,
-            minimum=1,
-            affects_rows=False,
-            doc="catalog rows decoded at a time (a row is one ZTF object's light curve in one band, "
-            "~10-40 kB decoded); bounds the job's memory, never changes the rows (changing it does not "
-            "refetch). A value whose batch cannot fit the job's `fetch_mem_mb` is refused before any "
-            "data is read, with the numbers",
+        read_batch_param(
+            2000,
+            row="one ZTF light curve in one band",
+            row_doc="one ZTF object's light curve in one band, ~10-40 kB decoded",
         ),
     ),
     service="irsa_s3",
