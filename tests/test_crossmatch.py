@@ -299,3 +299,21 @@ def test_pixel_index_finds_the_partition_of_mixed_orders():
     values = np.array([4 << shift(0), 1 << shift(1), (9 << shift(2)) + 5, 3 << shift(1), 11 << shift(0)])
     assert index.locate(values).tolist() == [0, 1, 2, -1, -1]
     assert index.overlapping(np.array([[9 << shift(2), (9 << shift(2)) + 1]])) == [2]
+
+
+def test_cover_ranges_start_no_threads():
+    """It runs once per partition group: a shard touching thousands of partitions must not start a
+    thread pool per call (mocpy's default did: thousands of threads in one Pan-STARRS job)."""
+    import os
+
+    def threads() -> int:
+        return len(os.listdir("/proc/self/task"))
+
+    ra, dec = np.array([150.0, 150.001, 210.0]), np.array([20.0, 20.001, -5.0])
+    _crossmatch.cover_ranges(ra, dec, 1.0)
+    before = threads()
+    for _ in range(5):
+        ranges = _crossmatch.cover_ranges(ra, dec, 1.0)
+    assert threads() == before
+    index = _crossmatch.spatial_index(ra, dec)
+    assert all(((ranges[:, 0] <= i) & (i < ranges[:, 1])).any() for i in index)

@@ -166,6 +166,7 @@ def cover_ranges(
         radius=radius_arcsec * u.arcsec,
         max_depth=COVER_ORDER,
         union_strategy="large_cones",
+        n_threads=1,  # called once per partition group: mocpy's default starts a thread pool per call
     )
     ranges = np.asarray(moc.to_depth29_ranges, dtype=np.int64)
     if len(ranges) > max_ranges:
