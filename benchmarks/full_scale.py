@@ -8,7 +8,8 @@
    the real schemas and layouts (:mod:`mwlc.demo`) at the demo's volume per object: ZTF ~150 g
    epochs (r 1.2x, i 0.3x), a counterpart per band, two decoys and one field object per sample
    object; Gaia's 45-field epoch photometry, ~40 transits; Pan-STARRS otmo + 10-40 detections per
-   object; unWISE's epochs with one field source per object; HEASARC's tables. The HATS
+   object; unWISE's epochs with one field source per object; HEASARC's three tables around 1,000
+   of the objects (their size does not grow with N, as the real tables' does not). The HATS
    collections are partitioned at fixed HEALPix orders as a real collection is over the whole
    sky (:data:`ORDERS`), not into a handful of partitions as the demo's are.
 2. Runs the real workflow on them as a user would: ``snakemake --cores 2`` in a directory of its
@@ -50,6 +51,10 @@ SNAKEFILE = REPO / "workflow" / "Snakefile"
 #: and 6; Gaia epoch photometry is a small catalog, PS1's detection table a huge one).
 ORDERS = {"ztf": 5, "gaia": 3, "panstarrs": (5, 6)}
 VERSION = 1
+#: Sample objects the HEASARC events are placed around (every k-th, uniform over the footprint):
+#: the real tables have a size of their own (a few thousand GRB triggers), so the synthetic ones
+#: must not grow with N (the demo's ~3.5 events per object would give matches growing as N**2).
+HEASARC_OBJECTS = 1000
 #: Sample objects per sky chunk of the archives whose generators hold everything in memory
 #: (Pan-STARRS' and unWISE's): a 500k build is joined from chunks (``_sky_chunks``).
 CHUNK_OBJECTS = 100_000
@@ -88,7 +93,7 @@ def build_archives(n_objects: int) -> tuple[Path, Path, float]:
             max_objects=CHUNK_OBJECTS,
             join=join_hive,
         ),
-        "heasarc": lambda out: heasarc.build(positions, out),
+        "heasarc": lambda out: heasarc.build(positions.iloc[:: max(1, n_objects // HEASARC_OBJECTS)], out),
     }
     timings = {}
     for name, build in builders.items():  # an interrupted build keeps the archives it finished
