@@ -50,7 +50,7 @@ SNAKEFILE = REPO / "workflow" / "Snakefile"
 #: HEALPix order of every partition: about the real collections' (ZTF DR24 leaves are order 5
 #: and 6; Gaia epoch photometry is a small catalog, PS1's detection table a huge one).
 ORDERS = {"ztf": 5, "gaia": 3, "panstarrs": (5, 6)}
-VERSION = 1
+VERSION = 2  # 2: HEASARC around a fixed 1,000 objects; Pan-STARRS and unWISE in sky chunks
 #: Sample objects the HEASARC events are placed around (every k-th, uniform over the footprint):
 #: the real tables have a size of their own (a few thousand GRB triggers), so the synthetic ones
 #: must not grow with N (the demo's ~3.5 events per object would give matches growing as N**2).
