@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mwlc.archives._per_object import REQUEST_KEYS, ObjectJobOptions, object_job
 from mwlc.archives.base import (
     JOB_DEFAULTS,
     NO_DEFAULT,
@@ -188,6 +189,8 @@ def test_fetch_signature_defaults_are_the_descriptors(name):
     archive = importlib.import_module(name).ARCHIVE
     signature = inspect.signature(archive.reader_module().fetch)
     for param in archive.params:
+        if archive.per_object and param.name in REQUEST_KEYS:
+            continue  # in **job (ObjectJobOptions), default taken from the descriptor: see below
         assert param.name in signature.parameters, (archive.name, param.name)
         default = signature.parameters[param.name].default
         expected = param.effective_default
@@ -201,6 +204,23 @@ def test_fetch_signature_defaults_are_the_descriptors(name):
     assert archive.reader_module().BANDS == list(archive.bands)
     job = [p for p in signature.parameters.values() if p.kind is inspect.Parameter.VAR_KEYWORD]
     assert [p.name for p in job] == ["job"], archive.name  # threads, mem_mb, storage_options
+
+
+@pytest.mark.parametrize("name", ["hcv", "tess_kepler"])
+def test_per_object_request_keywords_take_the_descriptors_defaults(name):
+    archive = importlib.import_module(f"mwlc.archives.descriptors.{name}").ARCHIVE
+    assert set(REQUEST_KEYS) <= ObjectJobOptions.__optional_keys__
+    run = object_job({}, archive, name)
+    assert run.policy.timeout_s == archive.param("timeout_s").default
+    assert run.policy.retries == archive.param("retries").default
+    assert run.policy.backoff_s == archive.param("retry_backoff_s").default
+    assert (run.progress_every, run.threads) == (archive.param("progress_every").default, 1)
+    run = object_job({"timeout_s": 7, "retries": 0, "threads": 3}, archive, name)
+    assert (run.policy.timeout_s, run.policy.retries, run.threads) == (7.0, 0, 3)
+    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) \['timeout'\]"):
+        object_job({"timeout": 7}, archive, name)
+    with pytest.raises(ConfigError, match="retries must be an integer >= 0"):
+        object_job({"retries": -1}, archive, name)
 
 
 def test_job_options_fill_defaults_and_refuse_a_misspelt_parameter():

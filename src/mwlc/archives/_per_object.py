@@ -11,19 +11,10 @@ sky position per request.
 * :func:`frames_to_batches` groups the per-object rows into light-curve batches;
   :func:`object_batches` runs the whole chain and keeps a :class:`Tally` for the final log line.
 
-The readers built on it (:mod:`~mwlc.archives.hcv`, :mod:`~mwlc.archives.tess_kepler`) share
-these ``fetch`` parameters (declared by :func:`mwlc.archives.base.request_params` and
-:func:`~mwlc.archives.base.progress_param`), checked by :func:`object_job`:
-
-``retries`` : int, default 3
-    Attempts after the first on a transient failure (connection error, timeout, 429/5xx).
-``retry_backoff_s`` : float, default 2
-    Base of the exponential wait between attempts, seconds.
-``progress_every`` : int, default 100
-    Objects between two progress lines in the log.
-``threads`` (a job option, :class:`mwlc.archives.base.JobOptions`)
-    The thread-pool size: objects in flight.
-
+The readers built on it (:mod:`~mwlc.archives.hcv`, :mod:`~mwlc.archives.tess_kepler`) take
+the same request keywords in their ``**job`` (:class:`ObjectJobOptions`, defaults from the
+archive's descriptor: :func:`mwlc.archives.base.request_params`,
+:func:`~mwlc.archives.base.progress_param`), checked by :func:`object_job`,
 and raise :class:`~mwlc.errors.ConfigError` for an invalid parameter (before any request) and
 :class:`~mwlc.errors.SampleError` for a sample without the needed columns, repeated objectids or
 invalid positions.
@@ -53,6 +44,7 @@ import pandas as pd
 import pyarrow as pa
 
 from mwlc.archives import require_sample_columns
+from mwlc.archives.base import Archive, JobOptions, job_options
 from mwlc.errors import ConfigError, SampleError
 from mwlc.net import RetryPolicy
 from mwlc.progress import Progress
@@ -106,20 +98,50 @@ class ObjectJob:
     progress_every: int
 
 
-def object_job(
-    retries: Any, retry_backoff_s: Any, timeout_s: Any, progress_every: Any, threads: Any, archive: str
-) -> ObjectJob:
-    """The shared parameters of a per-object reader (see the module docstring), each checked.
+class ObjectJobOptions(JobOptions, total=False):
+    """The ``**job`` keywords of a per-object reader: the :class:`~mwlc.archives.base.JobOptions`
+    and how each request is made. A keyword left out takes the default of the archive's descriptor.
+
+    timeout_s : float
+        Timeout of each request, s.
+    retries : int
+        Attempts after the first on a transient failure (connection error, timeout, 429/5xx).
+    retry_backoff_s : float
+        Base of the exponential wait between attempts, s: the k-th retry waits
+        ``retry_backoff_s * 2**k``.
+    progress_every : int
+        Objects between two progress lines in the log.
+
+    ``threads`` is the thread-pool size: objects in flight.
+    """
+
+    timeout_s: float
+    retries: int
+    retry_backoff_s: float
+    progress_every: int
+
+
+#: The request keywords of :class:`ObjectJobOptions` (parameters of the archive's descriptor).
+REQUEST_KEYS = ("timeout_s", "retries", "retry_backoff_s", "progress_every")
+
+
+def object_job(job: Mapping[str, Any], archive: Archive, label: str) -> ObjectJob:
+    """How a per-object fetch job runs, from its ``**job`` keywords (:class:`ObjectJobOptions`),
+    each checked; a request keyword left out takes ``archive``'s default.
 
     Raises
     ------
+    TypeError
+        For a keyword that is neither a request keyword nor a job option (a misspelt parameter).
     ConfigError
-        Naming ``archive`` and the first invalid parameter (retries, backoff and timeout first).
+        Naming ``label`` and the first invalid value (retries, backoff and timeout first).
     """
+    request = {key: job.get(key, archive.param(key).default) for key in REQUEST_KEYS}
+    threads, _, _ = job_options({k: v for k, v in job.items() if k not in REQUEST_KEYS}, archive.name)
     return ObjectJob(
-        policy=request_policy(retries, retry_backoff_s, timeout_s, archive),
-        progress_every=integer_at_least(progress_every, "progress_every", archive, 1),
-        threads=integer_at_least(threads, "threads", archive, 1),
+        policy=request_policy(request["retries"], request["retry_backoff_s"], request["timeout_s"], label),
+        progress_every=integer_at_least(request["progress_every"], "progress_every", label, 1),
+        threads=integer_at_least(threads, "threads", label, 1),
     )
 
 

@@ -59,6 +59,7 @@ import requests
 
 from mwlc.archives._per_object import (
     ObjectJob,
+    ObjectJobOptions,
     ResponseCache,
     Tally,
     check_sample,
@@ -67,7 +68,6 @@ from mwlc.archives._per_object import (
     positive_number,
 )
 from mwlc.archives._preflight import Finding, retry_policy
-from mwlc.archives.base import JobOptions, job_options
 from mwlc.archives.descriptors.hcv import ARCHIVE, MAX_RADIUS_ARCSEC
 from mwlc.errors import ArchiveError, ConfigError
 from mwlc.net import RetryPolicy, call_with_retries, new_session
@@ -355,21 +355,17 @@ def fetch(
     filters: Sequence[str] = DEFAULT_FILTERS,
     mag_system: str = "AB",
     cache_dir: str = DEFAULT_CACHE_DIR,
-    timeout_s: float = 60.0,
-    retries: int = 3,
-    retry_backoff_s: float = 2.0,
-    progress_every: int = 100,
-    **job: Unpack[JobOptions],
+    **job: Unpack[ObjectJobOptions],
 ) -> Iterator[pa.RecordBatch]:
     """HCV light curves of the sample objects, in mJy.
 
     Parameters
     ----------
-    sample, **job
+    sample
         As every reader's (:meth:`mwlc.archives.base.Reader.fetch`).
-    retries, retry_backoff_s, progress_every, ``threads``
-        As every per-object reader's (:mod:`mwlc.archives._per_object`); ``threads``: requests in
-        flight.
+    **job
+        As every per-object reader's (:class:`~mwlc.archives._per_object.ObjectJobOptions`):
+        ``timeout_s`` (default 60) is the connect/read timeout of each request.
     source : str, default :data:`DEFAULT_SOURCE`
         Base URL of the HSC catalogs API (``.../api/v0.1/hsc``).
     radius_arcsec : float, default 1.0
@@ -380,8 +376,6 @@ def fetch(
         System of the HCV ``CorrMag`` values (see the module docstring).
     cache_dir : str, default ``resources/cache/hcv``
         Directory of the on-disk answer cache (created if missing).
-    timeout_s : float, default 60
-        Connect/read timeout of each request, seconds.
 
     Returns
     -------
@@ -399,7 +393,6 @@ def fetch(
         request still fails after the retries, is refused (4xx), or its answer lacks a needed
         column (the message names the object, the column and the URL).
     """
-    threads, _, _ = job_options(job, NAME)  # mem_mb, storage_options: unused
     radius = positive_number(radius_arcsec, "radius_arcsec (arcsec)", "HCV")
     if radius > MAX_RADIUS_ARCSEC:
         raise ConfigError(
@@ -409,7 +402,7 @@ def fetch(
     if mag_system not in MAG_SYSTEMS:
         raise ConfigError(f"HCV: mag_system must be one of {list(MAG_SYSTEMS)}, got {mag_system!r}")
     query = HcvQuery(radius, parse_filters(filters), mag_system)
-    run = object_job(retries, retry_backoff_s, timeout_s, progress_every, threads, "HCV")
+    run = object_job(job, ARCHIVE, "HCV")
     if not str(source).startswith(("http://", "https://")):
         raise ConfigError(f"HCV: source must be the http(s) URL of the HSC API, got {source!r}")
     check_sample(sample, "HCV")

@@ -45,6 +45,7 @@ import requests
 
 from mwlc.archives._per_object import (
     ObjectJob,
+    ObjectJobOptions,
     ResponseCache,
     Tally,
     check_sample,
@@ -55,7 +56,6 @@ from mwlc.archives._per_object import (
     write_atomic,
 )
 from mwlc.archives._preflight import Finding, check_answers, retry_policy
-from mwlc.archives.base import JobOptions, job_options
 from mwlc.archives.descriptors.tess_kepler import ARCHIVE
 from mwlc.errors import ArchiveError, ConfigError
 from mwlc.net import RetryPolicy, call_with_retries, new_session
@@ -331,21 +331,18 @@ def fetch(
     quality_bitmask: str = "default",
     cache_dir: str = DEFAULT_CACHE_DIR,
     download_url: str | None = None,
-    timeout_s: float = 120.0,
-    retries: int = 3,
-    retry_backoff_s: float = 2.0,
-    progress_every: int = 100,
-    **job: Unpack[JobOptions],
+    **job: Unpack[ObjectJobOptions],
 ) -> Iterator[pa.RecordBatch]:
     """TESS, Kepler and K2 light curves of the sample objects, in electron / s.
 
     Parameters
     ----------
-    sample, **job
+    sample
         As every reader's (:meth:`mwlc.archives.base.Reader.fetch`).
-    retries, retry_backoff_s, progress_every, ``threads``
-        As every per-object reader's (:mod:`mwlc.archives._per_object`); ``threads``: objects
-        processed concurrently.
+    **job
+        As every per-object reader's (:class:`~mwlc.archives._per_object.ObjectJobOptions`):
+        ``timeout_s`` (default 120) is the timeout of each download request (the search uses
+        astroquery's own timeout).
     source : str, default ``https://mast.stsci.edu``
         MAST (searched through lightkurve/astroquery, whose MAST server is astroquery's
         configuration), or the path of a local product index (see the module docstring).
@@ -363,8 +360,6 @@ def fetch(
     download_url : str, optional
         Endpoint serving ``?uri=<dataURI>``; default ``{source}/api/v0.1/Download/file`` for a
         URL source, none for a local index (then every file must already be in the cache).
-    timeout_s : float, default 120
-        Timeout of each download request, seconds (the search uses astroquery's own timeout).
 
     Returns
     -------
@@ -380,14 +375,13 @@ def fetch(
         For an unreadable local index (raised by this call); while iterating, if a search or a
         download still fails after the retries, or a product is missing offline (names the object).
     """
-    threads, _, _ = job_options(job, NAME)  # mem_mb, storage_options: unused
     query = TessKeplerQuery(
         radius_arcsec=positive_number(radius_arcsec, "radius_arcsec (arcsec)", "TESS/Kepler"),
         author=_authors(author),
         downsample=integer_at_least(downsample, "downsample", "TESS/Kepler", 1),
         quality_bitmask=_quality(quality_bitmask),
     )
-    run = object_job(retries, retry_backoff_s, timeout_s, progress_every, threads, "TESS/Kepler")
+    run = object_job(job, ARCHIVE, "TESS/Kepler")
     check_sample(sample, "TESS/Kepler")
     client = _client(str(source), download_url, ResponseCache(cache_dir), run.policy)
     return _stream(sample, query, client, run)

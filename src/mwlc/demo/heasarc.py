@@ -66,30 +66,35 @@ class _TableSpec:
     background_radius_deg: tuple[float, float]
 
 
+def _error_circle_slots(
+    radius_deg: tuple[float, float], too_large_deg: tuple[float, float]
+) -> tuple[_Slot, ...]:
+    """The events of an error-circle table around each object: two whose circles contain it (the
+    second for half of the objects), one whose circle would contain it but is larger than the
+    default maximum error radius (``too_large_deg``), and a near miss just outside its circle."""
+    inside = (0.0, 0.9)
+    return (
+        _Slot(radius_deg, inside),
+        _Slot(radius_deg, inside, fraction=0.5),
+        _Slot(too_large_deg, inside),
+        _Slot(radius_deg, (1.1, 1.5)),
+    )
+
+
 _SPECS = {
     "FERMIGTRIG": _TableSpec(
         key=1,
         time_mjd=(54650.0, 60800.0),
         n_background=200,
         background_radius_deg=(0.001, 15.0),
-        slots=(
-            _Slot((0.05, 0.9), (0.0, 0.9)),
-            _Slot((0.05, 0.9), (0.0, 0.9), fraction=0.5),
-            _Slot((1.2, 4.0), (0.0, 0.9)),
-            _Slot((0.05, 0.9), (1.1, 1.5)),
-        ),
+        slots=_error_circle_slots(radius_deg=(0.05, 0.9), too_large_deg=(1.2, 4.0)),
     ),
     "SAXGRBMGRB": _TableSpec(
         key=2,
         time_mjd=(50200.0, 52400.0),
         n_background=100,
         background_radius_deg=(0.05, 10.0),
-        slots=(
-            _Slot((0.2, 2.8), (0.0, 0.9)),
-            _Slot((0.2, 2.8), (0.0, 0.9), fraction=0.5),
-            _Slot((3.2, 8.0), (0.0, 0.9)),
-            _Slot((0.2, 2.8), (1.1, 1.5)),
-        ),
+        slots=_error_circle_slots(radius_deg=(0.2, 2.8), too_large_deg=(3.2, 8.0)),
     ),
     "icecubepsc": _TableSpec(
         key=3,
