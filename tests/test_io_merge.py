@@ -18,7 +18,9 @@ from mwlc.merge import (
     merge_dataset,
     nest_shard,
     summarize_archive,
+    write_by_object,
 )
+from mwlc.sample.ecsv import iter_shard_objects
 from mwlc.schema import LIGHTCURVE_SCHEMA, file_metadata, read_band_info, to_record_batch
 
 
@@ -197,6 +199,27 @@ def test_merge_writes_dataset_metadata_and_by_object_table(finished_run):
     assert list(by_object["n_points"]) == [0, 3, 2, 2]
     assert by_object.loc[3, "labels"] == "A; B"
     assert np.allclose(by_object["ra"], [1.0, 2.0, 3.0, 4.0])
+
+
+@pytest.mark.parametrize("objects_per_row_group", [1, 2, 3])
+def test_by_object_row_groups_hold_a_bounded_number_of_objects_and_the_same_rows(
+    finished_run, objects_per_row_group
+):
+    tmp_path, shard_files = finished_run
+    dataset, shards = str(tmp_path / "lightcurves.parquet"), ["0000", "0001"]
+
+    def by_object(name, **options):
+        objects = iter_shard_objects(tmp_path / "sample.ecsv", [0, 1])
+        write_by_object(objects, dataset, ["ztf"], shards, str(tmp_path / name), **options)
+        return pq.ParquetFile(tmp_path / name)
+
+    whole = by_object("whole.parquet")
+    parts = by_object("parts.parquet", objects_per_row_group=objects_per_row_group)
+    assert whole.metadata.num_row_groups == 2  # one per shard of two objects
+    sizes = [parts.metadata.row_group(i).num_rows for i in range(parts.metadata.num_row_groups)]
+    assert sizes == {1: [1, 1, 1, 1], 2: [2, 2], 3: [2, 2]}[objects_per_row_group]
+    assert parts.read().equals(whole.read())
+    assert parts.read()["n_points"].to_pylist() == [0, 3, 2, 2]
 
 
 def test_merge_refuses_light_curves_of_another_sample(finished_run):

@@ -2,7 +2,9 @@
 
 The shard files written by the fetch jobs *are* the dataset's partitions; nothing here copies
 them into a bigger file. Merging adds the dataset-level ``_common_metadata`` and ``_metadata``
-files, a one-row-per-object nested table, and summary tables. Memory is bounded by one shard.
+files, a one-row-per-object nested table, and summary tables. Memory is bounded by one shard's
+rows in five narrow columns: the sample is read a shard at a time, and the nested table is
+written :data:`OBJECTS_PER_ROW_GROUP` objects at a time.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -20,6 +22,7 @@ import pyarrow.parquet as pq
 
 from mwlc.errors import MwlcError
 from mwlc.io import atomic_path, file_sha256, write_csv_atomic
+from mwlc.sample.ecsv import iter_shard_objects
 from mwlc.schema import LIGHTCURVE_SCHEMA, read_band_info, schema_with_metadata
 
 log = logging.getLogger(__name__)
@@ -165,7 +168,8 @@ def nest_shard(objects: pd.DataFrame, flat: pa.Table) -> pa.Table:
     Parameters
     ----------
     objects : pandas.DataFrame
-        The shard's objects: objectid, ra, dec (deg), label, labels; sorted by objectid.
+        The objects (a shard's, or a part of it): objectid, ra, dec (deg), label, labels; sorted
+        by objectid.
     flat : pyarrow.Table
         Their light-curve rows (objectid, archive, band, time, flux, err), any order.
     """
@@ -199,40 +203,60 @@ def nest_shard(objects: pd.DataFrame, flat: pa.Table) -> pa.Table:
     )
 
 
-def _read_flat(path: str, archive: str) -> pa.Table:
-    """A shard's rows with plain-string band and an ``archive`` column."""
-    table = pq.read_table(path, columns=["objectid", "band", "time", "flux", "err"])
-    table = table.set_column(1, "band", pc.cast(table["band"], pa.string()))
-    return table.append_column("archive", pa.array(np.full(table.num_rows, archive), pa.string()))
+#: Objects per row group of the by-object table: its memory (a row group's rows are nested and
+#: encoded at once) is bounded by this many objects' light curves, not by the shard.
+OBJECTS_PER_ROW_GROUP = 2000
+
+
+def _read_rows(path: str) -> pa.Table:
+    """A shard file's objectid, band, time, flux and err (band still dictionary-encoded)."""
+    return pq.read_table(
+        path, columns=["objectid", "band", "time", "flux", "err"], pre_buffer=False, use_threads=False
+    )
+
+
+def _chunk_rows(tables: Mapping[str, pa.Table], first_id: int, last_id: int) -> pa.Table:
+    """The rows of objectids ``first_id..last_id`` of each archive's table, band as plain string,
+    with an ``archive`` column."""
+    parts = []
+    for archive, table in tables.items():
+        ids = table["objectid"]
+        part = table.filter(pc.and_(pc.greater_equal(ids, first_id), pc.less_equal(ids, last_id)))
+        part = part.set_column(1, "band", pc.cast(part["band"], pa.string()))
+        parts.append(part.append_column("archive", pa.repeat(pa.scalar(archive), part.num_rows)))
+    return pa.concat_tables(parts)
 
 
 def write_by_object(
-    sample: pd.DataFrame, dataset: str, archives: Sequence[str], shards: Sequence[str], output: str
+    shard_objects: Iterable[pd.DataFrame],
+    dataset: str,
+    archives: Sequence[str],
+    shards: Sequence[str],
+    output: str,
+    *,
+    objects_per_row_group: int = OBJECTS_PER_ROW_GROUP,
 ) -> None:
-    """Write the one-row-per-object table, one row group per shard (memory: one shard)."""
+    """Write the one-row-per-object table, a row group per ``objects_per_row_group`` objects.
+
+    Memory: one shard's rows of every archive (five narrow columns), and the nested rows of one
+    row group.
+
+    Parameters
+    ----------
+    shard_objects : iterable of pandas.DataFrame
+        Each shard's objects, in the order of ``shards`` (:func:`mwlc.sample.ecsv.iter_shard_objects`).
+    """
     with atomic_path(output) as tmp, pq.ParquetWriter(tmp, BY_OBJECT_SCHEMA) as writer:
-        for shard in shards:
-            objects = sample[sample["shard"] == int(shard)].sort_values("objectid")
-            parts = [_read_flat(f"{dataset}/archive={a}/shard-{shard}.parquet", a) for a in archives]
-            flat = pa.concat_tables(parts) if parts else pa.table({})
-            writer.write_table(nest_shard(objects, flat))
-
-
-def read_sample_table(ecsv_path: str) -> pd.DataFrame:
-    """The sample as a flat frame: objectid, ra, dec (deg), label, labels, shard."""
-    from astropy.table import Table  # only the merge reads the ECSV; gather_archive does not
-
-    table = Table.read(ecsv_path, format="ascii.ecsv")
-    return pd.DataFrame(
-        {
-            "objectid": np.asarray(table["objectid"], dtype=np.int64),
-            "ra": table["coord"].ra.deg,
-            "dec": table["coord"].dec.deg,
-            "label": np.asarray(table["label"], dtype=str),
-            "labels": np.asarray(table["labels"], dtype=str),
-            "shard": np.asarray(table["shard"], dtype=np.int64),
-        }
-    )
+        for shard, objects in zip(shards, shard_objects, strict=True):
+            objects = objects.sort_values("objectid", ignore_index=True)
+            tables = {a: _read_rows(f"{dataset}/archive={a}/shard-{shard}.parquet") for a in archives}
+            for start in range(0, len(objects), objects_per_row_group):
+                chunk = objects.iloc[start : start + objects_per_row_group]
+                ids = chunk["objectid"]
+                writer.write_table(
+                    nest_shard(chunk, _chunk_rows(tables, int(ids.iloc[0]), int(ids.iloc[-1])))
+                )
+            del tables
 
 
 def merge_dataset(
@@ -257,7 +281,8 @@ def merge_dataset(
         check_same_sample([f"{dataset}/archive={a}/shard-{shard}.parquet" for a in archives], sample_shard)
     relative = [f"archive={a}/shard-{s}.parquet" for a in archives for s in shards]
     write_dataset_metadata(dataset, relative, common_metadata, metadata)
-    write_by_object(read_sample_table(sample_ecsv), dataset, archives, shards, by_object)
+    objects = iter_shard_objects(sample_ecsv, [int(shard) for shard in shards])
+    write_by_object(objects, dataset, archives, shards, by_object)
     summary = pd.concat([pd.read_csv(path) for path in summaries], ignore_index=True)
     write_csv_atomic(summary, summary_csv)
     log.info(
