@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mwlc.sample.size import MAX_SHARDS, auto_n_shards, estimated_objects, source_size
+from mwlc.sample.size import MAX_SHARDS, auto_n_shards, built_n_shards, estimated_objects, source_size
 
 
 @pytest.fixture
@@ -46,3 +46,16 @@ def test_auto_n_shards_is_the_ceiling_of_objects_per_shard(tmp_path, positions):
     assert auto_n_shards(sources, objects_per_shard=21_234) == 1
     assert auto_n_shards([{"source": "yang"}]) == 1
     assert auto_n_shards([{"source": "sdss", "num": 10**9}]) == MAX_SHARDS
+
+
+def test_a_built_sample_keeps_its_shard_count(tmp_path):
+    shards = tmp_path / "sample_shards"
+    shards.mkdir()
+    for i in range(3):
+        (shards / f"shard-{i:04d}.parquet").write_bytes(b"")
+    assert built_n_shards(tmp_path) is None  # shard files without sample.ecsv: not finished
+    (tmp_path / "sample.ecsv").write_text("# %ECSV 1.0\n")
+    assert built_n_shards(tmp_path) == 3
+    (shards / "shard-0004.parquet").write_bytes(b"")  # a gap: not a sample this code wrote
+    assert built_n_shards(tmp_path) is None
+    assert built_n_shards(tmp_path / "nothing") is None

@@ -142,6 +142,18 @@ def test_n_shards_auto_follows_the_sample_file_before_it_is_read(tmp_path):
         workdir, "-n", "--quiet", "rules", "--configfile", "config/auto.yaml", "--until", "sample"
     )
     assert job_counts(until) == {"sample": 1}
+    # Built with 5 shards, the sample keeps them when its source no longer counts as many
+    # (edited, regenerated): fewer shards would leave objects out of the merge, more would refetch
+    # all of them.
+    built = workdir / "results" / "my-run"
+    (built / "sample_shards").mkdir(parents=True)
+    for i in range(5):
+        (built / "sample_shards" / f"shard-{i:04d}.parquet").write_bytes(b"")
+    (built / "sample.ecsv").write_text("# %ECSV 1.0\n")
+    rows.head(10).to_csv(workdir / "config" / "big.csv", index=False)
+    kept = snakemake(workdir, "-n", "--quiet", "rules", "--configfile", "config/auto.yaml")
+    assert job_counts(kept)["fetch_lightcurves"] == 5 * len(enabled)
+    assert "n_shards: auto keeps the 5 shards of the sample already built in results/my-run" in kept.stdout
 
 
 def test_until_sample_runs_only_the_sample_job(tmp_path):

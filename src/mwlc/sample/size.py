@@ -7,6 +7,11 @@ an ``sdss`` source, the ids of a ``ztf_objectid`` source. Sources of known small
 VizieR, SIMBAD and the paper presets, tens to a few thousand objects each) add nothing. The
 count is an upper bound (consolidation merges duplicates), so shards hold at most
 ``objects_per_shard`` objects, some fewer.
+
+Once the sample is built, its shard count is kept (:func:`built_n_shards`): a source file moved,
+edited or answering differently later must not change the shards of a run whose light curves are
+already fetched (fewer shards would silently leave objects out of the merge, more would refetch
+everything).
 """
 
 from __future__ import annotations
@@ -49,6 +54,22 @@ def estimated_objects(sources: Iterable[Mapping[str, Any]]) -> int:
 def auto_n_shards(sources: Iterable[Mapping[str, Any]], objects_per_shard: int = OBJECTS_PER_SHARD) -> int:
     """``ceil(estimated objects / objects_per_shard)``, between 1 and :data:`MAX_SHARDS`."""
     return min(MAX_SHARDS, max(1, math.ceil(estimated_objects(sources) / objects_per_shard)))
+
+
+def built_n_shards(run_dir: str | Path) -> int | None:
+    """The shard count of the sample already built in ``run_dir``, or None if there is none.
+
+    A sample is built once ``sample.ecsv`` exists (it is written after the shard files); its
+    shard files ``sample_shards/shard-0000.parquet``... must then be numbered from 0 without a gap.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / "sample.ecsv").is_file():
+        return None
+    indices = sorted(
+        int(path.stem.removeprefix("shard-"))
+        for path in (run_dir / "sample_shards").glob("shard-[0-9][0-9][0-9][0-9].parquet")
+    )
+    return len(indices) if indices and indices == list(range(len(indices))) else None
 
 
 def _file_rows(path: Path) -> int:
