@@ -126,6 +126,10 @@ def test_every_reason_gets_its_own_block():
         ("   ", 'row 0": label is empty'),
         (None, 'row 0": label is missing'),
         ("Yang 18; Ruan 16", "row 0\": label 'Yang 18; Ruan 16' contains ';'"),
+        ("My\nsample", "row 0\": label 'My\\nsample' contains a line break"),
+        ("one\r\ntwo", "row 0\": label 'one\\r\\ntwo' contains a line break"),
+        ("trailing\n", "row 0\": label 'trailing\\n' contains a line break"),
+        ("para\u2029graph", "row 0\": label 'para\\u2029graph' contains a line break"),
     ],
 )
 def test_bad_label_is_rejected(label, expected):

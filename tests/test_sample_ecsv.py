@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from astropy.table import Table
 
 from mwlc.errors import SampleError
 from mwlc.sample.build import write_sample
-from mwlc.sample.ecsv import iter_shard_objects
+from mwlc.sample.ecsv import _group_by_shard, iter_shard_objects
 
 #: Labels that test the ECSV quoting: spaces, quotes, non-ASCII, null-like words (a label is never
 #: empty and holds no ";", mwlc.sample.validate).
@@ -56,6 +57,38 @@ def test_each_shard_is_what_astropy_reads(written, block_bytes):
         assert objects["labels"].tolist() == [str(v) for v in expected["labels"]]
     assert sum(len(objects) for objects in read) == len(frame)
     assert set(LABELS) <= set(pd.concat(read)["label"])
+
+
+def test_labels_with_line_breaks_are_read_wherever_a_block_ends(tmp_path):
+    """A sample written before labels were checked for line breaks: astropy quotes such a label
+    with the raw break inside; a block may not end inside the quotes (it did: the merge failed
+    on any sample over ~60k objects whose label held a line break)."""
+    frame = sample_frame(40, 3)
+    frame["label"] = ["My\nsample" if i % 2 else "one\rtwo" for i in range(40)]
+    frame["labels"] = frame["label"]
+    ecsv = tmp_path / "sample.ecsv"
+    write_sample(frame, ecsv, [str(tmp_path / f"shard-{i}.parquet") for i in range(3)])
+    longest = max(len(line) for line in ecsv.read_bytes().splitlines(keepends=True))
+    for block_bytes in range(2 * longest + 3, 2 * longest + 200, 7):
+        read = pd.concat(iter_shard_objects(ecsv, [0, 1, 2], block_bytes=block_bytes))
+        assert read["objectid"].tolist() == frame["objectid"].tolist(), block_bytes
+        assert read["label"].tolist() == frame["label"].tolist(), block_bytes
+
+
+def test_an_empty_batch_between_rows_is_passed_over():
+    def batch(objectids, shards):
+        columns = {"objectid": objectids, "label": ["x"] * len(objectids), "shard": shards}
+        return pa.RecordBatch.from_pydict(columns)
+
+    batches = [batch([1, 2], [0, 0]), batch([], []), batch([3, 4], [0, 1])]
+    groups = list(_group_by_shard(batches, "sample.ecsv"))
+    assert [(shard, objects["objectid"].tolist()) for shard, objects in groups] == [(0, [1, 2, 3]), (1, [4])]
+
+
+def test_a_line_longer_than_a_block_is_a_sample_error(written):
+    ecsv, _ = written
+    with pytest.raises(SampleError, match=r"sample.ecsv cannot be read as the sample file: CSV parse error"):
+        list(iter_shard_objects(ecsv, list(range(7)), block_bytes=40))
 
 
 def test_a_subset_of_shards_and_shards_beyond_the_sample(written):

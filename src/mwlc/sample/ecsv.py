@@ -70,15 +70,24 @@ def _shard_groups(ecsv_path: str | os.PathLike, block_bytes: int) -> Iterator[tu
     """``(shard, objects)`` for every shard with objects, in the file's order."""
     with open(ecsv_path, "rb") as file:
         _skip_header(file, ecsv_path)
-        reader = pacsv.open_csv(
-            file,
-            read_options=pacsv.ReadOptions(block_size=block_bytes, use_threads=False),
-            parse_options=pacsv.ParseOptions(delimiter=" ", quote_char='"', double_quote=True),
-            convert_options=pacsv.ConvertOptions(column_types=ECSV_COLUMNS, strings_can_be_null=False),
-        )
-        if reader.schema.names != list(ECSV_COLUMNS):
-            raise SampleError(f"{ecsv_path}: columns {reader.schema.names}, expected {list(ECSV_COLUMNS)}")
-        yield from _group_by_shard(reader, ecsv_path)
+        try:
+            reader = pacsv.open_csv(
+                file,
+                read_options=pacsv.ReadOptions(block_size=block_bytes, use_threads=False),
+                # A quoted label may hold a line break in a sample written before labels were
+                # checked for them: blocks must then not be cut inside quotes.
+                parse_options=pacsv.ParseOptions(
+                    delimiter=" ", quote_char='"', double_quote=True, newlines_in_values=True
+                ),
+                convert_options=pacsv.ConvertOptions(column_types=ECSV_COLUMNS, strings_can_be_null=False),
+            )
+            if reader.schema.names != list(ECSV_COLUMNS):
+                raise SampleError(
+                    f"{ecsv_path}: columns {reader.schema.names}, expected {list(ECSV_COLUMNS)}"
+                )
+            yield from _group_by_shard(reader, ecsv_path)
+        except pa.ArrowInvalid as error:
+            raise SampleError(f"{ecsv_path} cannot be read as the sample file: {error}") from error
 
 
 def _group_by_shard(
@@ -88,6 +97,8 @@ def _group_by_shard(
     pending: list[pa.RecordBatch] = []
     current, rows_before = None, 0
     for batch in batches:
+        if batch.num_rows == 0:  # pyarrow may yield one for a block that ends a row
+            continue
         shard = batch.column("shard").to_numpy()
         starts = [0, *(np.flatnonzero(np.diff(shard)) + 1).tolist(), len(shard)]
         for start, stop in zip(starts[:-1], starts[1:], strict=True):

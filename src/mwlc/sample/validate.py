@@ -94,13 +94,21 @@ def _position_checks(frame: pd.DataFrame) -> list[Check]:
 
 
 def _label_checks(frame: pd.DataFrame) -> list[Check]:
-    """Checks of ``label``: a string, not blank, without the reserved ``";"``."""
+    """Checks of ``label``: a string, not blank, on one line, without the reserved ``";"``."""
     labels = frame["label"].to_numpy(dtype=object)
     present = np.fromiter((isinstance(v, str) for v in labels), dtype=bool, count=len(labels))
     text = np.where(present, labels, "").astype(str)
+    blank = present & (np.char.strip(text) == "")
+    # str.splitlines' line boundaries: \n, \r, \v, \f, \x1c-\x1e, \x85, \u2028, \u2029.
+    line_break = np.fromiter((v.splitlines() != [v] for v in text), dtype=bool, count=len(text))
     return [
         (~present, lambda i: f"label is missing (got {_show(labels[i])})", ""),
-        (present & (np.char.strip(text) == ""), lambda i: "label is empty", ""),
+        (blank, lambda i: "label is empty", ""),
+        (
+            present & ~blank & line_break,
+            lambda i: f"label {str(text[i])!r} contains a line break",
+            "sample.ecsv holds one object per line: join the label's lines in the source or the config",
+        ),
         (
             np.char.find(text, ";") >= 0,
             lambda i: f"label {str(text[i])!r} contains ';'",
