@@ -8,7 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mwlc.sample.size import MAX_SHARDS, auto_n_shards, built_n_shards, estimated_objects, source_size
+from mwlc.errors import ConfigError
+from mwlc.sample.size import (
+    MAX_SHARDS,
+    auto_n_shards,
+    built_n_shards,
+    estimated_objects,
+    planned_n_shards,
+    source_size,
+)
 
 
 @pytest.fixture
@@ -59,3 +67,23 @@ def test_a_built_sample_keeps_its_shard_count(tmp_path):
     (shards / "shard-0004.parquet").write_bytes(b"")  # a gap: not a sample this code wrote
     assert built_n_shards(tmp_path) is None
     assert built_n_shards(tmp_path / "nothing") is None
+
+
+def test_the_planned_shards_keep_a_built_sample_and_refuse_fewer(tmp_path):
+    sources = [{"source": "sdss", "num": 25_000}]  # 3 shards of 10,000
+    assert planned_n_shards("auto", sources, 10_000, tmp_path) == (3, None)
+    assert planned_n_shards(5, sources, 10_000, tmp_path) == (5, None)  # nothing built: any count
+    shards = tmp_path / "sample_shards"
+    shards.mkdir()
+    for i in range(4):
+        (shards / f"shard-{i:04d}.parquet").write_bytes(b"")
+    (tmp_path / "sample.ecsv").write_text("# %ECSV 1.0\n")
+    n, note = planned_n_shards("auto", sources, 10_000, tmp_path)
+    assert n == 4 and "auto keeps the 4 shards of the sample already built" in note
+    assert planned_n_shards(4, sources, 10_000, tmp_path) == (4, None)
+    assert planned_n_shards(6, sources, 10_000, tmp_path) == (6, None)  # the sample is rebuilt
+    with pytest.raises(ConfigError) as refused:
+        planned_n_shards(2, sources, 10_000, tmp_path)
+    message = str(refused.value)
+    assert message.startswith(f"n_shards = 2 is below the 4 shards of the sample built in {tmp_path}")
+    assert "leave out the objects of shards 2-3" in message

@@ -154,6 +154,13 @@ def test_n_shards_auto_follows_the_sample_file_before_it_is_read(tmp_path):
     kept = snakemake(workdir, "-n", "--quiet", "rules", "--configfile", "config/auto.yaml")
     assert job_counts(kept)["fetch_lightcurves"] == 5 * len(enabled)
     assert "n_shards: auto keeps the 5 shards of the sample already built in results/my-run" in kept.stdout
+    # An explicit lower count is refused before any job: Snakemake would keep the built sample (the
+    # fewer shard files exist) and the merge would silently leave out shards 3 and 4.
+    fewer = snakemake(
+        workdir, "-n", "--configfile", "config/auto.yaml", "--config", "n_shards=3", check=False
+    )
+    assert fewer.returncode != 0
+    assert "n_shards = 3 is below the 5 shards of the sample built in results/my-run" in fewer.stdout
 
 
 def test_until_sample_runs_only_the_sample_job(tmp_path):

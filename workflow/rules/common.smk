@@ -4,7 +4,7 @@ from mwlc.archives.services import SERVICES, service_units
 from mwlc.config import check_config, enabled_archives, load_schema
 from mwlc.errors import ConfigError
 from mwlc.run_plan import write_run_plan
-from mwlc.sample.size import auto_n_shards, built_n_shards
+from mwlc.sample.size import planned_n_shards
 import hashlib
 import json
 import os
@@ -31,16 +31,17 @@ LOGS = f"logs/{RUN}"
 BENCHMARKS = f"{RESULTS}/benchmarks"
 # n_shards: auto is fixed now, before the sample exists, so the DAG is static; once the sample is
 # built, its shards are kept whatever its sources count now (src/mwlc/sample/size.py).
-if config["n_shards"] == "auto":
-    _estimate = auto_n_shards(config["sample"]["sources"], config["objects_per_shard"])
-    _built = built_n_shards(RESULTS)
-    if _built is not None and _built != _estimate:
-        logger.warning(
-            f"mwlc: n_shards: auto keeps the {_built} shards of the sample already built in {RESULTS} "
-            f"(its sources now count {_estimate} shards of objects_per_shard); to shard anew, use "
-            "another run_id or delete that sample"
-        )
-    config["n_shards"] = _built or _estimate
+try:
+    config["n_shards"], _shards_note = planned_n_shards(
+        config["n_shards"],
+        config["sample"]["sources"],
+        config["objects_per_shard"],
+        RESULTS,
+    )
+except ConfigError as error:
+    raise WorkflowError(f"invalid configuration: {error}") from None
+if _shards_note:
+    logger.warning(f"mwlc: {_shards_note}")
 SHARDS = [f"{i:04d}" for i in range(config["n_shards"])]
 ARCHIVES = enabled_archives(config)
 DATASET = f"{RESULTS}/lightcurves.parquet"

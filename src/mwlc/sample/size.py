@@ -11,7 +11,9 @@ count is an upper bound (consolidation merges duplicates), so shards hold at mos
 Once the sample is built, its shard count is kept (:func:`built_n_shards`): a source file moved,
 edited or answering differently later must not change the shards of a run whose light curves are
 already fetched (fewer shards would silently leave objects out of the merge, more would refetch
-everything).
+everything). :func:`planned_n_shards` gives the count a run uses, and refuses an explicit count
+below the built one: Snakemake would keep the built sample (the fewer shard files it would write
+exist) and the merge would leave out the objects of the shards beyond.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from mwlc.errors import ConfigError
 
 #: Default objects per shard: one fetch job per archive and 10,000 objects.
 OBJECTS_PER_SHARD = 10_000
@@ -54,6 +58,47 @@ def estimated_objects(sources: Iterable[Mapping[str, Any]]) -> int:
 def auto_n_shards(sources: Iterable[Mapping[str, Any]], objects_per_shard: int = OBJECTS_PER_SHARD) -> int:
     """``ceil(estimated objects / objects_per_shard)``, between 1 and :data:`MAX_SHARDS`."""
     return min(MAX_SHARDS, max(1, math.ceil(estimated_objects(sources) / objects_per_shard)))
+
+
+def planned_n_shards(
+    n_shards: int | str,
+    sources: Iterable[Mapping[str, Any]],
+    objects_per_shard: int,
+    run_dir: str | Path,
+) -> tuple[int, str | None]:
+    """The number of shards of the run in ``run_dir``, and a note for the log (or None).
+
+    ``n_shards`` is the config's: ``"auto"`` counts the ``sources`` (:func:`auto_n_shards`) until
+    the sample is built, then keeps the built count (noting when the sources now count another).
+
+    Raises
+    ------
+    mwlc.errors.ConfigError
+        If ``n_shards`` is a number below the shard count of the sample built in ``run_dir``
+        (naming both and how to shard anew). A higher number rebuilds the sample with that many
+        shards, and every fetch reruns.
+    """
+    built = built_n_shards(run_dir)
+    if n_shards != "auto":
+        if built is not None and int(n_shards) < built:
+            left_out = (
+                f"shard {built - 1}" if built - int(n_shards) == 1 else f"shards {n_shards}-{built - 1}"
+            )
+            raise ConfigError(
+                f"n_shards = {n_shards} is below the {built} shards of the sample built in {run_dir}: "
+                f"Snakemake would keep that sample and the merge would leave out the objects of "
+                f"{left_out}. Set n_shards: auto (or {built}) to go on with it; to "
+                f"shard anew, use another run_id (or delete {run_dir} and refetch everything)"
+            )
+        return int(n_shards), None
+    estimate = auto_n_shards(sources, objects_per_shard)
+    if built is None or built == estimate:
+        return estimate, None
+    return built, (
+        f"n_shards: auto keeps the {built} shards of the sample already built in {run_dir} (its "
+        f"sources now count {estimate} shards of objects_per_shard); to shard anew, use another "
+        "run_id or delete that sample"
+    )
 
 
 def built_n_shards(run_dir: str | Path) -> int | None:
