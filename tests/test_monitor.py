@@ -312,6 +312,12 @@ def data_outputs():
 include: "{monitor_smk}"
 
 
+onstart:
+    from mwlc.run_plan import write_run_plan
+
+    write_run_plan(RESULTS, run_id="t", archives=[], n_shards=0)
+
+
 rule all:
     input:
         f"{{RESULTS}}/final.txt",
@@ -348,7 +354,31 @@ open(snakemake.output[0], "w").write("done")
 """
 
 
-def run_tiny(tmp_path: Path, cores: int, *, seconds: float = 3.0, fail_on: str = "", idle: float = 20):
+#: Snakemake run inside a Python program, through its API, as mwlc.run() does in a notebook.
+IN_PROCESS_RUN = """
+from pathlib import Path
+from snakemake.api import SnakemakeApi
+from snakemake.settings.types import OutputSettings, ResourceSettings
+
+with SnakemakeApi(OutputSettings()) as api:
+    workflow = api.workflow(
+        resource_settings=ResourceSettings(cores={cores}), snakefile=Path("Snakefile"), workdir=Path(".")
+    )
+    workflow.dag().execute_workflow()
+"""
+
+
+def run_tiny(
+    tmp_path: Path,
+    cores: int,
+    *,
+    seconds: float = 3.0,
+    fail_on: str = "",
+    idle: float = 20,
+    in_process: bool = False,
+):
+    """Run the tiny workflow with the monitor: ``snakemake`` on the command line, or with
+    ``in_process`` through the API inside a ``python -c`` program (no ``snakemake`` process)."""
     (tmp_path / "Snakefile").write_text(
         TINY_SNAKEFILE.format(
             idle=idle,
@@ -358,19 +388,10 @@ def run_tiny(tmp_path: Path, cores: int, *, seconds: float = 3.0, fail_on: str =
         )
     )
     (tmp_path / "work.py").write_text(WORK_SCRIPT)
+    cli = ["-m", "snakemake", "--cores", str(cores), "--snakefile", "Snakefile", "--directory", "."]
     started = time.monotonic()
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--cores",
-            str(cores),
-            "--snakefile",
-            str(tmp_path / "Snakefile"),
-            "--directory",
-            str(tmp_path),
-        ],
+        [sys.executable, *(["-c", IN_PROCESS_RUN.format(cores=cores)] if in_process else cli)],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -402,6 +423,18 @@ def test_rule_with_one_core_runs_beside_the_jobs(tmp_path):
     assert jobs.loc[jobs["rule"] == "work", "cpu_percent"].max() > 30
     assert "final outputs written: monitoring done" in (tmp_path / "logs/t/monitor_resources.log").read_text()
     assert overhead_percent(tmp_path) < 5  # 0.5 s interval here; the default is 2 s
+
+
+@pytest.mark.workflow
+def test_rule_monitors_a_run_made_inside_a_python_program(tmp_path):
+    # mwlc.run() in a notebook: the jobs' ancestor is the kernel, not a `snakemake` command; the
+    # run's plan (run.json) names it. The monitor failed such runs at their start.
+    result, _ = run_tiny(tmp_path, cores=1, seconds=2.0, in_process=True)
+    assert result.returncode == 0, result.stderr
+    plan = json.loads((tmp_path / "results/t/run.json").read_text())
+    log = (tmp_path / "logs/t/monitor_resources.log").read_text()
+    assert f"monitoring Snakemake pid {plan['pid']} every 0.5 s" in log
+    assert set(job_rows(tmp_path)["job"]) >= {"work[i=0]", "work[i=1]"}
 
 
 @pytest.mark.workflow

@@ -162,8 +162,15 @@ def is_snakemake_main(cmdline: Sequence[str]) -> bool:
     )
 
 
-def find_snakemake_process(start: psutil.Process | None = None) -> psutil.Process:
+def find_snakemake_process(
+    start: psutil.Process | None = None, *, main_pid: int | None = None
+) -> psutil.Process:
     """The nearest ancestor of ``start`` (default: this process) that is Snakemake's main process.
+
+    That is a ``snakemake`` command (CLI or ``python -m snakemake``) or, when Snakemake runs
+    inside another program (:func:`mwlc.run` in a notebook's kernel or a ``python`` script),
+    the ancestor whose pid is ``main_pid``: the process that started the run, as its
+    ``run.json`` records (:mod:`mwlc.run_plan`).
 
     Raises
     ------
@@ -173,7 +180,7 @@ def find_snakemake_process(start: psutil.Process | None = None) -> psutil.Proces
     proc = (start or psutil.Process()).parent()
     while proc is not None:
         try:
-            if is_snakemake_main(proc.cmdline()):
+            if proc.pid == main_pid or is_snakemake_main(proc.cmdline()):
                 return proc
         except psutil.Error:
             pass

@@ -69,6 +69,7 @@ def run_monitor(
     *,
     interval_s: float = 2.0,
     main: psutil.Process | None = None,
+    main_pid: int | None = None,
     exclude: set[int] | None = None,
     snakemake_log: str | None = None,
 ) -> int:
@@ -100,6 +101,10 @@ def run_monitor(
         Seconds between samples.
     main : psutil.Process, optional
         The Snakemake main process (default: found among this process's ancestors).
+    main_pid : int, optional
+        Without ``main``: the pid of the process that started the run, when that is not a
+        ``snakemake`` command (:func:`mwlc.run`; see
+        :func:`~mwlc.monitor.jobs.find_snakemake_process`).
     exclude : set of int, optional
         Job roots not to record (default: the monitor's own job).
     snakemake_log : str, optional
@@ -111,7 +116,7 @@ def run_monitor(
     int
         The exit code.
     """
-    main = main or find_snakemake_process()
+    main = main or find_snakemake_process(main_pid=main_pid)
     exclude = exclude if exclude is not None else {own_job_root(main.pid)}
     sampler = Sampler(main, exclude)
     snakemake_log = snakemake_log or find_snakemake_log(main)
