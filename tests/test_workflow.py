@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
@@ -349,6 +350,27 @@ def test_run_from_python_stops_after_the_sample_and_counts_steps(tmp_path):
     assert re.search(r"1 of \d+ steps \(\d+%\) done", result.stderr)
     assert (workdir / "results/demo/sample.ecsv").exists()
     assert not (workdir / "results/demo/lightcurves.parquet").exists()
+    # A kernel killed while the sample was written: the directory stays locked and the sample is
+    # marked incomplete. rerun_incomplete unlocks (the run's process is gone) and writes it again.
+    ecsv = "results/demo/sample.ecsv"
+    (workdir / ".snakemake/locks").mkdir(parents=True, exist_ok=True)
+    (workdir / ".snakemake/locks/0.output.lock").write_text(f"{workdir / ecsv}\n")
+    (workdir / ".snakemake/incomplete").mkdir(parents=True, exist_ok=True)
+    (workdir / ".snakemake/incomplete" / base64.urlsafe_b64encode(ecsv.encode()).decode()).touch()
+    resumed = []
+    for rerun_incomplete in (False, True):
+        code = (
+            "import mwlc; mwlc.run(configfile='config/demo.yaml', until='sample', cores=1, "
+            f"rerun_incomplete={rerun_incomplete})"
+        )
+        resumed.append(
+            subprocess.run([sys.executable, "-c", code], cwd=workdir, capture_output=True, text=True)
+        )
+    assert resumed[0].returncode != 0
+    assert "Incomplete files:\nresults/demo/sample.ecsv" in resumed[0].stderr
+    assert resumed[1].returncode == 0, resumed[1].stderr
+    assert job_counts(resumed[1]) == {"sample": 1}
+    assert not (workdir / ".snakemake/locks/0.output.lock").exists()  # unlocked
 
 
 def test_reading_one_archive_of_the_demo_opens_no_other_partition(demo_run, tmp_path):

@@ -32,6 +32,7 @@ def run(
     config: Mapping[str, Any] | None = None,
     workdir: str | os.PathLike | None = None,
     keep_going: bool = False,
+    rerun_incomplete: bool = False,
 ) -> Path:
     """Run (or resume) the workflow and return the run's results directory.
 
@@ -52,6 +53,10 @@ def run(
         holds one (as for the ``snakemake`` command), else the checkout holding ``workflow/``.
     keep_going : bool
         Go on with independent jobs when one fails (as ``--keep-going``).
+    rerun_incomplete : bool
+        After a crash or a kill (a kernel restarted mid-run): unlock the working directory and
+        run again the jobs that were running then (as ``snakemake --unlock``, then
+        ``--rerun-incomplete``). Refused while the run's Snakemake process still runs.
 
     Returns
     -------
@@ -62,6 +67,9 @@ def run(
     ------
     snakemake.exceptions.WorkflowError
         If a job fails (its log is shown above the error) or the config is invalid.
+    RuntimeError
+        With ``rerun_incomplete``, if the process that started the run (its ``run.json``) still
+        runs it.
     """
     from snakemake.api import SnakemakeApi
     from snakemake.settings.types import (
@@ -75,16 +83,37 @@ def run(
     workdir = Path(workdir or default_workdir()).resolve()
     configfiles = [_resolve(configfile, workdir)] if configfile else []
     until_rules = frozenset([until] if isinstance(until, str) else until or ())
+    run_dir = workdir / "results" / run_id(configfiles, config)
+    settings = {
+        "resource_settings": ResourceSettings(cores=cores or os.cpu_count() or 1),
+        "config_settings": ConfigSettings(configfiles=configfiles, config=dict(config or {})),
+        "snakefile": SNAKEFILE,
+        "workdir": workdir,
+    }
+    if rerun_incomplete:
+        _refuse_if_running(run_dir)
+        with SnakemakeApi(OutputSettings(show_failed_logs=True)) as api:
+            api.workflow(**settings).dag().unlock()
     with SnakemakeApi(OutputSettings(show_failed_logs=True)) as api:
-        workflow = api.workflow(
-            resource_settings=ResourceSettings(cores=cores or os.cpu_count() or 1),
-            config_settings=ConfigSettings(configfiles=configfiles, config=dict(config or {})),
-            snakefile=SNAKEFILE,
-            workdir=workdir,
+        dag = api.workflow(**settings).dag(
+            dag_settings=DAGSettings(until=until_rules, force_incomplete=rerun_incomplete)
         )
-        dag = workflow.dag(dag_settings=DAGSettings(until=until_rules))
         dag.execute_workflow(execution_settings=ExecutionSettings(keep_going=keep_going))
-    return workdir / "results" / run_id(configfiles, config)
+    return run_dir
+
+
+def _refuse_if_running(run_dir: Path) -> None:
+    """Raise :class:`RuntimeError` while the process that started the run in ``run_dir`` runs
+    (another one: a run this process started has ended, or we would not be here)."""
+    from mwlc.run_plan import read_run_plan
+    from mwlc.status import snakemake_alive
+
+    plan = read_run_plan(run_dir)
+    if plan is not None and plan.pid != os.getpid() and snakemake_alive(plan):
+        raise RuntimeError(
+            f"the run in {run_dir} is still running (pid {plan.pid}, started {plan.started_utc}): "
+            "wait for it or stop it before rerunning its incomplete jobs"
+        )
 
 
 def default_workdir() -> Path:
