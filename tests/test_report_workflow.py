@@ -6,6 +6,7 @@ scratch copy with the monitor/report includes added).
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
@@ -137,6 +138,28 @@ def test_report_after_the_sample_only_says_what_is_missing(demo, tmp_path):
         assert name in html, name
     assert "Light curves (not made yet)" in html
     assert not (workdir / RESULTS / "figures").exists()  # nothing was run for it
+
+
+def test_report_after_a_kill_leaves_out_the_files_being_written(demo, tmp_path):
+    """Killed mid-run (here: after the whole run, as a rerun is killed): the monitor's table and a
+    shard being written exist but are marked incomplete; the report renders without them."""
+    workdir = tmp_path / "killed"
+    shutil.copytree(demo / "config", workdir / "config")
+    shutil.copytree(demo / RESULTS, workdir / RESULTS, ignore=shutil.ignore_patterns("report.html"))
+    shutil.copytree(demo / ".snakemake" / "metadata", workdir / ".snakemake" / "metadata")
+    being_written = [
+        f"{RESULTS}/monitor/usage.csv",
+        f"{RESULTS}/lightcurves.parquet/archive=ztf/shard-0000.parquet",
+    ]
+    (workdir / ".snakemake" / "incomplete").mkdir()
+    for path in being_written:
+        (workdir / ".snakemake" / "incomplete" / base64.urlsafe_b64encode(path.encode()).decode()).touch()
+    result = snakemake(workdir, "--report", f"{RESULTS}/report.html", check=False)
+    assert result.returncode == 0, result.stderr  # was: IncompleteFilesException
+    assert "leaves out 1 item(s) not made yet: results/demo/monitor/usage.csv" in result.stderr
+    html = (workdir / RESULTS / "report.html").read_text()
+    assert "This run is not complete" in html
+    assert "resources.png" in html and "lightcurves_by_object.parquet" in html  # made before
 
 
 def test_nothing_to_do_after_the_run_and_the_report(demo):

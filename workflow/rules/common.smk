@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import sys
+from pathlib import Path
 
 import yaml
 
@@ -239,12 +240,21 @@ def partial_report_targets():
     """For `--report` after a partial run (e.g. --until sample): every output made so far (so the
     report's statistics hold every job that ran, and only those), report items included. The
     missing report items are named in Snakemake's log and on the report's first page (config key
-    `_report_missing`, read by report/workflow.rst) instead of failing the report."""
+    `_report_missing`, read by report/workflow.rst) instead of failing the report. A file that
+    Snakemake marked incomplete (its job was killed) counts as not made."""
+    from mwlc.status import incomplete_outputs
+
+    incomplete = set(incomplete_outputs(Path.cwd()))
+    # Outputs made before them depend on them (a rerun killed after a finished run): as with
+    # --rerun-incomplete, Snakemake then plans their jobs instead of refusing; --report runs none.
+    workflow.dag_settings.force_incomplete = True
+
+    def made(path):
+        return os.path.exists(path) and path not in incomplete
+
     items = report_items()
     missing = [
-        f"{path} (rule {rule})"
-        for path, rule in items.items()
-        if not os.path.exists(path)
+        f"{path} (rule {rule})" for path, rule in items.items() if not made(path)
     ]
     config["_report_missing"] = missing
     if missing:
@@ -252,9 +262,9 @@ def partial_report_targets():
             f"mwlc: the run is not complete; the report leaves out {len(missing)} item(s) not made "
             f"yet: {'; '.join(missing)}. Run the workflow to the end and render the report again."
         )
-    made = [f"{RESULTS}/sample.ecsv", *all_shard_files(), *data_outputs(), *items]
-    made += expand(f"{RESULTS}/summary/{{archive}}.csv", archive=ARCHIVES)
-    return [path for path in made if os.path.exists(path)]
+    outputs = [f"{RESULTS}/sample.ecsv", *all_shard_files(), *data_outputs(), *items]
+    outputs += expand(f"{RESULTS}/summary/{{archive}}.csv", archive=ARCHIVES)
+    return [path for path in outputs if made(path)]
 
 
 def monitor_enabled():
