@@ -83,6 +83,23 @@ def test_writer_leaves_nothing_behind_when_the_fetch_fails(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_next_writer_removes_what_killed_writers_left(tmp_path, caplog):
+    """A job killed mid-write (SIGKILL, OOM: no ``finally`` runs) leaves its temporary file; the
+    job that writes that output next removes it, and no other output's."""
+    path = tmp_path / "shard-0002.parquet"
+    left = [tmp_path / ".shard-0002.parquet.tmp-4242", tmp_path / ".shard-0002.parquet.tmp-77"]
+    other = tmp_path / ".shard-0012.parquet.tmp-4242"
+    for partial in (*left, other):
+        partial.write_bytes(b"PAR1 half a row group")
+    with caplog.at_level("INFO", logger="mwlc.io"):
+        assert write(path, [lc_frame([1])]) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == [other.name, path.name]
+    assert (
+        "removed .shard-0002.parquet.tmp-4242 (21 bytes), left by a writer of shard-0002.parquet"
+        in caplog.text
+    )
+
+
 def test_writer_rejects_batches_in_another_schema(tmp_path):
     import pyarrow as pa
 

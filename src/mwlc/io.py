@@ -9,6 +9,7 @@ renamed only when complete: a killed job never leaves a file that reads as a fin
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import logging
 import os
@@ -47,16 +48,31 @@ def file_sha256(path: str | os.PathLike) -> str:
 def atomic_path(path: str | os.PathLike):
     """Yield a temporary sibling of ``path``; rename it to ``path`` only if the block succeeds.
 
-    On any exception the temporary file is removed and ``path`` is left untouched.
+    On any exception the temporary file is removed and ``path`` is left untouched. Temporary
+    siblings that earlier writers of ``path`` left when they were killed (no ``finally`` runs
+    then: up to a shard's size each) are removed first; Snakemake lets one job at a time write
+    an output, so none of them is still in use by a job it runs.
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    _remove_left_temporaries(final)
     try:
         yield tmp
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _remove_left_temporaries(final: Path) -> None:
+    """Remove the temporary siblings of ``final`` (``.<name>.tmp-<pid>``) that killed writers left."""
+    for left in final.parent.glob(f".{glob.escape(final.name)}.tmp-*"):
+        try:
+            size = left.stat().st_size
+            left.unlink()
+        except FileNotFoundError:
+            continue
+        log.info("removed %s (%d bytes), left by a writer of %s that was killed", left.name, size, final.name)
 
 
 def write_csv_atomic(table: pd.DataFrame, path: str | os.PathLike) -> None:
