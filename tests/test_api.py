@@ -9,6 +9,7 @@ from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
 import mwlc
+from mwlc.merge import write_dataset_metadata
 from tests.test_io_merge import lc_frame, write
 
 
@@ -59,6 +60,19 @@ def test_other_archives_partitions_are_never_opened(run_dir):
     assert set(frame["archive"]) == {"ztf"} and len(frame) == 12
     with pytest.raises(Exception, match="(?i)parquet"):
         mwlc.load_lightcurves(run_dir)  # reading everything does open the broken partition
+
+
+def test_a_merged_run_reads_the_files_of_its_last_merge(run_dir):
+    """gaia disabled after a run: the merge lists ztf only in _metadata (and summary.csv, the
+    by-object table); gaia's files stay in the folder, and pandas reading the folder sees them."""
+    dataset = run_dir / "lightcurves.parquet"
+    merged = ["archive=ztf/shard-0000.parquet", "archive=ztf/shard-0001.parquet"]
+    common, metadata = str(dataset / "_common_metadata"), str(dataset / "_metadata")
+    write_dataset_metadata(str(dataset), merged, common, metadata)
+    frame = mwlc.load_lightcurves(run_dir)
+    assert set(frame["archive"]) == {"ztf"} and len(frame) == 6 + 3 + 3
+    assert len(mwlc.load_lightcurves(run_dir, objectids=[3])) == 3
+    assert len(pd.read_parquet(dataset)) == 6 + 3 + 3 + 6
 
 
 def test_plot_lightcurve_draws_the_objects_bands(run_dir):

@@ -37,15 +37,30 @@ def load_sample(run_dir: str | Path) -> Table:
 def lightcurve_dataset(run_dir: str | Path) -> ds.Dataset:
     """The run's light curves as a pyarrow dataset (hive partitions ``archive=<name>``).
 
-    The schema is given, not discovered, so listing the dataset opens no file.
+    Once the run is merged, the files are those its ``_metadata`` lists: the archives and shards
+    of the last merge, so what it reads agrees with ``summary.csv`` and the by-object table (an
+    archive disabled since keeps its files in the folder; they are left out). Before the merge,
+    every shard file in the folder. The schema is given, not discovered: listing the dataset
+    opens no shard file.
     """
+    root = Path(run_dir) / DATASET_NAME
     archive = pa.schema([("archive", pa.string())])
+    merged = root / "_metadata"
+    files = _merged_files(merged) if merged.exists() else None
     return ds.dataset(
-        Path(run_dir) / DATASET_NAME,
+        [str(root / name) for name in files] if files is not None else root,
         schema=LIGHTCURVE_SCHEMA.append(archive.field(0)),
         format="parquet",
         partitioning=ds.partitioning(archive, flavor="hive"),
+        partition_base_dir=str(root) if files is not None else None,
     )
+
+
+def _merged_files(metadata_path: Path) -> list[str]:
+    """The files (relative to the dataset) a ``_metadata`` file lists, in order, once each."""
+    metadata = pq.read_metadata(metadata_path)
+    paths = (metadata.row_group(i).column(0).file_path for i in range(metadata.num_row_groups))
+    return list(dict.fromkeys(paths))
 
 
 def load_lightcurves(
