@@ -136,6 +136,14 @@ def test_a_killed_run_has_interrupted_jobs(tmp_path):
     assert status.eta_s == pytest.approx(2 * 10.0 + 20.0)
     assert any("snakemake --unlock" in note for note in status.notes)
     assert "fetch jobs: 3 left, 0:00:40 at the pace so far" in mwlc_status.format_status(status)
+    # Ctrl-C: Snakemake unlocked the directory on its way out, the markers stay
+    (run_dir.parent.parent / ".snakemake/locks/0.output.lock").unlink()
+    status = mwlc_status.run_status(run_dir, now=now)
+    assert status.snakemake == "not running"
+    assert status.notes == [
+        "jobs were interrupted (their files are marked incomplete): run the same command with "
+        "--rerun-incomplete (from Python: mwlc.run(..., rerun_incomplete=True))"
+    ]
 
 
 def test_a_recycled_pid_is_not_the_run(tmp_path):

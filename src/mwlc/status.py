@@ -206,7 +206,12 @@ def run_status(run_dir: str | os.PathLike, *, now: float | None = None) -> RunSt
     elif locked and not running:
         notes.append(
             "Snakemake was killed: run `snakemake --unlock` once, then the same command with "
-            "--rerun-incomplete"
+            "--rerun-incomplete (from Python: mwlc.run(..., rerun_incomplete=True))"
+        )
+    elif not running and any(path.startswith(f"results/{run_id}/") for path in marks):
+        notes.append(
+            "jobs were interrupted (their files are marked incomplete): run the same command with "
+            "--rerun-incomplete (from Python: mwlc.run(..., rerun_incomplete=True))"
         )
 
     shard_files = sorted((run_dir / "sample_shards").glob("shard-*.parquet"))
