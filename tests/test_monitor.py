@@ -184,6 +184,10 @@ def test_monitor_stops_when_the_targets_are_written(fake, tmp_path):
     assert list(usage.columns) == USAGE_COLUMNS
     assert (usage["kind"] == "system").sum() >= 5
     assert usage.loc[usage["kind"] == "job", "job"].str.startswith("sleep (pid").all()
+    # the same rows are kept where Snakemake never deletes them (it deletes usage.csv to rerun)
+    [kept] = (tmp_path / "history").glob("usage-*.csv")
+    assert kept.read_text() == output.read_text()
+    assert re.fullmatch(r"usage-\d{8}T\d{6}Z\.csv", kept.name)
 
 
 def test_monitor_exits_non_zero_when_snakemake_is_gone(fake, tmp_path):

@@ -131,6 +131,35 @@ def test_overview_window_and_file(tmp_path):
     assert output.read_bytes()[:4] == PNG_MAGIC
 
 
+def write_usage(usage: pd.DataFrame, path) -> None:
+    usage.assign(time=usage["time"].map(lambda t: t.isoformat())).to_csv(path, index=False)
+
+
+def test_the_overview_shows_every_invocation_of_a_run(tmp_path):
+    """Killed, then rerun 3 hours later: Snakemake deleted the first usage.csv, the monitor's
+    history keeps it; the figure spans both, with a break in the system's lines between them."""
+    first, second = usage_table(), usage_table()
+    second["time"] += pd.Timedelta(hours=3)
+    second["pid"] = second["pid"].where(second["kind"] != "job", second["pid"] + 100)
+    (tmp_path / "history").mkdir()
+    write_usage(second, tmp_path / "history" / "usage-20261126T130000Z.csv")
+    write_usage(first, tmp_path / "history" / "usage-20261126T100000Z.csv")
+    write_usage(second, tmp_path / "usage.csv")
+    usage = plots.read_usage_history(tmp_path / "usage.csv")
+    assert usage["time"].min() == T0 and usage["time"].max() == T0 + pd.Timedelta(hours=3, seconds=58)
+    system = usage[usage["kind"] == "system"]
+    assert len(system) == 2 * 30 + 1 and system["load1"].isna().sum() == 1  # the break
+    assert system["time"].is_monotonic_increasing
+    assert len(plots.job_spans(usage)) == 4  # each invocation's two jobs
+    figure = plots.plot_overview(usage)
+    assert np.isnan(figure.axes[0].lines[0].get_ydata()).sum() == 1  # the load line is broken
+    plt.close(figure)
+    # a run monitored before the history was kept: its usage table alone
+    (tmp_path / "older").mkdir()
+    write_usage(first, tmp_path / "older" / "usage.csv")
+    assert len(plots.read_usage_history(tmp_path / "older" / "usage.csv")) == len(first)
+
+
 def test_overview_without_data_says_so():
     figure = plots.plot_overview(pd.DataFrame(columns=USAGE_COLUMNS))
     assert any("no monitor data" in text for text in texts(figure))

@@ -32,7 +32,9 @@ from mwlc.monitor.loop import (
     EXIT_IDLE,
     EXIT_SNAKEMAKE_GONE,
     EXIT_TIMEOUT,
+    HISTORY_DIR,
     StopRules,
+    history_path,
     run_monitor,
     targets_done,
 )
@@ -50,6 +52,8 @@ __all__ = [
     "Sampler",
     "StopRules",
     "find_snakemake_process",
+    "HISTORY_DIR",
+    "history_path",
     "identify_job",
     "is_snakemake_main",
     "job_name",

@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import psutil
 
@@ -19,6 +20,16 @@ log = logging.getLogger(__name__)
 
 #: Exit codes of :func:`run_monitor`.
 EXIT_DONE, EXIT_SNAKEMAKE_GONE, EXIT_IDLE, EXIT_TIMEOUT, EXIT_FAILED = 0, 2, 3, 4, 5
+#: Folder next to the usage table that keeps a copy of every invocation's samples
+#: (``usage-<UTC start>.csv``): Snakemake deletes the table when it runs the monitor again (after
+#: a kill, or a changed monitor setting), and a week-long run's figure must show all of it.
+HISTORY_DIR = "history"
+
+
+def history_path(output_csv: str | os.PathLike, started_utc: datetime) -> str:
+    """The history copy of ``output_csv`` for an invocation started at ``started_utc``."""
+    folder = os.path.join(os.path.dirname(os.path.abspath(output_csv)), HISTORY_DIR)
+    return os.path.join(folder, f"usage-{started_utc:%Y%m%dT%H%M%SZ}.csv")
 
 
 @dataclass
@@ -94,7 +105,8 @@ def run_monitor(
     Parameters
     ----------
     output_csv : str
-        Destination, written row by row (flushed every sample: watch it with ``tail -f``).
+        Destination, written row by row (flushed every sample: watch it with ``tail -f``); the
+        same rows go to :func:`history_path`, which Snakemake never deletes.
     rules : StopRules
         Targets, grace period and limits.
     interval_s : float
@@ -132,13 +144,19 @@ def run_monitor(
     if all(mtime is not None for mtime in _mtimes(rules.targets).values()):
         log.warning("all targets exist already: recording until they are rewritten or no job runs")
     started, cpu_at_start = time.monotonic(), _own_cpu_s()
-    os.makedirs(os.path.dirname(os.path.abspath(output_csv)), exist_ok=True)
-    with open(output_csv, "w", newline="") as stream:
-        writer = csv.DictWriter(stream, USAGE_COLUMNS)
-        writer.writeheader()
-        code = _loop(
-            sampler, lambda rows: (writer.writerows(rows), stream.flush()), rules, interval_s, failures
-        )
+    history = history_path(output_csv, datetime.now(UTC))
+    os.makedirs(os.path.dirname(history), exist_ok=True)
+    with open(output_csv, "w", newline="") as stream, open(history, "w", newline="") as kept:
+        writers = [csv.DictWriter(out, USAGE_COLUMNS) for out in (stream, kept)]
+        for writer in writers:
+            writer.writeheader()
+
+        def write(rows: list[dict]) -> None:
+            for writer, out in zip(writers, (stream, kept), strict=True):
+                writer.writerows(rows)
+                out.flush()
+
+        code = _loop(sampler, write, rules, interval_s, failures)
     _log_overhead(started, cpu_at_start)
     return code
 

@@ -26,7 +26,14 @@ from mwlc.plots.lightcurves import (
     plot_lightcurve,
     running_mean,
 )
-from mwlc.plots.resources import job_spans, overview_figure_file, plot_overview, read_usage, select_window
+from mwlc.plots.resources import (
+    job_spans,
+    overview_figure_file,
+    plot_overview,
+    read_usage,
+    read_usage_history,
+    select_window,
+)
 from mwlc.plots.sky import plot_sky, read_sample_shards, sky_figure_file
 
 __all__ = [
@@ -45,6 +52,7 @@ __all__ = [
     "plot_sky",
     "read_sample_shards",
     "read_usage",
+    "read_usage_history",
     "running_mean",
     "save_figure",
     "select_window",

@@ -40,6 +40,37 @@ def read_usage(path: str | Path) -> pd.DataFrame:
     return usage
 
 
+def read_usage_history(usage_csv: str | Path) -> pd.DataFrame:
+    """Every monitored invocation of a run, from the monitor's history copies next to
+    ``usage_csv`` (:data:`mwlc.monitor.HISTORY_DIR`), oldest first; ``usage_csv`` alone for a run
+    monitored before they were kept.
+
+    Between two invocations a row of NaN for the system and Snakemake breaks their lines, so a
+    restart after hours shows as a gap, not as a straight line across it.
+    """
+    from mwlc.monitor.loop import HISTORY_DIR
+
+    parts = []
+    for path in sorted((Path(usage_csv).parent / HISTORY_DIR).glob("usage-*.csv")):
+        usage = read_usage(path)
+        if usage.empty:
+            continue
+        if parts:
+            parts.append(_gap(usage["time"].min() - pd.Timedelta(milliseconds=1)))
+        parts.append(usage)
+    return pd.concat(parts, ignore_index=True) if parts else read_usage(usage_csv)
+
+
+def _gap(time: pd.Timestamp) -> pd.DataFrame:
+    """Rows without values for the system and Snakemake at ``time``: a break in their lines."""
+    return pd.DataFrame(
+        [
+            {"time": time, "kind": kind, "job": "", "rule": "", "wildcards": ""}
+            for kind in ("system", "snakemake")
+        ]
+    )
+
+
 def select_window(usage: pd.DataFrame, window: Sequence[str] | None) -> pd.DataFrame:
     """Rows of ``usage`` inside ``window``.
 
@@ -360,5 +391,7 @@ def _time_axis(ax, first: pd.Timestamp, last: pd.Timestamp) -> None:
 def overview_figure_file(
     usage_csv: str, output: str, *, window: Sequence[str] | None = None, title: str = "", note: str = ""
 ) -> None:
-    """Read the usage CSV, draw :func:`plot_overview` and save it to ``output``."""
-    save_figure(plot_overview(read_usage(usage_csv), window=window, title=title, note=note), output)
+    """Read the run's usage (:func:`read_usage_history`), draw :func:`plot_overview` and save it
+    to ``output``."""
+    usage = read_usage_history(usage_csv)
+    save_figure(plot_overview(usage, window=window, title=title, note=note), output)
