@@ -269,6 +269,52 @@ def test_file_frame_and_unit_conversion(tmp_path: Path):
         fetch_source({"source": "file", "path": str(bad), "unit": ["hourangle", "deg"], "label": "s"}, {})
 
 
+def test_file_units_declared_in_an_ecsv_are_honoured(tmp_path: Path):
+    """Columns an ECSV declares in rad or hourangle were read as degrees, silently."""
+    target = SkyCoord(68.75 * u.deg, -17.19 * u.deg)
+    declared = tmp_path / "declared.ecsv"
+    Table({"ra": [target.ra.rad] * u.rad, "dec": [target.dec.rad] * u.rad, "label": ["r"]}).write(declared)
+    frame = fetch_source({"source": "file", "path": str(declared)}, {})
+    assert (frame["ra"][0], frame["dec"][0]) == pytest.approx((68.75, -17.19), abs=1e-9)
+    hours = tmp_path / "hours.ecsv"
+    Table({"ra": [10.5] * u.hourangle, "dec": [2.0] * u.deg, "label": ["h"]}).write(hours)
+    assert fetch_source({"source": "file", "path": str(hours)}, {})["ra"][0] == pytest.approx(157.5)
+    agreeing = {"source": "file", "path": str(hours), "unit": ["hourangle", "deg"]}
+    assert fetch_source(agreeing, {})["ra"][0] == pytest.approx(157.5)
+    with pytest.raises(
+        SampleError, match=r"'ra' \(ra_column\) is declared in hourangle in the file, but key"
+    ):
+        fetch_source({**agreeing, "unit": ["rad", "deg"]}, {})
+    magnitudes = tmp_path / "mag.ecsv"
+    Table({"ra": [1.0] * u.mag, "dec": [2.0] * u.deg, "label": ["m"]}).write(magnitudes)
+    with pytest.raises(SampleError, match=r"column 'ra' \(ra_column\) is in mag, not an angle"):
+        fetch_source({"source": "file", "path": str(magnitudes)}, {})
+
+
+def test_file_sexagesimal_ra_needs_its_unit_and_hours_are_flagged(tmp_path: Path, caplog):
+    sexa = tmp_path / "sexa.csv"
+    sexa.write_text("ra,dec,label\n02:26:52.24,-00:39:16.5,a\n10 20 30.5,+20 10 05,b\n")
+    with pytest.raises(SampleError, match=r"row 1: ra '02:26:52.24' \(column 'ra'\) is sexagesimal and key"):
+        fetch_source({"source": "file", "path": str(sexa)}, {})  # was: 2.45 deg, not 36.72
+    as_degrees = fetch_source({"source": "file", "path": str(sexa), "unit": ["deg", "deg"]}, {})
+    assert as_degrees["ra"][0] == pytest.approx(2 + 26 / 60 + 52.24 / 3600)
+    spelled = tmp_path / "spelled.csv"
+    spelled.write_text("ra,dec,label\n02h26m52.24s,-00d39m16.5s,a\n")
+    assert fetch_source({"source": "file", "path": str(spelled)}, {})["ra"][0] == pytest.approx(36.7176667)
+    hours = tmp_path / "hours.csv"
+    hours.write_text("ra,dec,label\n" + "".join(f"{h + 0.5},{h},x\n" for h in range(12)))
+    with caplog.at_level(logging.WARNING, logger="mwlc.sample.sources"):
+        fetch_source({"source": "file", "path": str(hours)}, {})
+    assert "all 12 right ascensions are below 24 deg: if they are hours, set unit" in caplog.text
+
+
+def test_file_csv_saved_by_excel_with_a_byte_order_mark(tmp_path: Path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("ra,dec,label\n1.5,2.5,é\n".encode("utf-8-sig"))
+    frame = fetch_source({"source": "file", "path": str(path)}, {})
+    assert frame["ra"].tolist() == [1.5] and frame["label"].tolist() == ["é"]
+
+
 def test_file_old_csv_name_and_keys(tmp_path: Path, caplog: pytest.LogCaptureFixture):
     path = tmp_path / "old.csv"
     path.write_text("RA,DEC\n5.0,6.0\n")

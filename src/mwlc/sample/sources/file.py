@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from pathlib import Path
 from typing import Any
 
+import astropy.units as u
 import numpy as np
 import pandas as pd
 from astropy.coordinates import SkyCoord
@@ -20,6 +23,8 @@ from ._common import (
     make_frame,
     text_values,
 )
+
+log = logging.getLogger(__name__)
 
 #: File formats by name, and the suffixes that select them.
 FORMATS = {"csv": (".csv", ".csv.gz"), "ecsv": (".ecsv", ".ecsv.gz"), "parquet": (".parquet", ".pq")}
@@ -62,11 +67,14 @@ def read_table(path: Path, fmt: str, what: str) -> Table:
             import pyarrow.parquet as pq
 
             return Table.from_pandas(pq.read_table(path).to_pandas())
-        return Table.read(path, format="ascii.csv" if fmt == "csv" else "ascii.ecsv")
+        table = Table.read(path, format="ascii.csv" if fmt == "csv" else "ascii.ecsv")
     except Exception as exc:
         raise SampleError(
             f"{what}: cannot read {str(path)!r} as {fmt.upper()}: {type(exc).__name__}: {exc}"
         ) from exc
+    if table.colnames and table.colnames[0].startswith("\ufeff"):  # a UTF-8 byte-order mark (Excel)
+        table.rename_column(table.colnames[0], table.colnames[0].removeprefix("\ufeff"))
+    return table
 
 
 def _missing(path: str, table: Table, column: str, key: str) -> SampleError:
@@ -116,10 +124,70 @@ def _positions(table: Table, spec: dict[str, Any], path: str) -> tuple[Any, Any]
             raise _missing(path, table, col, key)
     ra, dec = table[ra_col], table[dec_col]
     frame, unit = spec["frame"], spec["unit"]
+    if ra.unit is not None or dec.unit is not None:  # units the file declares (ECSV)
+        axes = zip((ra, dec), _axis_units(unit), KEYS, strict=True)
+        ra, dec = (_declared_degrees(column, configured, key, path) for column, configured, key in axes)
+        unit = "deg"
     numeric = ra.dtype.kind in "iuf" and dec.dtype.kind in "iuf"
     if numeric and frame.lower() == "icrs" and unit == "deg":
+        _warn_if_hours(np.asarray(ra, dtype=float), path)
         return ra, dec
+    if not numeric and unit == "deg":
+        _refuse_sexagesimal_degrees(text_values(ra), path, ra_col)
     return _to_icrs(text_or_numbers(ra), text_or_numbers(dec), frame, unit, path)
+
+
+#: The config keys naming the RA and Dec columns.
+KEYS = ("ra_column", "dec_column")
+#: A sexagesimal value without unit letters: ``10:20:30.5`` or ``10 20 30.5``.
+_SEXAGESIMAL = re.compile(r"^[+-]?\d+(?::|\s+)\d+(?:(?::|\s+)\d+(?:\.\d*)?)?$")
+
+
+def _axis_units(unit: Any) -> tuple[str, str]:
+    """The configured ``unit`` as (RA unit, Dec unit): ``deg``, ``[hourangle, deg]``, ``"hourangle,deg"``."""
+    units = [str(x).strip() for x in (unit if isinstance(unit, (list, tuple)) else str(unit).split(","))]
+    return (units[0], units[0]) if len(units) == 1 else (units[0], units[1])
+
+
+def _declared_degrees(column: Any, configured: str, key: str, path: str) -> np.ndarray:
+    """A column whose unit the file declares, in degrees; refused when that unit is not an angle
+    or contradicts a ``unit`` set in the config (the default ``deg`` defers to the file)."""
+    declared = column.unit
+    if declared is None:
+        raise SampleError(
+            f"file {path!r}: column {column.name!r} ({key}) has no unit while the other one has"
+        )
+    if not declared.is_equivalent(u.deg):
+        raise SampleError(f"file {path!r}: column {column.name!r} ({key}) is in {declared}, not an angle")
+    if configured != "deg" and u.Unit(configured) != declared:
+        raise SampleError(
+            f"file {path!r}: column {column.name!r} ({key}) is declared in {declared} in the file, but key "
+            f"'unit' says {configured}: remove 'unit' or make it agree"
+        )
+    values = np.ma.filled(np.ma.asarray(column, dtype=float), np.nan)
+    return (values * declared).to_value(u.deg)
+
+
+def _refuse_sexagesimal_degrees(ra_text: Any, path: str, column: str) -> None:
+    """Sexagesimal RA read with the default unit ``deg`` would be hours taken as degrees."""
+    for i, value in enumerate(ra_text, start=1):
+        if isinstance(value, str) and _SEXAGESIMAL.match(value.strip()):
+            raise SampleError(
+                f"file {path!r} row {i}: ra {value!r} (column {column!r}) is sexagesimal and key 'unit' is "
+                "deg: set unit: [hourangle, deg] for hours (the usual), or [deg, deg] if it is degrees"
+            )
+
+
+def _warn_if_hours(ra_deg: np.ndarray, path: str) -> None:
+    """Say so when every right ascension of a file is below 24: hours given as degrees?"""
+    finite = ra_deg[np.isfinite(ra_deg)]
+    if len(finite) >= 10 and finite.max() < 24:
+        log.warning(
+            "file %s: all %d right ascensions are below 24 deg: if they are hours, set unit: "
+            "[hourangle, deg] (read as degrees)",
+            path,
+            len(finite),
+        )
 
 
 def text_or_numbers(column: Any) -> Any:
