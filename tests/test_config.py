@@ -115,6 +115,28 @@ def test_defaults_are_filled_in():
             "config key 'sample.sources.0': source 'file' needs key(s) path",
         ),
         ({"sample": {"sources": [{"source": "sdss", "nmu": 10}]}}, "nmu"),
+        ({"run_id": "abc\n"}, "config key 'run_id'"),  # a trailing newline matched the pattern's $
+        (
+            {"demo": {"directory": "resources/demo", "archives": ["sdss"]}},
+            "config key 'demo.archives': unknown",
+        ),
+        # source values are checked when the config is read, before any source is queried
+        (
+            {"sample": {"sources": [{"source": "yang"}, {"source": "sdss", "num": "50000"}]}},
+            "config key 'sample.sources.1': source 'sdss': key 'num' must be an integer, got '50000'",
+        ),
+        (
+            {"sample": {"sources": [{"source": "sdss", "num": -5}]}},
+            "config key 'sample.sources.0': source 'sdss': num=-5 must be 0 or more",
+        ),
+        (
+            {"sample": {"sources": [{"source": "ztf_objectid", "objectids": "ZTF18aabtxvd, ZTF18aahqkbt"}]}},
+            "key 'objectids' holds several ids in one string ('ZTF18aabtxvd, ZTF18aahqkbt'): write a list",
+        ),
+        (
+            {"sample": {"sources": [{"source": "file", "path": 5}]}},
+            "config key 'sample.sources.0': source 'file': key 'path' must be a file path",
+        ),
         (
             {"sample": {"sources": [{"source": "IceCube"}]}},
             "config key 'sample.sources.0.source': unknown sample source",

@@ -211,6 +211,19 @@ def test_flags_stay_strings_except_booleans():
         parse_kwargs_pairs(["no-equals-sign"])
 
 
+@pytest.mark.parametrize(
+    ("given", "radius"), [("yes", 18.0), ("no", 18.0), ("0", 18.0), ("FALSE", 0.0), (False, 0.0), ("", 0.0)]
+)
+def test_consolidation_follows_the_originals_truth_of_a_flag(given, radius):
+    """-d values other than true/false stayed strings in the original, whose `if` took any
+    non-empty one as true: "yes" (and even "no") consolidated; "yes" turned it off here."""
+    migration = migrate_kwargs({"consolidate_nearby_objects": given}, archive_names="ZTF")
+    assert migration.config["sample"]["consolidate_radius_arcsec"] == radius
+    assert f"consolidate_nearby_objects={given!r} -> sample.consolidate_radius_arcsec: {radius:g}" in (
+        migration.changes
+    )
+
+
 def test_archive_shortcuts_expand_as_the_helper_did():
     assert archive_list("scaled") == ["Gaia", "HEASARC", "IceCube", "PanSTARRS", "WISE", "ZTF"]
     assert archive_list("core Gaia") == ["Gaia", "HEASARC", "IceCube", "WISE", "ZTF", "Gaia"]

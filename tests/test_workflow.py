@@ -164,6 +164,20 @@ def test_n_shards_auto_follows_the_sample_file_before_it_is_read(tmp_path):
     assert "n_shards = 3 is below the 5 shards of the sample built in results/my-run" in fewer.stdout
 
 
+def test_a_file_source_in_any_case_rebuilds_the_sample_when_the_file_changes(tmp_path):
+    workdir = new_workdir(tmp_path)
+    (workdir / "config" / "mine.csv").write_text("ra,dec,label\n10.0,2.0,a\n20.0,3.0,b\n")
+    (workdir / "config" / "upper.yaml").write_text(
+        "n_shards: 1\nsample:\n  sources: [{source: File, path: config/mine.csv}]\n"
+    )
+    args = ("--configfile", "config/upper.yaml", "--until", "sample")
+    snakemake(workdir, "--cores", "1", *args)
+    with open(workdir / "config" / "mine.csv", "a") as csv:
+        csv.write("30.0,4.0,c\n")
+    # `source: File` (README: source names are case-insensitive) was not an input: the edit was ignored
+    assert job_counts(snakemake(workdir, "-n", "--quiet", "rules", *args)) == {"sample": 1}
+
+
 def test_until_sample_runs_only_the_sample_job(tmp_path):
     workdir = new_workdir(tmp_path)
     result = snakemake(workdir, "--cores", "1", "--until", "sample")

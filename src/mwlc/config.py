@@ -23,7 +23,7 @@ import yaml
 from mwlc import legacy
 from mwlc.archives.base import Archive
 from mwlc.archives.registry import ARCHIVES, canonical_name
-from mwlc.errors import ConfigError
+from mwlc.errors import ConfigError, SampleError
 
 log = logging.getLogger(__name__)
 
@@ -243,7 +243,7 @@ def _fill_defaults(instance: dict, schema: dict) -> None:
 
 def _check_sample_sources(sources: list[dict]) -> None:
     """Source kinds and their keys, with did-you-mean hints."""
-    from mwlc.sample.sources import SOURCE_NAMES, required_keys, source_keys
+    from mwlc.sample.sources import SOURCE_NAMES, check_source, required_keys, source_keys
 
     for index, spec in enumerate(sources):
         where = f"sample.sources.{index}"
@@ -267,6 +267,10 @@ def _check_sample_sources(sources: list[dict]) -> None:
         missing = sorted(required_keys(kind) - set(spec))
         if missing:
             raise ConfigError(f"config key '{where}': source '{kind}' needs key(s) {', '.join(missing)}")
+        try:
+            check_source(spec)
+        except SampleError as error:
+            raise ConfigError(f"config key '{where}': {error}") from None
 
 
 #: A ``*_arcsec`` value below this (arcsec) is taken for a value in degrees given by mistake.
@@ -299,7 +303,10 @@ def _check_demo(config: dict) -> None:
     if not demo:
         return
     for archive in demo.get("archives", []):
-        name = canonical_name(archive)
+        try:
+            name = canonical_name(archive)
+        except KeyError as error:
+            raise ConfigError(f"config key 'demo.archives': {error.args[0]}") from None
         expected = f"{demo['directory'].rstrip('/')}/{name}"
         params = config["archives"].get(name)
         if params is None or params.get("source") != expected:

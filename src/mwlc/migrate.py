@@ -206,11 +206,14 @@ def migrate_kwargs(kwargs: Mapping[str, Any], archive_names: str | Sequence[str]
 
 
 def _consolidation(consolidate: Any, migration: Migration) -> float:
-    if isinstance(consolidate, str):
+    """The original tested ``if consolidate_nearby_objects:``, and its ``-d`` values other than
+    true/false stayed strings: ``"yes"``, ``"no"`` and ``"0"`` consolidated, ``""`` did not."""
+    given = consolidate
+    if isinstance(consolidate, str) and consolidate.strip().lower() in ("true", "false"):
         consolidate = consolidate.strip().lower() == "true"
     radius = CONSOLIDATE_RADIUS_ARCSEC if consolidate else 0.0
     migration.changes.append(
-        f"consolidate_nearby_objects={consolidate} -> sample.consolidate_radius_arcsec: {radius:g}"
+        f"consolidate_nearby_objects={given!r} -> sample.consolidate_radius_arcsec: {radius:g}"
     )
     return radius
 

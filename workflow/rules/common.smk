@@ -188,8 +188,13 @@ def demo_archive_input(wildcards):
 
 
 def sample_file_inputs():
-    """Local files read by `file` sample sources: a changed file rebuilds the sample."""
-    return [s["path"] for s in config["sample"]["sources"] if s["source"] == "file"]
+    """Local files read by `file` sample sources (any case; the old `csv` with `csv_path` too): a
+    changed file rebuilds the sample."""
+    return [
+        s.get("path", s.get("csv_path"))
+        for s in config["sample"]["sources"]
+        if str(s["source"]).strip().lower() in ("file", "csv")
+    ]
 
 
 def data_outputs():

@@ -8,7 +8,8 @@ rule sample:
         f"{LOGS}/sample.log",
     benchmark:
         f"{BENCHMARKS}/sample.tsv"
-    retries: config["fetch_retries"]
+    # No Snakemake retries: its services retry each request (services.retries), and a rerun of a
+    # sample refused for its input would query every source again to be refused again.
     conda:
         "../envs/mwlc.yaml"
     threads: 1

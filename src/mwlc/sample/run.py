@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from mwlc.sample.build import build_sample
-from mwlc.sample.sources import fetch_source
+from mwlc.sample.sources import check_source, fetch_source
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,8 @@ def make_sample(
     pandas.DataFrame
         The final sample (objectid, ra, dec, label, labels, shard, ...).
     """
+    for spec in sample_config["sources"]:  # a wrong value in a later source queries nothing
+        check_source(spec)
     frames = []
     for spec in sample_config["sources"]:
         frame = fetch_source(spec, services)

@@ -43,6 +43,7 @@ __all__ = [
     "DEFAULT_SERVICES",
     "PRESETS",
     "SOURCE_NAMES",
+    "check_source",
     "fetch_source",
     "required_keys",
     "source_keys",
@@ -117,7 +118,21 @@ def required_keys(kind: str) -> set[str]:
     return set(KINDS[name].required)
 
 
-def _expand(spec: Mapping[str, Any]) -> tuple[SourceKind, dict[str, Any], str]:
+def check_source(spec: Mapping[str, Any]) -> None:
+    """Check one configured source's keys and values without querying anything.
+
+    Raises
+    ------
+    mwlc.errors.SampleError
+        Naming the source and the key whose value is wrong (as :func:`fetch_source` would, before
+        its query).
+    """
+    kind, full, _ = _expand(spec, warn=False)
+    if kind.check is not None:
+        kind.check(full)
+
+
+def _expand(spec: Mapping[str, Any], *, warn: bool = True) -> tuple[SourceKind, dict[str, Any], str]:
     """The basic kind, the completed spec, and a description for messages."""
     name = _name_of(spec)
     rest = {k: v for k, v in spec.items() if k != "source"}
@@ -131,7 +146,7 @@ def _expand(spec: Mapping[str, Any]) -> tuple[SourceKind, dict[str, Any], str]:
     if name in ALIASES:
         target, renames = ALIASES[name]
         old = sorted(k for k in rest if k in renames)
-        log.warning(
+        (log.warning if warn else log.debug)(
             "sample source %r is deprecated: use source '%s'%s",
             name,
             target,

@@ -112,12 +112,17 @@ class SourceKind:
         Keys the spec must have.
     optional : dict
         Optional keys and their defaults.
+    check : callable, optional
+        ``check(spec)``: the values of a completed spec, checked without any query (raises
+        :class:`~mwlc.errors.SampleError` naming the key); run when the config is read and
+        before any source of the sample is fetched.
     """
 
     name: str
     fetch: Callable[[dict[str, Any], Services], pd.DataFrame]
     required: tuple[str, ...] = ()
     optional: Mapping[str, Any] = field(default_factory=dict)
+    check: Callable[[dict[str, Any]], None] | None = None
 
     @property
     def keys(self) -> set[str]:

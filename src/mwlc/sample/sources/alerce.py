@@ -57,6 +57,11 @@ def query_objects(oids: list[str], services: Services) -> dict[str, dict]:
 def _check(objectids: Any, label: Any) -> list[str]:
     what = "source 'ztf_objectid'"
     if isinstance(objectids, str):
+        if len(objectids.replace(",", " ").split()) > 1:
+            raise SampleError(
+                f"{what}: key 'objectids' holds several ids in one string ({objectids!r}): write a list, "
+                f"e.g. [{', '.join(objectids.replace(',', ' ').split()[:2])}]"
+            )
         objectids = [objectids]
     if not isinstance(objectids, list) or not all(isinstance(o, str) and o for o in objectids):
         raise SampleError(
@@ -106,8 +111,13 @@ def fetch_ztf_objectid(spec: dict[str, Any], services: Services) -> pd.DataFrame
     return log_source("ztf_objectid", f"{len(oids)} ids", frame)
 
 
+def _check_spec(spec: dict[str, Any]) -> None:
+    _check(spec["objectids"], spec["label"])
+
+
 KIND = SourceKind(
     name="ztf_objectid",
     fetch=fetch_ztf_objectid,
+    check=_check_spec,
     optional={"objectids": ["ZTF18aabtxvd", "ZTF18aahqkbt"], "label": "ZTF-Objname"},
 )

@@ -232,9 +232,7 @@ def fetch_file(spec: dict[str, Any], services: Services) -> pd.DataFrame:
         ``ra``, ``dec`` (deg, ICRS), ``label``, ``origin`` = ``"file <path> row <n>"`` with n the
         1-based data row.
     """
-    path = str(
-        check_type(spec["path"], (str, Path), key="path", what="source 'file'", expected="a file path")
-    )
+    path = str(_check_path(spec))
     table = read_table(Path(path), _format_of(Path(path), spec["format"], f"file {path!r}"), "source 'file'")
     ra, dec = _positions(table, spec, path)
     labels = _labels(table, spec, path)
@@ -242,9 +240,14 @@ def fetch_file(spec: dict[str, Any], services: Services) -> pd.DataFrame:
     return log_source("file", path, make_frame(ra, dec, labels, origins))
 
 
+def _check_path(spec: dict[str, Any]) -> str | Path:
+    return check_type(spec["path"], (str, Path), key="path", what="source 'file'", expected="a file path")
+
+
 KIND = SourceKind(
     name="file",
     fetch=fetch_file,
+    check=_check_path,
     required=("path",),
     optional={
         "format": None,

@@ -107,6 +107,8 @@ def sdss_query(num: int, zmin: float, zmax: float, randomize_z: bool, seed: int)
 def _check(spec: dict[str, Any]) -> None:
     what = "source 'sdss'"
     num = check_type(spec["num"], int, key="num", what=what, expected="an integer")
+    if num < 0:
+        raise SampleError(f"{what}: num={num} must be 0 or more")
     if num > SKYSERVER_MAX_ROWS:
         raise SampleError(
             f"{what}: num={num} exceeds the SkyServer limit of {SKYSERVER_MAX_ROWS} rows per query"
@@ -179,5 +181,6 @@ def _query(sql: str, services: Services) -> Any:
 KIND = SourceKind(
     name="sdss",
     fetch=fetch_sdss,
+    check=_check,
     optional={"num": 10, "zmin": 0, "zmax": 10, "randomize_z": False, "seed": 0, "label": "SDSS"},
 )
