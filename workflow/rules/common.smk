@@ -4,6 +4,7 @@ from mwlc.archives.services import SERVICES, service_units
 from mwlc.config import check_config, enabled_archives, load_schema
 from mwlc.errors import ConfigError
 from mwlc.run_plan import write_run_plan
+from mwlc.sample.sources import file_source_path
 from mwlc.sample.size import planned_n_shards
 import hashlib
 import json
@@ -188,13 +189,10 @@ def demo_archive_input(wildcards):
 
 
 def sample_file_inputs():
-    """Local files read by `file` sample sources (any case; the old `csv` with `csv_path` too): a
-    changed file rebuilds the sample."""
-    return [
-        s.get("path", s.get("csv_path"))
-        for s in config["sample"]["sources"]
-        if str(s["source"]).strip().lower() in ("file", "csv")
-    ]
+    """Local files read by `file` sample sources (any case; the old `csv` too): a changed file
+    rebuilds the sample."""
+    paths = map(file_source_path, config["sample"]["sources"])
+    return [path for path in paths if path is not None]
 
 
 def data_outputs():

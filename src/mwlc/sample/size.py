@@ -38,10 +38,12 @@ def source_size(spec: Mapping[str, Any]) -> int:
     ``file``: the data rows of the file (0 if it cannot be read: the ``sample`` job says why);
     ``sdss``: ``num``; ``ztf_objectid``: the number of ids; any other source: 0.
     """
+    from mwlc.sample.sources import file_source_path
+
+    path = file_source_path(spec)
+    if path is not None:
+        return _file_rows(Path(path))
     kind = str(spec.get("source", "")).strip().lower()
-    if kind in ("file", "csv"):
-        path = spec.get("path", spec.get("csv_path"))
-        return _file_rows(Path(path)) if path else 0
     if kind == "sdss":
         return int(spec.get("num", 0))
     if kind == "ztf_objectid":

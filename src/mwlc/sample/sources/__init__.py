@@ -45,6 +45,7 @@ __all__ = [
     "SOURCE_NAMES",
     "check_source",
     "fetch_source",
+    "file_source_path",
     "required_keys",
     "source_keys",
 ]
@@ -130,6 +131,17 @@ def check_source(spec: Mapping[str, Any]) -> None:
     kind, full, _ = _expand(spec, warn=False)
     if kind.check is not None:
         kind.check(full)
+
+
+def file_source_path(spec: Mapping[str, Any]) -> str | None:
+    """The local file a configured source reads: the ``path`` of a ``file`` source (any case, and
+    the old ``csv`` with ``csv_path``); None for any other source or a spec without one. Nothing
+    else of ``spec`` is checked."""
+    name = str(spec.get("source", "")).strip().lower()
+    kind, renames = ALIASES.get(name, (name, {}))
+    if kind != "file":
+        return None
+    return next((value for key, value in spec.items() if renames.get(key, key) == "path"), None)
 
 
 def _expand(spec: Mapping[str, Any], *, warn: bool = True) -> tuple[SourceKind, dict[str, Any], str]:

@@ -57,10 +57,11 @@ def query_objects(oids: list[str], services: Services) -> dict[str, dict]:
 def _check(objectids: Any, label: Any) -> list[str]:
     what = "source 'ztf_objectid'"
     if isinstance(objectids, str):
-        if len(objectids.replace(",", " ").split()) > 1:
+        several = objectids.replace(",", " ").split()
+        if len(several) > 1:
             raise SampleError(
                 f"{what}: key 'objectids' holds several ids in one string ({objectids!r}): write a list, "
-                f"e.g. [{', '.join(objectids.replace(',', ' ').split()[:2])}]"
+                f"e.g. [{', '.join(several[:2])}]"
             )
         objectids = [objectids]
     if not isinstance(objectids, list) or not all(isinstance(o, str) and o for o in objectids):

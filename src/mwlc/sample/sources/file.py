@@ -132,9 +132,10 @@ def _positions(table: Table, spec: dict[str, Any], path: str) -> tuple[Any, Any]
     if numeric and frame.lower() == "icrs" and unit == "deg":
         _warn_if_hours(np.asarray(ra, dtype=float), path)
         return ra, dec
+    ra_values, dec_values = text_or_numbers(ra), text_or_numbers(dec)
     if not numeric and unit == "deg":
-        _refuse_sexagesimal_degrees(text_values(ra), path, ra_col)
-    return _to_icrs(text_or_numbers(ra), text_or_numbers(dec), frame, unit, path)
+        _refuse_sexagesimal_degrees(ra_values, path, ra_col)
+    return _to_icrs(ra_values, dec_values, frame, unit, path)
 
 
 #: The config keys naming the RA and Dec columns.
