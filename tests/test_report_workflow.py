@@ -6,12 +6,12 @@ scratch copy with the monitor/report includes added).
 
 from __future__ import annotations
 
-import base64
 import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +20,7 @@ import yaml
 
 from mwlc.benchmarks import BENCHMARK_COLUMNS
 from mwlc.monitor import USAGE_COLUMNS
+from tests.test_status import mark_incomplete
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = Path(os.environ.get("MWLC_TEST_SNAKEFILE", REPO / "workflow" / "Snakefile"))
@@ -156,9 +157,8 @@ def test_report_after_a_kill_leaves_out_the_files_being_written(demo, tmp_path):
         f"{RESULTS}/monitor/usage.csv",
         f"{RESULTS}/lightcurves.parquet/archive=ztf/shard-0000.parquet",
     ]
-    (workdir / ".snakemake" / "incomplete").mkdir()
     for path in being_written:
-        (workdir / ".snakemake" / "incomplete" / base64.urlsafe_b64encode(path.encode()).decode()).touch()
+        mark_incomplete(workdir, path, time.time())
     result = snakemake(workdir, "--report", f"{RESULTS}/report.html", check=False)
     assert result.returncode == 0, result.stderr  # was: IncompleteFilesException
     assert "leaves out 1 item(s) not made yet: results/demo/monitor/usage.csv" in result.stderr

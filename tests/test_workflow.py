@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import re
 import shutil
@@ -24,6 +23,7 @@ from mwlc.archives.registry import get_archive
 from mwlc.config import deep_merge
 from mwlc.schema import BANDS
 from mwlc.status import run_status
+from tests.test_status import mark_incomplete
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "workflow" / "Snakefile"
@@ -369,8 +369,7 @@ def test_run_from_python_stops_after_the_sample_and_counts_steps(tmp_path):
     ecsv = "results/demo/sample.ecsv"
     (workdir / ".snakemake/locks").mkdir(parents=True, exist_ok=True)
     (workdir / ".snakemake/locks/0.output.lock").write_text(f"{workdir / ecsv}\n")
-    (workdir / ".snakemake/incomplete").mkdir(parents=True, exist_ok=True)
-    (workdir / ".snakemake/incomplete" / base64.urlsafe_b64encode(ecsv.encode()).decode()).touch()
+    mark_incomplete(workdir, ecsv, time.time())
     resumed = []
     for rerun_incomplete in (False, True):
         code = (
