@@ -12,7 +12,13 @@ from astropy.coordinates import SkyCoord, search_around_sky
 from astropy.table import Table, join, join_skycoord
 
 from mwlc.errors import ConfigError
-from mwlc.sample.consolidate import OUTPUT_COLUMNS, consolidate, friends_of_friends
+from mwlc.sample.consolidate import (
+    MAX_LABELS_CHARS,
+    OUTPUT_COLUMNS,
+    consolidate,
+    friends_of_friends,
+    join_labels,
+)
 
 ARCSEC = 1 / 3600
 
@@ -171,6 +177,24 @@ def test_first_row_in_input_order_wins_and_labels_lists_all_distinct():
     assert merged["n_merged"] == 4
     assert result.iloc[1]["labels"] == "SDSS"
     assert result["n_merged"].dtype == np.int64
+
+
+@pytest.mark.parametrize("n_labels", [1, 2, 66, 67, 68, 500])
+def test_labels_are_cut_at_the_limit_with_the_count_left_out(n_labels):
+    """Labels of 28 characters: 66 fit whole in 2,000 characters (66 x 30 - 2 = 1,978); from 67
+    on, as many as fit before ``(+N more)`` are kept."""
+    labels = pd.Series([f"SDSS J{i:06d}.00+000000.0 abc" for i in range(n_labels)])
+    assert {len(label) for label in labels} == {28}
+    joined = join_labels(labels)
+    assert len(joined) <= MAX_LABELS_CHARS
+    parts = joined.split("; ")
+    if n_labels <= 66:
+        assert parts == labels.tolist()
+        return
+    kept = len(parts) - 1
+    assert parts[:kept] == labels.tolist()[:kept]
+    assert parts[-1] == f"(+{n_labels - kept} more)"
+    assert len(joined) + 30 + len(f"(+{n_labels - kept - 1} more)") - len(parts[-1]) > MAX_LABELS_CHARS
 
 
 def test_result_is_independent_of_the_order_of_unrelated_rows():

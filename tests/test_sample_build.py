@@ -17,8 +17,9 @@ from cdshealpix.nested import lonlat_to_healpix
 from mwlc.errors import ConfigError, SampleError
 from mwlc.sample import build
 from mwlc.sample.build import SHARD_SCHEMA, build_sample, read_shard, write_sample
+from mwlc.sample.consolidate import MAX_LABELS_CHARS
 from mwlc.sample.shard import assign_objectids, assign_shards, shard_of, shard_sizes
-from mwlc.sample.validate import check_not_empty, validate_positions
+from mwlc.sample.validate import MAX_LABEL_CHARS, check_not_empty, validate_positions
 
 ARCSEC = 1 / 3600
 
@@ -130,6 +131,7 @@ def test_every_reason_gets_its_own_block():
         ("one\r\ntwo", "row 0\": label 'one\\r\\ntwo' contains a line break"),
         ("trailing\n", "row 0\": label 'trailing\\n' contains a line break"),
         ("para\u2029graph", "row 0\": label 'para\\u2029graph' contains a line break"),
+        ("x" * 201, "row 0\": label 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'... has 201 characters"),
     ],
 )
 def test_bad_label_is_rejected(label, expected):
@@ -139,6 +141,10 @@ def test_bad_label_is_rejected(label, expected):
         validate_positions(sample)
     assert expected in str(raised.value)
     assert "row 1" not in str(raised.value)
+
+
+def test_a_label_of_the_longest_length_passes():
+    validate_positions(rows((10.0, 10.0, "x" * MAX_LABEL_CHARS)))
 
 
 def test_missing_columns_are_named():
@@ -251,6 +257,40 @@ def test_ecsv_round_trip_restores_skycoord_and_values(tmp_path):
     assert "name: coord.ra, unit: deg" in text and "frame: icrs" in text
 
 
+def test_ecsv_written_in_chunks_is_the_file_astropy_writes_for_the_whole_table(tmp_path, monkeypatch):
+    sample = numbered_sample(11, 3)
+    sample.loc[4, "labels"] = 'A "quoted" label; Yang 18'
+    ordered = sample.sort_values("objectid").reset_index(drop=True)
+    whole = tmp_path / "whole.ecsv"
+    ordered_table = Table.read(build._ecsv_text(ordered), format="ascii.ecsv")
+    ordered_table.write(whole, format="ascii.ecsv")
+    monkeypatch.setattr(build, "ECSV_CHUNK_ROWS", 4)  # chunks of 4, 4 and 3 objects
+    ecsv, shards = sample_paths(tmp_path, 3)
+    write_sample(sample, ecsv, shards)
+    assert ecsv.read_bytes() == whole.read_bytes()
+    assert Table.read(ecsv, format="ascii.ecsv")["labels"][4] == 'A "quoted" label; Yang 18'
+
+
+def test_a_crowded_field_gives_a_sample_astropy_reads(tmp_path, caplog):
+    """3,000 positions 10 arcsec apart on a line chain into one object at 18 arcsec: its
+    ``labels`` is cut (astropy reads no field over 131,072 characters) and a warning says why."""
+    n = 3000
+    sample = rows(
+        *((150.0 + i * 10 / 3600, 2.0, f"2MASS J{i:08d}+0000000") for i in range(n)), source="cluster"
+    )
+    ecsv, shards = sample_paths(tmp_path, 2)
+    with caplog.at_level(logging.WARNING, logger="mwlc.sample.consolidate"):
+        build_sample([sample], consolidate_radius_arcsec=18, n_shards=2, ecsv_path=ecsv, shard_paths=shards)
+    table = Table.read(ecsv, format="ascii.ecsv")
+    assert len(table) == 1
+    labels = table["labels"][0].split("; ")
+    assert len(table["labels"][0]) <= MAX_LABELS_CHARS
+    assert labels[:-1] == [f"2MASS J{i:08d}+0000000" for i in range(len(labels) - 1)]
+    assert labels[-1] == f"(+{n - (len(labels) - 1)} more)"
+    assert "1 objects each merge more than 100 sample rows (largest: 3000 rows" in caplog.text
+    assert "lower sample.consolidate_radius_arcsec" in caplog.text
+
+
 def test_shard_files_hold_their_objectid_range(tmp_path):
     sample = numbered_sample(301, 4)
     ecsv, shards = sample_paths(tmp_path, 4)
@@ -297,13 +337,20 @@ def test_failed_write_leaves_no_final_or_temporary_file(tmp_path, monkeypatch):
     sample = numbered_sample(20, 2)
     ecsv, shards = sample_paths(tmp_path, 2)
 
-    def broken_write(self, path, **kwargs):
-        path.write_text("# %ECSV 1.0\npartial")
-        raise OSError("disk full")
+    written_chunks = []
+    ecsv_text = build._ecsv_text
 
-    monkeypatch.setattr(Table, "write", broken_write)
+    def format_then_fail(objects):
+        if written_chunks:  # the first chunk of 8 objects is in the file, the second fails
+            raise OSError("disk full")
+        written_chunks.append(len(objects))
+        return ecsv_text(objects)
+
+    monkeypatch.setattr(build, "ECSV_CHUNK_ROWS", 8)
+    monkeypatch.setattr(build, "_ecsv_text", format_then_fail)
     with pytest.raises(OSError, match="disk full"):
         write_sample(sample, ecsv, shards)
+    assert written_chunks == [8]
     assert not ecsv.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sample_shards"]
     assert not any(p.name.startswith(".") for p in (tmp_path / "sample_shards").iterdir())

@@ -17,6 +17,7 @@ complete.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import time
@@ -33,7 +34,7 @@ from astropy.table import Column, Table
 
 from mwlc.errors import ConfigError, SampleError
 from mwlc.io import atomic_path
-from mwlc.sample.consolidate import consolidate
+from mwlc.sample.consolidate import MAX_LABELS_CHARS, consolidate
 from mwlc.sample.shard import assign_objectids, assign_shards
 from mwlc.sample.validate import (
     REQUIRED_COLUMNS,
@@ -223,8 +224,27 @@ def _write_shard(objects: pd.DataFrame, path: str | os.PathLike) -> None:
         pq.write_table(table, tmp, compression="snappy")
 
 
+#: Objects formatted at a time when writing ``sample.ecsv``: astropy makes each string column
+#: as wide as its longest value, so a chunk bounds that (20,000 x 2,200 characters x 4 bytes at
+#: most, with the label limits of :mod:`~mwlc.sample.validate` and
+#: :mod:`~mwlc.sample.consolidate`).
+ECSV_CHUNK_ROWS = 20_000
+
+
 def _write_ecsv(ordered: pd.DataFrame, path: str | os.PathLike) -> None:
-    """The astropy sample table: objectid, coord (SkyCoord ICRS), label, labels, shard."""
+    """The astropy sample table: objectid, coord (SkyCoord ICRS), label, labels, shard.
+
+    Written :data:`ECSV_CHUNK_ROWS` objects at a time; the file is the one astropy writes for
+    the whole table (the header is the same for every chunk and written once).
+    """
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as out:
+        for start in range(0, max(len(ordered), 1), ECSV_CHUNK_ROWS):
+            text = _ecsv_text(ordered.iloc[start : start + ECSV_CHUNK_ROWS])
+            out.write(text if start == 0 else _data_lines(text))
+
+
+def _ecsv_text(ordered: pd.DataFrame) -> str:
+    """``ordered`` as an astropy ECSV table, header included."""
     coord = SkyCoord(
         ra=ordered["ra"].to_numpy(np.float64) * u.deg,
         dec=ordered["dec"].to_numpy(np.float64) * u.deg,
@@ -236,11 +256,21 @@ def _write_ecsv(ordered: pd.DataFrame, path: str | os.PathLike) -> None:
     table["label"] = Column(_strings(ordered["label"]), description="label of the first row")
     table["labels"] = Column(
         _strings(ordered["labels"]),
-        description="labels merged into this object, first-seen order, separated by '; '",
+        description="labels merged into this object, first-seen order, separated by '; ' (at most "
+        f"{MAX_LABELS_CHARS:,} characters, then '(+N more)')",
     )
     table["shard"] = Column(ordered["shard"].to_numpy(np.int64), description="shard file index")
-    with atomic_path(path) as tmp:
-        table.write(tmp, format="ascii.ecsv", overwrite=True)
+    text = io.StringIO()
+    table.write(text, format="ascii.ecsv")
+    return text.getvalue()
+
+
+def _data_lines(ecsv_text: str) -> str:
+    """The data lines of an ECSV text: without its ``#`` header lines and column names line."""
+    start = 0
+    while ecsv_text.startswith("#", start):
+        start = ecsv_text.index("\n", start) + 1
+    return ecsv_text[ecsv_text.index("\n", start) + 1 :]
 
 
 def _strings(values: pd.Series) -> np.ndarray:

@@ -34,6 +34,10 @@ Within a group the **first row in input order** is kept: its ``ra``, ``dec``, ``
 in the original. ``labels`` lists every distinct label of the group in first-seen order, joined
 by :data:`~mwlc.sample.validate.LABEL_SEPARATOR` (``"; "``; validation rejects labels containing
 ``";"``), and ``n_merged`` counts the input rows of the group (1 for an object seen once).
+``labels`` stops before :data:`MAX_LABELS_CHARS` characters with a last item ``(+N more)``
+counting the labels left out: a chain in a crowded field can merge thousands of rows, and
+astropy cannot read an ECSV field over 131,072 characters. A group of more than
+:data:`CROWDED_GROUP_ROWS` rows is logged as a warning, since it is almost always such a chain.
 
 Cost is O(N log N) plus the number of close pairs, which is small for real samples (the SDSS
 500k demo has ~1,100 duplicates); a dense blob of k rows within one radius costs k^2/2 pairs.
@@ -60,6 +64,12 @@ log = logging.getLogger(__name__)
 #: The original's ``join_skycoord(0.005 * u.deg)``, in arcseconds.
 DEFAULT_RADIUS_ARCSEC = 18.0
 
+#: Longest ``labels`` value, in characters, ``(+N more)`` included.
+MAX_LABELS_CHARS = 2000
+
+#: A group of more rows than this is reported as a chain of neighbours (a crowded field).
+CROWDED_GROUP_ROWS = 100
+
 #: Columns of :func:`consolidate`'s result, in order.
 OUTPUT_COLUMNS = ("ra", "dec", "label", "labels", "origin", "n_merged")
 
@@ -82,7 +92,8 @@ def consolidate(frame: pd.DataFrame, radius_arcsec: float = DEFAULT_RADIUS_ARCSE
     pandas.DataFrame
         One row per object, in input order of the kept rows, with columns ``ra``, ``dec``
         (degrees, of the first row of the group), ``label``, ``origin`` (of that row),
-        ``labels`` (distinct labels, first-seen order, joined by ``"; "``) and ``n_merged``
+        ``labels`` (distinct labels, first-seen order, joined by ``"; "``, at most
+        :data:`MAX_LABELS_CHARS` characters ending in ``(+N more)`` when cut) and ``n_merged``
         (int64, input rows in the group). The index is a fresh ``RangeIndex``.
 
     Raises
@@ -103,7 +114,26 @@ def consolidate(frame: pd.DataFrame, radius_arcsec: float = DEFAULT_RADIUS_ARCSE
         result["n_merged"].max() if len(result) else 0,
         time.perf_counter() - start,
     )
+    _warn_if_crowded(result, radius_arcsec)
     return result
+
+
+def _warn_if_crowded(objects: pd.DataFrame, radius_arcsec: float) -> None:
+    """Warn when groups of more than :data:`CROWDED_GROUP_ROWS` rows were merged."""
+    crowded = objects[objects["n_merged"] > CROWDED_GROUP_ROWS]
+    if crowded.empty:
+        return
+    largest = crowded.loc[crowded["n_merged"].idxmax()]
+    log.warning(
+        "%d objects each merge more than %d sample rows (largest: %d rows, kept row %s): in a "
+        "crowded field friends-of-friends chains neighbours %g arcsec apart into one object; "
+        "lower sample.consolidate_radius_arcsec, or set it to 0 to keep every row",
+        len(crowded),
+        CROWDED_GROUP_ROWS,
+        largest["n_merged"],
+        largest["origin"],
+        radius_arcsec,
+    )
 
 
 def friends_of_friends(ra_deg: np.ndarray, dec_deg: np.ndarray, radius_arcsec: float) -> np.ndarray:
@@ -169,4 +199,23 @@ def _joined_labels(labels: np.ndarray, group: np.ndarray, sizes: np.ndarray) -> 
     """Distinct labels of every multi-row group, first-seen order, joined; indexed by group."""
     rows = np.flatnonzero(sizes[group] > 1)
     members = pd.DataFrame({"group": group[rows], "label": labels[rows]}).drop_duplicates()
-    return members.groupby("group", sort=False)["label"].agg(LABEL_SEPARATOR.join)
+    return members.groupby("group", sort=False)["label"].agg(join_labels)
+
+
+def join_labels(labels: pd.Series) -> str:
+    """``labels`` joined by ``"; "``, cut to at most :data:`MAX_LABELS_CHARS` characters.
+
+    When they do not all fit, as many as fit are kept, in order, followed by ``(+N more)``.
+    """
+    joined = LABEL_SEPARATOR.join(labels)
+    if len(joined) <= MAX_LABELS_CHARS:
+        return joined
+    kept: list[str] = []
+    used = 0
+    for label in labels:
+        more = f"(+{len(labels) - len(kept)} more)"
+        if used + len(label) + len(LABEL_SEPARATOR) + len(more) > MAX_LABELS_CHARS:
+            return LABEL_SEPARATOR.join([*kept, more])
+        kept.append(label)
+        used += len(label) + len(LABEL_SEPARATOR)
+    raise AssertionError("unreachable: the labels were longer than the limit")
