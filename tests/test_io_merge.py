@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from astropy.coordinates import SkyCoord
@@ -237,6 +238,54 @@ def test_by_object_row_groups_hold_a_bounded_number_of_objects_and_the_same_rows
     assert sizes == {1: [1, 1, 1, 1], 2: [2, 2], 3: [2, 2]}[objects_per_row_group]
     assert parts.read().equals(whole.read())
     assert parts.read()["n_points"].to_pylist() == [0, 3, 2, 2]
+
+
+def write_in_row_groups(path, frame, rows_per_group):
+    """``frame`` as a shard file in row groups of ``rows_per_group`` rows, in ``frame``'s order."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_batches([to_record_batch(frame)], schema=LIGHTCURVE_SCHEMA)
+    pq.write_table(table, path, row_group_size=rows_per_group)
+
+
+def test_by_object_reads_the_row_groups_of_each_range_of_objects_in_any_row_order(tmp_path, monkeypatch):
+    """40 objects with 1..40 rows each (820 rows) in row groups of 25 rows; 10 objects a row
+    group of the by-object table. Rows in objectid order: each range of objects reads only the
+    row groups whose objectid range meets it. Shuffled rows: most row groups are read for every
+    range, and the table is the same."""
+    ids = np.arange(1, 41)
+    frame = pd.concat(
+        [lc_frame([o], band=("ztf_g", "ztf_r")[o % 2], n=int(o)) for o in ids], ignore_index=True
+    )
+    objects = pd.DataFrame({"objectid": ids, "ra": ids * 1.0, "dec": 0.0, "label": "A", "labels": "A"})
+    reads = []
+    read_row_group = pq.ParquetFile.read_row_group
+
+    def counted(self, group, **kwargs):
+        reads.append(group)
+        return read_row_group(self, group, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_group", counted)
+
+    def by_object(name, rows):
+        write_in_row_groups(tmp_path / name / "archive=ztf/shard-0000.parquet", rows, 25)
+        reads.clear()
+        output = tmp_path / name / "by_object.parquet"
+        write_by_object(
+            [objects], str(tmp_path / name), ["ztf"], ["0000"], str(output), objects_per_row_group=10
+        )
+        return pq.read_table(output), list(reads)
+
+    ordered, ordered_reads = by_object("ordered", frame)
+    shuffled, shuffled_reads = by_object("shuffled", frame.sample(frac=1.0, random_state=3))
+    n_groups = 33  # ceil(820 / 25)
+    # objects 1-10 hold rows 0-54 (groups 0-2), 11-20 rows 55-209 (2-8), 21-30 rows 210-464
+    # (8-18), 31-40 rows 465-819 (18-32): three groups are read twice, at the range edges
+    assert ordered_reads == [*range(0, 3), *range(2, 9), *range(8, 19), *range(18, 33)]
+    assert len(shuffled_reads) > 100 and set(shuffled_reads) == set(range(n_groups))
+    assert shuffled.equals(ordered)
+    assert ordered["n_points"].to_pylist() == ids.tolist()
+    first = ordered.slice(2, 1).to_pylist()[0]["lightcurve"]
+    assert first["time"] == [58003.0, 58004.0, 58005.0] and first["band"] == ["ztf_r"] * 3
 
 
 def test_merge_refuses_light_curves_of_another_sample(finished_run):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -208,20 +209,58 @@ def nest_shard(objects: pd.DataFrame, flat: pa.Table) -> pa.Table:
 OBJECTS_PER_ROW_GROUP = 2000
 
 
-def _read_rows(path: str) -> pa.Table:
-    """A shard file's objectid, band, time, flux and err (band still dictionary-encoded)."""
-    return pq.read_table(
-        path, columns=["objectid", "band", "time", "flux", "err"], pre_buffer=False, use_threads=False
-    )
+#: The columns of a shard file the by-object table is made of.
+_NESTED_COLUMNS = ["objectid", "band", "time", "flux", "err"]
 
 
-def _chunk_rows(tables: Mapping[str, pa.Table], first_id: int, last_id: int) -> pa.Table:
-    """The rows of objectids ``first_id..last_id`` of each archive's table, band as plain string,
-    with an ``archive`` column."""
+class _ShardRows:
+    """One archive's shard file, read a row group at a time for a range of objectids.
+
+    A fetch writes rows in the order it found them, in row groups of at most
+    :data:`mwlc.io.ROW_GROUP_ROWS` rows; the footer's objectid range of each row group says
+    which of them can hold an object. Readers that go through the sky in HEALPix order write row
+    groups of nearly disjoint ranges, so each range of objects reads about one row group; in any
+    order, memory is one row group and the selected rows.
+    """
+
+    def __init__(self, path: str):
+        self.file = pq.ParquetFile(path, pre_buffer=False)
+        column = self.file.schema_arrow.get_field_index("objectid")
+        self.ranges = [
+            _objectid_range(self.file.metadata.row_group(i), column) for i in range(self.file.num_row_groups)
+        ]
+
+    def rows(self, first_id: int, last_id: int) -> pa.Table:
+        """The rows of objectids ``first_id..last_id`` (band still dictionary-encoded)."""
+        parts = []
+        for group, (low, high) in enumerate(self.ranges):
+            if high < first_id or low > last_id:
+                continue
+            table = self.file.read_row_group(group, columns=_NESTED_COLUMNS, use_threads=False)
+            ids = table["objectid"]
+            parts.append(table.filter(pc.and_(pc.greater_equal(ids, first_id), pc.less_equal(ids, last_id))))
+        if not parts:
+            return self.file.schema_arrow.empty_table().select(_NESTED_COLUMNS)
+        return pa.concat_tables(parts)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _objectid_range(row_group: pq.RowGroupMetaData, column: int) -> tuple[float, float]:
+    """Smallest and largest objectid of a row group, from its statistics (unbounded if absent)."""
+    stats = row_group.column(column).statistics
+    if stats is None or not stats.has_min_max:
+        return -math.inf, math.inf
+    return stats.min, stats.max
+
+
+def _chunk_rows(shards: Mapping[str, _ShardRows], first_id: int, last_id: int) -> pa.Table:
+    """The rows of objectids ``first_id..last_id`` of each archive's shard file, band as plain
+    string, with an ``archive`` column."""
     parts = []
-    for archive, table in tables.items():
-        ids = table["objectid"]
-        part = table.filter(pc.and_(pc.greater_equal(ids, first_id), pc.less_equal(ids, last_id)))
+    for archive, shard in shards.items():
+        part = shard.rows(first_id, last_id)
         part = part.set_column(1, "band", pc.cast(part["band"], pa.string()))
         parts.append(part.append_column("archive", pa.repeat(pa.scalar(archive), part.num_rows)))
     return pa.concat_tables(parts)
@@ -238,8 +277,8 @@ def write_by_object(
 ) -> None:
     """Write the one-row-per-object table, a row group per ``objects_per_row_group`` objects.
 
-    Memory: one shard's rows of every archive (five narrow columns), and the nested rows of one
-    row group.
+    Memory: the rows of ``objects_per_row_group`` objects of every archive, nested, and one row
+    group of a shard file (:class:`_ShardRows`), never a whole shard.
 
     Parameters
     ----------
@@ -249,14 +288,17 @@ def write_by_object(
     with atomic_path(output) as tmp, pq.ParquetWriter(tmp, BY_OBJECT_SCHEMA) as writer:
         for shard, objects in zip(shards, shard_objects, strict=True):
             objects = objects.sort_values("objectid", ignore_index=True)
-            tables = {a: _read_rows(f"{dataset}/archive={a}/shard-{shard}.parquet") for a in archives}
-            for start in range(0, len(objects), objects_per_row_group):
-                chunk = objects.iloc[start : start + objects_per_row_group]
-                ids = chunk["objectid"]
-                writer.write_table(
-                    nest_shard(chunk, _chunk_rows(tables, int(ids.iloc[0]), int(ids.iloc[-1])))
-                )
-            del tables
+            files = {a: _ShardRows(f"{dataset}/archive={a}/shard-{shard}.parquet") for a in archives}
+            try:
+                for start in range(0, len(objects), objects_per_row_group):
+                    chunk = objects.iloc[start : start + objects_per_row_group]
+                    ids = chunk["objectid"]
+                    writer.write_table(
+                        nest_shard(chunk, _chunk_rows(files, int(ids.iloc[0]), int(ids.iloc[-1])))
+                    )
+            finally:
+                for file in files.values():
+                    file.close()
 
 
 def merge_dataset(
