@@ -6,7 +6,8 @@ Objects (``tk_case.sample``):
 * objectid 1: a TESS SPOC product at 0.2" and a Kepler product at 0.3";
 * objectid 2: a K2 product at 0.4" and a TESS product at 5" (outside the default 1");
 * objectid 3: nothing;
-* objectid 4: an unreadable product (not FITS) at 0.1" and a TESS product at 0.2".
+* objectid 4: a product lightkurve cannot read (FITS, but no light curve) at 0.1" and a TESS
+  product at 0.2".
 
 Every file holds :data:`N_CADENCES` cadences with known raw times (BTJD for TESS, BKJD for
 Kepler/K2), some NaN fluxes and, for TESS, some negative fluxes.
@@ -84,9 +85,15 @@ def _as_stored(values: np.ndarray) -> np.ndarray:
 
 
 def write_product_fits(product: Product, path: Path) -> None:
-    """Write ``product`` as a mission light-curve file lightkurve reads back (or junk if unreadable)."""
+    """Write ``product`` as a mission light-curve file lightkurve reads back, or, if not
+    ``readable``, as a complete FITS file that is no product lightkurve knows (a table ``OTHER``)."""
     if not product.readable:
-        path.write_bytes(b"this is not a FITS file\n" * 10)
+        from astropy.io import fits
+
+        table = fits.BinTableHDU.from_columns(
+            [fits.Column(name="X", format="D", array=np.arange(3.0))], name="OTHER"
+        )
+        fits.HDUList([fits.PrimaryHDU(), table]).writeto(path)
         return
     lk = _lk()
     band = product.collection

@@ -157,7 +157,7 @@ def test_persistent_failure_names_the_object_and_caches_nothing(hcv_case, hcv_se
     sample, _ = hcv_case
     cache_column_lists(hcv_server, tmp_path)
     hcv_server.fail_always(status=503)
-    with pytest.raises(ArchiveError, match=r"HCV objectid 1 .*failed after 3 attempt"):
+    with pytest.raises(ArchiveError, match=r"HCV hcvsummary for objectid 1 .*failed after 3 attempt"):
         run(sample.iloc[:1], hcv_server, tmp_path, retries=2)
     assert not list((tmp_path / "cache").rglob("*.csv"))
 
@@ -234,6 +234,35 @@ def test_a_column_missing_from_an_answer_names_it_and_the_url(hcv_case, hcv_serv
         run(sample.iloc[:1], hcv_server, tmp_path)
     assert f"answer of {hcv_server.url}{PREFIX}/v3/hcv.csv lacks column(s) ['MagErr']" in str(err.value)
     assert "hcv MatchID 101 ACS_F814W for objectid 1" in str(err.value)
+    # the answer it could not read was not cached: once the service is right, a rerun reads it
+    assert not list((tmp_path / "cache" / "hcv").rglob("*.csv"))
+    hcv_server.app.missing_columns = set()
+    pd.testing.assert_frame_equal(
+        rows_of(run(sample.iloc[:1], hcv_server, tmp_path)),
+        rows_of(run(sample.iloc[:1], hcv_server, tmp_path / "clean")),
+    )
+
+
+def rows_of(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows[["objectid", "band", "time", "flux", "err"]].reset_index(drop=True)
+
+
+def test_a_cached_answer_that_cannot_be_read_is_asked_again(hcv_case, hcv_server, tmp_path, caplog):
+    """An answer cached before answers were read first (an error page sent with status 200)."""
+    sample, _ = hcv_case
+    first = run(sample.iloc[:1], hcv_server, tmp_path)
+    (summary,) = (tmp_path / "cache" / "hcvsummary").rglob("*.csv")
+    summary.write_bytes(b"<html><body>Service temporarily down</body></html>")
+    hcv_server.reset()
+    with caplog.at_level(logging.WARNING, logger="mwlc.archives._per_object"):
+        again = run(sample.iloc[:1], hcv_server, tmp_path)
+    assert [name for name, _ in hcv_server.app.queries] == ["hcvsummary"]
+    assert (
+        f"removing the cached answer {summary}, which cannot be read (HCV hcvsummary for objectid 1"
+        in caplog.text
+    )
+    assert b"MatchID" in summary.read_bytes()
+    pd.testing.assert_frame_equal(rows_of(again), rows_of(first))
 
 
 def test_requests_run_concurrently_up_to_threads(hcv_case, hcv_server, tmp_path):

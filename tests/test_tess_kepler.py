@@ -178,6 +178,77 @@ def test_download_retries_timeouts_and_gives_up(
     assert not list((tmp_path / "b").rglob("*.fits"))  # nothing partial left behind
 
 
+def test_fits_problem_finds_what_a_failed_download_leaves(tk_case):
+    data = tk_case.file_bytes()[tk_case.products[0].data_uri]
+    assert len(data) == 14400 and tess_kepler.fits_problem(data) is None
+    assert tess_kepler.fits_problem(b"<html>MAST is down for maintenance</html>") == (
+        "not a FITS file (it starts with b'<html>MAST is down for maintenance</html')"
+    )
+    assert tess_kepler.fits_problem(data[:5000]) == (
+        "cut short (5,000 bytes, not a whole number of 2880-byte FITS blocks)"
+    )
+    assert tess_kepler.fits_problem(data[:11520]) == "cut short (11,520 of 14,400 bytes)"
+    assert tess_kepler.fits_problem(data[:2880]) == (
+        "cut short (a primary header without the light-curve extension)"
+    )
+
+
+def download_sources(tk_case, tk_download_server):
+    """The first object, its TESS product's URI and bytes, and the download URL."""
+    product = tk_case.products[0]
+    return tk_case.sample.iloc[:1], product.data_uri, tk_case.file_bytes()[product.data_uri]
+
+
+@pytest.mark.parametrize(
+    "answer, reason",
+    [
+        (lambda data: b"<html>MAST is down for maintenance</html>", "not a FITS file"),
+        (lambda data: data[: len(data) - 2880], "cut short \\(11,520 of 14,400 bytes\\)"),
+    ],
+)
+def test_a_bad_download_fails_the_job_and_is_not_cached_then_a_rerun_gets_the_file(
+    tk_case, injected_search, tk_download_server, tmp_path, monkeypatch, answer, reason
+):
+    """The server answers 200 with an error page or a file cut short (no Content-Length check
+    catches it): retried, then the job fails naming why; nothing is cached, and once the server
+    is right the rerun downloads the file and gets every row (it used to get 0, for good)."""
+    one, uri, data = download_sources(tk_case, tk_download_server)
+    url = tk_download_server.url + DOWNLOAD_PATH
+    monkeypatch.setitem(tk_download_server.app.files, uri, answer(data))
+    with pytest.raises(ArchiveError, match=rf"download for objectid 1 .*failed after 2 attempt.*{reason}"):
+        run(one, "https://mast.stsci.edu", tmp_path / "c", download_url=url, retries=1)
+    assert tk_download_server.app.uris.count(uri) == 2
+    assert not list((tmp_path / "c").rglob("*.fits"))
+    monkeypatch.setitem(tk_download_server.app.files, uri, data)
+    rows = run(one, "https://mast.stsci.edu", tmp_path / "c", download_url=url)
+    pd.testing.assert_frame_equal(rows_of(rows, 1, "TESS"), expected(tk_case.products[0]), rtol=1e-9)
+
+
+def test_a_cut_short_file_in_the_cache_is_downloaded_again(
+    tk_case, injected_search, tk_download_server, tmp_path, caplog
+):
+    one, uri, data = download_sources(tk_case, tk_download_server)
+    url = tk_download_server.url + DOWNLOAD_PATH
+    first = run(one, "https://mast.stsci.edu", tmp_path / "c", download_url=url)
+    (cached,) = (tmp_path / "c").rglob(tk_case.products[0].filename)
+    cached.write_bytes(data[:8640])  # as an interrupted copy made before downloads were checked
+    tk_download_server.reset()
+    with caplog.at_level(logging.WARNING, logger="mwlc.archives.tess_kepler"):
+        again = run(one, "https://mast.stsci.edu", tmp_path / "c", download_url=url)
+    assert tk_download_server.app.uris == [uri]
+    assert "is cut short (8,640 of 14,400 bytes): downloading it again" in caplog.text
+    assert cached.read_bytes() == data
+    pd.testing.assert_frame_equal(again, first)
+
+
+def test_a_cut_short_file_in_an_offline_cache_fails_the_job(tk_case, index_file, tmp_path):
+    tk_case.seed_cache(tmp_path / "c")
+    (cached,) = (tmp_path / "c").rglob(tk_case.products[0].filename)
+    cached.write_bytes(cached.read_bytes()[:8640])
+    with pytest.raises(ArchiveError, match=r"objectid 1: the cached product .* is cut short .*remove it"):
+        run(tk_case.sample, index_file, tmp_path / "c")
+
+
 @pytest.mark.parametrize(
     "params, message",
     [

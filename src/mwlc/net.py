@@ -95,6 +95,13 @@ _PYVO_TRANSIENT = re.compile(
     r"503 Service Unavailable"
 )
 
+
+class IncompleteAnswer(OSError):
+    """An answer that HTTP delivered whole but that is not what was asked for: a file cut short
+    on a connection that gave no Content-Length, an error page sent with status 200. Worth asking
+    again, like a connection reset."""
+
+
 #: Low-level failures of a connection, whichever client layer lets them through: pyvo reads a
 #: TAP answer from ``response.raw``, so urllib3's errors for a reset, a body cut short
 #: (``IncompleteRead``) or a stall in the middle of the body reach us unwrapped by requests.
@@ -107,6 +114,7 @@ _TRANSIENT_TYPES = (
     http.client.IncompleteRead,
     ConnectionError,  # builtin: refused, reset, aborted, broken pipe
     TimeoutError,
+    IncompleteAnswer,
 )
 
 
@@ -114,7 +122,8 @@ def is_transient(exc: BaseException) -> bool:
     """Whether ``exc`` (or what caused it) is worth retrying.
 
     Connection errors (refused, reset), timeouts (requests, urllib3, astroquery), answers cut
-    short before their Content-Length and HTTP 429/5xx answers are transient, including pyvo's
+    short before their Content-Length or found incomplete (:class:`IncompleteAnswer`) and HTTP
+    429/5xx answers are transient, including pyvo's
     VOSI endpoint errors that report them only in their message.
     """
     for err in _chain(exc):

@@ -45,7 +45,7 @@ import pyarrow as pa
 
 from mwlc.archives import require_sample_columns
 from mwlc.archives.base import Archive, JobOptions, job_options
-from mwlc.errors import ConfigError, SampleError
+from mwlc.errors import ArchiveError, ConfigError, SampleError
 from mwlc.net import RetryPolicy
 from mwlc.progress import Progress
 from mwlc.schema import to_record_batch
@@ -257,19 +257,38 @@ class ResponseCache:
         return self.directory / kind / key[:2] / f"{key}.{suffix}"
 
     def get_or_fetch(
-        self, kind: str, request: Mapping[str, Any], fetch: Callable[[], bytes], suffix: str = "bin"
-    ) -> bytes:
-        """The cached answer to ``request``, or ``fetch()`` stored then returned."""
+        self,
+        kind: str,
+        request: Mapping[str, Any],
+        fetch: Callable[[], bytes],
+        read: Callable[[bytes], T],
+        suffix: str = "bin",
+    ) -> T:
+        """``read`` of the cached answer to ``request``, or of ``fetch()``, stored once read.
+
+        An answer is stored only after ``read`` accepted it, so an error page or a truncated
+        answer is never kept. A stored answer that ``read`` now refuses (:class:`ArchiveError`,
+        e.g. one stored before answers were read first) is removed, logged and fetched again.
+        """
         path = self.path(kind, request, suffix)
         if path.exists():
-            with self._lock:
-                self.hits += 1
-            return path.read_bytes()
+            try:
+                value = read(path.read_bytes())
+            except ArchiveError as exc:
+                log.warning(
+                    "removing the cached answer %s, which cannot be read (%s); asking again", path, exc
+                )
+                path.unlink(missing_ok=True)
+            else:
+                with self._lock:
+                    self.hits += 1
+                return value
         data = fetch()
+        value = read(data)
         write_atomic(path, data)
         with self._lock:
             self.misses += 1
-        return data
+        return value
 
 
 # -- batches ----------------------------------------------------------------------------------

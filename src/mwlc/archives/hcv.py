@@ -47,10 +47,10 @@ import io
 import json
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Unpack
+from typing import Any, TypeVar, Unpack
 
 import numpy as np
 import pandas as pd
@@ -74,6 +74,8 @@ from mwlc.net import RetryPolicy, call_with_retries, new_session
 from mwlc.photometry import ab_mag_err_to_mjy, ab_mag_to_mjy
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 NAME = ARCHIVE.name
 #: The MAST HSC catalogs API (the HCV tables live in its ``v3`` release).
@@ -245,16 +247,24 @@ class HcvClient:
         """URL of a table's column list: ``{source}/v3/{table}/metadata``."""
         return f"{self.source}/v3/{table}/metadata"
 
-    def get(self, table: str, params: dict[str, Any], what: str) -> bytes:
-        """The body of ``GET {source}/v3/{table}.csv?params``, from the cache if there."""
-        return self._cached(table, self.url(table), params, what, "csv")
+    def get(self, table: str, params: dict[str, Any], columns: Sequence[str], what: str) -> pd.DataFrame:
+        """The ``columns`` of ``GET {source}/v3/{table}.csv?params`` (:func:`read_csv_answer`),
+        from the cache if there; an answer is cached only once it has been read."""
+        url = self.url(table)
+        return self._cached(
+            table, url, params, what, "csv", partial(read_csv_answer, columns=columns, what=what, url=url)
+        )
 
     def columns(self, table: str) -> list[str]:
         """The column names the service lists for ``table`` (``/metadata``), from the cache if there."""
         url = self.metadata_url(table)
-        return read_column_list(self._cached(f"{table}-metadata", url, {}, f"{table} metadata", "json"), url)
+        return self._cached(
+            f"{table}-metadata", url, {}, f"{table} metadata", "json", partial(read_column_list, url=url)
+        )
 
-    def _cached(self, kind: str, url: str, params: dict[str, Any], what: str, suffix: str) -> bytes:
+    def _cached(
+        self, kind: str, url: str, params: dict[str, Any], what: str, suffix: str, read: Callable[[bytes], T]
+    ) -> T:
         def fetch() -> bytes:
             def once() -> bytes:
                 response = self._session().get(url, params=params, timeout=self.policy.timeout_s)
@@ -263,7 +273,7 @@ class HcvClient:
 
             return call_with_retries(once, service=f"HCV {what}", url=url, policy=self.policy)
 
-        return self.cache.get_or_fetch(kind, {"url": url, "params": params}, fetch, suffix=suffix)
+        return self.cache.get_or_fetch(kind, {"url": url, "params": params}, fetch, read, suffix=suffix)
 
     def check_columns(self) -> None:
         """Check once that the service lists every column this module reads (any case).
@@ -295,12 +305,12 @@ class HcvQuery:
     def object_rows(self, client: HcvClient, row: Any) -> pd.DataFrame:
         """Light-curve rows (all requested filters) of one sample object; empty if no match."""
         what = f"objectid {row.objectid}"
-        body = client.get(
+        summary = client.get(
             "hcvsummary",
             {"ra": float(row.ra), "dec": float(row.dec), "radius": self.radius_arcsec / 3600.0},
-            what,
+            _SUMMARY_COLUMNS,
+            f"hcvsummary for {what}",
         )
-        summary = read_csv_answer(body, _SUMMARY_COLUMNS, f"hcvsummary for {what}", client.url("hcvsummary"))
         hcv_filters = [f"ACS_{name}" for name in self.filters]
         match_id = nearest_match(summary, float(row.ra), float(row.dec), hcv_filters)
         if match_id is None:
@@ -314,9 +324,11 @@ class HcvQuery:
         return pd.concat(parts, ignore_index=True) if parts else _empty_rows()
 
     def _filter_rows(self, client: HcvClient, row: Any, match_id: int, name: str, what: str) -> pd.DataFrame:
-        body = client.get("hcv", {"MatchID": match_id, "Filter": f"ACS_{name}"}, what)
-        epochs = read_csv_answer(
-            body, _DETAIL_COLUMNS, f"hcv MatchID {match_id} ACS_{name} for {what}", client.url("hcv")
+        epochs = client.get(
+            "hcv",
+            {"MatchID": match_id, "Filter": f"ACS_{name}"},
+            _DETAIL_COLUMNS,
+            f"hcv MatchID {match_id} ACS_{name} for {what}",
         )
         mag = epochs["CorrMag"].to_numpy(np.float64)
         magerr = epochs["MagErr"].to_numpy(np.float64)

@@ -10,7 +10,9 @@ For each sample object, as the Fornax original (``tess_kepler_get_lightcurves``)
 2. **Download** each product to ``cache_dir/mastDownload/<obs_collection>/<obs_id>/<productFilename>``,
    the layout lightkurve's own ``download_all(download_dir=cache_dir)`` looks in, from
    ``{download_url}?uri=<dataURI>`` (MAST's ``/api/v0.1/Download/file``), with a per-request
-   timeout, retries with backoff and an atomic write. A file already there is never requested.
+   timeout, retries with backoff and an atomic write, once it is found to be a complete FITS file
+   (an error page or a body cut short is asked for again, then fails the job: never cached, never
+   "no data"). A complete file already there is never requested again.
    (lightkurve's ``download_all`` is not used because it swaps the process-wide ``sys.stdout``,
    which races between threads, and astroquery writes files in place without retries.)
 3. **Read** each file with ``lightkurve.read`` (default quality mask) and keep every
@@ -42,6 +44,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import requests
+from astropy.io import fits
 
 from mwlc.archives._per_object import (
     ObjectJob,
@@ -58,7 +61,7 @@ from mwlc.archives._per_object import (
 from mwlc.archives._preflight import Finding, check_answers, retry_policy
 from mwlc.archives.descriptors.tess_kepler import ARCHIVE
 from mwlc.errors import ArchiveError, ConfigError
-from mwlc.net import RetryPolicy, call_with_retries, new_session
+from mwlc.net import IncompleteAnswer, RetryPolicy, call_with_retries, new_session
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +172,42 @@ def mast_search(ra: float, dec: float, radius_arcsec: float, author: Sequence[st
     return pd.DataFrame(frame)
 
 
+#: Bytes in a FITS block: a FITS file is a whole number of them.
+FITS_BLOCK_BYTES = 2880
+
+
+def fits_problem(data: bytes) -> str | None:
+    """Why ``data`` is not a complete FITS light-curve product, or None if it is one.
+
+    Finds what a failed download leaves: something that is not FITS (an error page), a file cut
+    short (not a whole number of 2,880-byte blocks, an HDU whose data runs past the end) and a
+    primary header without the light-curve extension every product has. A complete FITS file
+    that lightkurve cannot read is not a problem here: :meth:`TessKeplerClient.read` skips it.
+    """
+    if not data.startswith(b"SIMPLE  ="):
+        return f"not a FITS file (it starts with {data[:40]!r})"
+    if len(data) % FITS_BLOCK_BYTES:
+        return f"cut short ({len(data):,} bytes, not a whole number of {FITS_BLOCK_BYTES}-byte FITS blocks)"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # astropy's "File may have been truncated": measured below
+        try:
+            with fits.open(io.BytesIO(data), lazy_load_hdus=False) as hdus:
+                spans = [hdu.fileinfo() for hdu in hdus]
+        except OSError as exc:
+            return f"not readable as FITS ({exc})"
+    end = max(span["datLoc"] + span["datSpan"] for span in spans)
+    if end > len(data):
+        return f"cut short ({len(data):,} of {end:,} bytes)"
+    if len(spans) < 2:
+        return "cut short (a primary header without the light-curve extension)"
+    return None
+
+
+def _read_products(body: bytes) -> pd.DataFrame:
+    """A cached product list (CSV of :data:`INDEX_COLUMNS` and more, all read as text)."""
+    return pd.read_csv(io.BytesIO(body), dtype={name: str for name in INDEX_COLUMNS})
+
+
 # -- client -----------------------------------------------------------------------------------
 @dataclass
 class TessKeplerClient:
@@ -221,8 +260,7 @@ class TessKeplerClient:
             )
             return found.to_csv(index=False).encode()
 
-        body = self.cache.get_or_fetch("search", request, fetch, suffix="csv")
-        return pd.read_csv(io.BytesIO(body), dtype={name: str for name in INDEX_COLUMNS})
+        return self.cache.get_or_fetch("search", request, fetch, _read_products, suffix="csv")
 
     def local_path(self, product: Any) -> Path:
         """Where lightkurve's download_all would look for ``product``."""
@@ -235,10 +273,27 @@ class TessKeplerClient:
         )
 
     def ensure_file(self, product: Any, objectid: int) -> Path:
-        """The product's local file, downloaded first if missing."""
+        """The product's local file, downloaded first if missing or incomplete.
+
+        A download is written to the cache only if it is a complete FITS file
+        (:func:`fits_problem`); one that is not (an error page, a body cut short) is asked for
+        again, then fails the job. A cached file that is not complete (written before this
+        check, or damaged) is downloaded again, or, without ``download_url``, fails the job.
+        """
         path = self.local_path(product)
         if path.exists():
-            return path
+            problem = fits_problem(path.read_bytes())
+            if problem is None:
+                return path
+            if self.download_url is None:
+                raise ArchiveError(
+                    f"TESS/Kepler objectid {objectid}: the cached product {path} is {problem}; "
+                    "remove it, or configure download_url to download it again"
+                )
+            log.warning(
+                "TESS/Kepler objectid %d: the cached %s is %s: downloading it again", objectid, path, problem
+            )
+            path.unlink()
         if self.download_url is None:
             raise ArchiveError(
                 f"TESS/Kepler objectid {objectid}: {path} is not in the cache and no "
@@ -249,6 +304,9 @@ class TessKeplerClient:
         def once() -> bytes:
             response = self._session().get(url, params=params, timeout=self.policy.timeout_s)
             response.raise_for_status()
+            problem = fits_problem(response.content)
+            if problem is not None:
+                raise IncompleteAnswer(f"the answer is {problem}")
             return response.content
 
         data = call_with_retries(
