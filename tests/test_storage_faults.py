@@ -22,6 +22,7 @@ import pytest
 from mwlc.archives import gaia, panstarrs, wise, ztf
 from mwlc.errors import ArchiveError
 from mwlc.net import RetryPolicy
+from mwlc.preflight import preflight_archive
 from mwlc.storage import storage_options
 from tests.servers.base import LoopbackServer, Request
 from tests.servers.proxy import S3_SLOW_DOWN, Forward, leaf_reads, metadata_reads, nth, unwise_reads
@@ -208,6 +209,28 @@ def test_faults_while_opening_the_metadata_are_retried(s3, ztf_s3, ztf_sample, z
     assert rows.equals(ztf_rows)
     retried = failed_attempts(caplog)
     assert retried and all("ZTF HATS metadata (s3://ipac-irsa-ztf/" in line for line in retried), retried
+
+
+def test_the_preflight_rides_out_transient_faults_with_the_storage_policy(http, gaia_hats):
+    """A 503 twice on the collection's properties: the preflight, which reads with the config's
+    storage policy as the fetch does, passes (it used to read once and report the source missing)."""
+    http.fault_when(nth(0, metadata_reads), **HTTP_503)
+    http.fault_when(nth(0, metadata_reads), **HTTP_503)
+    source = f"{http.url}/{gaia_hats.name}/"
+    assert [
+        f for f in preflight_archive("gaia", source=source, params={}, read_policy=POLICY) if f.problem
+    ] == []
+    assert sum(metadata_reads(r) and r.path.endswith("collection.properties") for r in http.requests) >= 3
+
+
+def test_the_preflight_names_a_persistent_fault_and_its_attempts(http, gaia_hats):
+    http.fault_when(metadata_reads, **HTTP_503)
+    source = f"{http.url}/{gaia_hats.name}/"
+    (finding,) = preflight_archive("gaia", source=source, params={}, read_policy=PERSISTENT_POLICY)
+    assert finding.problem
+    assert re.search(r"properties\) failed after 2 attempt\(s\): ClientResponseError: 503", finding.found), (
+        finding
+    )
 
 
 # --------------------------------------------------------------------------- persistent faults

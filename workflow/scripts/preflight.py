@@ -4,6 +4,7 @@ import sys
 
 from mwlc.joblog import start_job_log
 from mwlc.preflight import check_archive
+from mwlc.storage import config_policy
 
 start_job_log(
     snakemake.log[0],
@@ -15,6 +16,8 @@ check_archive(
     source=snakemake.params.source,
     params=snakemake.params.archive_params,
     s3_endpoint_url=snakemake.params.s3_endpoint_url,
+    # how to read, not what: from the config, not a param, so that it reruns nothing (as the fetch)
+    read_policy=config_policy(snakemake.config["storage"]),
     report_path=snakemake.output[0],
     echo=sys.__stderr__,  # the problems also in Snakemake's own output, not only in the log
 )
