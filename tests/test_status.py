@@ -120,6 +120,39 @@ def test_a_run_in_progress(tmp_path):
     assert ztf_row == ["ztf", "3", "1", "0", "1", "0", "1", "5", "10.0", "100", "0:00:10"]
 
 
+def test_a_failed_preflight_is_listed_with_its_reason(tmp_path):
+    """gaia's preflight failed with the current settings (an older settings' one had passed);
+    ztf's passed. The failure used to show nowhere: gaia's fetch jobs just stayed "to do"."""
+    now = time.time()
+    run_dir = make_run(tmp_path, now)
+    workdir = run_dir.parent.parent
+    for name, lines, passed, age_s in [
+        ("ztf-a1", ["INFO start"], True, 60),
+        ("gaia-a1", ["INFO start"], True, 3600),
+        (
+            "gaia-b2",
+            ["INFO start", "ERROR mwlc.preflight: gaia: http://x/gaia: expected HATS; found 503"],
+            False,
+            60,
+        ),
+    ]:
+        log = workdir / f"logs/r/preflight/{name}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("\n".join(lines) + "\n")
+        os.utime(log, (now - age_s, now - age_s))
+        if passed:
+            (run_dir / "preflight").mkdir(exist_ok=True)
+            (run_dir / f"preflight/{name}.txt").write_text("ok\n")
+    status = mwlc_status.run_status(run_dir, now=now)
+    assert ("preflight archive=gaia", "logs/r/preflight/gaia-b2.log") in [
+        job[:2] for job in status.failed_jobs
+    ]
+    (error,) = [job[2] for job in status.failed_jobs if job[0] == "preflight archive=gaia"]
+    assert error.endswith("found 503")
+    text = mwlc_status.format_status(status)
+    assert "preflight: 1 of 2 passed, gaia failed" in text
+
+
 def test_a_killed_run_has_interrupted_jobs(tmp_path):
     now = time.time()
     run_dir = make_run(tmp_path, now)

@@ -2,7 +2,8 @@
 
 Per archive: fetch jobs done / failed / running / interrupted / to do, rows so far, wall time
 and peak memory of its finished jobs (from their benchmark files) and an ETA; then the
-gathers, the merge and the report's files; then every failed job with its log's last error.
+preflights, the gathers, the merge and the report's files; then every failed job with its log's
+last error (a failed preflight holds back all its archive's fetch jobs).
 
 A job's state comes from files only, so it reads the same from any shell on the machine, during
 the run, after it, and after a kill:
@@ -305,18 +306,38 @@ def _stages(state: _JobStates, run_dir: Path, archives: Sequence[str], failed: l
         if job_state == "failed":
             log = f"{logs}/gather_archive/{archive}.log"
             failed.append(state.failure(f"gather_archive archive={archive}", log))
+    preflights = {archive: _preflight_state(state, archive) for archive in archives}
+    for archive, (job_state, log) in preflights.items():
+        if job_state == "failed":
+            failed.append(state.failure(f"preflight archive={archive}", log))
     merge = state(f"{results}/summary.csv", f"{logs}/merge_lightcurves.log")[0]
     if merge == "failed":
         failed.append(state.failure("merge_lightcurves", f"{logs}/merge_lightcurves.log"))
     done = sum(job_state == "done" for job_state in gathers.values())
     figures = sorted(path.name for path in (run_dir / "figures").glob("*.png"))
+    passed = sum(job_state == "done" for job_state, _ in preflights.values())
     return [
+        f"preflight: {passed} of {len(preflights)} passed"
+        + "".join(f", {archive} {s}" for archive, (s, _) in preflights.items() if s not in ("done", "to do")),
         f"gather_archive: {done} of {len(gathers)} done"
         + "".join(f", {archive} {s}" for archive, s in gathers.items() if s not in ("done", "to do")),
         f"merge_lightcurves: {merge}",
         f"benchmarks.csv: {'written' if (run_dir / 'benchmarks.csv').exists() else 'not yet'}",
         f"figures: {', '.join(figures) if figures else 'none yet'}",
     ]
+
+
+def _preflight_state(state: _JobStates, archive: str) -> tuple[str, str]:
+    """(state, log) of the archive's latest preflight job: the one of its current settings, or,
+    before it ran, the last that did (its settings are a hash of the config: any is the archive's)."""
+    logs = sorted(
+        (state.workdir / f"logs/{state.run_id}/preflight").glob(f"{archive}-*.log"),
+        key=lambda path: path.stat().st_mtime,
+    )
+    if not logs:
+        return "to do", ""
+    log = str(logs[-1].relative_to(state.workdir))
+    return state(f"results/{state.run_id}/preflight/{logs[-1].stem}.txt", log)[0], log
 
 
 def _estimate(status: RunStatus, now: float) -> None:
