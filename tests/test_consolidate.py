@@ -11,7 +11,8 @@ import pytest
 from astropy.coordinates import SkyCoord, search_around_sky
 from astropy.table import Table, join, join_skycoord
 
-from mwlc.errors import ConfigError
+from mwlc.errors import ConfigError, SampleError
+from mwlc.sample import consolidate as consolidate_module
 from mwlc.sample.consolidate import (
     MAX_LABELS_CHARS,
     OUTPUT_COLUMNS,
@@ -195,6 +196,24 @@ def test_labels_are_cut_at_the_limit_with_the_count_left_out(n_labels):
     assert parts[:kept] == labels.tolist()[:kept]
     assert parts[-1] == f"(+{n_labels - kept} more)"
     assert len(joined) + 30 + len(f"(+{n_labels - kept - 1} more)") - len(parts[-1]) > MAX_LABELS_CHARS
+
+
+def test_too_many_close_pairs_are_refused_naming_the_densest_row(monkeypatch):
+    """40 rows within 1 arcsec (780 pairs) and 10 apart: over a limit of 500 pairs, counted
+    before any pair is made; the error names a row of the blob."""
+    monkeypatch.setattr(consolidate_module, "MAX_CLOSE_PAIRS", 500)
+    blob = [(200.0 + i * 0.02 / 3600, -30.0, f"d{i}") for i in range(40)]
+    spread = [(10.0 + i, 10.0, f"o{i}") for i in range(10)]
+    with pytest.raises(
+        SampleError, match=r"^780 pairs of sample rows lie within 18 arcsec of each other \(at most 500"
+    ):
+        consolidate(rows(*blob, *spread), 18)
+    with pytest.raises(
+        SampleError, match=r"sample row 'file data/x.csv row \d+' alone has 39\. A crowded field"
+    ):
+        consolidate(rows(*blob, *spread), 18)
+    monkeypatch.setattr(consolidate_module, "MAX_CLOSE_PAIRS", 780)
+    assert len(consolidate(rows(*blob, *spread), 18)) == 11
 
 
 def test_result_is_independent_of_the_order_of_unrelated_rows():

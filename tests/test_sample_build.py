@@ -271,12 +271,38 @@ def test_ecsv_written_in_chunks_is_the_file_astropy_writes_for_the_whole_table(t
     assert Table.read(ecsv, format="ascii.ecsv")["labels"][4] == 'A "quoted" label; Yang 18'
 
 
-def test_a_crowded_field_gives_a_sample_astropy_reads(tmp_path, caplog):
-    """3,000 positions 10 arcsec apart on a line chain into one object at 18 arcsec: its
-    ``labels`` is cut (astropy reads no field over 131,072 characters) and a warning says why."""
+def test_a_chain_through_a_crowded_field_is_refused_before_anything_is_written(tmp_path):
+    """3,000 positions 10 arcsec apart along a meridian would chain into one object at 18 arcsec."""
+    sample = rows(*((150.0, 2.0 + i * 10 / 3600, f"star {i}") for i in range(3000)), source="cluster")
+    ecsv, shards = sample_paths(tmp_path, 2)
+    with pytest.raises(SampleError) as refused:
+        build_sample([sample], consolidate_radius_arcsec=18, n_shards=2, ecsv_path=ecsv, shard_paths=shards)
+    assert str(refused.value).startswith(
+        "consolidation within 18 arcsec chains 1 group(s) of more than 100 rows across more than "
+        "twice that radius (largest: 3,000 rows spanning 29,990 arcsec from sample row 'cluster row 0')"
+    )
+    assert "lower sample.consolidate_radius_arcsec (e.g. 1), or set it to 0" in str(refused.value)
+    assert not ecsv.exists() and not any(path.exists() for path in shards)
+    assert (
+        len(
+            build_sample(
+                [sample], consolidate_radius_arcsec=1, n_shards=2, ecsv_path=ecsv, shard_paths=shards
+            )
+        )
+        == 3000
+    )
+
+
+def test_many_repeats_of_one_object_give_a_sample_astropy_reads(tmp_path, caplog):
+    """3,000 rows within 2 arcsec of one position, each with its own label (repeated
+    detections): one object, whose ``labels`` is cut (astropy reads no field over 131,072
+    characters), with a warning."""
     n = 3000
+    rng = np.random.default_rng(7)
+    offsets = rng.uniform(-1.0, 1.0, (n, 2)) / 3600
     sample = rows(
-        *((150.0 + i * 10 / 3600, 2.0, f"2MASS J{i:08d}+0000000") for i in range(n)), source="cluster"
+        *((150.0 + dra, 2.0 + ddec, f"2MASS J{i:08d}+0000000") for i, (dra, ddec) in enumerate(offsets)),
+        source="detections",
     )
     ecsv, shards = sample_paths(tmp_path, 2)
     with caplog.at_level(logging.WARNING, logger="mwlc.sample.consolidate"):
@@ -287,8 +313,9 @@ def test_a_crowded_field_gives_a_sample_astropy_reads(tmp_path, caplog):
     assert len(table["labels"][0]) <= MAX_LABELS_CHARS
     assert labels[:-1] == [f"2MASS J{i:08d}+0000000" for i in range(len(labels) - 1)]
     assert labels[-1] == f"(+{n - (len(labels) - 1)} more)"
-    assert "1 objects each merge more than 100 sample rows (largest: 3000 rows" in caplog.text
-    assert "lower sample.consolidate_radius_arcsec" in caplog.text
+    assert (
+        "1 objects each merge more than 100 sample rows within 18 arcsec (largest: 3000 rows" in caplog.text
+    )
 
 
 def test_shard_files_hold_their_objectid_range(tmp_path):

@@ -35,12 +35,23 @@ in the original. ``labels`` lists every distinct label of the group in first-see
 by :data:`~mwlc.sample.validate.LABEL_SEPARATOR` (``"; "``; validation rejects labels containing
 ``";"``), and ``n_merged`` counts the input rows of the group (1 for an object seen once).
 ``labels`` stops before :data:`MAX_LABELS_CHARS` characters with a last item ``(+N more)``
-counting the labels left out: a chain in a crowded field can merge thousands of rows, and
-astropy cannot read an ECSV field over 131,072 characters. A group of more than
-:data:`CROWDED_GROUP_ROWS` rows is logged as a warning, since it is almost always such a chain.
+counting the labels left out (astropy cannot read an ECSV field over 131,072 characters).
+
+Crowded fields
+--------------
+In a field denser than about one position per radius (a cluster, a Kepler field: ~50,000
+positions per square degree at 18"), friends-of-friends links neighbours into chains that
+percolate: 20,000 positions in half a degree became 87 "objects". Such a sample is refused
+(:class:`~mwlc.errors.SampleError`, before any archive is queried) when a group of more than
+:data:`CROWDED_GROUP_ROWS` rows spans more than twice the radius from its kept row, and when
+more than :data:`MAX_CLOSE_PAIRS` pairs of rows lie within the radius (a blob of ~6,000
+positions; the pairs are what the grouping holds in memory, ~50 bytes each). A large group
+that stays within twice the radius (repeated positions of one object) is merged, with a warning.
 
 Cost is O(N log N) plus the number of close pairs, which is small for real samples (the SDSS
-500k demo has ~1,100 duplicates); a dense blob of k rows within one radius costs k^2/2 pairs.
+500k demo has ~1,100 duplicates); a dense blob of k rows within one radius costs k^2/2 pairs,
+counted first (:meth:`~scipy.spatial.cKDTree.count_neighbors`, no pair held) and refused above
+:data:`MAX_CLOSE_PAIRS`.
 """
 
 from __future__ import annotations
@@ -55,7 +66,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from mwlc.errors import ConfigError
+from mwlc.errors import ConfigError, SampleError
 from mwlc.sample.validate import LABEL_SEPARATOR, require_columns
 from mwlc.sky import ARCSEC_PER_DEG, search_chord, separation_deg, unit_vectors
 
@@ -67,8 +78,17 @@ DEFAULT_RADIUS_ARCSEC = 18.0
 #: Longest ``labels`` value, in characters, ``(+N more)`` included.
 MAX_LABELS_CHARS = 2000
 
-#: A group of more rows than this is reported as a chain of neighbours (a crowded field).
+#: A group of more rows than this is a crowded field (refused) if it spans more than twice
+#: the radius, and merged with a warning if not.
 CROWDED_GROUP_ROWS = 100
+
+#: Most pairs of rows within the radius the grouping accepts (~50 bytes of memory each).
+MAX_CLOSE_PAIRS = 20_000_000
+
+#: Pairs whose exact separation is computed at a time.
+_PAIRS_PER_CHUNK = 1_000_000
+
+_CROWDED_FIX = "lower sample.consolidate_radius_arcsec (e.g. 1), or set it to 0 to keep every row"
 
 #: Columns of :func:`consolidate`'s result, in order.
 OUTPUT_COLUMNS = ("ra", "dec", "label", "labels", "origin", "n_merged")
@@ -100,11 +120,15 @@ def consolidate(frame: pd.DataFrame, radius_arcsec: float = DEFAULT_RADIUS_ARCSE
     ------
     mwlc.errors.ConfigError
         If ``radius_arcsec`` is negative or not finite.
+    mwlc.errors.SampleError
+        If the rows are too crowded for the radius (see "Crowded fields" above), naming a row.
     """
     require_columns(frame)
     start = time.perf_counter()
     ra_deg, dec_deg = frame["ra"].to_numpy(float), frame["dec"].to_numpy(float)
-    group = friends_of_friends(ra_deg, dec_deg, radius_arcsec)
+    origins = frame["origin"].to_numpy(dtype=object)
+    group = friends_of_friends(ra_deg, dec_deg, radius_arcsec, origins=origins)
+    _refuse_chains(ra_deg, dec_deg, group, radius_arcsec, origins)
     result = _collapse(frame, group)
     log.info(
         "consolidation within %g arcsec: %d rows -> %d objects (largest group %d rows) in %.2f s",
@@ -118,25 +142,53 @@ def consolidate(frame: pd.DataFrame, radius_arcsec: float = DEFAULT_RADIUS_ARCSE
     return result
 
 
+def _refuse_chains(
+    ra_deg: np.ndarray, dec_deg: np.ndarray, group: np.ndarray, radius_arcsec: float, origins: np.ndarray
+) -> None:
+    """Raise if a group of more than :data:`CROWDED_GROUP_ROWS` rows spans more than twice the
+    radius from its first row: a chain through a crowded field, not one object."""
+    sizes = np.bincount(group) if len(group) else np.zeros(0, np.int64)
+    chains = []
+    for crowded in np.flatnonzero(sizes > CROWDED_GROUP_ROWS):
+        members = np.flatnonzero(group == crowded)
+        first = members[0]
+        span_arcsec = ARCSEC_PER_DEG * float(
+            separation_deg(ra_deg[first], dec_deg[first], ra_deg[members], dec_deg[members]).max()
+        )
+        if span_arcsec > 2 * radius_arcsec:
+            chains.append((len(members), span_arcsec, origins[first]))
+    if chains:
+        rows, span_arcsec, origin = max(chains)
+        raise SampleError(
+            f"consolidation within {radius_arcsec:g} arcsec chains {len(chains)} group(s) of more than "
+            f"{CROWDED_GROUP_ROWS} rows across more than twice that radius (largest: {rows:,} rows "
+            f"spanning {span_arcsec:,.0f} arcsec from sample row {origin!r}): in a crowded field "
+            f"friends-of-friends links neighbours into one 'object'; {_CROWDED_FIX}"
+        )
+
+
 def _warn_if_crowded(objects: pd.DataFrame, radius_arcsec: float) -> None:
-    """Warn when groups of more than :data:`CROWDED_GROUP_ROWS` rows were merged."""
+    """Warn when groups of more than :data:`CROWDED_GROUP_ROWS` rows were merged (each within
+    twice the radius: repeated positions of one object)."""
     crowded = objects[objects["n_merged"] > CROWDED_GROUP_ROWS]
     if crowded.empty:
         return
     largest = crowded.loc[crowded["n_merged"].idxmax()]
     log.warning(
-        "%d objects each merge more than %d sample rows (largest: %d rows, kept row %s): in a "
-        "crowded field friends-of-friends chains neighbours %g arcsec apart into one object; "
-        "lower sample.consolidate_radius_arcsec, or set it to 0 to keep every row",
+        "%d objects each merge more than %d sample rows within %g arcsec (largest: %d rows, kept "
+        "row %s): repeated positions of one object; if they are distinct sources, %s",
         len(crowded),
         CROWDED_GROUP_ROWS,
+        radius_arcsec,
         largest["n_merged"],
         largest["origin"],
-        radius_arcsec,
+        _CROWDED_FIX,
     )
 
 
-def friends_of_friends(ra_deg: np.ndarray, dec_deg: np.ndarray, radius_arcsec: float) -> np.ndarray:
+def friends_of_friends(
+    ra_deg: np.ndarray, dec_deg: np.ndarray, radius_arcsec: float, *, origins: np.ndarray | None = None
+) -> np.ndarray:
     """Group positions into friends-of-friends components.
 
     Parameters
@@ -146,11 +198,19 @@ def friends_of_friends(ra_deg: np.ndarray, dec_deg: np.ndarray, radius_arcsec: f
     radius_arcsec : float
         Linking length in arcseconds, inclusive (the matching rule of :mod:`mwlc.sky`); ``0``
         puts every position in its own group.
+    origins : numpy.ndarray, optional
+        What to call each position in an error (e.g. ``"file x.csv row 12"``).
 
     Returns
     -------
     numpy.ndarray
         int64 group number per position. Numbers are arbitrary; the partition is not.
+
+    Raises
+    ------
+    mwlc.errors.SampleError
+        If more than :data:`MAX_CLOSE_PAIRS` pairs lie within the radius (counted before any
+        pair is held), naming the position with the most neighbours.
     """
     if not (math.isfinite(radius_arcsec) and radius_arcsec >= 0):
         raise ConfigError(f"consolidate radius_arcsec = {radius_arcsec!r} must be a number >= 0")
@@ -159,16 +219,40 @@ def friends_of_friends(ra_deg: np.ndarray, dec_deg: np.ndarray, radius_arcsec: f
         return np.arange(n, dtype=np.int64)
     ra_deg, dec_deg = np.asarray(ra_deg, np.float64), np.asarray(dec_deg, np.float64)
     radius_deg = radius_arcsec / ARCSEC_PER_DEG
-    pairs = cKDTree(unit_vectors(ra_deg, dec_deg)).query_pairs(
-        search_chord(radius_deg), output_type="ndarray"
-    )
-    first, second = pairs[:, 0], pairs[:, 1]
-    pairs = pairs[
-        separation_deg(ra_deg[first], dec_deg[first], ra_deg[second], dec_deg[second]) <= radius_deg
-    ]
+    tree, chord = cKDTree(unit_vectors(ra_deg, dec_deg)), search_chord(radius_deg)
+    _refuse_crowding(tree, chord, radius_arcsec, origins)
+    pairs = _within(tree.query_pairs(chord, output_type="ndarray"), ra_deg, dec_deg, radius_deg)
     log.debug("%d pairs within %g arcsec", len(pairs), radius_arcsec)
     graph = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), (n, n))
     return connected_components(graph, directed=False)[1].astype(np.int64)
+
+
+def _within(pairs: np.ndarray, ra_deg: np.ndarray, dec_deg: np.ndarray, radius_deg: float) -> np.ndarray:
+    """The ``pairs`` (rows of index pairs) at most ``radius_deg`` apart, tested a chunk at a time
+    (:data:`_PAIRS_PER_CHUNK`) so that the distances' temporaries stay small."""
+    kept = []
+    for start in range(0, len(pairs), _PAIRS_PER_CHUNK):
+        first, second = pairs[start : start + _PAIRS_PER_CHUNK].T
+        close = separation_deg(ra_deg[first], dec_deg[first], ra_deg[second], dec_deg[second]) <= radius_deg
+        kept.append(pairs[start : start + _PAIRS_PER_CHUNK][close])
+    return np.concatenate(kept) if kept else pairs
+
+
+def _refuse_crowding(tree: cKDTree, chord: float, radius_arcsec: float, origins: np.ndarray | None) -> None:
+    """Raise if more than :data:`MAX_CLOSE_PAIRS` pairs of positions lie within ``chord``."""
+    n = tree.n
+    n_pairs = (int(tree.count_neighbors(tree, chord)) - n) // 2
+    if n_pairs <= MAX_CLOSE_PAIRS:
+        return
+    neighbours = tree.query_ball_point(tree.data, chord, return_length=True) - 1
+    densest = int(np.argmax(neighbours))
+    where = f"sample row {origins[densest]!r}" if origins is not None else f"position {densest}"
+    raise SampleError(
+        f"{n_pairs:,} pairs of sample rows lie within {radius_arcsec:g} arcsec of each other (at most "
+        f"{MAX_CLOSE_PAIRS:,} are grouped): {where} alone has {int(neighbours[densest]):,}. A crowded "
+        f"field or repeated detections of an object, not a list of objects: {_CROWDED_FIX}, or remove "
+        "the repeats from the source"
+    )
 
 
 def _collapse(frame: pd.DataFrame, group: np.ndarray) -> pd.DataFrame:
