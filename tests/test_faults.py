@@ -141,6 +141,46 @@ def test_a_client_error_is_not_retried(heasarc_sample, heasarc_tap):
     assert len(heasarc_tap.requests) == 1
 
 
+@pytest.mark.parametrize("retry_after", ["1", "http-date"])
+def test_a_service_asking_to_wait_is_waited_for(retry_after, caplog):
+    """A 429 with ``Retry-After`` (seconds or an HTTP date) is retried after that long, not
+    after the policy's 0.01 s backoff; never longer than ``max_wait_s``."""
+    import email.utils
+
+    import requests
+
+    from mwlc.net import RetryPolicy, call_with_retries, retry_after_s
+
+    def answer(value: str) -> requests.HTTPError:
+        response = requests.Response()
+        response.status_code, response.headers["Retry-After"] = 429, value
+        return requests.HTTPError("429 Too Many Requests", response=response)
+
+    value = "1" if retry_after == "1" else email.utils.formatdate(time.time() + 2.0, usegmt=True)
+    attempts = []
+
+    def once() -> str:
+        attempts.append(time.monotonic())
+        if len(attempts) == 1:
+            raise answer(value)
+        return "rows"
+
+    policy = RetryPolicy(retries=2, backoff_s=0.01, timeout_s=1.0)
+    with caplog.at_level("WARNING", logger="mwlc.net"):
+        assert call_with_retries(once, service="HEASARC TAP", url="https://x", policy=policy) == "rows"
+    waited = attempts[1] - attempts[0]
+    assert waited >= 0.95 and waited < 2.5
+    assert "attempt 1/3 failed (HTTPError: 429 Too Many Requests); retrying in" in caplog.text
+    assert retry_after_s(answer("120")) == 120.0 and retry_after_s(answer("soon")) is None
+    assert retry_after_s(requests.HTTPError("x", response=requests.Response())) is None
+    capped = RetryPolicy(retries=1, backoff_s=0.01, timeout_s=1.0, max_wait_s=0.2)
+    attempts.clear()
+    start = time.monotonic()
+    with pytest.raises(ArchiveError, match="failed after 2 attempt"):
+        call_with_retries(lambda: (_ for _ in ()).throw(answer("120")), service="s", url="u", policy=capped)
+    assert time.monotonic() - start < 1.0
+
+
 def test_fault_rules_hit_only_matching_requests_and_reset_clears_them(heasarc_tap):
     import requests
 

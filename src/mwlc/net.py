@@ -9,6 +9,8 @@ service, the URL (credentials masked) and the last error; nothing is skipped sil
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import http.client
 import logging
 import re
@@ -197,6 +199,40 @@ def new_session(timeout_s: float) -> requests.Session:
     return harden_session(session, timeout_s)
 
 
+def _backoff_or_retry_after(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
+    """The wait before the next attempt (s): the policy's exponential backoff, or longer if the
+    failed answer asked for it (``Retry-After``, as 429 and 503 answers may), at most
+    ``policy.max_wait_s``."""
+    backoff = wait_exponential(multiplier=policy.backoff_s, exp_base=2, min=0, max=policy.max_wait_s)
+
+    def wait(state: RetryCallState) -> float:
+        err = state.outcome.exception() if state.outcome else None
+        asked_s = retry_after_s(err) if err is not None else None
+        return min(max(backoff(state), asked_s or 0.0), policy.max_wait_s)
+
+    return wait
+
+
+def retry_after_s(exc: BaseException) -> float | None:
+    """The seconds an HTTP answer in ``exc`` (or what caused it) asked to wait before asking
+    again (its ``Retry-After``: seconds or an HTTP date), None if it asked nothing."""
+    for err in _chain(exc):
+        response = getattr(err, "response", None)
+        headers = getattr(response, "headers", None) or getattr(err, "headers", None)
+        value = headers.get("Retry-After") if headers is not None and hasattr(headers, "get") else None
+        if value is None:
+            continue
+        value = str(value).strip()
+        if value.isdigit():
+            return float(value)
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max((when - datetime.datetime.now(datetime.UTC)).total_seconds(), 0.0)
+    return None
+
+
 def describe_error(exc: BaseException) -> str:
     """``Type: message`` on one line, at most 500 characters, credentials masked."""
     return redact(f"{type(exc).__name__}: {' '.join(str(exc).split())}")[:500]
@@ -261,7 +297,7 @@ def call_with_retries(
 
     retrying = Retrying(
         stop=stop_after_attempt(policy.attempts),
-        wait=wait_exponential(multiplier=policy.backoff_s, exp_base=2, min=0, max=policy.max_wait_s),
+        wait=_backoff_or_retry_after(policy),
         retry=retry_if_exception(lambda e: transient(e) and not isinstance(e, MwlcError)),
         before_sleep=before_sleep,
         reraise=True,
