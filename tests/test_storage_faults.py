@@ -334,6 +334,31 @@ def test_unwise_over_s3_fails_after_its_attempts_when_a_slow_down_persists(s3, w
     assert max(seen.values()) == PERSISTENT_POLICY.attempts, seen  # pyarrow's retry strategy, as mapped
 
 
+def test_a_missing_unwise_file_fails_at_once_without_claiming_attempts(
+    moto_endpoint, s3, wise_s3, wise_sample
+):
+    """A data file the shard needs is gone from the bucket: pyarrow does not retry it, and the
+    message no longer says "after 2 attempt(s)" (it read as if a 404 had been retried)."""
+    import boto3
+
+    from tests.fixtures_wise import WISE_S3_BUCKET, WISE_S3_KEY
+    from tests.servers.s3 import CREDENTIALS
+
+    client = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-west-2", **CREDENTIALS)
+    listed = client.list_objects_v2(Bucket=WISE_S3_BUCKET, Prefix=f"{WISE_S3_KEY}/healpix_k0=")["Contents"]
+    key = next(item["Key"] for item in listed if item["Key"].endswith(".parquet"))
+    body = client.get_object(Bucket=WISE_S3_BUCKET, Key=key)["Body"].read()
+    client.delete_object(Bucket=WISE_S3_BUCKET, Key=key)
+    try:
+        with pytest.raises(ArchiveError) as failure:
+            fetch_wise(s3, wise_sample, wise_s3, PERSISTENT_POLICY)
+    finally:
+        client.put_object(Bucket=WISE_S3_BUCKET, Key=key, Body=body, ACL="public-read")
+    assert re.match(r"reading unWISE source s3://\S+ failed: FileNotFoundError: ", str(failure.value)), (
+        failure.value
+    )
+
+
 # --------------------------------------------------------------------------- Pan-STARRS (its detection scan)
 
 

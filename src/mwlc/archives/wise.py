@@ -316,8 +316,10 @@ def _archive_errors(
         except StopIteration:
             return
         except (OSError, pa.ArrowException) as err:
+            # pyarrow does not retry a missing file: no attempts to tell of
+            attempts = "" if isinstance(err, FileNotFoundError) else tried
             raise ArchiveError(
-                f"reading unWISE source {source} failed{tried}: {type(err).__name__}: {err}"
+                f"reading unWISE source {source} failed{attempts}: {type(err).__name__}: {err}"
             ) from err
         yield batch
 
