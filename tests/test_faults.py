@@ -172,6 +172,10 @@ def test_a_service_asking_to_wait_is_waited_for(retry_after, caplog):
     assert waited >= 0.95 and waited < 2.5
     assert "attempt 1/3 failed (HTTPError: 429 Too Many Requests); retrying in" in caplog.text
     assert retry_after_s(answer("120")) == 120.0 and retry_after_s(answer("soon")) is None
+    assert retry_after_s(answer("\u00b2")) is None  # a digit to str.isdigit, not to float
+    # a date in "-0000" (email.utils.formatdate's default) or without a zone is UTC
+    assert 55 < retry_after_s(answer(email.utils.formatdate(time.time() + 60))) <= 60
+    assert retry_after_s(answer("Wed, 21 Oct 2015 07:28:00")) == 0.0
     assert retry_after_s(requests.HTTPError("x", response=requests.Response())) is None
     capped = RetryPolicy(retries=1, backoff_s=0.01, timeout_s=1.0, max_wait_s=0.2)
     attempts.clear()

@@ -151,6 +151,17 @@ def test_a_failed_preflight_is_listed_with_its_reason(tmp_path):
     assert error.endswith("found 503")
     text = mwlc_status.format_status(status)
     assert "preflight: 1 of 2 passed, gaia failed" in text
+    # the plan names each archive's current settings: back on a1, b2's failure is history
+    write_run_plan(
+        run_dir, run_id="r", archives=["ztf", "gaia"], n_shards=3, preflight_keys={"ztf": "a1", "gaia": "a1"}
+    )
+    status = mwlc_status.run_status(run_dir, now=now)
+    assert not [job for job in status.failed_jobs if job[0].startswith("preflight")]
+    assert "preflight: 2 of 2 passed" in mwlc_status.format_status(status)
+    write_run_plan(
+        run_dir, run_id="r", archives=["ztf", "gaia"], n_shards=3, preflight_keys={"ztf": "a1", "gaia": "c3"}
+    )
+    assert "preflight: 1 of 2 passed" in mwlc_status.format_status(mwlc_status.run_status(run_dir, now=now))
 
 
 def test_a_killed_run_has_interrupted_jobs(tmp_path):

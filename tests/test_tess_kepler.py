@@ -241,6 +241,26 @@ def test_a_cut_short_file_in_the_cache_is_downloaded_again(
     pd.testing.assert_frame_equal(again, first)
 
 
+def test_objects_sharing_a_product_wait_for_one_download(
+    tk_case, injected_search, tk_download_server, tmp_path
+):
+    """Two objects at one position (consolidation off) share its products; each download takes
+    0.5 s, so both threads ask for the same file at once: one downloads, the other waits for it.
+    The cached TESS file is cut short first, so the threads also meet a bad file together."""
+    one, uri, data = download_sources(tk_case, tk_download_server)
+    url = tk_download_server.url + DOWNLOAD_PATH
+    run(one, "https://mast.stsci.edu", tmp_path / "c", download_url=url)
+    (cached,) = (tmp_path / "c").rglob(tk_case.products[0].filename)
+    cached.write_bytes(data[:8640])
+    tk_download_server.reset()
+    twins = pd.concat([one, one.assign(objectid=5, label="twin")], ignore_index=True)
+    tk_download_server.delay_next(4, seconds=0.5)
+    rows = run(twins, "https://mast.stsci.edu", tmp_path / "c", download_url=url, threads=2)
+    assert tk_download_server.app.uris == [uri]
+    pd.testing.assert_frame_equal(rows_of(rows, 5, "TESS"), rows_of(rows, 1, "TESS"))
+    assert len(rows_of(rows, 5, "TESS")) == len(expected(tk_case.products[0]))
+
+
 def test_a_cut_short_file_in_an_offline_cache_fails_the_job(tk_case, index_file, tmp_path):
     tk_case.seed_cache(tmp_path / "c")
     (cached,) = (tmp_path / "c").rglob(tk_case.products[0].filename)

@@ -222,15 +222,22 @@ def retry_after_s(exc: BaseException) -> float | None:
         value = headers.get("Retry-After") if headers is not None and hasattr(headers, "get") else None
         if value is None:
             continue
-        value = str(value).strip()
-        if value.isdigit():
-            return float(value)
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return max((when - datetime.datetime.now(datetime.UTC)).total_seconds(), 0.0)
+        return _seconds_from(str(value).strip())
     return None
+
+
+def _seconds_from(retry_after: str) -> float | None:
+    """A ``Retry-After`` value in seconds from now: delta-seconds or an HTTP date (one without a
+    zone, or ``-0000``, is UTC); None for anything else."""
+    if re.fullmatch(r"[0-9]+", retry_after):
+        return float(retry_after)
+    try:
+        when = email.utils.parsedate_to_datetime(retry_after)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.UTC)
+        return max((when - datetime.datetime.now(datetime.UTC)).total_seconds(), 0.0)
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 def describe_error(exc: BaseException) -> str:

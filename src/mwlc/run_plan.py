@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,6 +38,9 @@ class RunPlan:
         The machine it runs on.
     started_utc : str
         ISO 8601 time the invocation started (UTC).
+    preflight_keys : dict of str to str
+        Per archive, the ``{settings}`` of its current preflight report (empty in plans written
+        before this field).
     """
 
     run_id: str
@@ -46,10 +49,16 @@ class RunPlan:
     pid: int
     host: str
     started_utc: str
+    preflight_keys: dict[str, str] = field(default_factory=dict)
 
 
 def write_run_plan(
-    run_dir: str | os.PathLike, *, run_id: str, archives: Sequence[str], n_shards: int
+    run_dir: str | os.PathLike,
+    *,
+    run_id: str,
+    archives: Sequence[str],
+    n_shards: int,
+    preflight_keys: Mapping[str, str] | None = None,
 ) -> Path:
     """Write this process's :class:`RunPlan` to ``run_dir/run.json`` (atomically); returns the path."""
     plan = RunPlan(
@@ -59,6 +68,7 @@ def write_run_plan(
         pid=os.getpid(),
         host=socket.gethostname(),
         started_utc=datetime.now(UTC).isoformat(timespec="seconds"),
+        preflight_keys=dict(preflight_keys or {}),
     )
     path = Path(run_dir) / PLAN_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -83,7 +93,8 @@ def read_run_plan(run_dir: str | os.PathLike) -> RunPlan | None:
         return None
     except json.JSONDecodeError as error:
         raise ValueError(f"{path}: not a run plan ({error})") from None
-    missing = [name for name in RunPlan.__dataclass_fields__ if name not in data]
+    optional = {"preflight_keys"}
+    missing = [name for name in RunPlan.__dataclass_fields__ if name not in data and name not in optional]
     if missing:
         raise ValueError(f"{path}: not a run plan (no key(s) {missing})")
-    return RunPlan(**{name: data[name] for name in RunPlan.__dataclass_fields__})
+    return RunPlan(**{name: data[name] for name in RunPlan.__dataclass_fields__ if name in data})

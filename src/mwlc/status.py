@@ -225,7 +225,7 @@ def run_status(run_dir: str | os.PathLike, *, now: float | None = None) -> RunSt
     state = _JobStates(workdir, run_id, marks, running)
     failed: list[tuple[str, str, str]] = []
     statuses = [_archive_status(state, run_dir, archive, shards, now, failed) for archive in archives]
-    stages = _stages(state, run_dir, archives, failed)
+    stages = _stages(state, run_dir, archives, failed, plan)
     status = RunStatus(
         run_dir=run_dir,
         run_id=run_id,
@@ -295,7 +295,9 @@ def _archive_status(
     return result
 
 
-def _stages(state: _JobStates, run_dir: Path, archives: Sequence[str], failed: list) -> list[str]:
+def _stages(
+    state: _JobStates, run_dir: Path, archives: Sequence[str], failed: list, plan: RunPlan | None
+) -> list[str]:
     """One line each for the gathers, the merge, the benchmark table and the figures."""
     results, logs = f"results/{state.run_id}", f"logs/{state.run_id}"
     gathers = {
@@ -306,7 +308,8 @@ def _stages(state: _JobStates, run_dir: Path, archives: Sequence[str], failed: l
         if job_state == "failed":
             log = f"{logs}/gather_archive/{archive}.log"
             failed.append(state.failure(f"gather_archive archive={archive}", log))
-    preflights = {archive: _preflight_state(state, archive) for archive in archives}
+    keys = plan.preflight_keys if plan is not None else {}
+    preflights = {archive: _preflight_state(state, archive, keys.get(archive)) for archive in archives}
     for archive, (job_state, log) in preflights.items():
         if job_state == "failed":
             failed.append(state.failure(f"preflight archive={archive}", log))
@@ -327,17 +330,17 @@ def _stages(state: _JobStates, run_dir: Path, archives: Sequence[str], failed: l
     ]
 
 
-def _preflight_state(state: _JobStates, archive: str) -> tuple[str, str]:
-    """(state, log) of the archive's latest preflight job: the one of its current settings, or,
-    before it ran, the last that did (its settings are a hash of the config: any is the archive's)."""
-    logs = sorted(
-        (state.workdir / f"logs/{state.run_id}/preflight").glob(f"{archive}-*.log"),
-        key=lambda path: path.stat().st_mtime,
-    )
-    if not logs:
-        return "to do", ""
-    log = str(logs[-1].relative_to(state.workdir))
-    return state(f"results/{state.run_id}/preflight/{logs[-1].stem}.txt", log)[0], log
+def _preflight_state(state: _JobStates, archive: str, key: str | None) -> tuple[str, str]:
+    """(state, log) of the archive's preflight job for the settings ``key`` of the run plan, or,
+    in a plan without keys, of its latest preflight log (settings are a hash of the config)."""
+    logs_dir = state.workdir / f"logs/{state.run_id}/preflight"
+    if key is None:
+        logs = sorted(logs_dir.glob(f"{archive}-*.log"), key=lambda path: path.stat().st_mtime)
+        if not logs:
+            return "to do", ""
+        key = logs[-1].stem.removeprefix(f"{archive}-")
+    log = f"logs/{state.run_id}/preflight/{archive}-{key}.log"
+    return state(f"results/{state.run_id}/preflight/{archive}-{key}.txt", log)[0], log
 
 
 def _estimate(status: RunStatus, now: float) -> None:

@@ -59,7 +59,13 @@ os.environ.setdefault("NUMBA_CACHE_DIR", os.path.abspath(".snakemake/numba_cache
 # What this invocation set out to do and which process runs it, for `mwlc status` (not written
 # by dry runs or --report: Snakemake runs onstart only when it executes jobs).
 onstart:
-    write_run_plan(RESULTS, run_id=RUN, archives=ARCHIVES, n_shards=len(SHARDS))
+    write_run_plan(
+        RESULTS,
+        run_id=RUN,
+        archives=ARCHIVES,
+        n_shards=len(SHARDS),
+        preflight_keys={archive: preflight_key(archive) for archive in ARCHIVES},
+    )
 
 
 wildcard_constraints:

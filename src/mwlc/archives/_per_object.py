@@ -268,17 +268,20 @@ class ResponseCache:
 
         An answer is stored only after ``read`` accepted it, so an error page or a truncated
         answer is never kept. A stored answer that ``read`` now refuses (:class:`ArchiveError`,
-        e.g. one stored before answers were read first) is removed, logged and fetched again.
+        e.g. one stored before answers were read first) is logged, fetched again and replaced.
         """
         path = self.path(kind, request, suffix)
-        if path.exists():
+        try:
+            cached = path.read_bytes()
+        except FileNotFoundError:
+            cached = None
+        if cached is not None:
             try:
-                value = read(path.read_bytes())
+                value = read(cached)
             except ArchiveError as exc:
-                log.warning(
-                    "removing the cached answer %s, which cannot be read (%s); asking again", path, exc
-                )
-                path.unlink(missing_ok=True)
+                # not removed: the answer fetched below replaces it atomically, so another thread
+                # reading it meanwhile sees the old or the new bytes, never a missing file
+                log.warning("the cached answer %s cannot be read (%s); asking again", path, exc)
             else:
                 with self._lock:
                     self.hits += 1

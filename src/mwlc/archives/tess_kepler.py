@@ -181,8 +181,10 @@ def fits_problem(data: bytes) -> str | None:
 
     Finds what a failed download leaves: something that is not FITS (an error page), a file cut
     short (not a whole number of 2,880-byte blocks, an HDU whose data runs past the end) and a
-    primary header without the light-curve extension every product has. A complete FITS file
-    that lightkurve cannot read is not a problem here: :meth:`TessKeplerClient.read` skips it.
+    primary header without the light-curve extension every product has. ``NEXTEND`` is not
+    trusted (lightkurve's own ``to_fits`` declares 2 extensions and writes 1), so a file cut
+    exactly after its light-curve extension passes (its light curve is whole). A complete FITS
+    file that lightkurve cannot read is not a problem here: :meth:`TessKeplerClient.read` skips it.
     """
     if not data.startswith(b"SIMPLE  ="):
         return f"not a FITS file (it starts with {data[:40]!r})"
@@ -236,6 +238,8 @@ class TessKeplerClient:
     def __post_init__(self) -> None:
         self._local = threading.local()
         self._lock = threading.Lock()
+        #: Striped locks: threads asking for the same product file wait for one download.
+        self._path_locks = [threading.Lock() for _ in range(64)]
         self.downloads = 0
         self.unreadable = 0
 
@@ -281,6 +285,10 @@ class TessKeplerClient:
         check, or damaged) is downloaded again, or, without ``download_url``, fails the job.
         """
         path = self.local_path(product)
+        with self._path_locks[hash(path) % len(self._path_locks)]:  # one download per product
+            return self._ensure_file(path, product, objectid)
+
+    def _ensure_file(self, path: Path, product: Any, objectid: int) -> Path:
         if path.exists():
             problem = fits_problem(path.read_bytes())
             if problem is None:
@@ -290,10 +298,10 @@ class TessKeplerClient:
                     f"TESS/Kepler objectid {objectid}: the cached product {path} is {problem}; "
                     "remove it, or configure download_url to download it again"
                 )
+            # not removed: the download replaces it atomically (a reader sees old or new bytes)
             log.warning(
                 "TESS/Kepler objectid %d: the cached %s is %s: downloading it again", objectid, path, problem
             )
-            path.unlink()
         if self.download_url is None:
             raise ArchiveError(
                 f"TESS/Kepler objectid {objectid}: {path} is not in the cache and no "
@@ -331,6 +339,8 @@ class TessKeplerClient:
         lk = _lk()
         try:
             return lk.read(str(path), quality_bitmask=quality_bitmask)
+        except FileNotFoundError:
+            raise  # a file removed under the job is lost data, not an odd product
         except (lk.LightkurveError, OSError, ValueError, KeyError) as exc:
             log.warning(
                 "TESS/Kepler objectid %d: skipping %s, which lightkurve cannot read (%s: %s)",
