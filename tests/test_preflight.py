@@ -21,6 +21,7 @@ import yaml
 from mwlc.archives._preflight import Finding, leaf_type
 from mwlc.archives.panstarrs import DETECTION_COLUMNS, DETECTION_KINDS
 from mwlc.archives.ztf import BAND_COLUMN, COLUMN_KINDS, ID_COLUMN, LIGHTCURVE_COLUMNS
+from mwlc.net import RetryPolicy
 from mwlc.preflight import PreflightFailed, check_archive, main, preflight_archive
 from tests.fixtures_hcv import PREFIX as HCV_PREFIX
 from tests.fixtures_heasarc import HEASARC_TAP_PATH
@@ -158,8 +159,9 @@ def test_a_missing_collection_and_a_dead_endpoint_are_problems(ztf_hats, tmp_pat
     (missing,) = preflight_archive("ztf", source=str(tmp_path / "nowhere"), params={})
     assert missing.expected == "a HATS collection or catalog (ZTF)" and "does not exist" in missing.found
     dead = closed_port_url("/hats")
-    (unreachable,) = preflight_archive("gaia", source=dead, params={})
-    assert unreachable.problem and unreachable.found.startswith(f"cannot open HATS source {dead}")
+    once = RetryPolicy(retries=1, backoff_s=0.0, timeout_s=5.0)
+    (unreachable,) = preflight_archive("gaia", source=dead, params={}, read_policy=once)
+    assert unreachable.problem and "failed after 2 attempt(s): ClientConnectorError" in unreachable.found
 
 
 # --------------------------------------------------------------------------- unWISE

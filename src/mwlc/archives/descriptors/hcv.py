@@ -49,7 +49,9 @@ ARCHIVE = Archive(
             "string",
             "API answers; reruns reuse them",
             default="resources/cache/hcv",
-            doc="API answers; a rerun sends no request",
+            doc="API answers; a rerun sends no request. An answer is cached only once it has been read "
+            "(an error page fails the job, and is asked for again on the rerun); a cached answer that "
+            "cannot be read is asked for again and replaced",
         ),
         *request_params(timeout_s=60, retries=3, retry_backoff_s=2),
         progress_param(),

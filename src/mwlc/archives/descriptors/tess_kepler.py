@@ -52,7 +52,9 @@ ARCHIVE = Archive(
             "search answers and downloaded files (mastDownload/ layout); reruns reuse them",
             default="resources/cache/tess_kepler",
             doc="search answers and files (lightkurve's `mastDownload/` layout); shared by runs: a rerun "
-            "downloads nothing twice",
+            "downloads nothing twice. A file is cached only once it is a complete FITS file (an error "
+            "page or a body cut short is asked for again, then fails the job); a cached file that is not "
+            "(an older interrupted download) is downloaded again",
         ),
         Param(
             "download_url",
