@@ -4,6 +4,7 @@ monitor_resources rule in a tiny Snakemake workflow under --cores 1 and 2 (and a
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pickle
 import re
@@ -204,6 +205,21 @@ def test_monitor_exits_non_zero_when_no_job_runs(fake, tmp_path):
     code = run_monitor(str(tmp_path / "usage.csv"), rules, interval_s=0.2, main=fake.process, exclude=set())
     assert code == monitor.EXIT_IDLE
     assert time.monotonic() - started < 5
+
+
+def test_reaching_max_hours_stops_the_record_not_the_run(fake, tmp_path, caplog):
+    """The limit used to exit 4, which failed the run (the monitor has no retries): a local
+    run of more than 48 h stopped at hour 48."""
+    fake.start("sleep", "30")
+    fake.wait_for_children(1)
+    rules = StopRules(targets=[str(tmp_path / "never")], idle_grace_s=30, max_hours=1.0 / 3600)
+    with caplog.at_level(logging.WARNING, logger="mwlc.monitor"):
+        code = run_monitor(
+            str(tmp_path / "usage.csv"), rules, interval_s=0.2, main=fake.process, exclude=set()
+        )
+    assert code == monitor.EXIT_DONE
+    assert "monitor ran for max_hours=0.000277778 h: sampling stops here while the run goes on" in caplog.text
+    assert len((tmp_path / "usage.csv").read_text().splitlines()) > 2
 
 
 def test_monitor_with_nothing_to_monitor_exits_zero(fake, tmp_path):

@@ -25,3 +25,86 @@ def test_rerun_incomplete_is_refused_while_another_process_runs_the_run(tmp_path
         other.kill()
         other.wait()
     _refuse_if_running(tmp_path)  # that process is gone: a killed run
+
+
+def test_the_profiles_cap_the_services_as_mwlc_run_does():
+    """One set of numbers: both profiles' ``resources`` are DEFAULT_CAPS, which mwlc.run applies
+    (it reads no profile: before, a notebook run had no service cap at all)."""
+    from pathlib import Path
+
+    import yaml
+
+    from mwlc.archives.services import DEFAULT_CAPS, SERVICES
+
+    assert set(DEFAULT_CAPS) == set(SERVICES)
+    for profile in ("default", "slurm"):
+        config = yaml.safe_load(
+            (Path(__file__).parents[1] / "profiles" / profile / "config.yaml").read_text()
+        )
+        resources = config["resources"]
+        assert {name: int(value) for name, value in resources.items()} == DEFAULT_CAPS, profile
+        assert config["keep-going"] is True, profile
+    assert (
+        "cpus_per_task"
+        not in yaml.safe_load((Path(__file__).parents[1] / "profiles/slurm/config.yaml").read_text())[
+            "default-resources"
+        ]
+    )
+
+
+def test_mwlc_run_gives_snakemake_the_service_caps_and_keeps_going(monkeypatch, tmp_path):
+    import snakemake.api
+
+    from mwlc.runner import run, service_caps
+
+    seen = {}
+
+    class Api:
+        def __init__(self, output_settings):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def workflow(self, **settings):
+            seen["resources"] = dict(settings["resource_settings"].resources)
+            return self
+
+        def dag(self, **settings):
+            return self
+
+        def execute_workflow(self, execution_settings):
+            seen["keep_going"] = execution_settings.keep_going
+
+    monkeypatch.setattr(snakemake.api, "SnakemakeApi", Api)
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config/config.yaml").write_text("run_id: r\n")
+    run(workdir=tmp_path, resources={"heasarc_tap": 1})
+    assert seen == {"resources": {**service_caps(), "heasarc_tap": 1}, "keep_going": True}
+    with pytest.raises(ValueError, match=r"\['heasarc'\] are not services"):
+        service_caps({"heasarc": 1})
+
+
+def test_the_sample_rule_is_never_retried_and_fetch_jobs_get_more_time_on_retries():
+    """The profiles' ``retries: 1`` would rerun a refused sample (querying every source again);
+    a fetch job killed at its time limit is given more on its next attempt."""
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings
+
+    from mwlc.runner import SNAKEFILE, default_workdir
+
+    workdir = default_workdir()
+    with SnakemakeApi(OutputSettings(quiet={"all"})) as api:
+        workflow = api.workflow(
+            resource_settings=ResourceSettings(cores=1),
+            config_settings=ConfigSettings(configfiles=[workdir / "config/demo.yaml"]),
+            snakefile=SNAKEFILE,
+            workdir=workdir,
+        )._workflow
+        # the rule's own setting, which wins over --retries (Rule.restart_times reads it first)
+        assert workflow.get_rule("sample")._restart_times == 0
+        runtime = workflow.globals["fetch_runtime"]
+        assert [runtime({"archive": "hcv"}, attempt=k) for k in (1, 2, 3)] == [240, 480, 720]

@@ -93,12 +93,18 @@ def test_demo_workflow_on_slurm_equals_the_local_run(slurm_cluster, local_demo_r
     job_ids = re.findall(r"submitted with SLURM jobid (\d+)", output)
     assert len(job_ids) == CLUSTER_JOBS, output
     states = subprocess.run(
-        ["squeue", "-h", "-t", "all", "-o", "%i %T", "-j", ",".join(job_ids)],
+        ["squeue", "-h", "-t", "all", "-o", "%i %T %C %k", "-j", ",".join(job_ids)],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.split("\n")
-    assert sorted(line for line in states if line) == sorted(f"{job} COMPLETED" for job in job_ids)
+    jobs = [line.split() for line in states if line]
+    assert sorted(f"{job} {state}" for job, state, _, _ in jobs) == sorted(
+        f"{job} COMPLETED" for job in job_ids
+    )
+    # each job asks SLURM for its rule's threads: a fetch job 2 CPUs (the profile's default of 1 did)
+    cpus = {comment.split("_wildcards_")[0].removeprefix("rule_"): int(n) for _, _, n, comment in jobs}
+    assert cpus["fetch_lightcurves"] == 2 and cpus["merge_lightcurves"] == 1, jobs
     assert_same_data(workdir, local_demo_run, archives=ARCHIVES)
     # Each job's benchmark is written where it ran. The monitor, which only sees this machine, is off,
     # so the local jobs are the gathers, gather_benchmarks and four plots (no resource overview).

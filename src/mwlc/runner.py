@@ -31,8 +31,9 @@ def run(
     *,
     config: Mapping[str, Any] | None = None,
     workdir: str | os.PathLike | None = None,
-    keep_going: bool = False,
+    keep_going: bool = True,
     rerun_incomplete: bool = False,
+    resources: Mapping[str, int] | None = None,
 ) -> Path:
     """Run (or resume) the workflow and return the run's results directory.
 
@@ -51,12 +52,16 @@ def run(
         Where ``results/``, ``logs/`` and ``benchmarks/`` are written and the config files are
         read from (it must hold ``config/config.yaml``). By default the current directory if it
         holds one (as for the ``snakemake`` command), else the checkout holding ``workflow/``.
-    keep_going : bool
-        Go on with independent jobs when one fails (as ``--keep-going``).
+    keep_going : bool, default True
+        Go on with independent jobs when one fails (as ``--keep-going``, which the profiles
+        set): a failed shard does not stop a long run; a rerun then does what is missing.
     rerun_incomplete : bool
         After a crash or a kill (a kernel restarted mid-run): unlock the working directory and
         run again the jobs that were running then (as ``snakemake --unlock``, then
         ``--rerun-incomplete``). Refused while the run's Snakemake process still runs.
+    resources : mapping of str to int, optional
+        Service caps to change (as ``--resources``), e.g. ``{"heasarc_tap": 1}``; the others
+        keep :data:`mwlc.archives.services.DEFAULT_CAPS`, the profiles' numbers.
 
     Returns
     -------
@@ -85,7 +90,9 @@ def run(
     until_rules = frozenset([until] if isinstance(until, str) else until or ())
     run_dir = workdir / "results" / run_id(configfiles, config)
     settings = {
-        "resource_settings": ResourceSettings(cores=cores or os.cpu_count() or 1),
+        "resource_settings": ResourceSettings(
+            cores=cores or os.cpu_count() or 1, resources=service_caps(resources)
+        ),
         "config_settings": ConfigSettings(configfiles=configfiles, config=dict(config or {})),
         "snakefile": SNAKEFILE,
         "workdir": workdir,
@@ -100,6 +107,22 @@ def run(
         )
         dag.execute_workflow(execution_settings=ExecutionSettings(keep_going=keep_going))
     return run_dir
+
+
+def service_caps(changes: Mapping[str, int] | None = None) -> dict[str, int]:
+    """:data:`~mwlc.archives.services.DEFAULT_CAPS` with ``changes`` applied.
+
+    Raises
+    ------
+    ValueError
+        For a name that is not a service.
+    """
+    from mwlc.archives.services import DEFAULT_CAPS
+
+    unknown = sorted(set(changes or {}) - set(DEFAULT_CAPS))
+    if unknown:
+        raise ValueError(f"resources: {unknown} are not services; the services are {sorted(DEFAULT_CAPS)}")
+    return {**DEFAULT_CAPS, **(changes or {})}
 
 
 def _refuse_if_running(run_dir: Path) -> None:

@@ -50,9 +50,10 @@ BINARIES = (
     "/usr/bin/scancel",
 )
 #: Node size declared to SLURM. CPUs is above this machine's 2 cores (SlurmdParameters=config_overrides)
-#: so that two 2-thread fetch jobs, which mostly wait on Python start-up, may run side by side;
+#: so that four 2-thread fetch jobs (``--cpus-per-task=2``), which mostly wait on Python start-up,
+#: may run side by side;
 #: RealMemory (MB) must hold the largest job (the sample rule asks 4000 MB).
-NODE_CPUS = 4
+NODE_CPUS = 8
 NODE_MEMORY_MB = 8000
 START_TIMEOUT_S = 30
 

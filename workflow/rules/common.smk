@@ -172,6 +172,18 @@ def fetch_mem_mb(wildcards, attempt):
     return limits.get(wildcards.archive, limits["default"]) * attempt
 
 
+#: A fetch job's time limit (minutes; SLURM's --time) on its first attempt. A HATS fetch takes
+#: minutes; a per-object shard (TESS/Kepler, HCV: 10,000 objects at ~1-3 s a request, 2 at a
+#: time) can take hours.
+FETCH_RUNTIME_MIN = 240
+
+
+def fetch_runtime(wildcards, attempt):
+    """FETCH_RUNTIME_MIN, doubled, tripled... on retries: a per-object job killed at its limit
+    keeps every answer in its cache and resumes, so a retry given more time finishes."""
+    return FETCH_RUNTIME_MIN * attempt
+
+
 def _service_units(service):
     """A resource function: the units of `service` a fetch job holds (mwlc.archives.services)."""
 

@@ -13,7 +13,8 @@ rule preflight:
     threads: 1
     resources:
         mem_mb=1000,
-        runtime=10,
+        # one request that stalls to its timeout and is retried (HEASARC TAP: 600 s x 4 + backoff)
+        runtime=60,
     params:
         source=archive_source,
         archive_params=archive_params,
@@ -42,7 +43,7 @@ rule fetch_lightcurves:
     resources:
         **SERVICE_RESOURCES,
         mem_mb=fetch_mem_mb,
-        runtime=240,
+        runtime=fetch_runtime,
     params:
         source=archive_source,
         archive_params=archive_params,

@@ -10,6 +10,7 @@ rule sample:
         f"{BENCHMARKS}/sample.tsv"
     # No Snakemake retries: its services retry each request (services.retries), and a rerun of a
     # sample refused for its input would query every source again to be refused again.
+    retries: 0  # not the profiles' `retries: 1`
     conda:
         "../envs/mwlc.yaml"
     threads: 1

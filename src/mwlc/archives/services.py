@@ -20,6 +20,17 @@ SERVICES: dict[str, str] = {
     "mast_requests": "MAST: TESS/Kepler/K2 downloads and the HSC API (HCV), requests in flight",
 }
 
+#: Each service's cap: jobs (requests for :data:`PER_REQUEST_SERVICES`) on it at once. The
+#: numbers of ``profiles/default`` and ``profiles/slurm`` (their comments give the reasons; a test
+#: keeps them equal), applied by :func:`mwlc.run`, which reads no profile.
+DEFAULT_CAPS: dict[str, int] = {
+    "irsa_s3": 16,
+    "stsci_s3": 16,
+    "lincc_http": 4,
+    "heasarc_tap": 2,
+    "mast_requests": 4,
+}
+
 #: Services counted in requests in flight (a job holds its threads), not in jobs.
 PER_REQUEST_SERVICES = frozenset({"mast_requests"})
 

@@ -98,7 +98,9 @@ def run_monitor(
     * no job process for ``idle_grace_s`` (a job failed and Snakemake waits for its running
       jobs, or the run stalled) → :data:`EXIT_IDLE`; but if the targets already existed at the
       start and no job ever ran, there was nothing to monitor → exit 0 with the rows taken;
-    * ``max_hours`` passed → :data:`EXIT_TIMEOUT`.
+    * ``max_hours`` passed → sampling stops with :data:`EXIT_DONE` (0) and a warning: the run
+      goes on, unrecorded from then on (the limit failed the run before; :data:`EXIT_TIMEOUT`
+      is no longer returned).
 
     A non-zero exit makes Snakemake delete the partial CSV, so the next run monitors again.
 
@@ -208,8 +210,13 @@ def _loop(
             )
             return EXIT_IDLE
         if tick - started >= rules.max_hours * 3600:
-            log.error("monitor ran for max_hours=%g h: stopping", rules.max_hours)
-            return EXIT_TIMEOUT
+            # the run goes on: a limit on the record must not fail a week-long run
+            log.warning(
+                "monitor ran for max_hours=%g h: sampling stops here while the run goes on "
+                "(raise monitor.max_hours to record a longer run)",
+                rules.max_hours,
+            )
+            return EXIT_DONE
         time.sleep(max(interval_s - (time.monotonic() - tick), 0.05))
 
 
