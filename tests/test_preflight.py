@@ -23,6 +23,7 @@ from mwlc.archives.panstarrs import DETECTION_COLUMNS, DETECTION_KINDS
 from mwlc.archives.ztf import BAND_COLUMN, COLUMN_KINDS, ID_COLUMN, LIGHTCURVE_COLUMNS
 from mwlc.net import RetryPolicy
 from mwlc.preflight import PreflightFailed, check_archive, main, preflight_archive
+from mwlc.storage import storage_options
 from tests.fixtures_hcv import PREFIX as HCV_PREFIX
 from tests.fixtures_heasarc import HEASARC_TAP_PATH
 from tests.servers.base import LoopbackServer
@@ -160,7 +161,7 @@ def test_a_missing_collection_and_a_dead_endpoint_are_problems(ztf_hats, tmp_pat
     assert missing.expected == "a HATS collection or catalog (ZTF)" and "does not exist" in missing.found
     dead = closed_port_url("/hats")
     once = RetryPolicy(retries=1, backoff_s=0.0, timeout_s=5.0)
-    (unreachable,) = preflight_archive("gaia", source=dead, params={}, read_policy=once)
+    (unreachable,) = preflight_archive("gaia", source=dead, params={}, storage=storage_options(None, once))
     assert unreachable.problem and "failed after 2 attempt(s): ClientConnectorError" in unreachable.found
 
 

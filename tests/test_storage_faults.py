@@ -218,7 +218,9 @@ def test_the_preflight_rides_out_transient_faults_with_the_storage_policy(http, 
     http.fault_when(nth(0, metadata_reads), **HTTP_503)
     source = f"{http.url}/{gaia_hats.name}/"
     assert [
-        f for f in preflight_archive("gaia", source=source, params={}, read_policy=POLICY) if f.problem
+        f
+        for f in preflight_archive("gaia", source=source, params={}, storage=storage_options(None, POLICY))
+        if f.problem
     ] == []
     assert sum(metadata_reads(r) and r.path.endswith("collection.properties") for r in http.requests) >= 3
 
@@ -226,7 +228,9 @@ def test_the_preflight_rides_out_transient_faults_with_the_storage_policy(http, 
 def test_the_preflight_names_a_persistent_fault_and_its_attempts(http, gaia_hats):
     http.fault_when(metadata_reads, **HTTP_503)
     source = f"{http.url}/{gaia_hats.name}/"
-    (finding,) = preflight_archive("gaia", source=source, params={}, read_policy=PERSISTENT_POLICY)
+    (finding,) = preflight_archive(
+        "gaia", source=source, params={}, storage=storage_options(None, PERSISTENT_POLICY)
+    )
     assert finding.problem
     assert re.search(r"properties\) failed after 2 attempt\(s\): ClientResponseError: 503", finding.found), (
         finding

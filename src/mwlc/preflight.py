@@ -24,7 +24,6 @@ from mwlc.archives.base import COMMON_KEYS
 from mwlc.archives.registry import get_archive
 from mwlc.errors import ArchiveError, MwlcError
 from mwlc.joblog import redact
-from mwlc.net import RetryPolicy
 from mwlc.storage import DEFAULT_POLICY, config_policy, storage_options
 
 log = logging.getLogger(__name__)
@@ -35,12 +34,7 @@ class PreflightFailed(ArchiveError):
 
 
 def preflight_archive(
-    archive: str,
-    *,
-    source: str,
-    params: Mapping[str, Any],
-    s3_endpoint_url: str | None = None,
-    read_policy: RetryPolicy = DEFAULT_POLICY,
+    archive: str, *, source: str, params: Mapping[str, Any], storage: Mapping[str, Any] | None = None
 ) -> list[Finding]:
     """The findings of one archive's preflight (problems and notes); raises for none of them.
 
@@ -52,16 +46,15 @@ def preflight_archive(
         Its source, as in the config.
     params : mapping
         Its parameters from the config (``enabled`` and ``source`` may be included).
-    s3_endpoint_url : str, optional
-        The config's ``storage.s3_endpoint_url``.
-    read_policy : mwlc.net.RetryPolicy, default :data:`mwlc.storage.DEFAULT_POLICY`
-        Timeouts and retries of the metadata reads: the config's ``storage`` section
-        (:func:`mwlc.storage.config_policy`), as the fetch jobs read, so that a source that
-        fails a moment (a 503, a reset) does not fail the archive's whole run.
+    storage : mapping, optional
+        The storage options the fetch jobs get (:func:`mwlc.storage.storage_options` of the
+        config's ``storage`` section: the S3 endpoint, and the timeouts and retries of every
+        read, so that a source that fails a moment, a 503 or a reset, does not fail the
+        archive's whole run). Default: AWS, read with :data:`mwlc.storage.DEFAULT_POLICY`.
     """
     described = get_archive(archive)
     params = {key: value for key, value in params.items() if key not in COMMON_KEYS}
-    options = storage_options(s3_endpoint_url, read_policy)
+    options = dict(storage) if storage is not None else storage_options(None, DEFAULT_POLICY)
     try:
         return described.preflight(source, params, storage_options=options)
     except (MwlcError, OSError) as err:  # a check that could not run is a problem of the source
@@ -75,8 +68,7 @@ def check_archive(
     *,
     source: str,
     params: Mapping[str, Any],
-    s3_endpoint_url: str | None = None,
-    read_policy: RetryPolicy = DEFAULT_POLICY,
+    storage: Mapping[str, Any] | None = None,
     report_path: str | Path | None = None,
     echo: TextIO | None = None,
 ) -> list[Finding]:
@@ -84,7 +76,7 @@ def check_archive(
 
     Parameters
     ----------
-    archive, source, params, s3_endpoint_url, read_policy
+    archive, source, params, storage
         As :func:`preflight_archive`.
     report_path : path-like, optional
         Written when the source passes: what was checked and the notes (the workflow's record
@@ -102,9 +94,7 @@ def check_archive(
     PreflightFailed
         One line per problem (archive, source, expected, found).
     """
-    findings = preflight_archive(
-        archive, source=source, params=params, s3_endpoint_url=s3_endpoint_url, read_policy=read_policy
-    )
+    findings = preflight_archive(archive, source=source, params=params, storage=storage)
     for finding in findings:
         (log.error if finding.problem else log.warning)("%s", finding.line())
     problems = [finding.line() for finding in findings if finding.problem]
@@ -133,8 +123,7 @@ def preflight_config(
             name,
             source=config["archives"][name]["source"],
             params=config["archives"][name],
-            s3_endpoint_url=config["storage"]["s3_endpoint_url"],
-            read_policy=config_policy(config["storage"]),
+            storage=storage_options(config["storage"]["s3_endpoint_url"], config_policy(config["storage"])),
         )
         for name in names
     }

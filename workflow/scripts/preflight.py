@@ -4,7 +4,7 @@ import sys
 
 from mwlc.joblog import start_job_log
 from mwlc.preflight import check_archive
-from mwlc.storage import config_policy
+from mwlc.storage import config_policy, storage_options
 
 start_job_log(
     snakemake.log[0],
@@ -15,9 +15,9 @@ check_archive(
     snakemake.wildcards.archive,
     source=snakemake.params.source,
     params=snakemake.params.archive_params,
-    s3_endpoint_url=snakemake.params.s3_endpoint_url,
-    # how to read, not what: from the config, not a param, so that it reruns nothing (as the fetch)
-    read_policy=config_policy(snakemake.config["storage"]),
+    # how to read (timeouts, retries) comes from the config, not a param, so that it reruns
+    # nothing (as in the fetch jobs)
+    storage=storage_options(snakemake.params.s3_endpoint_url, config_policy(snakemake.config["storage"])),
     report_path=snakemake.output[0],
     echo=sys.__stderr__,  # the problems also in Snakemake's own output, not only in the log
 )
