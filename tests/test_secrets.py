@@ -133,6 +133,28 @@ JOB_LOG = """
 """
 
 
+def test_a_retried_job_keeps_the_earlier_attempts_in_its_log(tmp_path):
+    """The log was truncated by each attempt: a retry lost why the first attempt failed."""
+    log_path = tmp_path / "job.log"
+    attempt = textwrap.dedent(
+        """
+        import sys
+        from mwlc.joblog import start_job_log
+        start_job_log(sys.argv[1], job="fetch_lightcurves archive=x shard=0000")
+        if sys.argv[2] == "fail":
+            raise RuntimeError("HEASARC TAP answered 503")
+        """
+    )
+    for outcome in ("fail", "pass"):
+        subprocess.run([sys.executable, "-c", attempt, str(log_path), outcome], timeout=60, check=False)
+    lines = log_path.read_text().splitlines()
+    starts = [i for i, line in enumerate(lines) if "start fetch_lightcurves archive=x shard=0000" in line]
+    failed = [
+        i for i, line in enumerate(lines) if "job failed: RuntimeError: HEASARC TAP answered 503" in line
+    ]
+    assert len(starts) == 2 and len(failed) == 1 and starts[0] < failed[0] < starts[1]
+
+
 def test_a_job_log_holds_no_secret_from_messages_warnings_stderr_or_tracebacks(secret_env, tmp_path):
     log_path = tmp_path / "job.log"
     result = subprocess.run(

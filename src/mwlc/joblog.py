@@ -150,7 +150,10 @@ class _RedactingStream:
 
 
 def start_job_log(log_path: str, *, job: str, provenance_note: str = "") -> logging.Logger:
-    """Send this process's logging, warnings and stderr to ``log_path`` (truncated first).
+    """Send this process's logging, warnings and stderr to ``log_path`` (appended to).
+
+    Each attempt of a job starts with its ``start`` line, so a retry (``fetch_retries``, a SLURM
+    job killed at its time limit) keeps the earlier attempts' progress and errors above its own.
 
     Parameters
     ----------
@@ -167,7 +170,7 @@ def start_job_log(log_path: str, *, job: str, provenance_note: str = "") -> logg
         The ``mwlc`` logger.
     """
     os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
-    stream = open(log_path, "w", buffering=1)
+    stream = open(log_path, "a", buffering=1)
     secrets = secret_values()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(
