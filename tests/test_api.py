@@ -93,3 +93,41 @@ def test_plot_lightcurve_names_a_missing_object(run_dir):
     frame = mwlc.load_lightcurves(run_dir, archives=["ztf"])
     with pytest.raises(KeyError, match="objectid 99 has no light-curve rows"):
         mwlc.plot_lightcurve(frame, 99)
+
+
+def test_more_than_fifty_objectids_read_only_the_row_groups_of_their_range(tmp_path):
+    """pyarrow skips row groups on an ``isin`` of at most 50 values; above that it read every row
+    group (a 500k run's whole 6.5 GB for one shard's objects). 200 objects x 50 rows in row
+    groups of 10 objects: 60 consecutive ids keep the 6 row groups of their range."""
+    from mwlc.api import lightcurve_dataset, objectid_filter
+    from tests.test_io_merge import write_in_row_groups
+
+    frame = lc_frame(list(range(1, 201)), n=50)
+    write_in_row_groups(tmp_path / "lightcurves.parquet/archive=ztf/shard-0000.parquet", frame, 500)
+    dataset = lightcurve_dataset(tmp_path)
+    (fragment,) = dataset.get_fragments()
+    ids = list(range(101, 161))
+    kept = fragment.split_by_row_group(filter=objectid_filter(ids), schema=dataset.schema)
+    assert len(kept) == 6 and fragment.num_row_groups == 20
+    selected = mwlc.load_lightcurves(tmp_path, objectids=ids)
+    assert sorted(set(selected.index.get_level_values("objectid"))) == ids and len(selected) == 60 * 50
+    assert len(mwlc.load_lightcurves(tmp_path, objectids=np.int64(7))) == 50
+    with pytest.raises(ValueError, match="objectids must be integers"):
+        mwlc.load_lightcurves(tmp_path, objectids=["7"])
+
+
+def test_names_the_run_does_not_have_are_refused_with_what_was_meant(run_dir):
+    """``ZTF`` (the spelling of scale_up and migrate-config) silently gave an empty frame."""
+    with pytest.raises(
+        ValueError, match=r"archive\(s\) \['ZTF'\] are not in this run .*'ZTF': did you mean 'ztf'\?"
+    ):
+        mwlc.load_lightcurves(run_dir, archives=["ZTF"])
+    with pytest.raises(ValueError, match=r"band\(s\) \['ZTF_G'\] are not in this run .*did you mean 'ztf_g'"):
+        mwlc.load_lightcurves(run_dir, bands=["ZTF_G"])
+    assert set(mwlc.load_lightcurves(run_dir, archives="ztf")["archive"]) == {"ztf"}  # one name, not z, t, f
+
+
+def test_a_band_selection_opens_only_the_archives_holding_the_bands(run_dir):
+    (run_dir / "lightcurves.parquet/archive=gaia/shard-0000.parquet").write_bytes(b"not parquet")
+    frame = mwlc.load_lightcurves(run_dir, bands=["ztf_g"])
+    assert set(frame.index.get_level_values("band")) == {"ztf_g"} and len(frame) == 9

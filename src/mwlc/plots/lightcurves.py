@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 from matplotlib.figure import Figure
 
+from mwlc.api import load_lightcurves
 from mwlc.plots.figure import add_note, save_figure
 from mwlc.schema import read_band_info
 
@@ -237,7 +238,8 @@ def lightcurve_figure_files(
         log.warning("no object has light-curve data: no light-curve figure")
         return []
     units = {band: info.unit for band, info in read_band_info(pq.read_schema(common_metadata)).items()}
-    frame = pd.read_parquet(dataset, filters=[("objectid", "in", ids)]).reset_index()
+    # the files of the last merge (its _metadata), and only the row groups of these objects
+    frame = load_lightcurves(Path(dataset).parent, objectids=ids).reset_index()
     written = []
     for objectid in ids:
         rows = frame[frame["objectid"] == objectid]
