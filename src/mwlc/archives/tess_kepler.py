@@ -37,7 +37,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Unpack
+from typing import Any, BinaryIO, Unpack
 
 import astropy.units as u
 import numpy as np
@@ -176,30 +176,42 @@ def mast_search(ra: float, dec: float, radius_arcsec: float, author: Sequence[st
 FITS_BLOCK_BYTES = 2880
 
 
-def fits_problem(data: bytes) -> str | None:
-    """Why ``data`` is not a complete FITS light-curve product, or None if it is one.
+def fits_problem(data: bytes | Path) -> str | None:
+    """Why ``data`` (a download's bytes, or a cached file) is not a complete FITS light-curve
+    product, or None if it is one.
 
     Finds what a failed download leaves: something that is not FITS (an error page), a file cut
     short (not a whole number of 2,880-byte blocks, an HDU whose data runs past the end) and a
-    primary header without the light-curve extension every product has. ``NEXTEND`` is not
-    trusted (lightkurve's own ``to_fits`` declares 2 extensions and writes 1), so a file cut
-    exactly after its light-curve extension passes (its light curve is whole). A complete FITS
-    file that lightkurve cannot read is not a problem here: :meth:`TessKeplerClient.read` skips it.
+    primary header without the light-curve extension every product has. Only the headers are
+    read (a cached file's data is left to lightkurve). ``NEXTEND`` is not trusted (lightkurve's
+    own ``to_fits`` declares 2 extensions and writes 1), so a file cut exactly after its
+    light-curve extension passes (its light curve is whole). A complete FITS file that
+    lightkurve cannot read is not a problem here: :meth:`TessKeplerClient.read` skips it.
     """
-    if not data.startswith(b"SIMPLE  ="):
-        return f"not a FITS file (it starts with {data[:40]!r})"
-    if len(data) % FITS_BLOCK_BYTES:
-        return f"cut short ({len(data):,} bytes, not a whole number of {FITS_BLOCK_BYTES}-byte FITS blocks)"
+    if isinstance(data, Path):
+        with open(data, "rb") as file:
+            return _fits_file_problem(file, data.stat().st_size)
+    return _fits_file_problem(io.BytesIO(data), len(data))
+
+
+def _fits_file_problem(file: BinaryIO, size: int) -> str | None:
+    """:func:`fits_problem` of an open file of ``size`` bytes."""
+    head = file.read(40)
+    file.seek(0)
+    if not head.startswith(b"SIMPLE  ="):
+        return f"not a FITS file (it starts with {head!r})"
+    if size % FITS_BLOCK_BYTES:
+        return f"cut short ({size:,} bytes, not a whole number of {FITS_BLOCK_BYTES}-byte FITS blocks)"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # astropy's "File may have been truncated": measured below
         try:
-            with fits.open(io.BytesIO(data), lazy_load_hdus=False) as hdus:
+            with fits.open(file, lazy_load_hdus=False) as hdus:
                 spans = [hdu.fileinfo() for hdu in hdus]
         except OSError as exc:
             return f"not readable as FITS ({exc})"
     end = max(span["datLoc"] + span["datSpan"] for span in spans)
-    if end > len(data):
-        return f"cut short ({len(data):,} of {end:,} bytes)"
+    if end > size:
+        return f"cut short ({size:,} of {end:,} bytes)"
     if len(spans) < 2:
         return "cut short (a primary header without the light-curve extension)"
     return None
@@ -290,7 +302,7 @@ class TessKeplerClient:
 
     def _ensure_file(self, path: Path, product: Any, objectid: int) -> Path:
         if path.exists():
-            problem = fits_problem(path.read_bytes())
+            problem = fits_problem(path)
             if problem is None:
                 return path
             if self.download_url is None:
