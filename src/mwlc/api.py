@@ -108,11 +108,12 @@ def load_lightcurves(
     """
     units = band_units(run_dir)
     dataset = lightcurve_dataset(run_dir)
-    archives = _checked_names(archives, _archives_of(dataset), "archive")
+    present = _archives_of(dataset)
+    archives = _checked_names(archives, present, "archive")
     bands = _checked_names(bands, units, "band")
     if bands is not None:  # only the archives that hold these bands are opened
         holding = {BAND_ARCHIVES.get(band) for band in bands}
-        archives = [a for a in (archives or _archives_of(dataset)) if a in holding or None in holding]
+        archives = [a for a in (archives or present) if a in holding or None in holding]
     condition = None
     for expression in (
         None if archives is None else pc.field("archive").isin(archives),

@@ -298,7 +298,8 @@ def _archive_status(
 def _stages(
     state: _JobStates, run_dir: Path, archives: Sequence[str], failed: list, plan: RunPlan | None
 ) -> list[str]:
-    """One line each for the gathers, the merge, the benchmark table and the figures."""
+    """One line each for the preflights, the gathers, the merge, the benchmark table and the
+    figures; their failed jobs are added to ``failed``."""
     results, logs = f"results/{state.run_id}", f"logs/{state.run_id}"
     gathers = {
         archive: state(f"{results}/summary/{archive}.csv", f"{logs}/gather_archive/{archive}.log")[0]

@@ -19,7 +19,8 @@ from mwlc.monitor.snakemake_log import FailureWatch, find_snakemake_log
 log = logging.getLogger(__name__)
 
 #: Exit codes of :func:`run_monitor`.
-EXIT_DONE, EXIT_SNAKEMAKE_GONE, EXIT_IDLE, EXIT_TIMEOUT, EXIT_FAILED = 0, 2, 3, 4, 5
+#: (4 was ``max_hours``, which now ends the sampling with 0: the run goes on.)
+EXIT_DONE, EXIT_SNAKEMAKE_GONE, EXIT_IDLE, EXIT_FAILED = 0, 2, 3, 5
 #: Folder next to the usage table that keeps a copy of every invocation's samples
 #: (``usage-<UTC start>.csv``): Snakemake deletes the table when it runs the monitor again (after
 #: a kill, or a changed monitor setting), and a week-long run's figure must show all of it.
@@ -99,8 +100,7 @@ def run_monitor(
       jobs, or the run stalled) → :data:`EXIT_IDLE`; but if the targets already existed at the
       start and no job ever ran, there was nothing to monitor → exit 0 with the rows taken;
     * ``max_hours`` passed → sampling stops with :data:`EXIT_DONE` (0) and a warning: the run
-      goes on, unrecorded from then on (the limit failed the run before; :data:`EXIT_TIMEOUT`
-      is no longer returned).
+      goes on, unrecorded from then on (the limit failed the run before).
 
     A non-zero exit makes Snakemake delete the partial CSV, so the next run monitors again.
 
