@@ -13,6 +13,8 @@ import inspect
 import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -144,11 +146,16 @@ def test_the_schema_file_does_not_repeat_the_archives():
 
 def test_hcv_radius_limit_is_the_apis_in_the_schema_and_in_fetch(tmp_path):
     from mwlc.archives import hcv
+    from mwlc.archives.descriptors.hcv import MAX_RADIUS_ARCSEC
 
-    assert get_archive("hcv").param("radius_arcsec").maximum == hcv.MAX_RADIUS_ARCSEC == 1800
+    assert get_archive("hcv").param("radius_arcsec").maximum == MAX_RADIUS_ARCSEC == 1800
     assert checked({"archives": {"hcv": {"radius_arcsec": 1800}}})["archives"]["hcv"]["radius_arcsec"] == 1800
-    with pytest.raises(ConfigError, match="archives.hcv.radius_arcsec"):
+    too_large = "'archives.hcv.radius_arcsec': 1800.5 is greater than the maximum of 1800"
+    with pytest.raises(ConfigError, match=too_large):
         checked({"archives": {"hcv": {"radius_arcsec": 1800.5}}})
+    sample = pd.DataFrame({"objectid": [1], "ra": [10.0], "dec": [0.0], "label": ["a"]})
+    with pytest.raises(ConfigError, match=too_large):  # before any request: nothing listens there
+        hcv.fetch(sample, source="http://127.0.0.1:9", cache_dir=str(tmp_path), radius_arcsec=1800.5)
 
 
 # --------------------------------------------------------------------------- files that repeat them
@@ -210,17 +217,31 @@ def test_fetch_signature_defaults_are_the_descriptors(name):
 def test_per_object_request_keywords_take_the_descriptors_defaults(name):
     archive = importlib.import_module(f"mwlc.archives.descriptors.{name}").ARCHIVE
     assert set(REQUEST_KEYS) <= ObjectJobOptions.__optional_keys__
-    run = object_job({}, archive, name)
+    run = object_job({}, archive)
     assert run.policy.timeout_s == archive.param("timeout_s").default
     assert run.policy.retries == archive.param("retries").default
     assert run.policy.backoff_s == archive.param("retry_backoff_s").default
     assert (run.progress_every, run.threads) == (archive.param("progress_every").default, 1)
-    run = object_job({"timeout_s": 7, "retries": 0, "threads": 3}, archive, name)
+    run = object_job({"timeout_s": 7, "retries": 0, "threads": 3}, archive)
     assert (run.policy.timeout_s, run.policy.retries, run.threads) == (7.0, 0, 3)
     with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) \['timeout'\]"):
-        object_job({"timeout": 7}, archive, name)
-    with pytest.raises(ConfigError, match="retries must be an integer >= 0"):
-        object_job({"retries": -1}, archive, name)
+        object_job({"timeout": 7}, archive)
+    with pytest.raises(ConfigError, match=f"'archives.{name}.retries': -1 is less than the minimum of 0"):
+        object_job({"retries": -1}, archive)
+    with pytest.raises(ConfigError, match=f"'archives.{name}.timeout_s': expected a finite number"):
+        object_job({"timeout_s": float("inf")}, archive)
+
+
+def test_a_readers_arguments_are_checked_as_the_config_would_be():
+    ztf = get_archive("ztf")
+    for bands in (("ztf_g", "ztf_r"), np.array(["ztf_g"]), pd.Series(["ztf_i"])):
+        ztf.check_params({"bands": bands, "radius_arcsec": np.float64(1.5), "read_batch_rows": np.int64(10)})
+    with pytest.raises(ConfigError, match="'archives.ztf.bands': expected a list, got 'ztf_g'"):
+        ztf.check_params({"bands": "ztf_g"})
+    with pytest.raises(ConfigError, match="'archives.ztf.read_batch_rows': expected an integer, got True"):
+        ztf.check_params({"read_batch_rows": True})
+    with pytest.raises(ConfigError, match="'archives.ztf.bands.0': 'zg' is not one of .*'zg' is now 'ztf_g'"):
+        ztf.check_params({"bands": ["zg"]})
 
 
 def test_job_options_fill_defaults_and_refuse_a_misspelt_parameter():

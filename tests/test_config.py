@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -109,6 +110,27 @@ def test_defaults_are_filled_in():
         ),
         ({"archives": {"hcv": {"mag_system": "ST"}}}, "config key 'archives.hcv.mag_system'"),
         ({"archives": {"tess_kepler": {"downsample": 0}}}, "config key 'archives.tess_kepler.downsample'"),
+        # YAML's .nan and .inf are numbers to JSON schema; an archive would meet them mid-run
+        (
+            {"archives": {"gaia": {"radius_arcsec": float("nan")}}},
+            "config key 'archives.gaia.radius_arcsec': expected a finite number",
+        ),
+        (
+            {"archives": {"heasarc": {"timeout_s": float("inf")}}},
+            "config key 'archives.heasarc.timeout_s': expected a finite number",
+        ),
+        # a row count of 2.0 would fail every fetch job mid-run (range(2.0)), or reach TAP as MAXREC=2.0
+        (
+            {"archives": {"heasarc": {"chunk_rows": 50000.0}}},
+            "config key 'archives.heasarc.chunk_rows': expected an integer, got 50000.0 (float)",
+        ),
+        ({"archives": {"heasarc": {"maxrec": 100.0}}}, "config key 'archives.heasarc.maxrec'"),
+        (
+            {"archives": {"gaia": {"radius_arcsec": np.float32("nan")}}},
+            "'archives.gaia.radius_arcsec': expected a fin",
+        ),
+        # an empty author list would keep no light curve: refused with the config, not mid-run
+        ({"archives": {"tess_kepler": {"author": []}}}, "config key 'archives.tess_kepler.author': []"),
         ({"monitor": {"interval_s": 0}}, "config key 'monitor.interval_s'"),
         (
             {"sample": {"sources": [{"source": "file"}]}},
@@ -158,6 +180,22 @@ def test_bad_config_gives_one_line_naming_the_key(overrides, expected):
     message = str(info.value)
     assert expected in message
     assert "\n" not in message
+
+
+def test_values_from_python_are_checked_as_a_reader_takes_them():
+    """``mwlc.run(config=...)`` may hold tuples and numpy numbers; .inf outside the archives is no limit."""
+    config, _ = check_config(
+        _merged(
+            {
+                "archives": {"ztf": {"bands": ("ztf_g",), "read_batch_rows": np.int64(500)}},
+                "monitor": {"max_hours": float("inf")},
+            }
+        ),
+        defaults=_load("config.yaml"),
+    )
+    assert config["archives"]["ztf"]["bands"] == ["ztf_g"]
+    assert config["archives"]["ztf"]["read_batch_rows"] == 500
+    assert config["monitor"]["max_hours"] == float("inf")
 
 
 def test_old_ztf_parameters_are_converted_with_a_note():

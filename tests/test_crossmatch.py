@@ -185,11 +185,6 @@ def test_a_catalog_without_margin_gives_the_rows_of_the_catalog_with_it(
     assert len(notes) == 1 and "neighbouring partitions are read instead" in notes[0]
 
 
-def test_a_margin_narrower_than_the_radius_is_still_refused(ztf_hats, ztf_sample):
-    with pytest.raises(ConfigError, match=r"radius_arcsec=10\.5 exceeds the margin threshold .*10 arcsec"):
-        ztf.fetch(ztf_sample, source=str(ztf_hats), radius_arcsec=10.5)
-
-
 # --------------------------------------------------------------------------- memory
 
 

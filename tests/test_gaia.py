@@ -21,7 +21,7 @@ from astropy.coordinates import SkyCoord
 from astropy.time import Time
 from hats.pixel_math.healpix_shim import radec2pix
 
-from mwlc.archives import gaia
+from mwlc.archives import _hats, gaia
 from mwlc.demo import gaia as demo_gaia
 from mwlc.demo.gaia import build_gaia_hats
 from mwlc.errors import ArchiveError, ConfigError
@@ -404,8 +404,6 @@ def test_error_from_flux_over_error_when_the_collection_has_no_flux_error():
 
 
 def test_band_reads_choose_the_error_field_the_schema_has(gaia_hats, tmp_path):
-    from mwlc.archives import _hats
-
     catalog = _hats.open_catalog(str(gaia_hats), archive="Gaia")
     (read,) = gaia.band_reads(catalog, ["Gaia_BP"])
     assert (read.error, read.reject) == ("bp_flux_error", True)
@@ -488,15 +486,17 @@ def test_non_positive_radius_is_rejected(gaia_hats, gaia_sample, radius_arcsec):
         gaia.fetch(gaia_sample, source=str(gaia_hats), radius_arcsec=radius_arcsec)
 
 
-def test_radius_beyond_the_margin_is_rejected_before_reading_data(gaia_hats, gaia_sample):
-    with pytest.raises(
-        ConfigError, match=r"radius_arcsec=10\.5 exceeds the margin threshold of .*\(10 arcsec\)"
-    ):
-        gaia.fetch(gaia_sample, source=str(gaia_hats), radius_arcsec=10.5)
-
-
 @pytest.mark.parametrize(
-    ("bands", "message"), [(["G"], "unknown Gaia band"), ("Gaia_G", "list"), ([], "empty")]
+    ("bands", "message"),
+    [
+        (
+            ["G"],
+            r"'archives.gaia.bands.0': 'G' is not one of .*; band names have changed: 'G' is now 'Gaia_G'",
+        ),
+        ("Gaia_G", r"'archives.gaia.bands': expected a list, got 'Gaia_G'"),
+        ([], r"'archives.gaia.bands': \[\] should be non-empty"),
+        (["Gaia_G", "Gaia_G"], r"'archives.gaia.bands': .* has non-unique elements"),
+    ],
 )
 def test_bad_bands_are_rejected(gaia_hats, gaia_sample, bands, message):
     with pytest.raises(ConfigError, match=message):

@@ -290,13 +290,20 @@ def test_progress_lines_every_n_objects(hcv_case, hcv_server, tmp_path, caplog):
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"radius_arcsec": 3600.0}, "radius_arcsec must be <= 1800"),
+        (
+            {"radius_arcsec": 3600.0},
+            "'archives.hcv.radius_arcsec': 3600.0 is greater than the maximum of 1800",
+        ),
         ({"radius_arcsec": 0}, "radius_arcsec"),
-        ({"filters": ["F999W"]}, "unsupported filter 'F999W'"),
-        ({"filters": "F814W"}, "filters must be a non-empty list"),
-        ({"mag_system": "ST"}, "mag_system must be one of"),
+        ({"filters": ["F999W"]}, "'archives.hcv.filters.0': 'F999W' is not one of"),
+        ({"filters": ["F814W", "f999w", None]}, "'archives.hcv.filters.1': 'F999W' is not one of"),
+        ({"filters": ["F814W", None]}, "'archives.hcv.filters.1': None is not one of"),
+        ({"filters": ["F814W", "acs_f814w"]}, "'archives.hcv.filters': .* has non-unique elements"),
+        ({"filters": "F814W"}, "'archives.hcv.filters': expected a list"),
+        ({"filters": []}, r"'archives.hcv.filters': \[\] should be non-empty"),
+        ({"mag_system": "ST"}, r"'archives.hcv.mag_system': 'ST' is not one of \['AB', 'Vega'\]"),
         ({"threads": 0}, "threads must be an integer >= 1"),
-        ({"retries": -1}, "retries must be an integer >= 0"),
+        ({"retries": -1}, "'archives.hcv.retries': -1 is less than the minimum of 0"),
         ({"source": "/some/dir"}, "source must be the http"),
     ],
 )

@@ -586,18 +586,38 @@ def test_catalog_names_are_case_insensitive_and_null_skips():
     assert catalogs == [heasarc.ErrorCircleCatalog("FERMIGTRIG", 100.0)]
 
 
+CATALOGS = "'archives.heasarc.catalogs"
+
+
 @pytest.mark.parametrize(
     "catalogs, match",
     [
-        ({"swiftgrb": {}}, "unknown catalog 'swiftgrb'"),
-        ({"FERMIGTRIG": {"max_error_radius": 1.0}}, r"unknown key\(s\) \['max_error_radius'\]"),
-        ({"FERMIGTRIG": 1.0}, "must be a mapping"),
-        ({"FERMIGTRIG": {"max_error_radius_arcsec": -1}}, "max_error_radius_arcsec must be a number > 0"),
-        ({"icecubepsc": {"top_n": 0}}, "top_n must be an integer >= 1"),
-        ({"icecubepsc": {"top_n": 2.5}}, "top_n must be an integer >= 1"),
-        ({"icecubepsc": {"max_radius_arcsec": "2 deg"}}, "max_radius_arcsec must be a number"),
-        ({"FERMIGTRIG": None, "SAXGRBMGRB": None, "icecubepsc": None}, "no catalog to query"),
-        ([("FERMIGTRIG", 1.0)], "catalogs must be a mapping"),
+        (
+            {"swiftgrb": {}},
+            f"{CATALOGS}.swiftgrb': unknown key; allowed keys: FERMIGTRIG, SAXGRBMGRB, icecubepsc",
+        ),
+        ({"FERMIGTRIG": {"max_error_radius": 1.0}}, "did you mean 'max_error_radius_arcsec'"),
+        ({"FERMIGTRIG": 1.0}, f"{CATALOGS}.FERMIGTRIG': expected a mapping or null, got 1.0"),
+        (
+            {"FERMIGTRIG": {"max_error_radius_arcsec": -1}},
+            "max_error_radius_arcsec': -1 is less than or equal",
+        ),
+        (
+            {"FERMIGTRIG": {"max_error_radius_arcsec": float("nan")}},
+            "max_error_radius_arcsec': expected a finite",
+        ),
+        ({"icecubepsc": {"top_n": 0}}, f"{CATALOGS}.icecubepsc.top_n': 0 is less than the minimum of 1"),
+        ({"icecubepsc": {"top_n": 2.5}}, "top_n': expected an integer, got 2.5"),
+        (
+            {"icecubepsc": {"max_radius_arcsec": "2 deg"}},
+            "max_radius_arcsec': expected a number, got '2 deg'",
+        ),
+        ({"FERMIGTRIG": None, "SAXGRBMGRB": None, "icecubepsc": None}, "no table to query"),
+        ({}, "no table to query"),
+        ({"FERMIGTRIG": {}, "fermigtrig": None}, f"{CATALOGS}': names the table FERMIGTRIG twice"),
+        ({1: None}, f"{CATALOGS}.1': unknown key; allowed keys: FERMIGTRIG, SAXGRBMGRB, icecubepsc"),
+        ({"icecubepsc": {"top_n": 3.0}}, "top_n': expected an integer, got 3.0"),
+        ([("FERMIGTRIG", 1.0)], f"{CATALOGS}': expected a mapping"),
     ],
 )
 def test_bad_catalogs_are_config_errors(catalogs, match):
@@ -608,11 +628,11 @@ def test_bad_catalogs_are_config_errors(catalogs, match):
 @pytest.mark.parametrize(
     "params, match",
     [
-        ({"chunk_rows": 0}, "chunk_rows must be an integer >= 1"),
+        ({"chunk_rows": 0}, "'archives.heasarc.chunk_rows': 0 is less than the minimum of 1"),
         ({"timeout_s": 0}, "timeout_s"),
-        ({"retries": -1}, "retries must be an integer >= 0"),
-        ({"retry_backoff_s": -1}, "retry_backoff_s must be a number >= 0"),
-        ({"maxrec": 0}, "maxrec must be an integer >= 1"),
+        ({"retries": -1}, "'archives.heasarc.retries': -1 is less than the minimum of 0"),
+        ({"retry_backoff_s": -1}, "'archives.heasarc.retry_backoff_s': -1 is less than the minimum of 0"),
+        ({"maxrec": 0}, "'archives.heasarc.maxrec': 0 is less than the minimum of 1"),
     ],
 )
 def test_bad_parameters_are_config_errors_before_any_request(params, match, heasarc_sample, heasarc_tap):

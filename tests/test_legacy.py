@@ -86,8 +86,8 @@ def test_old_parameters_become_keys_of_the_config_schema():
 
 
 def test_renamed_bands_hint_at_current_names():
-    assert legacy.renamed_bands("wise", ["W1", "WISE_W2", "W3"]) == ["WISE_W1"]
-    assert legacy.renamed_bands("hcv", ["W1"]) == []
+    assert legacy.renamed_bands("wise", ["W1", "WISE_W2", "W3"]) == {"W1": "WISE_W1"}
+    assert legacy.renamed_bands("hcv", ["W1"]) == {}
 
 
 def test_convert_params_renames_converts_and_drops_with_one_note_each():

@@ -453,8 +453,9 @@ def test_detection_catalog_without_coverage_of_the_matches_yields_nothing(
     assert list(panstarrs.fetch(south, source=str(base))) == []
 
 
-def test_empty_bands_yield_nothing(ps1_hats, ps1_sample):
-    assert list(panstarrs.fetch(ps1_sample, source=str(ps1_hats), bands=[])) == []
+def test_empty_bands_are_refused_as_in_the_config(ps1_hats, ps1_sample):
+    with pytest.raises(ConfigError, match=r"'archives.panstarrs.bands': \[\] should be non-empty"):
+        panstarrs.fetch(ps1_sample, source=str(ps1_hats), bands=[])
 
 
 # --------------------------------------------------------------------------- fetch: errors
@@ -464,13 +465,6 @@ def test_empty_bands_yield_nothing(ps1_hats, ps1_sample):
 def test_non_positive_radius_is_rejected(ps1_hats, ps1_sample, radius_arcsec):
     with pytest.raises(ConfigError, match="radius_arcsec"):
         panstarrs.fetch(ps1_sample, source=str(ps1_hats), radius_arcsec=radius_arcsec)
-
-
-def test_radius_beyond_the_otmo_margin_is_rejected_before_reading_data(ps1_hats, ps1_sample):
-    with pytest.raises(
-        ConfigError, match=r"radius_arcsec=10\.5 exceeds the margin threshold of .*otmo \(10 arcsec\)"
-    ):
-        panstarrs.fetch(ps1_sample, source=str(ps1_hats), radius_arcsec=10.5)
 
 
 def test_the_detection_margin_does_not_limit_the_radius(ps1_hats, ps1_sample, otmo, detections):

@@ -6,6 +6,7 @@ changed type, the loopback TAP and HSC services, and endpoints where nothing lis
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import shutil
 import socket
@@ -18,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from mwlc.archives import _hats
 from mwlc.archives._preflight import Finding, leaf_type
 from mwlc.archives.panstarrs import DETECTION_COLUMNS, DETECTION_KINDS
 from mwlc.archives.ztf import BAND_COLUMN, COLUMN_KINDS, ID_COLUMN, LIGHTCURVE_COLUMNS
@@ -150,10 +152,25 @@ def test_a_renamed_column_and_a_wrong_type_give_one_line_each(ztf_hats, tmp_path
     assert not (tmp_path / "ztf.txt").exists()
 
 
-def test_a_radius_beyond_the_margin_is_a_problem(ps1_hats):
+def test_a_radius_beyond_the_margin_is_a_problem(ps1_hats, monkeypatch):
     (finding,) = preflight_archive("panstarrs", source=str(ps1_hats), params={"radius_arcsec": 30.0})
+    assert finding.problem and finding.expected == "parameters the archive's descriptor accepts"
+    assert "'archives.panstarrs.radius_arcsec': 30.0 is greater than the maximum of 10" in finding.found
+    # a collection whose margin is narrower than the descriptor's limit (the real ones' 10 arcsec)
+    opened = _hats.open_catalog
+    narrower = lambda *a, **k: dataclasses.replace(opened(*a, **k), margin_threshold_arcsec=5.0)  # noqa: E731
+    monkeypatch.setattr(_hats, "open_catalog", narrower)
+    (finding,) = preflight_archive("panstarrs", source=str(ps1_hats), params={"radius_arcsec": 6.0})
     assert finding.problem and finding.expected == "radius_arcsec within the margin"
     assert "exceeds the margin threshold" in finding.found and finding.source.endswith("/otmo")
+
+
+def test_parameters_the_descriptor_refuses_are_a_problem_before_the_source_is_asked(tmp_path):
+    never = str(tmp_path / "never opened")
+    (finding,) = preflight_archive("hcv", source="http://127.0.0.1:9", params={"timeout_s": "x"})
+    assert finding.problem and "'archives.hcv.timeout_s': expected a number, got 'x'" in finding.found
+    (finding,) = preflight_archive("ztf", source=never, params={"radius_arcsec": -1, "enabled": True})
+    assert "'archives.ztf.radius_arcsec': -1 is less than or equal to the minimum of 0" in finding.found
 
 
 def test_a_missing_collection_and_a_dead_endpoint_are_problems(ztf_hats, tmp_path):

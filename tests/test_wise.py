@@ -462,14 +462,20 @@ def test_file_uri_source(wise_dataset, wise_sample, local_rows):
         ({"radius_arcsec": float("nan")}, "radius_arcsec"),
         ({"radius_arcsec": float("inf")}, "radius_arcsec"),
         ({"radius_arcsec": "1"}, "radius_arcsec"),
-        ({"bands": ["W1", "WISE_W2"]}, r"unknown WISE band\(s\) \['W1'\] in bands.*now \['WISE_W1'\]"),
-        ({"bands": ["WISE_W3"]}, r"WISE_W3.*known bands: \['WISE_W1', 'WISE_W2'\]"),
-        ({"bands": []}, "bands must be a non-empty list"),
-        ({"bands": "WISE_W1"}, "bands must be a non-empty list"),
+        (
+            {"bands": ["W1", "WISE_W2"]},
+            r"'archives.wise.bands.0': 'W1' is not one of .*'W1' is now 'WISE_W1'",
+        ),
+        (
+            {"bands": ["WISE_W3"]},
+            r"'archives.wise.bands.0': 'WISE_W3' is not one of \['WISE_W1', 'WISE_W2'\]",
+        ),
+        ({"bands": []}, r"'archives.wise.bands': \[\] should be non-empty"),
+        ({"bands": "WISE_W1"}, "'archives.wise.bands': expected a list"),
         ({"threads": 0}, "threads must be an integer >= 1"),
         ({"threads": 1.5}, "threads"),
-        ({"batch_rows": 0}, "batch_rows must be an integer >= 1"),
-        ({"mem_mb": 0}, "mem_mb must be > 0"),
+        ({"batch_rows": 0}, "'archives.wise.batch_rows': 0 is less than the minimum of 1"),
+        ({"mem_mb": 0}, r"wise fetch: mem_mb must be a number > 0 \(MB\), got 0"),
     ],
 )
 def test_invalid_params_are_rejected_before_any_io(tmp_path, wise_sample, params, match):

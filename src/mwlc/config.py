@@ -17,10 +17,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
-from mwlc import legacy
+from mwlc import legacy, validation
 from mwlc.archives.base import Archive
 from mwlc.archives.registry import ARCHIVES, canonical_name
 from mwlc.errors import ConfigError, SampleError
@@ -96,14 +95,11 @@ def check_config(
         One line naming the first offending key and what was expected.
     """
     schema = schema or load_schema()
-    checked = copy.deepcopy(config)
+    checked = validation.plain(copy.deepcopy(config))  # as an archive's reader sees its arguments
     notes = _migrate(checked, (defaults or {}).get("archives") or {})
-    errors = sorted(
-        jsonschema.Draft202012Validator(schema).iter_errors(checked),
-        key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))),
-    )
-    if errors:
-        raise ConfigError(_describe(errors[0]))
+    # an archive meets a NaN or infinite parameter mid-run; elsewhere .inf may mean "no limit"
+    validation.check(checked, schema, finite=False)
+    validation.check_finite(checked.get("archives"), prefix=("archives",))
     _fill_defaults(checked, schema)
     if not enabled_archives(checked):
         raise ConfigError("config key 'archives': no archive is enabled; set enabled: true on at least one")
@@ -171,64 +167,6 @@ def _migrate(config: dict, default_archives: dict) -> list[str]:
     return notes
 
 
-# --- messages --------------------------------------------------------------------------------
-
-
-def _key(path) -> str:
-    return ".".join(str(p) for p in path) or "(top level)"
-
-
-def _describe(error: jsonschema.ValidationError) -> str:
-    """One line naming the key and what was expected."""
-    key = _key(error.absolute_path)
-    schema = error.schema if isinstance(error.schema, dict) else {}
-    if error.validator == "additionalProperties":
-        allowed = sorted(schema.get("properties", {}))
-        extra = sorted(set(error.instance) - set(allowed))
-        bad = extra[0]
-        where = f"{key}.{bad}" if error.absolute_path else bad
-        hint = difflib.get_close_matches(bad, allowed, n=1)
-        suggestion = f"did you mean '{hint[0]}'? " if hint else ""
-        return f"config key '{where}': unknown key; {suggestion}allowed keys: {', '.join(allowed)}"
-    if error.validator == "required":
-        return f"config key '{key}': {error.message}"
-    if error.validator in ("oneOf", "anyOf"):  # e.g. n_shards: an integer >= 1, or "auto"
-        specific = [e for e in error.context if e.validator not in ("type", "const", "enum")]
-        if specific:
-            return _describe(jsonschema.exceptions.best_match(specific))
-        expected = [
-            repr(branch["const"]) if "const" in branch else _expected_type(branch.get("type"))
-            for branch in error.validator_value
-        ]
-        return (
-            f"config key '{key}': expected {' or '.join(expected)}, "
-            f"got {error.instance!r} ({type(error.instance).__name__})"
-        )
-    if error.validator == "type":
-        return (
-            f"config key '{key}': expected {_expected_type(error.validator_value)}, "
-            f"got {error.instance!r} ({type(error.instance).__name__})"
-        )
-    description = schema.get("description")
-    return f"config key '{key}': {error.message}" + (f" ({description})" if description else "")
-
-
-def _expected_type(value) -> str:
-    names = value if isinstance(value, list) else [value]
-    return " or ".join(
-        {
-            "number": "a number",
-            "integer": "an integer",
-            "string": "a string",
-            "boolean": "true or false",
-            "object": "a mapping",
-            "array": "a list",
-            "null": "null",
-        }.get(n, n)
-        for n in names
-    )
-
-
 # --- defaults and cross-field checks ---------------------------------------------------------
 
 
@@ -294,7 +232,7 @@ def _arcsec_values(node: Any, path: tuple) -> list[tuple[str, float]]:
         return [found for i, value in enumerate(node) for found in _arcsec_values(value, (*path, i))]
     named_arcsec = bool(path) and str(path[-1]).endswith("_arcsec")
     is_number = isinstance(node, (int, float)) and not isinstance(node, bool)
-    return [(_key(path), float(node))] if named_arcsec and is_number else []
+    return [(validation.key_name(path), float(node))] if named_arcsec and is_number else []
 
 
 def _check_demo(config: dict) -> None:

@@ -81,10 +81,10 @@ OLD_BANDS: dict[str, dict[str, str]] = {
 }
 
 
-def renamed_bands(archive: str, bands: list[str]) -> list[str]:
-    """The current names of those of ``bands`` that are old band names of ``archive``."""
+def renamed_bands(archive: str, bands: list[str]) -> dict[str, str]:
+    """Those of ``bands`` that are old band names of ``archive``, each with its current name."""
     renames = OLD_BANDS.get(archive, {})
-    return [renames[band] for band in bands if band in renames]
+    return {band: renames[band] for band in bands if band in renames}
 
 
 # --- converters ------------------------------------------------------------------------------

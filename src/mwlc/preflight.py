@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from mwlc.archives._preflight import Finding
 from mwlc.archives.base import COMMON_KEYS
 from mwlc.archives.registry import get_archive
-from mwlc.errors import ArchiveError, MwlcError
+from mwlc.errors import ArchiveError, ConfigError, MwlcError
 from mwlc.joblog import redact
 from mwlc.storage import DEFAULT_POLICY, config_policy, storage_options
 
@@ -55,6 +55,10 @@ def preflight_archive(
     described = get_archive(archive)
     params = {key: value for key, value in params.items() if key not in COMMON_KEYS}
     options = dict(storage) if storage is not None else storage_options(None, DEFAULT_POLICY)
+    try:
+        described.check_params(params)
+    except ConfigError as err:
+        return [Finding(described.name, source, "parameters the archive's descriptor accepts", str(err))]
     try:
         return described.preflight(source, params, storage_options=options)
     except (MwlcError, OSError) as err:  # a check that could not run is a problem of the source

@@ -45,7 +45,7 @@ import pyarrow as pa
 
 from mwlc.archives import require_sample_columns
 from mwlc.archives.base import Archive, JobOptions, job_options
-from mwlc.errors import ArchiveError, ConfigError, SampleError
+from mwlc.errors import ArchiveError, SampleError
 from mwlc.net import RetryPolicy
 from mwlc.progress import Progress
 from mwlc.schema import to_record_batch
@@ -56,37 +56,6 @@ T = TypeVar("T")
 
 #: Rows gathered before a batch is handed to the writer.
 ROWS_PER_BATCH = 50_000
-
-
-# -- parameter checks -------------------------------------------------------------------------
-def positive_number(value: Any, key: str, archive: str) -> float:
-    """``value`` as a float if it is a finite number > 0, else :class:`ConfigError` naming ``key``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value <= 0:
-        raise ConfigError(f"{archive}: {key} must be a number > 0, got {value!r}")
-    return float(value)
-
-
-def non_negative_number(value: Any, key: str, archive: str) -> float:
-    """``value`` as a float if it is a finite number >= 0, else :class:`ConfigError` naming ``key``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
-        raise ConfigError(f"{archive}: {key} must be a number >= 0, got {value!r}")
-    return float(value)
-
-
-def integer_at_least(value: Any, key: str, archive: str, minimum: int) -> int:
-    """``value`` as an int if it is an integer >= ``minimum``, else :class:`ConfigError`."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(f"{archive}: {key} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def request_policy(retries: Any, retry_backoff_s: Any, timeout_s: Any, archive: str) -> RetryPolicy:
-    """The per-request retry policy from an archive's parameters, each checked (:class:`ConfigError`)."""
-    return RetryPolicy(
-        retries=integer_at_least(retries, "retries", archive, 0),
-        backoff_s=non_negative_number(retry_backoff_s, "retry_backoff_s (s)", archive),
-        timeout_s=positive_number(timeout_s, "timeout_s (s)", archive),
-    )
 
 
 @dataclass(frozen=True)
@@ -125,24 +94,21 @@ class ObjectJobOptions(JobOptions, total=False):
 REQUEST_KEYS = ("timeout_s", "retries", "retry_backoff_s", "progress_every")
 
 
-def object_job(job: Mapping[str, Any], archive: Archive, label: str) -> ObjectJob:
+def object_job(job: Mapping[str, Any], archive: Archive) -> ObjectJob:
     """How a per-object fetch job runs, from its ``**job`` keywords (:class:`ObjectJobOptions`),
-    each checked; a request keyword left out takes ``archive``'s default.
+    checked against ``archive``'s descriptor; a request keyword left out takes its default.
 
     Raises
     ------
     TypeError
         For a keyword that is neither a request keyword nor a job option (a misspelt parameter).
     ConfigError
-        Naming ``label`` and the first invalid value (retries, backoff and timeout first).
+        Naming the first invalid value (``archives.<name>.<key>``, or ``threads``).
     """
     request = {key: job.get(key, archive.param(key).default) for key in REQUEST_KEYS}
     threads, _, _ = job_options({k: v for k, v in job.items() if k not in REQUEST_KEYS}, archive.name)
-    return ObjectJob(
-        policy=request_policy(request["retries"], request["retry_backoff_s"], request["timeout_s"], label),
-        progress_every=integer_at_least(request["progress_every"], "progress_every", label, 1),
-        threads=integer_at_least(threads, "threads", label, 1),
-    )
+    archive.check_params(request)
+    return ObjectJob(archive.retry_policy(request), threads, int(request["progress_every"]))
 
 
 def check_sample(sample: pd.DataFrame, archive: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -20,7 +20,6 @@ from mwlc.net import RetryPolicy
 
 if TYPE_CHECKING:
     from mwlc.archives._hats import HatsCatalog
-    from mwlc.archives.base import Archive
 
 
 @dataclass(frozen=True)
@@ -170,20 +169,6 @@ def check_hats(
         except ConfigError as err:
             findings.append(Finding(archive, uri, "radius_arcsec within the margin", str(err)))
     return catalog, findings
-
-
-def retry_policy(archive: Archive, params: Mapping[str, Any]) -> RetryPolicy:
-    """``timeout_s``, ``retries`` and ``retry_backoff_s`` of ``params`` (the descriptor's defaults
-    where absent): the preflight asks a service as hard as the fetch will."""
-
-    def value(key: str) -> Any:
-        return params.get(key, archive.param(key).default)
-
-    return RetryPolicy(
-        retries=int(value("retries")),
-        backoff_s=float(value("retry_backoff_s")),
-        timeout_s=float(value("timeout_s")),
-    )
 
 
 def check_answers(url: str, *, archive: str, source: str, policy: RetryPolicy, what: str) -> list[Finding]:

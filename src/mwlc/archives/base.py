@@ -26,6 +26,8 @@ Everything else is derived from the descriptors, so nothing can drift from them:
 from __future__ import annotations
 
 import importlib
+import math
+import numbers
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from mwlc.archives._preflight import Finding
+    from mwlc.net import RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -276,7 +279,11 @@ def job_options(job: Mapping[str, Any], archive: str) -> tuple[int, int | None, 
     ------
     TypeError
         For a keyword that is no job option (a misspelt parameter), naming it and the archive.
+    ConfigError
+        For ``threads`` that is no integer >= 1, or ``mem_mb`` that is no number > 0.
     """
+    from mwlc.errors import ConfigError
+
     unknown = sorted(set(job) - set(JOB_DEFAULTS))
     if unknown:
         raise TypeError(
@@ -284,7 +291,22 @@ def job_options(job: Mapping[str, Any], archive: str) -> tuple[int, int | None, 
             f"nor a job option ({', '.join(JOB_DEFAULTS)})"
         )
     options = {**JOB_DEFAULTS, **job}
-    return options["threads"], options["mem_mb"], options["storage_options"]
+    threads, mem_mb = options["threads"], options["mem_mb"]
+    if not (_is_integer(threads) and threads >= 1):
+        raise ConfigError(f"{archive} fetch: threads must be an integer >= 1, got {threads!r}")
+    if mem_mb is not None and not (_is_number(mem_mb) and mem_mb > 0):
+        raise ConfigError(f"{archive} fetch: mem_mb must be a number > 0 (MB), got {mem_mb!r}")
+    return int(threads), mem_mb, options["storage_options"]
+
+
+def _is_integer(value: Any) -> bool:
+    """Whether ``value`` is an integer (Python or numpy; booleans are not)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    """Whether ``value`` is a finite real number (Python or numpy; booleans are not)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class Reader(Protocol):
@@ -470,34 +492,57 @@ class Archive:
         """The reader module (imported on first use)."""
         return importlib.import_module(self.reader)
 
-    def check_params(self, params: Mapping[str, Any]) -> None:
-        """Check parameters against the descriptor: known keys, types, limits.
+    def check_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Check parameters against the descriptor: known keys, types, limits, finite numbers.
+
+        ``params`` are as the config holds them, or as a reader's ``fetch`` takes them (tuples,
+        numpy arrays and numbers, paths): the config and a notebook's call are checked alike, with
+        the same messages.
+
+        Returns
+        -------
+        dict
+            ``params`` as they were checked: lists, Python numbers and strings (what a reader uses).
 
         Raises
         ------
         ConfigError
             One line naming the first offending key (``archives.<name>.<key>``) and what was expected.
         """
-        import jsonschema
-
+        from mwlc import legacy, validation
         from mwlc.errors import ConfigError
 
         schema = self.config_schema()
         schema["properties"] = {
             key: value for key, value in schema["properties"].items() if key not in COMMON_KEYS
         }
-        errors = sorted(
-            jsonschema.Draft202012Validator(schema).iter_errors(dict(params)),
-            key=lambda error: list(map(str, error.absolute_path)),
+        params = validation.plain(params)
+        try:
+            validation.check(params, schema, prefix=("archives", self.name))
+        except ConfigError as err:
+            bands = params.get("bands")
+            names = [band for band in bands if isinstance(band, str)] if isinstance(bands, list) else []
+            old = legacy.renamed_bands(self.name, names)
+            if not old:
+                raise
+            renamed = ", ".join(f"{name!r} is now {new!r}" for name, new in old.items())
+            raise ConfigError(f"{err}; band names have changed: {renamed}") from None
+        return params
+
+    def retry_policy(self, params: Mapping[str, Any]) -> RetryPolicy:
+        """How an archive that sends requests retries them: ``timeout_s``, ``retries`` and
+        ``retry_backoff_s`` of ``params`` (checked: :meth:`check_params`), the descriptor's
+        defaults where absent. The fetch and the preflight ask a service alike."""
+        from mwlc.net import RetryPolicy
+
+        keys = ("timeout_s", "retries", "retry_backoff_s")
+        given = self.check_params({key: params[key] for key in keys if key in params})
+        value = {key: given.get(key, self.param(key).default) for key in keys}
+        return RetryPolicy(
+            retries=value["retries"],
+            backoff_s=float(value["retry_backoff_s"]),
+            timeout_s=float(value["timeout_s"]),
         )
-        if errors:
-            error = errors[0]
-            key = ".".join(["archives", self.name, *map(str, error.absolute_path)])
-            if error.validator == "additionalProperties":
-                unknown = sorted(set(error.instance) - set(schema["properties"]))
-                known = ", ".join(schema["properties"])
-                raise ConfigError(f"{key}.{unknown[0]}: unknown parameter; known parameters: {known}")
-            raise ConfigError(f"{key}: {error.message}")
 
     def fetch(
         self,

@@ -43,7 +43,7 @@ from mwlc.archives import _crossmatch, _hats, _nested, require_sample_columns
 from mwlc.archives._preflight import Finding, check_hats, note
 from mwlc.archives.base import JobOptions, job_options
 from mwlc.archives.descriptors.gaia import ARCHIVE
-from mwlc.errors import ArchiveError, ConfigError
+from mwlc.errors import ArchiveError
 from mwlc.photometry import gaia_flux_error_from_over_error, gaia_flux_error_to_mjy, gaia_flux_to_mjy
 from mwlc.schema import dictionary_take, lightcurve_batch
 
@@ -170,7 +170,11 @@ def fetch(
         ``flux`` and ``err`` are mJy.
     """
     threads, mem_mb, storage_options = job_options(job, NAME)
-    bands = _check_params(sample, radius_arcsec, bands, threads, read_batch_rows)
+    require_sample_columns(sample, "Gaia")
+    checked = ARCHIVE.check_params(
+        {"radius_arcsec": radius_arcsec, "bands": bands, "read_batch_rows": read_batch_rows}
+    )
+    radius_arcsec, bands = float(checked["radius_arcsec"]), checked["bands"]
     catalog = _hats.open_catalog(source, archive="Gaia", storage_options=storage_options)
     catalog.check_radius(radius_arcsec)
     reads = band_reads(catalog, bands)
@@ -343,24 +347,3 @@ def _nested_fields(schema: pa.Schema) -> frozenset[str]:
     if NESTED not in schema.names:
         return frozenset()
     return _nested.field_names(schema.field(NESTED).type)
-
-
-def _check_params(
-    sample: pd.DataFrame, radius_arcsec: float, bands: Sequence[str], threads: int, read_batch_rows: int
-) -> list[str]:
-    """Validate what needs no I/O; return the bands as a list without duplicates."""
-    require_sample_columns(sample, "Gaia")
-    if not radius_arcsec > 0:
-        raise ConfigError(f"radius_arcsec must be > 0 arcsec, got {radius_arcsec}")
-    if isinstance(bands, str):
-        raise ConfigError(f"bands must be a list of band names, got the string {bands!r}")
-    unknown = [band for band in bands if band not in FIELDS]
-    if unknown:
-        raise ConfigError(f"unknown Gaia band(s) {unknown}; known bands: {BANDS}")
-    if not bands:
-        raise ConfigError(f"bands is empty; give at least one of {BANDS}")
-    if threads < 1:
-        raise ConfigError(f"threads must be >= 1, got {threads}")
-    if read_batch_rows < 1:
-        raise ConfigError(f"read_batch_rows must be >= 1, got {read_batch_rows}")
-    return list(dict.fromkeys(bands))

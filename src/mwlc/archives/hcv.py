@@ -65,10 +65,9 @@ from mwlc.archives._per_object import (
     check_sample,
     object_batches,
     object_job,
-    positive_number,
 )
-from mwlc.archives._preflight import Finding, retry_policy
-from mwlc.archives.descriptors.hcv import ARCHIVE, MAX_RADIUS_ARCSEC
+from mwlc.archives._preflight import Finding
+from mwlc.archives.descriptors.hcv import ARCHIVE
 from mwlc.errors import ArchiveError, ConfigError
 from mwlc.net import RetryPolicy, call_with_retries, new_session
 from mwlc.photometry import ab_mag_err_to_mjy, ab_mag_to_mjy
@@ -343,20 +342,13 @@ def _empty_rows() -> pd.DataFrame:
 
 
 # -- fetch ------------------------------------------------------------------------------------
-def parse_filters(filters: Sequence[str] | str) -> tuple[str, ...]:
-    """ACS/WFC filter names (``F814W``; an ``ACS_`` prefix is accepted), checked and de-duplicated."""
-    if isinstance(filters, str) or not isinstance(filters, Sequence) or not filters:
-        raise ConfigError(f"HCV: filters must be a non-empty list of ACS/WFC filters, got {filters!r}")
-    chosen: list[str] = []
-    for item in filters:
-        name = str(item).upper().removeprefix("ACS_")
-        if name not in ACS_WFC_ZEROPOINTS:
-            raise ConfigError(
-                f"HCV: unsupported filter {item!r}; supported ACS/WFC filters: {list(ACS_WFC_ZEROPOINTS)}"
-            )
-        if name not in chosen:
-            chosen.append(name)
-    return tuple(chosen)
+def hst_filter_names(filters: Any) -> Any:
+    """Filter names as the descriptor spells them (``F814W``): the HSC's own ``ACS_F814W`` and
+    lower case are accepted. Anything else is returned as given, for the descriptor's check to
+    refuse naming it."""
+    if not isinstance(filters, (list, tuple)):
+        return filters
+    return [name.upper().removeprefix("ACS_") if isinstance(name, str) else name for name in filters]
 
 
 def fetch(
@@ -405,20 +397,20 @@ def fetch(
         request still fails after the retries, is refused (4xx), or its answer lacks a needed
         column (the message names the object, the column and the URL).
     """
-    radius = positive_number(radius_arcsec, "radius_arcsec (arcsec)", "HCV")
-    if radius > MAX_RADIUS_ARCSEC:
-        raise ConfigError(
-            f"HCV: radius_arcsec must be <= {MAX_RADIUS_ARCSEC:g} arcsec (the API's "
-            f"0.5 deg limit), got {radius_arcsec!r}"
-        )
-    if mag_system not in MAG_SYSTEMS:
-        raise ConfigError(f"HCV: mag_system must be one of {list(MAG_SYSTEMS)}, got {mag_system!r}")
-    query = HcvQuery(radius, parse_filters(filters), mag_system)
-    run = object_job(job, ARCHIVE, "HCV")
+    checked = ARCHIVE.check_params(
+        {
+            "radius_arcsec": radius_arcsec,
+            "filters": hst_filter_names(filters),
+            "mag_system": mag_system,
+            "cache_dir": cache_dir,
+        }
+    )
+    query = HcvQuery(float(checked["radius_arcsec"]), tuple(checked["filters"]), mag_system)
+    run = object_job(job, ARCHIVE)
     if not str(source).startswith(("http://", "https://")):
         raise ConfigError(f"HCV: source must be the http(s) URL of the HSC API, got {source!r}")
     check_sample(sample, "HCV")
-    client = HcvClient(str(source).rstrip("/"), ResponseCache(cache_dir), run.policy)
+    client = HcvClient(str(source).rstrip("/"), ResponseCache(checked["cache_dir"]), run.policy)
     return _stream(sample, query, client, run)
 
 
@@ -430,7 +422,7 @@ def preflight(
     per column this module reads that a list lacks."""
     if not str(source).startswith(("http://", "https://")):
         return [Finding(NAME, str(source), "the http(s) URL of the HSC API", "no URL")]
-    policy = retry_policy(ARCHIVE, params)
+    policy = ARCHIVE.retry_policy(params)
     base = str(source).rstrip("/")
     session = new_session(policy.timeout_s)
     findings = []

@@ -41,7 +41,7 @@ from mwlc.archives._hats import SPATIAL_INDEX_COLUMN
 from mwlc.archives._preflight import Finding, check_hats
 from mwlc.archives.base import JobOptions, job_options
 from mwlc.archives.descriptors.panstarrs import ARCHIVE
-from mwlc.errors import ArchiveError, ConfigError, MwlcError
+from mwlc.errors import ArchiveError, MwlcError
 from mwlc.schema import dictionary_take, lightcurve_batch
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,11 @@ def fetch(
         ``flux`` and ``err`` are PSF fluxes in mJy (NaN where PS1 has no value).
     """
     threads, mem_mb, storage_options = job_options(job, NAME)
-    _check_params(sample, radius_arcsec, bands, threads, read_batch_rows)
+    require_sample_columns(sample, "Pan-STARRS")
+    checked = ARCHIVE.check_params(
+        {"radius_arcsec": radius_arcsec, "bands": bands, "read_batch_rows": read_batch_rows}
+    )
+    radius_arcsec, bands = float(checked["radius_arcsec"]), checked["bands"]
     otmo_uri, detection_uri = collection_uris(source)
     otmo = _hats.open_catalog(otmo_uri, archive="Pan-STARRS otmo", storage_options=storage_options)
     otmo.check_radius(radius_arcsec)
@@ -107,9 +111,9 @@ def fetch(
         detection_uri, archive="Pan-STARRS detection", storage_options=storage_options
     )
     detection.require_columns([*DETECTION_COLUMNS, SPATIAL_INDEX_COLUMN])
-    if sample.empty or not bands:
+    if sample.empty:
         return iter(())
-    return _stream(sample, otmo, detection, radius_arcsec, list(bands), read_batch_rows, threads, mem_mb)
+    return _stream(sample, otmo, detection, radius_arcsec, bands, read_batch_rows, threads, mem_mb)
 
 
 #: Kind of the values of the ``detection`` columns the fetch reads.
@@ -292,21 +296,3 @@ def ps1_flux_to_mjy(flux_jy: pd.Series | np.ndarray) -> np.ndarray:
     """PS1 flux (Jy) to mJy as float64; missing values and PS1's null -999 become NaN."""
     values = pd.Series(flux_jy).to_numpy(dtype=np.float64, na_value=np.nan)
     return np.where(values == PS1_NULL, np.nan, values * JY_TO_MJY)
-
-
-def _check_params(
-    sample: pd.DataFrame, radius_arcsec: float, bands: Sequence[str], threads: int, read_batch_rows: int
-) -> None:
-    """Validate what needs no I/O."""
-    require_sample_columns(sample, "Pan-STARRS")
-    if not radius_arcsec > 0:
-        raise ConfigError(f"radius_arcsec must be > 0 arcsec, got {radius_arcsec}")
-    if isinstance(bands, str):
-        raise ConfigError(f"bands must be a list of band names, got the string {bands!r}")
-    unknown = [band for band in bands if band not in FILTERIDS]
-    if unknown:
-        raise ConfigError(f"unknown Pan-STARRS band(s) {unknown}; known bands: {BANDS}")
-    if threads < 1:
-        raise ConfigError(f"threads must be >= 1, got {threads}")
-    if read_batch_rows < 1:
-        raise ConfigError(f"read_batch_rows must be >= 1, got {read_batch_rows}")

@@ -52,15 +52,13 @@ from mwlc.archives._per_object import (
     ResponseCache,
     Tally,
     check_sample,
-    integer_at_least,
     object_batches,
     object_job,
-    positive_number,
     write_atomic,
 )
-from mwlc.archives._preflight import Finding, check_answers, retry_policy
+from mwlc.archives._preflight import Finding, check_answers
 from mwlc.archives.descriptors.tess_kepler import ARCHIVE
-from mwlc.errors import ArchiveError, ConfigError
+from mwlc.errors import ArchiveError
 from mwlc.net import IncompleteAnswer, RetryPolicy, call_with_retries, new_session
 
 log = logging.getLogger(__name__)
@@ -455,15 +453,26 @@ def fetch(
         For an unreadable local index (raised by this call); while iterating, if a search or a
         download still fails after the retries, or a product is missing offline (names the object).
     """
-    query = TessKeplerQuery(
-        radius_arcsec=positive_number(radius_arcsec, "radius_arcsec (arcsec)", "TESS/Kepler"),
-        author=_authors(author),
-        downsample=integer_at_least(downsample, "downsample", "TESS/Kepler", 1),
-        quality_bitmask=_quality(quality_bitmask),
+    checked = ARCHIVE.check_params(
+        {
+            "radius_arcsec": radius_arcsec,
+            "author": author,
+            "downsample": downsample,
+            "quality_bitmask": quality_bitmask,
+            "cache_dir": cache_dir,
+            "download_url": download_url,
+        }
     )
-    run = object_job(job, ARCHIVE, "TESS/Kepler")
+    author = checked["author"]
+    query = TessKeplerQuery(
+        radius_arcsec=float(checked["radius_arcsec"]),
+        author=None if author is None else tuple([author] if isinstance(author, str) else author),
+        downsample=checked["downsample"],
+        quality_bitmask=quality_bitmask,
+    )
+    run = object_job(job, ARCHIVE)
     check_sample(sample, "TESS/Kepler")
-    client = _client(str(source), download_url, ResponseCache(cache_dir), run.policy)
+    client = _client(str(source), download_url, ResponseCache(checked["cache_dir"]), run.policy)
     return _stream(sample, query, client, run)
 
 
@@ -473,7 +482,7 @@ def preflight(
     """MAST answering at ``source`` (one request, with the archive's timeout and retries), or the
     local product index readable with its columns: one finding per problem."""
     if str(source).startswith(("http://", "https://")):
-        policy = retry_policy(ARCHIVE, params)
+        policy = ARCHIVE.retry_policy(params)
         return check_answers(str(source), archive=NAME, source=str(source), policy=policy, what="MAST")
     path = Path(source)
     if not path.is_file():
@@ -483,25 +492,6 @@ def preflight(
     except (ArchiveError, OSError, ValueError) as err:
         return [Finding(NAME, str(source), "a readable product index", f"{type(err).__name__}: {err}")]
     return []
-
-
-def _authors(author: Sequence[str] | str | None) -> tuple[str, ...] | None:
-    if author is None:
-        return None
-    if isinstance(author, str):
-        author = [author]
-    if not isinstance(author, Sequence) or not author or not all(isinstance(a, str) and a for a in author):
-        raise ConfigError(f"TESS/Kepler: author must be null or a list of pipeline names, got {author!r}")
-    return tuple(author)
-
-
-def _quality(quality_bitmask: Any) -> str:
-    choices = ("none", "default", "hard", "hardest")
-    if quality_bitmask not in choices:
-        raise ConfigError(
-            f"TESS/Kepler: quality_bitmask must be one of {list(choices)}, got {quality_bitmask!r}"
-        )
-    return str(quality_bitmask)
 
 
 def _client(

@@ -28,7 +28,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from numbers import Integral, Real
 from typing import Any, Unpack
 
 import astropy.units as u
@@ -45,8 +44,7 @@ from mwlc.archives import require_sample_columns
 from mwlc.archives._preflight import Finding, check_columns
 from mwlc.archives.base import JobOptions, job_options
 from mwlc.archives.descriptors.wise import ARCHIVE
-from mwlc.errors import ArchiveError, ConfigError
-from mwlc.legacy import renamed_bands
+from mwlc.errors import ArchiveError
 from mwlc.photometry import ab_mag_to_mjy
 from mwlc.schema import to_record_batch
 from mwlc.sky import ARCSEC_PER_DEG, search_chord, separation_deg, unit_vectors
@@ -124,7 +122,9 @@ def fetch(
         file cannot be read (raised while iterating).
     """
     threads, mem_mb, storage_options = job_options(job, NAME)
-    _check_params(sample, radius_arcsec, bands, batch_rows, threads, mem_mb)
+    require_sample_columns(sample, "WISE")
+    checked = ARCHIVE.check_params({"radius_arcsec": radius_arcsec, "bands": bands, "batch_rows": batch_rows})
+    radius_arcsec, bands = float(checked["radius_arcsec"]), checked["bands"]
     if sample.empty:
         return iter(())
     dataset = open_dataset(source, storage_options)
@@ -133,7 +133,7 @@ def fetch(
     )
     scan = scan_options(threads, mem_mb, batch_rows)
     tried = _tried(source, storage_options)
-    return _stream(sample, dataset, source, pixels, radius_arcsec, list(bands), scan, threads, tried)
+    return _stream(sample, dataset, source, pixels, radius_arcsec, bands, scan, threads, tried)
 
 
 def _tried(source: str, storage_options: dict | None) -> str:
@@ -429,40 +429,6 @@ def _healpix(ra: np.ndarray, dec: np.ndarray, order: int, threads: int) -> np.nd
 def _column(batch: pa.RecordBatch, name: str, dtype: type = np.float64) -> np.ndarray:
     """A batch column as a numpy array of ``dtype``."""
     return batch.column(name).to_numpy(zero_copy_only=False).astype(dtype, copy=False)
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def _check_params(
-    sample: pd.DataFrame,
-    radius_arcsec: float,
-    bands: Sequence[str],
-    batch_rows: int,
-    threads: int,
-    mem_mb: int | None,
-) -> None:
-    """Validate everything that needs no I/O."""
-    require_sample_columns(sample, "WISE")
-    if not (_is_number(radius_arcsec) and 0 < radius_arcsec < float("inf")):
-        raise ConfigError(f"radius_arcsec must be a finite number > 0 (arcsec), got {radius_arcsec!r}")
-    if isinstance(bands, str) or not bands:
-        raise ConfigError(f"bands must be a non-empty list of {BANDS}, got {bands!r}")
-    unknown = [band for band in bands if band not in BAND_CODES]
-    if unknown:
-        renamed = renamed_bands(NAME, unknown)
-        extra = f" (the band names are now {renamed})" if renamed else ""
-        raise ConfigError(f"unknown WISE band(s) {unknown} in bands; known bands: {BANDS}{extra}")
-    for name, value in (("batch_rows", batch_rows), ("threads", threads)):
-        if not (_is_number(value, Integral) and value >= 1):
-            raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
-    if mem_mb is not None and not (_is_number(mem_mb) and mem_mb > 0):
-        raise ConfigError(f"mem_mb must be > 0 (MB), got {mem_mb!r}")
-
-
-def _is_number(value: object, kind: type = Real) -> bool:
-    """Whether ``value`` is a number of ``kind`` (booleans are not numbers here)."""
-    return isinstance(value, kind) and not isinstance(value, bool)
 
 
 # --------------------------------------------------------------------------- preflight

@@ -35,7 +35,6 @@ from mwlc.archives import Fetched, _crossmatch, _hats, _nested, require_sample_c
 from mwlc.archives._preflight import Finding, check_hats
 from mwlc.archives.base import JobOptions, job_options
 from mwlc.archives.descriptors.ztf import ARCHIVE
-from mwlc.errors import ConfigError
 from mwlc.photometry import ab_mag_err_to_mjy, ab_mag_to_mjy
 from mwlc.schema import dictionary_take, lightcurve_batch
 
@@ -96,11 +95,21 @@ def fetch(
         are read.
     """
     threads, mem_mb, storage_options = job_options(job, NAME)
-    _check_params(sample, radius_arcsec, bands, threads, read_batch_rows, match)
+    require_sample_columns(sample, "ZTF")
+    checked = ARCHIVE.check_params(
+        {
+            "radius_arcsec": radius_arcsec,
+            "bands": bands,
+            "catflags_max": catflags_max,
+            "match": match,
+            "read_batch_rows": read_batch_rows,
+        }
+    )
+    radius_arcsec, bands = float(checked["radius_arcsec"]), checked["bands"]
     catalog = _hats.open_catalog(source, archive="ZTF", storage_options=storage_options)
     catalog.check_radius(radius_arcsec)
     catalog.require_columns([ID_COLUMN, BAND_COLUMN, *LIGHTCURVE_COLUMNS])
-    if sample.empty or not bands:
+    if sample.empty:
         return Fetched(())
     metadata: dict[bytes, bytes] = {}
     query = _crossmatch.Query(
@@ -234,26 +243,3 @@ def epochs(rows: pa.RecordBatch, pairs: _crossmatch.Pairs, catflags_max: int) ->
         ab_mag_to_mjy(mag),
         ab_mag_err_to_mjy(mag, magerr),
     )
-
-
-def _check_params(
-    sample: pd.DataFrame,
-    radius_arcsec: float,
-    bands: Sequence[str],
-    threads: int,
-    read_batch_rows: int,
-    match: str,
-) -> None:
-    """Validate what needs no I/O."""
-    require_sample_columns(sample, "ZTF")
-    if not radius_arcsec > 0:
-        raise ConfigError(f"radius_arcsec must be > 0 arcsec, got {radius_arcsec}")
-    unknown = [band for band in bands if band not in FILTERIDS]
-    if unknown:
-        raise ConfigError(f"unknown ZTF band(s) {unknown}; known bands: {BANDS}")
-    if threads < 1:
-        raise ConfigError(f"threads must be >= 1, got {threads}")
-    if read_batch_rows < 1:
-        raise ConfigError(f"read_batch_rows must be >= 1, got {read_batch_rows}")
-    if match not in _crossmatch.MATCH_MODES:
-        raise ConfigError(f"match must be one of {list(_crossmatch.MATCH_MODES)}, got {match!r}")

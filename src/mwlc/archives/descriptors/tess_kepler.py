@@ -29,7 +29,8 @@ ARCHIVE = Archive(
             ("null", "string", "array"),
             "pipelines to keep (e.g. SPOC, Kepler, K2); null keeps every one",
             default=None,
-            items={"type": "string"},
+            items={"type": "string", "minLength": 1},
+            keywords={"minItems": 1, "minLength": 1},
             doc="pipelines to keep (`SPOC`, `Kepler`, `K2`, ...); null keeps all, as the original",
         ),
         Param(

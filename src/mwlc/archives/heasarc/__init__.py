@@ -36,14 +36,12 @@ from mwlc.archives.heasarc.catalogs import (
     ErrorCircleCatalog,
     Matcher,
     NeutrinoCatalog,
-    check_integer,
-    check_number,
     parse_catalogs,
 )
 from mwlc.archives.heasarc.local import PAIR_BUDGET, LocalTable, local_matcher
 from mwlc.archives.heasarc.preflight import preflight
 from mwlc.archives.heasarc.tap import tap_matcher
-from mwlc.errors import ArchiveError, ConfigError, SampleError
+from mwlc.errors import ArchiveError, SampleError
 from mwlc.net import RetryPolicy
 from mwlc.schema import to_record_batch
 
@@ -109,8 +107,8 @@ def fetch(
         ``MAXREC`` sent with each TAP query (None: the service's default row limit). A truncated
         answer (``QUERY_STATUS=OVERFLOW``) is never kept: the chunk is split in two and re-queried.
     **job
-        Unused: queries run one at a time (HEASARC is a shared service) and a chunk's memory is
-        bounded by :data:`PAIR_BUDGET`.
+        Checked (``threads`` an integer >= 1, ``mem_mb`` > 0), then unused: queries run one at a
+        time (HEASARC is a shared service) and a chunk's memory is bounded by :data:`PAIR_BUDGET`.
 
     Returns
     -------
@@ -135,28 +133,14 @@ def fetch(
     """
     job_options(job, NAME)  # threads, mem_mb, storage_options: unused (see above)
     chosen = parse_catalogs(catalogs)
-    policy = _policy(timeout_s, retries, retry_backoff_s)
-    check_integer(chunk_rows, "chunk_rows", minimum=1)
-    if maxrec is not None:
-        check_integer(maxrec, "maxrec", minimum=1)
+    requests = {"timeout_s": timeout_s, "retries": retries, "retry_backoff_s": retry_backoff_s}
+    ARCHIVE.check_params({"chunk_rows": chunk_rows, "maxrec": maxrec, **requests})
+    policy = ARCHIVE.retry_policy(requests)
     _check_sample(sample)
     matcher = _matcher(source, chosen, policy, maxrec)
     if sample.empty:
         return iter(())
     return _stream(sample, chosen, matcher, chunk_rows, source)
-
-
-def _policy(timeout_s: float, retries: int, retry_backoff_s: float) -> RetryPolicy:
-    """The retry policy, validated."""
-    check_number(timeout_s, "timeout_s (s)")
-    check_integer(retries, "retries", minimum=0)
-    if (
-        isinstance(retry_backoff_s, bool)
-        or not isinstance(retry_backoff_s, (int, float))
-        or not retry_backoff_s >= 0
-    ):
-        raise ConfigError(f"HEASARC: retry_backoff_s must be a number >= 0 (s), got {retry_backoff_s!r}")
-    return RetryPolicy(retries=retries, backoff_s=float(retry_backoff_s), timeout_s=float(timeout_s))
 
 
 def _check_sample(sample: pd.DataFrame) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from mwlc.archives._tap import UPLOAD_NAME
-from mwlc.archives.descriptors.heasarc import DEFAULT_CATALOGS
+from mwlc.archives.descriptors.heasarc import ARCHIVE, DEFAULT_CATALOGS
 from mwlc.errors import ConfigError
 
 #: flux and err of an event-marker row (FERMIGTRIG, SAXGRBMGRB), as in the original.
@@ -168,62 +168,16 @@ Matcher = Callable[[Catalog, pd.DataFrame, str], pd.DataFrame]
 
 
 # -- configuration ----------------------------------------------------------------------------
-def check_number(value: Any, key: str, *, minimum: float = 0.0) -> float:
-    """``value`` as a float if it is a finite number > ``minimum``, else ConfigError naming ``key``."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not np.isfinite(value)
-        or value <= minimum
-    ):
-        raise ConfigError(f"HEASARC: {key} must be a number > {minimum:g}, got {value!r}")
-    return float(value)
-
-
-def check_integer(value: Any, key: str, *, minimum: int) -> int:
-    """``value`` as an int if it is an integer >= ``minimum``, else ConfigError naming ``key``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(f"HEASARC: {key} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _catalog(table: str, spec: Mapping[str, Any]) -> Catalog:
-    """One catalog from its config entry (missing keys take the defaults)."""
-    defaults = DEFAULT_CATALOGS[table]
-    if not isinstance(spec, Mapping):
-        raise ConfigError(
-            f"HEASARC: catalogs.{table} must be a mapping with keys "
-            f"{sorted(defaults)} (or null to skip it), got {spec!r}"
-        )
-    unknown = sorted(set(spec) - set(defaults))
-    if unknown:
-        raise ConfigError(
-            f"HEASARC: unknown key(s) {unknown} in catalogs.{table}; known keys: {sorted(defaults)}"
-        )
-    merged = {**defaults, **spec}
-    if table == _NEUTRINO_TABLE:
-        return NeutrinoCatalog(
-            table,
-            max_radius_arcsec=check_number(
-                merged["max_radius_arcsec"], f"catalogs.{table}.max_radius_arcsec"
-            ),
-            top_n=check_integer(merged["top_n"], f"catalogs.{table}.top_n", minimum=1),
-        )
-    key = f"catalogs.{table}.max_error_radius_arcsec"
-    return ErrorCircleCatalog(
-        table, max_error_radius_arcsec=check_number(merged["max_error_radius_arcsec"], key)
-    )
-
-
 def parse_catalogs(catalogs: Mapping[str, Any] | None) -> list[Catalog]:
-    """The catalogs to query, from the ``catalogs`` parameter.
+    """The catalogs to query, from the ``catalogs`` parameter, checked by the descriptor.
 
     Parameters
     ----------
     catalogs : mapping, optional
         Table name (case-insensitive: ``FERMIGTRIG``, ``SAXGRBMGRB``, ``icecubepsc``) -> its
         settings (see :data:`DEFAULT_CATALOGS`; missing keys take the defaults), or null/false to
-        skip that table. Tables not named are skipped. None means :data:`DEFAULT_CATALOGS`.
+        skip that table (true: its defaults). Tables not named are skipped. None means
+        :data:`DEFAULT_CATALOGS`.
 
     Returns
     -------
@@ -233,23 +187,38 @@ def parse_catalogs(catalogs: Mapping[str, Any] | None) -> list[Catalog]:
     Raises
     ------
     mwlc.errors.ConfigError
-        For an unknown table or key, a value out of range, or no table left to query.
+        For an unknown table or key, a value out of range (the message names
+        ``archives.heasarc.catalogs.<table>.<key>``), or no table left to query.
     """
-    if catalogs is None:
-        catalogs = DEFAULT_CATALOGS
-    if not isinstance(catalogs, Mapping):
-        raise ConfigError(f"HEASARC: catalogs must be a mapping of table name to settings, got {catalogs!r}")
-    known = {name.lower(): name for name in DEFAULT_CATALOGS}
-    chosen: list[Catalog] = []
-    for name, spec in catalogs.items():
-        table = known.get(str(name).lower())
-        if table is None:
-            raise ConfigError(f"HEASARC: unknown catalog {name!r}; known catalogs: {list(DEFAULT_CATALOGS)}")
-        if spec is None or spec is False:
-            continue
-        chosen.append(_catalog(table, {} if spec is True else spec))
+    catalogs = _canonical_tables(DEFAULT_CATALOGS if catalogs is None else catalogs)
+    ARCHIVE.check_params({"catalogs": catalogs})
+    chosen = [_catalog(table, spec) for table, spec in catalogs.items() if spec is not None]
     if not chosen:
         raise ConfigError(
-            "HEASARC: no catalog to query (every entry of catalogs is null); disable the archive instead"
+            "config key 'archives.heasarc.catalogs': no table to query (none named, or every one null); "
+            "disable the archive instead"
         )
     return chosen
+
+
+def _canonical_tables(catalogs: Any) -> Any:
+    """``catalogs`` with its tables spelt as the descriptor does, ``true`` as ``{}`` and ``false``
+    as null; anything but a mapping is returned as given, for the descriptor to refuse."""
+    if not isinstance(catalogs, Mapping):
+        return catalogs
+    known = {name.lower(): name for name in DEFAULT_CATALOGS}
+    spelt: dict[Any, Any] = {}
+    for name, spec in catalogs.items():
+        table = known.get(str(name).lower(), name)
+        if table in spelt:
+            raise ConfigError(f"config key 'archives.heasarc.catalogs': names the table {table} twice")
+        spelt[table] = {} if spec is True else None if spec is False else spec
+    return spelt
+
+
+def _catalog(table: str, spec: Mapping[str, Any]) -> Catalog:
+    """One catalog from its checked config entry (missing keys take the defaults)."""
+    merged = {**DEFAULT_CATALOGS[table], **spec}
+    if table == _NEUTRINO_TABLE:
+        return NeutrinoCatalog(table, float(merged["max_radius_arcsec"]), int(merged["top_n"]))
+    return ErrorCircleCatalog(table, float(merged["max_error_radius_arcsec"]))

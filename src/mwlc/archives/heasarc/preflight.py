@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from mwlc.archives._preflight import Finding, check_columns, retry_policy
+from mwlc.archives._preflight import Finding, check_columns
 from mwlc.archives._tap import TapClient
 from mwlc.archives.descriptors.heasarc import ARCHIVE
 from mwlc.archives.heasarc.catalogs import Catalog, parse_catalogs
@@ -48,7 +48,7 @@ def preflight(
     except ConfigError as err:
         return [Finding(name, source, "at least one table to query", str(err))]
     if str(source).startswith(("http://", "https://")):
-        return _tap_findings(str(source), catalogs, retry_policy(ARCHIVE, params))
+        return _tap_findings(str(source), catalogs, ARCHIVE.retry_policy(params))
     directory = Path(source)
     if not directory.is_dir():
         return [
