@@ -460,3 +460,113 @@ def test_first_objects_with_data(tmp_path):
     path = tmp_path / "by_object.parquet"
     pq.write_table(pa.table({"objectid": [3, 1, 2, 4, 5], "n_points": [5, 0, 7, 1, 9]}), path)
     assert plots.first_objects_with_data(str(path), 3) == [2, 3, 4]
+
+
+def long_usage(hours: float = 10.0, interval_s: float = 2.0, seed: int = 0) -> pd.DataFrame:
+    """``hours`` of samples: job a then job b in one slot (b starts at 40 % of the run), job c
+    throughout, random CPU and RSS, a tag at mid-run."""
+    rng = np.random.default_rng(seed)
+    times = T0 + pd.to_timedelta(np.arange(0, hours * 3600, interval_s), unit="s")
+    n = len(times)
+    switch = int(0.4 * n)
+    frames = [
+        pd.DataFrame(
+            {
+                "time": times,
+                "kind": "system",
+                "n_pids": 4,
+                "cpu_percent": rng.uniform(0, 200, n),
+                "load1": rng.uniform(0, 2, n),
+                "mem_used_mib": rng.uniform(1000, 3000, n),
+                "mem_available_mib": rng.uniform(10000, 20000, n),
+                "swap_used_mib": 0.0,
+            }
+        ),
+        pd.DataFrame(
+            {"time": times, "kind": "snakemake", "job": "snakemake", "rule": "snakemake", "pid": 1}
+        ).assign(n_pids=1, cpu_percent=rng.uniform(0, 5, n), rss_mib=rng.uniform(150, 250, n)),
+    ]
+    for name, pid, rows in (("a", 10, slice(0, switch)), ("b", 11, slice(switch, n)), ("c", 12, slice(0, n))):
+        part = times[rows]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "time": part,
+                    "kind": "job",
+                    "job": f"fetch[archive={name}]",
+                    "rule": "fetch",
+                    "wildcards": f"archive={name}",
+                    "pid": pid,
+                    "n_pids": 2,
+                    "cpu_percent": rng.uniform(0, 100, len(part)),
+                    "rss_mib": rng.uniform(100, 900, len(part)),
+                }
+            )
+        )
+    tag = pd.DataFrame([{"time": times[n // 2], "kind": "tag", "job": "merge started"}])
+    return pd.concat([*frames, tag], ignore_index=True).sort_values("time", kind="stable", ignore_index=True)
+
+
+def test_a_week_long_record_is_read_into_bins_whose_sums_are_the_true_averages(tmp_path, monkeypatch):
+    """A long run is binned; each bin's stacked job CPU and RSS are the averages over its samples
+    (jobs that follow each other are not summed at their peaks), each job keeps its peak."""
+    raw = long_usage()
+    (tmp_path / "history").mkdir()
+    write_usage(raw, tmp_path / "history" / "usage-20261126T100000Z.csv")
+    with open(tmp_path / "history" / "usage-20261126T100000Z.csv", "a") as table:
+        table.write("2026-11-26T20:00:00.0")  # a row cut short by a kill
+    monkeypatch.setattr(plots.resources, "READ_CHUNK_ROWS", 7_001)  # bins split across chunks
+    usage = plots.read_usage_history(tmp_path / "usage.csv", max_times=100)
+    bin_s = usage.attrs["bin_s"]
+    span_s = (raw["time"].max() - T0).total_seconds()
+    assert bin_s == pytest.approx(span_s / 100)
+    raw = raw.assign(bin=((raw["time"] - T0).dt.total_seconds() // bin_s).astype(int))
+    assert usage.loc[usage["kind"] == "system", "time"].nunique() == raw["bin"].nunique() in (100, 101)
+    assert usage["time"].max() < pd.Timestamp("2026-11-26T20:00:00Z")  # not the row cut short
+    samples = raw[raw["kind"] == "system"].groupby("bin").size()
+    jobs = raw[raw["kind"] == "job"]
+
+    def bin_of(start):  # a bin's rows stand at its start
+        return ((start - T0).dt.total_seconds() / bin_s).round().astype(int)
+
+    got = usage[usage["kind"] == "job"].assign(bin=lambda f: bin_of(f["time"]))
+    for column in ("cpu_percent", "rss_mib"):
+        want = jobs.groupby("bin")[column].sum() / samples
+        np.testing.assert_allclose(got.groupby("bin")[column].sum(), want.loc[want.notna()], rtol=1e-9)
+    peaks = got.groupby("job")["rss_peak_mib"].max()
+    pd.testing.assert_series_equal(peaks, jobs.groupby("job")["rss_mib"].max().rename("rss_peak_mib"))
+    system = usage[usage["kind"] == "system"]
+    system = system.assign(bin=bin_of(system["time"])).set_index("bin")
+    raw_system = raw[raw["kind"] == "system"].groupby("bin")
+    np.testing.assert_allclose(system["mem_available_mib"], raw_system["mem_available_mib"].min())
+    np.testing.assert_allclose(system["mem_used_mib"], raw_system["mem_used_mib"].max())
+    np.testing.assert_allclose(system["load1"], raw_system["load1"].mean())
+    assert usage.loc[usage["kind"] == "tag", "job"].tolist() == ["merge started"]
+
+    monkeypatch.setattr(plots.resources, "READ_CHUNK_ROWS", 10**7)  # one chunk: the same bins
+    whole = plots.read_usage_history(tmp_path / "usage.csv", max_times=100)
+    key = ["time", "kind", "job", "pid"]
+    pd.testing.assert_frame_equal(
+        whole.sort_values(key, ignore_index=True), usage.sort_values(key, ignore_index=True), rtol=1e-9
+    )
+
+
+def test_a_short_run_is_drawn_sample_by_sample_and_a_long_one_says_how_it_was_binned(tmp_path):
+    (tmp_path / "history").mkdir()
+    write_usage(long_usage(hours=1.0), tmp_path / "history" / "usage-20261126T100000Z.csv")
+    usage = plots.read_usage_history(tmp_path / "usage.csv")
+    assert "bin_s" not in usage.attrs and len(usage) == len(long_usage(hours=1.0))
+    write_usage(long_usage(hours=12.0), tmp_path / "history" / "usage-20261126T100000Z.csv")
+    output = tmp_path / "resources.png"
+    shown = []
+    original = plots.resources.plot_overview
+    plots.resources.plot_overview = lambda usage, **kw: shown.append(kw["note"]) or original(usage, **kw)
+    try:
+        plots.overview_figure_file(str(tmp_path / "usage.csv"), str(output), note="SYNTHETIC")
+    finally:
+        plots.resources.plot_overview = original
+    assert output.read_bytes()[:4] == PNG_MAGIC
+    assert shown == [
+        "SYNTHETIC Each point is 14 s of samples: CPU, RSS and load averaged over it, memory in use at its "
+        "peak and available memory at its lowest; the largest RSS are each job's peak."
+    ]

@@ -52,7 +52,7 @@ class StopRules:
 
     targets: Sequence[str]
     idle_grace_s: float = 60.0
-    max_hours: float = 48.0
+    max_hours: float = 336.0
     final_wait_s: float = 15.0
 
 

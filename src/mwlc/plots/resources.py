@@ -26,39 +26,139 @@ from mwlc.plots.figure import (
 MAX_NAMED_JOBS = 20
 
 
+#: The overview draws at most about this many sample times. A week sampled every 2 s is 300,000
+#: samples, ~1.8 M rows with 4 jobs running (~1.6 GB read whole); it is read a chunk at a time
+#: into bins of (span / MAX_TIMES), ~200 s for a week (``benchmarks/report_week.py``).
+MAX_TIMES = 3000
+#: Bins narrower than this (s) are not worth it: a run of less than ~8 h is drawn sample by sample.
+MIN_BIN_S = 10.0
+#: Rows of a usage table read at a time when it is binned.
+READ_CHUNK_ROWS = 200_000
+#: How the rows of a bin become one. A job's CPU and RSS are its sums over the bin's sample times
+#: divided by their number (a job that ran for a tenth of the bin counts a tenth), so that the
+#: stacked sums are the bin's true averages, not the peaks of jobs that followed each other;
+#: ``rss_peak_mib`` keeps each job's peak. The system's load and CPU are averaged, its memory in
+#: use taken at its peak and its available memory at its lowest.
+_BIN_SUMS = ("cpu_percent", "rss_mib", "load1")
+_BIN_EXTREMES = {
+    "n_pids": "max",
+    "rss_peak_mib": "max",
+    "mem_used_mib": "max",
+    "swap_used_mib": "max",
+    "mem_available_mib": "min",
+}
+_BIN_KEYS = ["bin", "kind", "job", "rule", "wildcards", "pid"]
+_DTYPES = {"job": str, "rule": str, "wildcards": str, "kind": str}
+
+
 def read_usage(path: str | Path) -> pd.DataFrame:
     """The monitor's usage CSV (or an imported ``top.txt``) with ``time`` as UTC datetimes."""
-    usage = pd.read_csv(
-        path,
-        dtype={"job": str, "rule": str, "wildcards": str, "kind": str},
-        keep_default_na=False,
-        na_values=[""],
-    )
+    return _parsed(pd.read_csv(path, dtype=_DTYPES, keep_default_na=False, na_values=[""]))
+
+
+def _parsed(usage: pd.DataFrame) -> pd.DataFrame:
+    usage = usage[usage["kind"].notna()].copy()  # a last row cut short by a kill
     usage["time"] = pd.to_datetime(usage["time"], utc=True, format="ISO8601")
     for column in ("job", "rule", "wildcards"):
         usage[column] = usage[column].fillna("")
     return usage
 
 
-def read_usage_history(usage_csv: str | Path) -> pd.DataFrame:
+def read_usage_history(usage_csv: str | Path, *, max_times: int = MAX_TIMES) -> pd.DataFrame:
     """Every monitored invocation of a run, from the monitor's history copies next to
     ``usage_csv`` (:data:`mwlc.monitor.HISTORY_DIR`), oldest first; ``usage_csv`` alone for a run
     monitored before they were kept.
 
     Between two invocations a row of NaN for the system and Snakemake breaks their lines, so a
     restart after hours shows as a gap, not as a straight line across it.
+
+    A run longer than ``max_times`` x :data:`MIN_BIN_S` (~8 h) is read a chunk at a time into at
+    most about ``max_times`` bins, so that a week costs the report what a few hours do: each job's,
+    Snakemake's and the system's rows of a bin become one, at the bin's start (how: see
+    ``_BIN_SUMS``; ``rss_peak_mib`` is a job's peak RSS in the bin).
+    ``attrs["bin_s"]`` is then the bin width in seconds (absent when nothing was binned).
     """
     from mwlc.monitor.loop import HISTORY_DIR
 
+    paths = sorted((Path(usage_csv).parent / HISTORY_DIR).glob("usage-*.csv")) or [Path(usage_csv)]
+    bounds = {path: _time_bounds(path) for path in paths}
+    bounds = {path: bound for path, bound in bounds.items() if bound is not None}
+    if not bounds:
+        return read_usage(paths[-1])
+    first = min(start for start, _ in bounds.values())
+    bin_s = (max(end for _, end in bounds.values()) - first).total_seconds() / max_times
+    binned = bin_s >= MIN_BIN_S
     parts = []
-    for path in sorted((Path(usage_csv).parent / HISTORY_DIR).glob("usage-*.csv")):
-        usage = read_usage(path)
+    for path in bounds:
+        usage = _binned(path, first, bin_s) if binned else read_usage(path)
         if usage.empty:
             continue
         if parts:
             parts.append(_gap(usage["time"].min() - pd.Timedelta(milliseconds=1)))
         parts.append(usage)
-    return pd.concat(parts, ignore_index=True) if parts else read_usage(usage_csv)
+    usage = pd.concat(parts, ignore_index=True) if parts else read_usage(paths[-1])
+    if binned:
+        usage.attrs["bin_s"] = bin_s
+    return usage
+
+
+def _time_bounds(path: Path) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The first and last sample times of a usage table, from its first and last lines (a last
+    line cut short by a kill is passed over); None for a table without rows."""
+    with open(path, "rb") as table:
+        table.readline()  # header
+        head = table.readline()
+        table.seek(0, 2)
+        table.seek(max(table.tell() - 65536, 0))
+        tail = table.read().splitlines()[::-1]
+    times = []
+    for line in [head, *tail]:
+        field, comma, _ = line.partition(b",")
+        if not comma:  # no row, or a row cut inside its time
+            continue
+        try:
+            time = pd.Timestamp(field.decode())
+        except ValueError:
+            continue
+        times.append(time.tz_localize("UTC") if time.tzinfo is None else time.tz_convert("UTC"))
+        if len(times) == 2:
+            return times[0], times[1]
+    return None
+
+
+def _binned(path: Path, first: pd.Timestamp, bin_s: float) -> pd.DataFrame:
+    """A usage table read :data:`READ_CHUNK_ROWS` rows at a time into bins of ``bin_s`` seconds
+    counted from ``first`` (time tags are kept as they are)."""
+    sums = {column: (column, "sum") for column in _BIN_SUMS}
+    counts = {"samples": ("time", "size"), "load1_n": ("load1", "count")}
+    extremes = {column: (column, how) for column, how in _BIN_EXTREMES.items()}
+    partial, tags = [], []
+    chunks = pd.read_csv(
+        path, dtype=_DTYPES, keep_default_na=False, na_values=[""], chunksize=READ_CHUNK_ROWS
+    )
+    for chunk in chunks:
+        chunk = _parsed(chunk)
+        tags.append(chunk[chunk["kind"] == "tag"])
+        rows = chunk[chunk["kind"] != "tag"]
+        rows = rows.assign(
+            bin=((rows["time"] - first).dt.total_seconds() // bin_s).astype("int64"),
+            rss_peak_mib=rows["rss_mib"],
+        )
+        groups = rows.groupby(_BIN_KEYS, dropna=False, sort=False)
+        partial.append(groups.agg(**sums, **counts, **extremes).reset_index())
+    if not partial:
+        return read_usage(path)
+    how = {**dict.fromkeys([*sums, *counts], "sum"), **_BIN_EXTREMES}
+    bins = pd.concat(partial).groupby(_BIN_KEYS, dropna=False, sort=False).agg(how).reset_index()
+    times = bins[bins["kind"] == "system"].groupby("bin")["samples"].sum()  # one system row a sample
+    over = bins["bin"].map(times).fillna(bins["samples"])
+    for column in ("cpu_percent", "rss_mib"):
+        bins[column] = bins[column] / over
+    bins["load1"] = bins["load1"] / bins.pop("load1_n").where(lambda n: n > 0)  # NaN but for the system
+    bins.loc[bins["kind"] == "system", "rss_mib"] = np.nan
+    bins["time"] = first + pd.to_timedelta(bins.pop("bin") * bin_s, unit="s")
+    bins = bins.drop(columns="samples")
+    return pd.concat([bins, *tags], ignore_index=True).sort_values("time", kind="stable", ignore_index=True)
 
 
 def _gap(time: pd.Timestamp) -> pd.DataFrame:
@@ -290,21 +390,22 @@ def _jobs_per_group(axes, usage: pd.DataFrame, spans: pd.DataFrame, scale: float
     # headroom above the stack for the named spans: each lane takes 10 % of the panel's height
     highest = max(float(cpu.sum(axis=1).max()), 1.0)
     axes[1].set_ylim(0, highest / max(0.92 - 0.1 * lanes, 0.4))
-    peaks = jobs.loc[jobs.groupby(["job", "pid"], sort=False)["rss_mib"].idxmax().dropna()]
-    peaks = peaks.nlargest(N_NAMED_JOBS, "rss_mib")
+    peak = "rss_peak_mib" if "rss_peak_mib" in jobs else "rss_mib"  # binned: each job's own peak
+    peaks = jobs.loc[jobs.groupby(["job", "pid"], sort=False)[peak].idxmax().dropna()]
+    peaks = peaks.nlargest(N_NAMED_JOBS, peak)
     lines = []
-    for rank, peak in enumerate(peaks.itertuples(), start=1):
+    for rank, row in enumerate(peaks.itertuples(), start=1):
         axes[3].annotate(
             str(rank),
-            (peak.time, float(rss.loc[peak.time].sum())),
+            (row.time, float(rss.loc[row.time].sum())),
             xytext=(0, 3),
             textcoords="offset points",
             ha="center",
             fontsize=7,
             fontweight="bold",
         )
-        name = short_job_name(peak.rule, peak.wildcards, peak.job)
-        lines.append(f"{rank}  {name}: {peak.rss_mib / scale:,.{1 if scale > 1 else 0}f} {unit}")
+        name = short_job_name(row.rule, row.wildcards, row.job)
+        lines.append(f"{rank}  {name}: {getattr(row, peak) / scale:,.{1 if scale > 1 else 0}f} {unit}")
     if lines:
         axes[3].annotate(
             "Largest RSS\n" + "\n".join(lines),
@@ -394,4 +495,15 @@ def overview_figure_file(
     """Read the run's usage (:func:`read_usage_history`), draw :func:`plot_overview` and save it
     to ``output``."""
     usage = read_usage_history(usage_csv)
+    bin_s = usage.attrs.get("bin_s")
+    if bin_s:
+        note = " ".join(
+            part
+            for part in (
+                note,
+                f"Each point is {bin_s:,.0f} s of samples: CPU, RSS and load averaged over it, memory in "
+                "use at its peak and available memory at its lowest; the largest RSS are each job's peak.",
+            )
+            if part
+        )
     save_figure(plot_overview(usage, window=window, title=title, note=note), output)
