@@ -18,6 +18,7 @@ from mwlc.archives.registry import get_archive
 from mwlc.errors import ArchiveError, ConfigError
 from mwlc.schema import LIGHTCURVE_SCHEMA
 from tests.fixtures_tess_kepler import DOWNLOAD_PATH, _lk
+from tests.servers.base import LoopbackServer, Response
 
 #: BJD of each mission's time origin (BTJD = BJD - 2457000, BKJD = BJD - 2454833)
 BJD_REF = {"TESS": 2457000.0, "Kepler": 2454833.0, "K2": 2454833.0}
@@ -297,3 +298,34 @@ def test_registry_and_bands():
     assert tess_kepler.band_of("K2 Campaign 05") == "K2"
     with pytest.raises(ArchiveError, match="not one of"):
         tess_kepler.band_of("HST")
+
+
+class _Silent:
+    """An app that is never reached: every request is delayed past the client's timeout."""
+
+    def handle(self, request):
+        return Response(200, '{"status": "COMPLETE", "data": []}', "application/json")
+
+
+def test_a_stalled_mast_search_times_out_and_fails_the_job_instead_of_hanging(tk_case, tmp_path, monkeypatch):
+    """lightkurve's search goes through astroquery's portal client, which sends no timeout: a
+    stalled MAST held its thread, and the job, for good. Real lightkurve and astroquery here."""
+    from astroquery.mast import Observations
+
+    with LoopbackServer(_Silent()) as server:
+        server.fault_when(lambda request: True, "delay", seconds=20.0)
+        portal = Observations._portal_api_connection
+        fresh = requests.Session()  # hardened by the fetch: the process-wide one stays as it was
+        monkeypatch.setattr(Observations, "_session", fresh)
+        monkeypatch.setattr(portal, "_session", fresh)
+        monkeypatch.setattr(portal, "MAST_REQUEST_URL", server.url + "/api/v0/invoke")
+        monkeypatch.setattr(
+            portal, "COLUMNS_CONFIG_URL", server.url + "/portal/Mashup/Mashup.asmx/columnsconfig"
+        )
+        started = time.monotonic()
+        with pytest.raises(
+            ArchiveError, match=r"TESS/Kepler search for objectid \d+ .*2 attempt.*[Tt]imed? ?out"
+        ):
+            run(tk_case.sample.iloc[:1], server.url, tmp_path / "cache", timeout_s=1.0, retries=1)
+        assert time.monotonic() - started < 10  # two attempts of 1 s, not the server's 20 s
+        assert len(server.requests) == 2

@@ -59,7 +59,7 @@ from mwlc.archives._per_object import (
 from mwlc.archives._preflight import Finding, check_answers
 from mwlc.archives.descriptors.tess_kepler import ARCHIVE
 from mwlc.errors import ArchiveError
-from mwlc.net import IncompleteAnswer, RetryPolicy, call_with_retries, new_session
+from mwlc.net import IncompleteAnswer, RetryPolicy, call_with_retries, harden_session, new_session
 
 log = logging.getLogger(__name__)
 
@@ -419,8 +419,7 @@ def fetch(
         As every reader's (:meth:`mwlc.archives.base.Reader.fetch`).
     **job
         As every per-object reader's (:class:`~mwlc.archives._per_object.ObjectJobOptions`):
-        ``timeout_s`` (default 120) is the timeout of each download request (the search uses
-        astroquery's own timeout).
+        ``timeout_s`` (default 120) is the timeout of each search and download request.
     source : str, default ``https://mast.stsci.edu``
         MAST (searched through lightkurve/astroquery, whose MAST server is astroquery's
         configuration), or the path of a local product index (see the module docstring).
@@ -494,12 +493,27 @@ def preflight(
     return []
 
 
+def harden_mast_search(timeout_s: float) -> None:
+    """Give astroquery's MAST session, which ``lightkurve.search_lightcurve`` uses, a timeout of
+    ``timeout_s`` seconds per request.
+
+    astroquery's portal client sends its requests without one: its own ``TIMEOUT`` (600 s) is
+    looked at only once an answer has come, so a search whose connection stalls waited forever,
+    holding its thread and, at the end, the whole job (for days, on a week-long run). A stalled
+    search now fails after ``timeout_s`` and is retried like any other request.
+    """
+    from astroquery.mast import Observations
+
+    harden_session(Observations._session, timeout_s)
+
+
 def _client(
     source: str, download_url: str | None, cache: ResponseCache, policy: RetryPolicy
 ) -> TessKeplerClient:
     """The client for a MAST URL or a local product index."""
     if source.startswith(("http://", "https://")):
         url = download_url or source.rstrip("/") + DOWNLOAD_PATH
+        harden_mast_search(policy.timeout_s)
         return TessKeplerClient(source.rstrip("/"), None, url, cache, policy)
     path = Path(source)
     if not path.is_file():
