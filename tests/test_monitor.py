@@ -475,3 +475,15 @@ def test_a_failing_job_ends_the_run_with_an_error(tmp_path):
     log = (tmp_path / "logs/t/monitor_resources.log").read_text()
     assert "Snakemake reports 1 failed job(s)" in log
     assert not (tmp_path / "results/t/monitor/usage.csv").exists()  # the next run monitors again
+
+
+def test_a_monitor_without_a_time_limit_is_a_year_for_the_scheduler(tmp_path):
+    """``max_hours: .inf`` (sample as long as the run goes) once failed the workflow's parse."""
+    from tests.dag_jobs import dag_jobs
+    from tests.test_workflow import new_workdir
+
+    workdir = new_workdir(tmp_path)
+    (workdir / "config" / "forever.yaml").write_text("monitor:\n  max_hours: .inf\n")
+    jobs = dag_jobs(workdir, "config/demo.yaml", "config/forever.yaml")
+    (monitor_job,) = [job for job in jobs if job["rule"] == "monitor_resources"]
+    assert monitor_job["resources"]["runtime"] == 365 * 24 * 60

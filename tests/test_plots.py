@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -507,66 +509,140 @@ def long_usage(hours: float = 10.0, interval_s: float = 2.0, seed: int = 0) -> p
     return pd.concat([*frames, tag], ignore_index=True).sort_values("time", kind="stable", ignore_index=True)
 
 
-def test_a_week_long_record_is_read_into_bins_whose_sums_are_the_true_averages(tmp_path, monkeypatch):
-    """A long run is binned; each bin's stacked job CPU and RSS are the averages over its samples
-    (jobs that follow each other are not summed at their peaks), each job keeps its peak."""
-    raw = long_usage()
-    (tmp_path / "history").mkdir()
-    write_usage(raw, tmp_path / "history" / "usage-20261126T100000Z.csv")
-    with open(tmp_path / "history" / "usage-20261126T100000Z.csv", "a") as table:
-        table.write("2026-11-26T20:00:00.0")  # a row cut short by a kill
+def binned_history(tmp_path, *parts: pd.DataFrame, cut: str = "") -> Path:
+    """History copies of ``parts`` (one invocation each, an hour apart in their names); ``cut``
+    is appended to the last one, as a row cut short by a kill."""
+    history = tmp_path / "history"
+    history.mkdir(exist_ok=True)
+    for index, part in enumerate(parts):  # in the monitor's column order
+        write_usage(
+            part.reindex(columns=USAGE_COLUMNS), history / f"usage-20261126T{10 + index:02d}0000Z.csv"
+        )
+    with open(history / f"usage-20261126T{10 + len(parts) - 1:02d}0000Z.csv", "a") as table:
+        table.write(cut)
+    return tmp_path / "usage.csv"
+
+
+def brute_force_bins(raw: pd.DataFrame, per_point: int) -> pd.DataFrame:
+    """``raw`` with each row's bin: its sample's index (one system row a sample) // per_point."""
+    sample_times = np.sort(raw.loc[raw["kind"] == "system", "time"].unique())
+    index = np.searchsorted(sample_times, raw["time"].to_numpy(), "right") - 1
+    return raw.assign(bin=index // per_point)
+
+
+@pytest.mark.parametrize(
+    "cut",
+    [
+        "2026-11-26T20:00:00.0",  # inside the time
+        "2026-11-26T20:00:00.000+00:00,system,,,,,4,150.0,,1.0,3000.0,2",  # inside a value
+        "2026-11-26T20:00:00.000+00:00,job,fetch[archive=z",  # inside a job's name
+    ],
+)
+def test_a_long_record_is_read_into_bins_whose_sums_are_the_true_averages(tmp_path, monkeypatch, cut):
+    """Binned, each point's stacked job CPU and RSS are the averages over its samples (jobs that
+    follow each other are not summed at their peaks), each job keeps its peak; the same bins
+    whatever the chunks; a last row cut short by a kill, wherever it is cut, is passed over."""
+    raw = long_usage(hours=10.0)  # 18,000 samples
+    usage_csv = binned_history(tmp_path, raw, cut="\n" + cut if cut else "")
     monkeypatch.setattr(plots.resources, "READ_CHUNK_ROWS", 7_001)  # bins split across chunks
-    usage = plots.read_usage_history(tmp_path / "usage.csv", max_times=100)
-    bin_s = usage.attrs["bin_s"]
-    span_s = (raw["time"].max() - T0).total_seconds()
-    assert bin_s == pytest.approx(span_s / 100)
-    raw = raw.assign(bin=((raw["time"] - T0).dt.total_seconds() // bin_s).astype(int))
-    assert usage.loc[usage["kind"] == "system", "time"].nunique() == raw["bin"].nunique() in (100, 101)
-    assert usage["time"].max() < pd.Timestamp("2026-11-26T20:00:00Z")  # not the row cut short
+    usage = plots.read_usage_history(usage_csv, max_samples=1_000, max_points=100)
+    assert usage.attrs["samples_per_point"] == 180 and usage.attrs["point_s"] == pytest.approx(360)
+    raw = brute_force_bins(raw, 180)
+    edges = raw[raw["kind"] == "system"].groupby("bin")["time"].min()
+    assert usage.loc[usage["kind"] == "system", "time"].tolist() == edges.tolist()  # 100 points
+    bin_of = pd.Series(edges.index, index=edges.to_numpy())
+
     samples = raw[raw["kind"] == "system"].groupby("bin").size()
     jobs = raw[raw["kind"] == "job"]
-
-    def bin_of(start):  # a bin's rows stand at its start
-        return ((start - T0).dt.total_seconds() / bin_s).round().astype(int)
-
-    got = usage[usage["kind"] == "job"].assign(bin=lambda f: bin_of(f["time"]))
+    got = usage[usage["kind"] == "job"].assign(bin=lambda f: bin_of.loc[f["time"]].to_numpy())
     for column in ("cpu_percent", "rss_mib"):
-        want = jobs.groupby("bin")[column].sum() / samples
-        np.testing.assert_allclose(got.groupby("bin")[column].sum(), want.loc[want.notna()], rtol=1e-9)
+        want = jobs.groupby(["bin", "job"])[column].sum() / samples.reindex(jobs["bin"].unique())
+        np.testing.assert_allclose(got.set_index(["bin", "job"])[column].sort_index(), want.sort_index())
     peaks = got.groupby("job")["rss_peak_mib"].max()
     pd.testing.assert_series_equal(peaks, jobs.groupby("job")["rss_mib"].max().rename("rss_peak_mib"))
-    system = usage[usage["kind"] == "system"]
-    system = system.assign(bin=bin_of(system["time"])).set_index("bin")
+    system = usage[usage["kind"] == "system"].set_index(bin_of.loc[edges].to_numpy())
     raw_system = raw[raw["kind"] == "system"].groupby("bin")
     np.testing.assert_allclose(system["mem_available_mib"], raw_system["mem_available_mib"].min())
     np.testing.assert_allclose(system["mem_used_mib"], raw_system["mem_used_mib"].max())
     np.testing.assert_allclose(system["load1"], raw_system["load1"].mean())
+    np.testing.assert_allclose(system["cpu_percent"], raw_system["cpu_percent"].mean())
     assert usage.loc[usage["kind"] == "tag", "job"].tolist() == ["merge started"]
+    assert set(usage["job"]) == {"", "snakemake", "merge started", *jobs["job"]}  # not the cut row
 
     monkeypatch.setattr(plots.resources, "READ_CHUNK_ROWS", 10**7)  # one chunk: the same bins
-    whole = plots.read_usage_history(tmp_path / "usage.csv", max_times=100)
+    whole = plots.read_usage_history(usage_csv, max_samples=1_000, max_points=100)
     key = ["time", "kind", "job", "pid"]
     pd.testing.assert_frame_equal(
-        whole.sort_values(key, ignore_index=True), usage.sort_values(key, ignore_index=True), rtol=1e-9
+        whole.sort_values(key, ignore_index=True), usage.sort_values(key, ignore_index=True)
     )
 
 
-def test_a_short_run_is_drawn_sample_by_sample_and_a_long_one_says_how_it_was_binned(tmp_path):
-    (tmp_path / "history").mkdir()
-    write_usage(long_usage(hours=1.0), tmp_path / "history" / "usage-20261126T100000Z.csv")
-    usage = plots.read_usage_history(tmp_path / "usage.csv")
-    assert "bin_s" not in usage.attrs and len(usage) == len(long_usage(hours=1.0))
+def test_a_point_never_mixes_two_invocations(tmp_path):
+    """Killed, then restarted 20 s later (less than a point) and again 3 h later: one job at
+    100 % CPU in every invocation never stacks to 200 %, and the lines break at each restart,
+    never drawn straight across the 3 h."""
+    first = long_usage(hours=5.0).query("kind != 'tag'")
+    second = long_usage(hours=5.0, seed=1).query("kind != 'tag'")
+    third = long_usage(hours=5.0, seed=2).query("kind != 'tag'")
+    second = second.assign(time=second["time"] + pd.Timedelta(hours=5, seconds=20))
+    third = third.assign(time=third["time"] + pd.Timedelta(hours=13))
+    parts = [
+        part.assign(cpu_percent=part["cpu_percent"].where(part["kind"] != "job", 100.0))
+        for part in (first, second, third)
+    ]
+    parts = [part[(part["kind"] != "job") | (part["job"] == "fetch[archive=c]")] for part in parts]
+    usage = plots.read_usage_history(binned_history(tmp_path, *parts), max_samples=1_000, max_points=100)
+    jobs = usage[usage["kind"] == "job"]
+    assert jobs.groupby("time")["cpu_percent"].sum().max() == pytest.approx(100.0)
+    system = usage[usage["kind"] == "system"]
+    assert system["time"].is_monotonic_increasing and system["time"].is_unique
+    assert system["load1"].isna().sum() == 2  # a break at each restart: no point mixes two invocations
+
+
+def test_a_window_is_taken_before_binning_and_short_invocations_days_apart_are_not_binned(tmp_path):
+    raw = long_usage(hours=10.0)
+    usage_csv = binned_history(tmp_path, raw)
+    window = ("2026-11-26T12:00:00", "2026-11-26T12:59:59")  # 1,800 samples of the 18,000
+    usage = plots.read_usage_history(usage_csv, window=window, max_samples=1_000, max_points=100)
+    assert usage.attrs["samples_per_point"] == 18
+    system = usage[usage["kind"] == "system"]
+    assert len(system) == 100 and system["time"].min() == pd.Timestamp("2026-11-26T12:00:00Z")
+    assert system["time"].max() < pd.Timestamp("2026-11-26T13:00:00Z")
+
+    short = long_usage(hours=0.1)  # 180 samples, then as many 3 days later
+    later = short.assign(time=short["time"] + pd.Timedelta(days=3))
+    (tmp_path / "apart").mkdir()
+    usage = plots.read_usage_history(binned_history(tmp_path / "apart", short, later), max_samples=1_000)
+    assert "samples_per_point" not in usage.attrs
+    assert (usage["kind"] == "system").sum() == 2 * 180 + 1  # every sample, and the break
+
+
+def test_a_tag_at_the_end_of_a_binned_record_does_not_end_the_jobs_still_running(tmp_path):
+    raw = long_usage(hours=10.0)
+    tag = pd.DataFrame([{"time": raw["time"].max(), "kind": "tag", "job": "report"}])
+    usage = plots.read_usage_history(binned_history(tmp_path, pd.concat([raw, tag])), max_samples=1_000)
+    spans = plots.job_spans(usage).set_index("job")
+    assert spans.loc["fetch[archive=c]", ["started", "ended"]].tolist() == [False, False]
+    assert spans.loc["fetch[archive=a]", "ended"]
+
+
+def test_a_short_run_is_drawn_sample_by_sample_and_a_long_one_says_how_it_was_binned(tmp_path, monkeypatch):
+    usage_csv = binned_history(tmp_path, long_usage(hours=1.0))
+    usage = plots.read_usage_history(usage_csv)
+    assert "samples_per_point" not in usage.attrs and len(usage) == len(long_usage(hours=1.0))
     write_usage(long_usage(hours=12.0), tmp_path / "history" / "usage-20261126T100000Z.csv")
     output = tmp_path / "resources.png"
     shown = []
     original = plots.resources.plot_overview
-    plots.resources.plot_overview = lambda usage, **kw: shown.append(kw["note"]) or original(usage, **kw)
-    try:
-        plots.overview_figure_file(str(tmp_path / "usage.csv"), str(output), note="SYNTHETIC")
-    finally:
-        plots.resources.plot_overview = original
+    monkeypatch.setattr(
+        plots.resources,
+        "plot_overview",
+        lambda usage, **kw: shown.append(kw["note"]) or original(usage, **kw),
+    )
+    plots.overview_figure_file(str(usage_csv), str(output), note="SYNTHETIC")
     assert output.read_bytes()[:4] == PNG_MAGIC
     assert shown == [
-        "SYNTHETIC Each point is 14 s of samples: CPU, RSS and load averaged over it, memory in use at its "
-        "peak and available memory at its lowest; the largest RSS are each job's peak."
+        "SYNTHETIC Each point combines 8 samples (~16 s): CPU, RSS and load averaged over them, memory in "
+        "use at its peak, available memory at its lowest; each job's peak RSS is kept (thin lines, or the "
+        "largest-RSS list)."
     ]

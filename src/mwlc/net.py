@@ -149,12 +149,12 @@ class _DefaultTimeoutAdapter(HTTPAdapter):
     """An HTTPAdapter that applies a timeout to requests sent without one (pyvo sends none)."""
 
     def __init__(self, timeout_s: float, **kwargs: Any) -> None:
-        self._timeout_s = timeout_s
+        self.timeout_s = timeout_s
         super().__init__(**kwargs)
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self._timeout_s
+            kwargs["timeout"] = self.timeout_s
         return super().send(request, **kwargs)
 
 

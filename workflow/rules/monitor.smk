@@ -17,7 +17,8 @@ rule monitor_resources:
     threads: 0
     resources:
         mem_mb=200,
-        runtime=int(config["monitor"]["max_hours"] * 60),
+        # max_hours: .inf (no limit) is a local rule's year
+        runtime=int(min(config["monitor"]["max_hours"], 24 * 365) * 60),
     params:
         targets=data_outputs(),
         interval_s=config["monitor"]["interval_s"],

@@ -501,10 +501,16 @@ def harden_mast_search(timeout_s: float) -> None:
     looked at only once an answer has come, so a search whose connection stalls waited forever,
     holding its thread and, at the end, the whole job (for days, on a week-long run). A stalled
     search now fails after ``timeout_s`` and is retried like any other request.
+
+    The session is astroquery's, one per process: in a notebook that runs several TESS/Kepler
+    fetches at once, the last one's ``timeout_s`` applies to all their searches (and to the
+    user's own ``Observations`` queries). A workflow job is a process of its own.
     """
     from astroquery.mast import Observations
 
-    harden_session(Observations._session, timeout_s)
+    adapter = Observations._session.get_adapter("https://")
+    if getattr(adapter, "timeout_s", None) != timeout_s:  # mount once per timeout, not per call
+        harden_session(Observations._session, timeout_s)
 
 
 def _client(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -26,20 +26,21 @@ from mwlc.plots.figure import (
 MAX_NAMED_JOBS = 20
 
 
-#: The overview draws at most about this many sample times. A week sampled every 2 s is 300,000
-#: samples, ~1.8 M rows with 4 jobs running (~1.6 GB read whole); it is read a chunk at a time
-#: into bins of (span / MAX_TIMES), ~200 s for a week (``benchmarks/report_week.py``).
-MAX_TIMES = 3000
-#: Bins narrower than this (s) are not worth it: a run of less than ~8 h is drawn sample by sample.
-MIN_BIN_S = 10.0
+#: A record of more samples than this (~8 h at one every 2 s) is drawn from bins of consecutive
+#: samples: a week sampled every 2 s is 300,000 samples, ~1.8 M rows with 4 jobs running (~1.6 GB
+#: read whole), read a chunk at a time into about :data:`MAX_POINTS` points
+#: (``benchmarks/report_week.py``).
+MAX_SAMPLES_DRAWN = 15_000
+#: About how many points a binned record is drawn with.
+MAX_POINTS = 3000
 #: Rows of a usage table read at a time when it is binned.
 READ_CHUNK_ROWS = 200_000
-#: How the rows of a bin become one. A job's CPU and RSS are its sums over the bin's sample times
+#: How the rows of a bin become one. A job's CPU and RSS are its sums over the bin's samples
 #: divided by their number (a job that ran for a tenth of the bin counts a tenth), so that the
 #: stacked sums are the bin's true averages, not the peaks of jobs that followed each other;
 #: ``rss_peak_mib`` keeps each job's peak. The system's load and CPU are averaged, its memory in
 #: use taken at its peak and its available memory at its lowest.
-_BIN_SUMS = ("cpu_percent", "rss_mib", "load1")
+_BIN_MEANS = ("cpu_percent", "rss_mib", "load1")
 _BIN_EXTREMES = {
     "n_pids": "max",
     "rss_peak_mib": "max",
@@ -49,22 +50,59 @@ _BIN_EXTREMES = {
 }
 _BIN_KEYS = ["bin", "kind", "job", "rule", "wildcards", "pid"]
 _DTYPES = {"job": str, "rule": str, "wildcards": str, "kind": str}
+_READ = {"dtype": _DTYPES, "keep_default_na": False, "na_values": [""]}
 
 
 def read_usage(path: str | Path) -> pd.DataFrame:
-    """The monitor's usage CSV (or an imported ``top.txt``) with ``time`` as UTC datetimes."""
-    return _parsed(pd.read_csv(path, dtype=_DTYPES, keep_default_na=False, na_values=[""]))
+    """The monitor's usage CSV (or an imported ``top.txt``) with ``time`` as UTC datetimes; a last
+    row cut short by a kill (no line end) is passed over."""
+    usage = pd.read_csv(path, **_READ)
+    return _parsed(usage if _ends_a_line(path) else usage.iloc[:-1])
+
+
+def _ends_a_line(path: str | Path) -> bool:
+    """Whether the file ends with a line end (the monitor writes whole rows; a kill may cut one)."""
+    with open(path, "rb") as table:
+        table.seek(0, 2)
+        if table.tell() == 0:
+            return True
+        table.seek(-1, 2)
+        return table.read(1) == b"\n"
+
+
+def _chunks(path: Path, **read: object) -> Iterator[pd.DataFrame]:
+    """The rows of a usage table, :data:`READ_CHUNK_ROWS` at a time, parsed; a last row cut short
+    by a kill is passed over."""
+    whole = _ends_a_line(path)
+    held = None
+    for chunk in pd.read_csv(path, **_READ, chunksize=READ_CHUNK_ROWS, **read):
+        if held is not None:
+            yield _parsed(held)
+        held = chunk
+    if held is not None:
+        yield _parsed(held if whole else held.iloc[:-1])
 
 
 def _parsed(usage: pd.DataFrame) -> pd.DataFrame:
-    usage = usage[usage["kind"].notna()].copy()  # a last row cut short by a kill
+    """Times as UTC datetimes, names as strings, values as numbers (a chunk that held a row cut
+    short read a column as text)."""
+    usage = usage[usage["kind"].notna()].copy()
     usage["time"] = pd.to_datetime(usage["time"], utc=True, format="ISO8601")
+    for column in usage.columns.difference(["time", "kind", "job", "rule", "wildcards"]):
+        usage[column] = pd.to_numeric(usage[column], errors="coerce")
     for column in ("job", "rule", "wildcards"):
-        usage[column] = usage[column].fillna("")
+        if column in usage:
+            usage[column] = usage[column].fillna("")
     return usage
 
 
-def read_usage_history(usage_csv: str | Path, *, max_times: int = MAX_TIMES) -> pd.DataFrame:
+def read_usage_history(
+    usage_csv: str | Path,
+    *,
+    window: Sequence[str] | None = None,
+    max_samples: int = MAX_SAMPLES_DRAWN,
+    max_points: int = MAX_POINTS,
+) -> pd.DataFrame:
     """Every monitored invocation of a run, from the monitor's history copies next to
     ``usage_csv`` (:data:`mwlc.monitor.HISTORY_DIR`), oldest first; ``usage_csv`` alone for a run
     monitored before they were kept.
@@ -72,93 +110,84 @@ def read_usage_history(usage_csv: str | Path, *, max_times: int = MAX_TIMES) -> 
     Between two invocations a row of NaN for the system and Snakemake breaks their lines, so a
     restart after hours shows as a gap, not as a straight line across it.
 
-    A run longer than ``max_times`` x :data:`MIN_BIN_S` (~8 h) is read a chunk at a time into at
-    most about ``max_times`` bins, so that a week costs the report what a few hours do: each job's,
-    Snakemake's and the system's rows of a bin become one, at the bin's start (how: see
-    ``_BIN_SUMS``; ``rss_peak_mib`` is a job's peak RSS in the bin).
-    ``attrs["bin_s"]`` is then the bin width in seconds (absent when nothing was binned).
+    A record of more than ``max_samples`` samples (in ``window``, see :func:`select_window`) is
+    read a chunk at a time into about ``max_points`` bins of consecutive samples, so that a week
+    costs the report what a few hours do: each job's, Snakemake's and the system's rows of a bin
+    become one, at the time of the bin's first sample (how: ``_BIN_MEANS``; ``rss_peak_mib`` is a
+    job's peak RSS in the bin). ``attrs["samples_per_point"]`` and ``attrs["point_s"]`` (the
+    median seconds a point spans) then say so.
     """
     from mwlc.monitor.loop import HISTORY_DIR
 
     paths = sorted((Path(usage_csv).parent / HISTORY_DIR).glob("usage-*.csv")) or [Path(usage_csv)]
-    bounds = {path: _time_bounds(path) for path in paths}
-    bounds = {path: bound for path, bound in bounds.items() if bound is not None}
-    if not bounds:
-        return read_usage(paths[-1])
-    first = min(start for start, _ in bounds.values())
-    bin_s = (max(end for _, end in bounds.values()) - first).total_seconds() / max_times
-    binned = bin_s >= MIN_BIN_S
+    samples = {path: _sample_times(path, window) for path in paths}
+    if sum(len(times) for times in samples.values()) <= max_samples:
+        return _whole(paths)
+    recorded = {path: times for path, times in samples.items() if len(times)}
+    per_point = int(np.ceil(sum(len(times) for times in recorded.values()) / max_points))
+    starts = [times[::per_point] for times in recorded.values()]  # an invocation starts a point
+    edges = np.concatenate(starts)
+    usage = _binned(list(recorded), edges, window)
+    gaps = [_gap(pd.Timestamp(first[0], tz="UTC") - pd.Timedelta(milliseconds=1)) for first in starts[1:]]
+    usage = pd.concat([usage, *gaps], ignore_index=True).sort_values("time", kind="stable", ignore_index=True)
+    spans = np.concatenate([np.diff(first) for first in starts])
+    usage.attrs["samples_per_point"] = per_point
+    usage.attrs["point_s"] = float(np.median(spans)) / 1e9 if len(spans) else 0.0
+    return usage
+
+
+def _whole(paths: Sequence[Path]) -> pd.DataFrame:
+    """The usage tables read whole, a gap between two invocations."""
     parts = []
-    for path in bounds:
-        usage = _binned(path, first, bin_s) if binned else read_usage(path)
+    for path in paths:
+        usage = read_usage(path)
         if usage.empty:
             continue
         if parts:
             parts.append(_gap(usage["time"].min() - pd.Timedelta(milliseconds=1)))
         parts.append(usage)
-    usage = pd.concat(parts, ignore_index=True) if parts else read_usage(paths[-1])
-    if binned:
-        usage.attrs["bin_s"] = bin_s
-    return usage
+    return pd.concat(parts, ignore_index=True) if parts else read_usage(paths[-1])
 
 
-def _time_bounds(path: Path) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-    """The first and last sample times of a usage table, from its first and last lines (a last
-    line cut short by a kill is passed over); None for a table without rows."""
-    with open(path, "rb") as table:
-        table.readline()  # header
-        head = table.readline()
-        table.seek(0, 2)
-        table.seek(max(table.tell() - 65536, 0))
-        tail = table.read().splitlines()[::-1]
-    times = []
-    for line in [head, *tail]:
-        field, comma, _ = line.partition(b",")
-        if not comma:  # no row, or a row cut inside its time
-            continue
-        try:
-            time = pd.Timestamp(field.decode())
-        except ValueError:
-            continue
-        times.append(time.tz_localize("UTC") if time.tzinfo is None else time.tz_convert("UTC"))
-        if len(times) == 2:
-            return times[0], times[1]
-    return None
+def _sample_times(path: Path, window: Sequence[str] | None) -> np.ndarray:
+    """The times (ns since the epoch, UTC) of a usage table's samples (one system row each) in
+    ``window``, read two columns at a time."""
+    times = [
+        select_window(chunk[chunk["kind"] == "system"], window)["time"]
+        .to_numpy("datetime64[ns]")
+        .view("int64")
+        for chunk in _chunks(path, usecols=["time", "kind"])
+    ]
+    return np.sort(np.concatenate(times)) if times else np.array([], dtype="int64")
 
 
-def _binned(path: Path, first: pd.Timestamp, bin_s: float) -> pd.DataFrame:
-    """A usage table read :data:`READ_CHUNK_ROWS` rows at a time into bins of ``bin_s`` seconds
-    counted from ``first`` (time tags are kept as they are)."""
-    sums = {column: (column, "sum") for column in _BIN_SUMS}
-    counts = {"samples": ("time", "size"), "load1_n": ("load1", "count")}
+def _binned(paths: Sequence[Path], edges: np.ndarray, window: Sequence[str] | None) -> pd.DataFrame:
+    """The rows of ``paths`` in ``window``, read :data:`READ_CHUNK_ROWS` at a time, into the bins
+    that start at ``edges`` (ns, UTC); time tags are kept as they are."""
+    means = {column: (column, "sum") for column in _BIN_MEANS}
+    counts = {"samples": ("time", "size"), **{f"{column}_n": (column, "count") for column in _BIN_MEANS}}
     extremes = {column: (column, how) for column, how in _BIN_EXTREMES.items()}
     partial, tags = [], []
-    chunks = pd.read_csv(
-        path, dtype=_DTYPES, keep_default_na=False, na_values=[""], chunksize=READ_CHUNK_ROWS
-    )
-    for chunk in chunks:
-        chunk = _parsed(chunk)
-        tags.append(chunk[chunk["kind"] == "tag"])
-        rows = chunk[chunk["kind"] != "tag"]
-        rows = rows.assign(
-            bin=((rows["time"] - first).dt.total_seconds() // bin_s).astype("int64"),
-            rss_peak_mib=rows["rss_mib"],
-        )
-        groups = rows.groupby(_BIN_KEYS, dropna=False, sort=False)
-        partial.append(groups.agg(**sums, **counts, **extremes).reset_index())
-    if not partial:
-        return read_usage(path)
-    how = {**dict.fromkeys([*sums, *counts], "sum"), **_BIN_EXTREMES}
+    for path in paths:
+        for chunk in _chunks(path):
+            chunk = select_window(chunk, window)
+            tags.append(chunk[chunk["kind"] == "tag"])
+            rows = chunk[chunk["kind"] != "tag"]
+            at = np.searchsorted(edges, rows["time"].to_numpy("datetime64[ns]").view("int64"), "right") - 1
+            rows = rows.assign(bin=np.maximum(at, 0), rss_peak_mib=rows["rss_mib"])
+            groups = rows.groupby(_BIN_KEYS, dropna=False, sort=False)
+            partial.append(groups.agg(**means, **counts, **extremes).reset_index())
+    how = {**dict.fromkeys([*means, *counts], "sum"), **_BIN_EXTREMES}
     bins = pd.concat(partial).groupby(_BIN_KEYS, dropna=False, sort=False).agg(how).reset_index()
-    times = bins[bins["kind"] == "system"].groupby("bin")["samples"].sum()  # one system row a sample
-    over = bins["bin"].map(times).fillna(bins["samples"])
-    for column in ("cpu_percent", "rss_mib"):
-        bins[column] = bins[column] / over
-    bins["load1"] = bins["load1"] / bins.pop("load1_n").where(lambda n: n > 0)  # NaN but for the system
-    bins.loc[bins["kind"] == "system", "rss_mib"] = np.nan
-    bins["time"] = first + pd.to_timedelta(bins.pop("bin") * bin_s, unit="s")
+    samples = bins[bins["kind"] == "system"].groupby("bin")["samples"].sum()  # a system row a sample
+    over = bins["bin"].map(samples).fillna(bins["samples"])
+    for column in ("cpu_percent", "rss_mib"):  # over the bin's samples: the stacks are averages
+        bins[column] = (bins[column] / over).where(bins.pop(f"{column}_n") > 0)
+    load_n = bins.pop("load1_n")
+    bins["load1"] = (bins["load1"] / load_n).where(load_n > 0)  # the system's own mean
     bins = bins.drop(columns="samples")
-    return pd.concat([bins, *tags], ignore_index=True).sort_values("time", kind="stable", ignore_index=True)
+    bins["time"] = pd.to_datetime(edges[bins.pop("bin").to_numpy()], utc=True)
+    return pd.concat([bins, *tags], ignore_index=True)
 
 
 def _gap(time: pd.Timestamp) -> pd.DataFrame:
@@ -193,6 +222,11 @@ def select_window(usage: pd.DataFrame, window: Sequence[str] | None) -> pd.DataF
     return usage[(usage["time"] >= lo) & (usage["time"] <= hi)]
 
 
+def _job_rows(usage: pd.DataFrame) -> pd.DataFrame:
+    """The rows of job processes (a row without its process id, which no sample has, is none)."""
+    return usage[(usage["kind"] == "job") & usage["pid"].notna()]
+
+
 def job_spans(usage: pd.DataFrame) -> pd.DataFrame:
     """First and last sample of every job process (one row per job name and root PID).
 
@@ -203,7 +237,7 @@ def job_spans(usage: pd.DataFrame) -> pd.DataFrame:
         when the job was already running at the first sample / still running at the last one
         (so its true start/end is not in the table).
     """
-    jobs = usage[usage["kind"] == "job"]
+    jobs = _job_rows(usage)
     if jobs.empty:
         return pd.DataFrame(columns=["job", "rule", "wildcards", "pid", "start", "end", "started", "ended"])
     spans = (
@@ -216,7 +250,8 @@ def job_spans(usage: pd.DataFrame) -> pd.DataFrame:
         )
         .reset_index()
     )
-    first, last = usage["time"].min(), usage["time"].max()
+    sampled = usage.loc[usage["kind"] != "tag", "time"]  # a tag is no sample (binned: not at a point)
+    first, last = sampled.min(), sampled.max()
     spans["started"] = spans["start"] > first
     spans["ended"] = spans["end"] < last
     return spans.sort_values(["start", "job"]).reset_index(drop=True)
@@ -313,7 +348,7 @@ def _overview_jobs(axes, usage: pd.DataFrame) -> None:
     spans = job_spans(usage)
     rss = usage.loc[usage["kind"].isin(["job", "snakemake"]), "rss_mib"]
     if len(spans) > MAX_NAMED_JOBS:  # stacked: the sum over the jobs sets the unit
-        rss = usage[usage["kind"] == "job"].groupby("time")["rss_mib"].sum()
+        rss = _job_rows(usage).groupby("time")["rss_mib"].sum()
     scale, unit = memory_scale(float(rss.max()) if rss.notna().any() else 0.0)
     main = usage[usage["kind"] == "snakemake"]
     if not main.empty:
@@ -338,13 +373,15 @@ def _overview_jobs(axes, usage: pd.DataFrame) -> None:
 
 def _each_job(axes, usage: pd.DataFrame, spans: pd.DataFrame, scale: float) -> None:
     """One line per job in panels 2 and 4, its true start and end marked, its name at its start."""
-    jobs = usage[usage["kind"] == "job"]
+    jobs = _job_rows(usage)
     colours = _colours(spans["job"])
     for span in spans.itertuples():
         rows = jobs[(jobs["job"] == span.job) & (jobs["pid"] == span.pid)]
         colour = colours[span.job]
         axes[1].plot(rows["time"], rows["cpu_percent"], color=colour, linewidth=1.2, label=span.job)
         axes[3].plot(rows["time"], rows["rss_mib"] / scale, color=colour, linewidth=1.2)
+        if "rss_peak_mib" in rows:  # binned: the mean over each point's samples, and the peak
+            axes[3].plot(rows["time"], rows["rss_peak_mib"] / scale, color=colour, linewidth=0.5, alpha=0.6)
         for ax, values in ((axes[1], rows["cpu_percent"]), (axes[3], rows["rss_mib"] / scale)):
             if span.started:
                 ax.plot(rows["time"].iloc[0], values.iloc[0], marker=">", color=colour, markersize=6)
@@ -358,7 +395,7 @@ def _jobs_per_group(axes, usage: pd.DataFrame, spans: pd.DataFrame, scale: float
     """Panels 2 and 4 as stacked sums per rule and archive; the longest and largest jobs named."""
     spans = spans.assign(group=job_groups(spans["rule"], spans["wildcards"]))
     group_of = dict(zip(zip(spans["job"], spans["pid"], strict=True), spans["group"], strict=True))
-    jobs = usage[usage["kind"] == "job"]
+    jobs = _job_rows(usage)
     jobs = jobs.assign(group=[group_of[key] for key in zip(jobs["job"], jobs["pid"], strict=True)])
     groups = list(dict.fromkeys(spans["group"]))  # in order of their first job's start
     colours = _colours(groups)
@@ -494,16 +531,13 @@ def overview_figure_file(
 ) -> None:
     """Read the run's usage (:func:`read_usage_history`), draw :func:`plot_overview` and save it
     to ``output``."""
-    usage = read_usage_history(usage_csv)
-    bin_s = usage.attrs.get("bin_s")
-    if bin_s:
-        note = " ".join(
-            part
-            for part in (
-                note,
-                f"Each point is {bin_s:,.0f} s of samples: CPU, RSS and load averaged over it, memory in "
-                "use at its peak and available memory at its lowest; the largest RSS are each job's peak.",
-            )
-            if part
+    usage = read_usage_history(usage_csv, window=window)
+    per_point = usage.attrs.get("samples_per_point")
+    if per_point:
+        binned = (
+            f"Each point combines {per_point} samples (~{usage.attrs['point_s']:,.0f} s): CPU, RSS and load "
+            "averaged over them, memory in use at its peak, available memory at its lowest; each job's "
+            "peak RSS is kept (thin lines, or the largest-RSS list)."
         )
+        note = f"{note} {binned}" if note else binned
     save_figure(plot_overview(usage, window=window, title=title, note=note), output)
