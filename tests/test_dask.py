@@ -11,6 +11,7 @@ import functools
 import re
 import socket
 import time
+from types import SimpleNamespace
 
 import pyarrow as pa
 import pytest
@@ -185,3 +186,35 @@ def test_demo_workflow_on_the_cluster_equals_the_local_run(dask_scheduler, local
     result = snakemake(workdir, "-n", "--cores", "2", "--until", "merge_lightcurves")
     assert re.search(r"Nothing to be done|total\s+0\n", result.stdout + result.stderr), result.stdout
     assert (workdir / RUN / "summary.csv").exists()
+
+
+class _Waiting:
+    """A task the scheduler keeps waiting: no worker will ever take it."""
+
+    def result(self, timeout=None):
+        time.sleep(timeout)
+        raise TimeoutError
+
+
+class _Cluster:
+    """A client whose cluster has workers until ``lost`` polls have passed, then none."""
+
+    def __init__(self, lost: int) -> None:
+        self.polls, self.lost = 0, lost
+        self.scheduler = SimpleNamespace(address="tcp://scheduler:8786")
+
+    def nthreads(self):
+        self.polls += 1
+        return {} if self.polls > self.lost else {"tcp://worker:1": 2}
+
+
+def test_a_task_awaited_while_the_cluster_has_no_worker_fails_the_job_instead_of_waiting_for_ever():
+    """Workers gone (their batch jobs ended): the scheduler keeps the task waiting for ever."""
+    client = _Cluster(lost=3)
+    started = time.monotonic()
+    with pytest.raises(
+        ArchiveError, match=r"the Dask cluster at tcp://scheduler:8786 has had no worker for 0.2 s"
+    ):
+        _dask.awaited(client, _Waiting(), patience_s=0.2, poll_s=0.05)
+    assert client.polls >= 3 + 4  # waited while there were workers, then 0.2 s without
+    assert time.monotonic() - started < 2

@@ -18,6 +18,7 @@ and no dashboard.
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -36,6 +37,13 @@ T = TypeVar("T")
 
 #: Seconds to wait for the scheduler to answer, and again for at least one worker to join.
 CONNECT_TIMEOUT_S = 30.0
+#: Seconds a job waits for a task while the cluster has no worker (their batch jobs ended, their
+#: nodes were lost) before it fails naming the scheduler: the scheduler keeps such tasks waiting
+#: for ever (its ``distributed.scheduler.no-workers-timeout`` is unset by default). Long enough
+#: for a batch system to start a replacement worker.
+NO_WORKER_PATIENCE_S = 600.0
+#: Seconds between two looks at the cluster while a task is awaited.
+POLL_S = 5.0
 
 
 @dataclass
@@ -158,9 +166,37 @@ def run_in_order(
         for task in tasks:
             pending.append(client.submit(task, pure=False))
             if len(pending) >= in_flight:
-                yield pending.popleft().result()
+                yield awaited(client, pending.popleft())
         while pending:
-            yield pending.popleft().result()
+            yield awaited(client, pending.popleft())
     finally:
         for future in pending:
             future.cancel()
+
+
+def awaited(
+    client: Client, future: Future, *, patience_s: float = NO_WORKER_PATIENCE_S, poll_s: float = POLL_S
+) -> T:
+    """The future's result, looking at the cluster every ``poll_s`` seconds while it is awaited.
+
+    Raises
+    ------
+    ArchiveError
+        When the cluster has had no worker for ``patience_s`` seconds: the task would wait for
+        ever. The task's own exception is raised unchanged.
+    """
+    alone_since = None
+    while True:
+        try:
+            return future.result(timeout=poll_s)
+        except TimeoutError:
+            if client.nthreads():
+                alone_since = None
+                continue
+            alone_since = alone_since if alone_since is not None else time.monotonic()
+            if time.monotonic() - alone_since >= patience_s:
+                raise ArchiveError(
+                    f"the Dask cluster at {client.scheduler.address} has had no worker for "
+                    f"{patience_s:g} s: its tasks would wait for ever; start workers (or detach "
+                    "the run from the cluster) and run again"
+                ) from None
