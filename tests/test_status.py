@@ -261,3 +261,30 @@ def test_status_of_the_finished_demo(local_demo_run):
     )
     assert "Snakemake not running" in result.stdout
     assert "merge_lightcurves: done" in result.stdout and "fetch jobs: none left" in result.stdout
+
+
+def test_a_running_job_whose_log_has_been_quiet_for_an_hour_is_listed(tmp_path):
+    """A week-long run: a job that stalled (or waits on a service) shows, with its last line."""
+    now = time.time()
+    run_dir = make_run(tmp_path, now)
+    assert mwlc_status.run_status(run_dir, now=now).quiet_jobs == []  # its log was just written
+    log = run_dir.parent.parent / "logs/r/fetch_lightcurves/ztf/shard-0001.log"
+    os.utime(log, (now - 7200, now - 7200))
+    status = mwlc_status.run_status(run_dir, now=now)
+    assert status.quiet_jobs == [
+        (
+            "fetch_lightcurves archive=ztf shard=0001",
+            "logs/r/fetch_lightcurves/ztf/shard-0001.log",
+            pytest.approx(7200, abs=1),
+            "2026-12-06T10:00:00Z INFO    mwlc: start",
+        )
+    ]
+    text = mwlc_status.format_status(status)
+    assert (
+        "quiet jobs (1: running, but no log line for 1:00:00 or more; stalled, or waiting on a service?):"
+        in text
+    )
+    quiet = "  fetch_lightcurves archive=ztf shard=0001: quiet for 2:00:00: "
+    assert quiet + "logs/r/fetch_lightcurves/ztf/shard-0001.log" in text
+    os.utime(log, (now - 3000, now - 3000))  # 50 min: a long step, not yet a question
+    assert mwlc_status.run_status(run_dir, now=now).quiet_jobs == []

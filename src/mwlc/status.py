@@ -24,6 +24,8 @@ failed
 to do
     none of these.
 
+A running job whose log has not grown for :data:`QUIET_S` is listed as quiet, with its last line.
+
 The ETA is the work left (each shard still to do at its archive's mean wall time so far, less
 what running jobs have done) divided by the parallelism observed so far (the fetch jobs' busy
 time over the time since the first one started); failed jobs are not counted (they run again
@@ -53,6 +55,10 @@ from mwlc.run_plan import PLAN_NAME, RunPlan, read_run_plan
 FETCH = "fetch_lightcurves"
 #: Jobs listed among the failed ones at most (the rest are counted).
 MAX_LISTED_FAILURES = 10
+#: A running fetch job whose log has not grown for this long (s) is listed as quiet: every fetch
+#: job logs as it goes (a per-object job every ``progress_every`` objects, a few minutes), so an
+#: hour of silence on a week-long run is a job to look at (stalled, or waiting on a service).
+QUIET_S = 3600.0
 
 
 @dataclass
@@ -105,6 +111,7 @@ class RunStatus:
     archives: list[ArchiveStatus]
     stages: list[str]
     failed_jobs: list[tuple[str, str, str]]
+    quiet_jobs: list[tuple[str, str, float, str]] = field(default_factory=list)
     parallel: float | None = None
     eta_s: float | None = None
     notes: list[str] = field(default_factory=list)
@@ -175,6 +182,27 @@ def last_error_line(log: Path) -> str:
 # --- the status ------------------------------------------------------------------------------
 
 
+def last_line(log: Path) -> str:
+    """The log's last line (empty if it has none or cannot be read)."""
+    try:
+        with open(log, "rb") as text:
+            text.seek(0, 2)
+            text.seek(max(text.tell() - 4096, 0))
+            lines = text.read().decode(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return lines[-1].strip() if lines else ""
+
+
+def _silent_s(log: Path, started: float | None, now: float) -> float:
+    """Seconds since a running job last wrote its log (since it started, if it wrote none)."""
+    try:
+        written = log.stat().st_mtime
+    except OSError:
+        written = started if started is not None else now
+    return max(now - written, 0.0)
+
+
 def run_status(run_dir: str | os.PathLike, *, now: float | None = None) -> RunStatus:
     """The status of the run in ``run_dir`` (``results/<run_id>`` inside the workflow's directory).
 
@@ -224,7 +252,8 @@ def run_status(run_dir: str | os.PathLike, *, now: float | None = None) -> RunSt
 
     state = _JobStates(workdir, run_id, marks, running)
     failed: list[tuple[str, str, str]] = []
-    statuses = [_archive_status(state, run_dir, archive, shards, now, failed) for archive in archives]
+    quiet: list[tuple[str, str, float, str]] = []
+    statuses = [_archive_status(state, run_dir, archive, shards, now, failed, quiet) for archive in archives]
     stages = _stages(state, run_dir, archives, failed, plan)
     status = RunStatus(
         run_dir=run_dir,
@@ -236,6 +265,7 @@ def run_status(run_dir: str | os.PathLike, *, now: float | None = None) -> RunSt
         archives=statuses,
         stages=stages,
         failed_jobs=failed,
+        quiet_jobs=sorted(quiet, key=lambda job: -job[2]),
         notes=notes,
     )
     _estimate(status, now)
@@ -263,7 +293,13 @@ class _JobStates:
 
 
 def _archive_status(
-    state: _JobStates, run_dir: Path, archive: str, shards: Sequence[str], now: float, failed: list
+    state: _JobStates,
+    run_dir: Path,
+    archive: str,
+    shards: Sequence[str],
+    now: float,
+    failed: list,
+    quiet: list,
 ) -> ArchiveStatus:
     result = ArchiveStatus(archive, len(shards))
     results, logs = f"results/{state.run_id}", f"logs/{state.run_id}"
@@ -286,6 +322,10 @@ def _archive_status(
         elif job_state == "running":
             result.running += 1
             result.running_s.append(max(now - (started or now), 0.0))
+            silent_s = _silent_s(state.workdir / log, started, now)
+            if silent_s >= QUIET_S:
+                job = f"{FETCH} archive={archive} shard={shard}"
+                quiet.append((job, log, silent_s, last_line(state.workdir / log)))
         elif job_state == "interrupted":
             result.interrupted += 1
         elif job_state == "failed":
@@ -442,6 +482,17 @@ def format_status(status: RunStatus) -> str:
     lines += status.stages
     lines.append(_eta_line(status))
     lines += [f"note: {note}" for note in status.notes]
+    if status.quiet_jobs:
+        lines.append(
+            f"quiet jobs ({len(status.quiet_jobs)}: running, but no log line for {_duration(QUIET_S)} or "
+            "more; stalled, or waiting on a service?):"
+        )
+        for job, log, silent_s, line in status.quiet_jobs[:MAX_LISTED_FAILURES]:
+            lines.append(f"  {job}: quiet for {_duration(silent_s)}: {log}")
+            if line:
+                lines.append(f"      {line}")
+        if len(status.quiet_jobs) > MAX_LISTED_FAILURES:
+            lines.append(f"  ... and {len(status.quiet_jobs) - MAX_LISTED_FAILURES} more")
     if status.failed_jobs:
         lines.append(f"failed jobs ({len(status.failed_jobs)}; each log says why):")
         for job, log, error in status.failed_jobs[:MAX_LISTED_FAILURES]:
