@@ -608,6 +608,8 @@ def test_a_window_is_taken_before_binning_and_short_invocations_days_apart_are_n
     system = usage[usage["kind"] == "system"]
     assert len(system) == 100 and system["time"].min() == pd.Timestamp("2026-11-26T12:00:00Z")
     assert system["time"].max() < pd.Timestamp("2026-11-26T13:00:00Z")
+    hour = plots.read_usage_history(usage_csv, window=window, max_samples=2_000)  # the hour, sample by sample
+    assert "samples_per_point" not in hour.attrs and (hour["kind"] == "system").sum() == 1_800
 
     short = long_usage(hours=0.1)  # 180 samples, then as many 3 days later
     later = short.assign(time=short["time"] + pd.Timedelta(days=3))

@@ -122,7 +122,7 @@ def read_usage_history(
     paths = sorted((Path(usage_csv).parent / HISTORY_DIR).glob("usage-*.csv")) or [Path(usage_csv)]
     samples = {path: _sample_times(path, window) for path in paths}
     if sum(len(times) for times in samples.values()) <= max_samples:
-        return _whole(paths)
+        return _whole(paths, window)
     recorded = {path: times for path, times in samples.items() if len(times)}
     per_point = int(np.ceil(sum(len(times) for times in recorded.values()) / max_points))
     starts = [times[::per_point] for times in recorded.values()]  # an invocation starts a point
@@ -136,11 +136,13 @@ def read_usage_history(
     return usage
 
 
-def _whole(paths: Sequence[Path]) -> pd.DataFrame:
-    """The usage tables read whole, a gap between two invocations."""
+def _whole(paths: Sequence[Path], window: Sequence[str] | None) -> pd.DataFrame:
+    """The rows of the usage tables in ``window`` (a chunk at a time: an hour of a week is read
+    without holding the week), a gap between two invocations."""
     parts = []
     for path in paths:
-        usage = read_usage(path)
+        chunks = [select_window(chunk, window) for chunk in _chunks(path)]
+        usage = pd.concat(chunks, ignore_index=True) if chunks else read_usage(path)
         if usage.empty:
             continue
         if parts:

@@ -131,11 +131,11 @@ def fetch(
         an error, or lacks a column (raised while iterating; the message names the service, the
         catalog and the chunk).
     """
-    job_options(job, NAME)  # threads, mem_mb, storage_options: unused (see above)
+    job_options(job, NAME)  # checked, then unused (see above)
     chosen = parse_catalogs(catalogs)
-    requests = {"timeout_s": timeout_s, "retries": retries, "retry_backoff_s": retry_backoff_s}
-    ARCHIVE.check_params({"chunk_rows": chunk_rows, "maxrec": maxrec, **requests})
-    policy = ARCHIVE.retry_policy(requests)
+    retrying = {"timeout_s": timeout_s, "retries": retries, "retry_backoff_s": retry_backoff_s}
+    ARCHIVE.check_params({"chunk_rows": chunk_rows, "maxrec": maxrec, **retrying})
+    policy = ARCHIVE.retry_policy(retrying)
     _check_sample(sample)
     matcher = _matcher(source, chosen, policy, maxrec)
     if sample.empty:
