@@ -288,3 +288,45 @@ def test_a_running_job_whose_log_has_been_quiet_for_an_hour_is_listed(tmp_path):
     assert quiet + "logs/r/fetch_lightcurves/ztf/shard-0001.log" in text
     os.utime(log, (now - 3000, now - 3000))  # 50 min: a long step, not yet a question
     assert mwlc_status.run_status(run_dir, now=now).quiet_jobs == []
+
+
+def test_the_eta_of_a_long_first_shard_comes_from_its_progress_lines(tmp_path):
+    """A week-long run: no per-object shard has finished after hours, but their logs say how far
+    they are; the ETA does not wait for one to finish."""
+    now = time.time()
+    workdir = tmp_path / "work"
+    run_dir = workdir / RUN
+    for shard in range(4):
+        path = run_dir / f"sample_shards/shard-{shard:04d}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.table({"objectid": [shard]}), path)
+    write_run_plan(run_dir, run_id="r", archives=["tess_kepler"], n_shards=4)
+    (workdir / ".snakemake/locks").mkdir(parents=True)
+    (workdir / ".snakemake/locks/0.output.lock").write_text(f"{RUN}/summary.csv\n")
+    for shard, ran_s, line in (
+        (
+            "0000",
+            3600,
+            "2026-12-06T11:00:00Z INFO    mwlc.archives: TESS/Kepler: 2500/10000 objects, 0.69/s, ETA 3 h",
+        ),
+        (
+            "0001",
+            3600,
+            "2026-12-06T11:00:00Z INFO    mwlc.archives: TESS/Kepler: 1000/10000 objects, 0.28/s, ETA 9 h",
+        ),
+        ("0002", 60, "2026-12-06T10:00:00Z INFO    mwlc: start"),  # no progress yet
+    ):
+        mark_incomplete(
+            workdir, f"{RUN}/lightcurves.parquet/archive=tess_kepler/shard-{shard}.parquet", now - ran_s
+        )
+        write_log(workdir, "tess_kepler", shard, "2026-12-06T10:00:00Z INFO    mwlc: start", line)
+    status = mwlc_status.run_status(run_dir, now=now)
+    (tess,) = status.archives
+    assert tess.running_done == [0.25, 0.1, None]
+    # projected walls 14,400 s and 36,000 s: mean 25,200 s; left: 10,800 + 32,400 + (25,200 - 60)
+    # for the running ones, 25,200 for shard 0003; 3 jobs at once (7,260 s busy over 3,600 s)
+    left = 10_800 + 32_400 + 25_140 + 25_200
+    assert status.parallel == pytest.approx(7_260 / 3_600, rel=1e-3)
+    assert status.eta_s == pytest.approx(left / (7_260 / 3_600), rel=1e-3)
+    text = mwlc_status.format_status(status)
+    assert "from the running jobs' progress" in text and "ETA once one has finished" not in text

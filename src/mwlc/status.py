@@ -29,7 +29,10 @@ A running job whose log has not grown for :data:`QUIET_S` is listed as quiet, wi
 The ETA is the work left (each shard still to do at its archive's mean wall time so far, less
 what running jobs have done) divided by the parallelism observed so far (the fetch jobs' busy
 time over the time since the first one started); failed jobs are not counted (they run again
-only when the run is restarted).
+only when the run is restarted). A running job whose log reports its progress
+(``4200/10000 objects``, at least :data:`MIN_PROGRESS` done) counts with the wall time that
+projects to, and its own time left: a per-object shard takes hours, and the first ETA does not
+wait for one to finish.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import argparse
 import base64
 import math
 import os
+import re
 import socket
 import sys
 import time
@@ -67,8 +71,9 @@ class ArchiveStatus:
 
     ``wall_s`` and ``max_rss_mib`` (s, MiB) are over the done jobs with a benchmark file
     (``benchmarked`` of them; ``done_spans`` their start and end, s since the epoch);
-    ``running_s`` how long each running job has run (s); ``eta_s`` this archive's work left at
-    the run's parallelism (s).
+    ``running_s`` how long each running job has run (s) and ``running_done`` the fraction of its
+    work its log's last progress line reports (None without one); ``eta_s`` this archive's work
+    left at the run's parallelism (s).
     """
 
     archive: str
@@ -82,6 +87,7 @@ class ArchiveStatus:
     max_rss_mib: float = math.nan
     benchmarked: int = 0
     running_s: list[float] = field(default_factory=list)
+    running_done: list[float | None] = field(default_factory=list)
     done_spans: list[tuple[float, float]] = field(default_factory=list)
     eta_s: float | None = None
 
@@ -192,6 +198,26 @@ def last_line(log: Path) -> str:
     except OSError:
         return ""
     return lines[-1].strip() if lines else ""
+
+
+#: A progress line of a fetch job's log (:class:`mwlc.progress.Progress`): ``4200/10000 objects``.
+_PROGRESS = re.compile(r"(\d+)/(\d+) (?:objects|leaf files), ")
+
+
+def progress_fraction(log: Path) -> float | None:
+    """The fraction of its work a job's log reports done in its last progress line, if any."""
+    try:
+        with open(log, "rb") as text:
+            text.seek(0, 2)
+            text.seek(max(text.tell() - 65536, 0))
+            tail = text.read().decode(errors="replace")
+    except OSError:
+        return None
+    found = _PROGRESS.findall(tail)
+    if not found:
+        return None
+    done, total = (int(n) for n in found[-1])
+    return done / total if total else None
 
 
 def _silent_s(log: Path, started: float | None, now: float) -> float:
@@ -322,6 +348,7 @@ def _archive_status(
         elif job_state == "running":
             result.running += 1
             result.running_s.append(max(now - (started or now), 0.0))
+            result.running_done.append(progress_fraction(state.workdir / log))
             silent_s = _silent_s(state.workdir / log, started, now)
             if silent_s >= QUIET_S:
                 job = f"{FETCH} archive={archive} shard={shard}"
@@ -384,24 +411,52 @@ def _preflight_state(state: _JobStates, archive: str, key: str | None) -> tuple[
     return state(f"results/{state.run_id}/preflight/{archive}-{key}.txt", log)[0], log
 
 
+#: A running job's progress counts for the ETA once it reports this fraction of its work done.
+MIN_PROGRESS = 0.02
+
+
 def _estimate(status: RunStatus, now: float) -> None:
     """Set the parallelism and the ETAs (see the module docstring)."""
     done_walls = [a.wall_s for a in status.archives if a.benchmarked]
-    if not done_walls:
+    projected = {a.archive: _projected_walls(a) for a in status.archives}
+    walls = done_walls + [wall for walls in projected.values() for wall in walls]
+    if not walls:
         return
-    benchmarked = sum(a.benchmarked for a in status.archives)
-    overall_mean = sum(done_walls) / benchmarked
+    counted = sum(a.benchmarked for a in status.archives) + sum(len(w) for w in projected.values())
+    overall_mean = sum(walls) / counted
     busy = sum(done_walls) + sum(sum(a.running_s) for a in status.archives)
     window = _fetch_window(status, now)
     status.parallel = max(busy / window, 1.0) if window > 0 else 1.0
     total = 0.0
     for archive in status.archives:
-        mean = archive.mean_wall_s or overall_mean
-        running_left = sum(max(mean - s, 0.0) for s in archive.running_s)
+        walls = projected[archive.archive]
+        mean = archive.mean_wall_s or (sum(walls) / len(walls) if walls else overall_mean)
+        running_left = sum(
+            _left_s(ran_s, fraction, mean)
+            for ran_s, fraction in zip(archive.running_s, archive.running_done, strict=True)
+        )
         left = (archive.to_do + archive.interrupted) * mean + running_left
         archive.eta_s = left / status.parallel
         total += left
     status.eta_s = total / status.parallel
+
+
+def _projected_walls(archive: ArchiveStatus) -> list[float]:
+    """The whole wall time (s) of each running job of ``archive`` far enough along to tell: the
+    time it has run over the fraction its log reports done (a per-object shard takes hours, so
+    the first ETA need not wait for one to finish)."""
+    return [
+        ran_s / fraction
+        for ran_s, fraction in zip(archive.running_s, archive.running_done, strict=True)
+        if fraction is not None and fraction >= MIN_PROGRESS
+    ]
+
+
+def _left_s(ran_s: float, fraction: float | None, mean_s: float) -> float:
+    """Seconds a running job has left: from its progress when it reports some, else the mean."""
+    if fraction is not None and fraction >= MIN_PROGRESS:
+        return ran_s / fraction - ran_s
+    return max(mean_s - ran_s, 0.0)
 
 
 def _fetch_window(status: RunStatus, now: float) -> float:
@@ -542,9 +597,13 @@ def _eta_line(status: RunStatus) -> str:
     if not left:
         return "fetch jobs: none left"
     if status.eta_s is None:
-        return f"fetch jobs: {left} left; ETA once one has finished"
-    per_shard = sum(a.wall_s for a in status.archives) / max(sum(a.benchmarked for a in status.archives), 1)
-    pace = f"{status.parallel:.1f} jobs at once, {per_shard:,.0f} s per shard so far"
+        return f"fetch jobs: {left} left; ETA once one has finished or logged its progress"
+    benchmarked = sum(a.benchmarked for a in status.archives)
+    if benchmarked:
+        per_shard = sum(a.wall_s for a in status.archives) / benchmarked
+        pace = f"{status.parallel:.1f} jobs at once, {per_shard:,.0f} s per shard so far"
+    else:
+        pace = f"{status.parallel:.1f} jobs at once, from the running jobs' progress"
     if status.running:
         return f"fetch jobs: {left} left, ETA {_duration(status.eta_s)} ({pace})"
     return f"fetch jobs: {left} left, {_duration(status.eta_s)} at the pace so far ({pace}); not running"
