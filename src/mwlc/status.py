@@ -188,15 +188,20 @@ def last_error_line(log: Path) -> str:
 # --- the status ------------------------------------------------------------------------------
 
 
-def last_line(log: Path) -> str:
-    """The log's last line (empty if it has none or cannot be read)."""
+def _log_tail(log: Path, size: int = 65536) -> str:
+    """The last ``size`` bytes of a log as text (empty if it cannot be read)."""
     try:
         with open(log, "rb") as text:
             text.seek(0, 2)
-            text.seek(max(text.tell() - 4096, 0))
-            lines = text.read().decode(errors="replace").splitlines()
+            text.seek(max(text.tell() - size, 0))
+            return text.read().decode(errors="replace")
     except OSError:
         return ""
+
+
+def last_line(log: Path) -> str:
+    """The log's last line (empty if it has none or cannot be read)."""
+    lines = _log_tail(log, 4096).splitlines()
     return lines[-1].strip() if lines else ""
 
 
@@ -206,14 +211,7 @@ _PROGRESS = re.compile(r"(\d+)/(\d+) (?:objects|leaf files), ")
 
 def progress_fraction(log: Path) -> float | None:
     """The fraction of its work a job's log reports done in its last progress line, if any."""
-    try:
-        with open(log, "rb") as text:
-            text.seek(0, 2)
-            text.seek(max(text.tell() - 65536, 0))
-            tail = text.read().decode(errors="replace")
-    except OSError:
-        return None
-    found = _PROGRESS.findall(tail)
+    found = _PROGRESS.findall(_log_tail(log))
     if not found:
         return None
     done, total = (int(n) for n in found[-1])

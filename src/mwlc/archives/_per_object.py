@@ -107,8 +107,8 @@ def object_job(job: Mapping[str, Any], archive: Archive) -> ObjectJob:
     """
     request = {key: job.get(key, archive.param(key).default) for key in REQUEST_KEYS}
     threads, _, _ = job_options({k: v for k, v in job.items() if k not in REQUEST_KEYS}, archive.name)
-    archive.check_params(request)
-    return ObjectJob(archive.retry_policy(request), threads, int(request["progress_every"]))
+    progress_every = archive.check_params({"progress_every": request["progress_every"]})["progress_every"]
+    return ObjectJob(archive.retry_policy(request), threads, progress_every)  # retry_policy checks its keys
 
 
 def check_sample(sample: pd.DataFrame, archive: str) -> None:

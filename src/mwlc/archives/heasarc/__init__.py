@@ -133,9 +133,10 @@ def fetch(
     """
     job_options(job, NAME)  # checked, then unused (see above)
     chosen = parse_catalogs(catalogs)
-    retrying = {"timeout_s": timeout_s, "retries": retries, "retry_backoff_s": retry_backoff_s}
-    ARCHIVE.check_params({"chunk_rows": chunk_rows, "maxrec": maxrec, **retrying})
-    policy = ARCHIVE.retry_policy(retrying)
+    ARCHIVE.check_params({"chunk_rows": chunk_rows, "maxrec": maxrec})
+    policy = ARCHIVE.retry_policy(
+        {"timeout_s": timeout_s, "retries": retries, "retry_backoff_s": retry_backoff_s}
+    )
     _check_sample(sample)
     matcher = _matcher(source, chosen, policy, maxrec)
     if sample.empty:
