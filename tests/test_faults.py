@@ -227,7 +227,8 @@ GROW_IN_MAIN = """
                 blocks.append(np.ones(20_000_000 // 8))
                 time.sleep(0.02)
         except BaseException as exc:
-            print("RAISED", type(exc).__name__, len(blocks), round(limit), round(dog.peak_mb))
+            print("RAISED", type(exc).__name__, len(blocks), round(limit),
+                  f"{limit:.3f}", f"{dog.peak_mb:.3f}")
             raise
     print("NOT STOPPED")
 """
@@ -238,11 +239,12 @@ def test_a_job_over_its_memory_limit_fails_with_a_message_naming_the_limit():
     out = result.stdout + result.stderr
     assert result.returncode == 1, out  # an ordinary uncaught exception, not a kill
     assert "NOT STOPPED" not in out
-    raised = re.search(r"RAISED MemoryLimitExceeded (\d+) (\d+) (\d+)", out)
+    raised = re.search(r"RAISED MemoryLimitExceeded (\d+) (\d+) ([\d.]+) ([\d.]+)", out)
     assert raised, out
-    blocks, limit, peak = map(int, raised.groups())
+    blocks, limit = int(raised[1]), int(raised[2])
+    limit_mb, peak_mb = float(raised[3]), float(raised[4])  # unrounded: both rounded could be equal
     assert 5 <= blocks < 20  # stopped soon after crossing the limit (150 MB = 7.5 blocks)
-    assert limit < peak < limit + 200
+    assert limit_mb < peak_mb < limit_mb + 200
     assert re.search(
         r"CRITICAL fetch_lightcurves archive=ztf shard=0001 exceeded its memory limit: "
         rf"resident memory \d+ MB > mem_mb={limit} MB; raise resources.mem_mb of rule "
