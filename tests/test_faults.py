@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from mwlc import net
 from mwlc.archives import heasarc
 from mwlc.config import deep_merge
 from mwlc.demo.heasarc import build
@@ -123,6 +124,43 @@ def test_a_persistent_fault_fails_after_the_configured_attempts_with_the_reason(
     assert waits == [0.2]  # backoff_s * 2**0
     stalls = 2 if kind["kind"] in ("delay", "stall") else 0
     assert elapsed < 0.2 + stalls * 1.0 + 3.0  # each stalled attempt ends at the 1 s timeout
+
+
+@pytest.fixture
+def short_deadlines(monkeypatch):
+    """An answer gets 2 read timeouts (plus its bytes at 100 kB/s), not 10: with the 1 s timeout
+    a trickling answer is cut after ~2 s."""
+    monkeypatch.setattr(net, "DEADLINE_TIMEOUTS", 2)
+
+
+def test_an_answer_that_trickles_is_cut_at_its_deadline_and_retried(
+    heasarc_sample, heasarc_tap, fermi_expected, short_deadlines, caplog
+):
+    """pyvo reads the TAP answer from ``response.raw`` itself: the deadline still holds."""
+    heasarc_tap.trickle_next(1, seconds=0.1)  # never a 1 s wait: the read timeout never trips
+    started = time.monotonic()
+    with caplog.at_level("WARNING", logger="mwlc"):
+        table = fetch_fermi(heasarc_sample, heasarc_tap)
+    elapsed = time.monotonic() - started
+    assert table.equals(fermi_expected)
+    assert len(heasarc_tap.requests) == 2
+    assert re.search(r"/sync: the answer is still arriving after 2\.\d+ s, its deadline", caplog.text)
+    # pyvo words it as a VOTable that did not parse, caused by the read timeout
+    assert re.search(r"attempt 1/3 failed \(\w+: ReadTimeoutError: .*Read timed out", caplog.text)
+    assert elapsed < 2.5 + 3.0  # at 10 bytes/s the answer alone would take minutes
+
+
+def test_a_service_that_always_trickles_fails_after_its_attempts(
+    heasarc_sample, heasarc_tap, short_deadlines
+):
+    heasarc_tap.fault_when(lambda request: request.path.endswith("/sync"), "trickle", seconds=0.1)
+    started = time.monotonic()
+    with pytest.raises(
+        ArchiveError, match=r"failed after 2 attempt\(s\): \w+: ReadTimeoutError: .*Read timed out"
+    ):
+        fetch_fermi(heasarc_sample, heasarc_tap, retries=1, retry_backoff_s=0.2)
+    assert len(heasarc_tap.requests) == 2
+    assert time.monotonic() - started < 2 * 2.5 + 0.2 + 3.0
 
 
 def test_backoff_doubles_between_attempts(heasarc_sample, heasarc_tap, caplog):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 import astropy.units as u
@@ -11,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from mwlc import net
 from mwlc.archives import hcv
 from mwlc.archives._per_object import ResponseCache
 from mwlc.archives.registry import get_archive
@@ -151,6 +153,22 @@ def test_slow_answers_time_out_and_are_retried(hcv_case, hcv_server, tmp_path):
     assert len(hcv_server.requests) == 3
     while len(hcv_server.app.queries) < 3 and time.monotonic() - started < 5:
         time.sleep(0.05)  # let the abandoned request finish before the next test
+
+
+def test_an_answer_that_trickles_is_cut_at_its_deadline_and_retried(
+    hcv_case, hcv_server, tmp_path, monkeypatch, caplog
+):
+    sample, _ = hcv_case
+    cache_column_lists(hcv_server, tmp_path)
+    monkeypatch.setattr(net, "DEADLINE_TIMEOUTS", 2)  # 2 x the 0.5 s timeout, plus its bytes
+    hcv_server.trickle_next(1, seconds=0.05)  # never a 0.5 s wait: the read timeout never trips
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="mwlc"):
+        rows = run(sample.iloc[:1], hcv_server, tmp_path, timeout_s=0.5, retries=1)
+    assert time.monotonic() - started < 1.0 + 3.0  # whole, the answer takes 20 bytes/s
+    assert len(rows) == 12
+    assert len(hcv_server.requests) == 3  # the trickled summary, its retry, the detail
+    assert re.search(r"the answer is still arriving after 1(\.\d+)? s, its deadline", caplog.text)
 
 
 def test_persistent_failure_names_the_object_and_caches_nothing(hcv_case, hcv_server, tmp_path):

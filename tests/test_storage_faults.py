@@ -16,15 +16,19 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
+import fsspec
+import numpy as np
 import pyarrow as pa
 import pytest
 
+from mwlc import net, storage_retry
 from mwlc.archives import gaia, panstarrs, wise, ztf
 from mwlc.errors import ArchiveError
 from mwlc.net import RetryPolicy
 from mwlc.preflight import preflight_archive
-from mwlc.storage import storage_options
-from tests.servers.base import LoopbackServer, Request
+from mwlc.storage import fsspec_options, storage_options
+from mwlc.storage_retry import RetryingFile
+from tests.servers.base import LoopbackServer, Request, Response
 from tests.servers.proxy import S3_SLOW_DOWN, Forward, leaf_reads, metadata_reads, nth, unwise_reads
 
 #: Each read: 1 s timeout, 3 retries (4 attempts), waits of 0.05, 0.1 and 0.2 s.
@@ -54,12 +58,12 @@ SEEN_AS = {
     "503": r"ClientResponseError: 503",
     "stall": r"\w*(ReadTimeoutError|SocketTimeoutError|TimeoutError): ",
 }
-#: The leaf reads (ranged GETs of ``Npix=`` files) hit by the three transient faults. Of the ~75
-#: (ZTF) and ~83 (Gaia) reads of a fetch, read 0 is a footer, read 30 is in the first pass and read
-#: 60 in the second pass, after the batches of several leaf files were yielded (as measured from
-#: the order of requests and log lines): identical rows show that the retried read resumed
-#: without a batch twice.
-FAULTED_READS = (0, 30, 60)
+#: The leaf reads (ranged GETs of ``Npix=`` files) hit by the three transient faults. Of the 59
+#: (ZTF) and 52 (Gaia) reads of a fetch (a footer, then a read per pass of each file, which the
+#: read block holds whole), read 0 is a footer, read 30 is in the first pass and read 45 in the
+#: second pass, after the batches of several leaf files were yielded (as measured from the order
+#: of requests): identical rows show that the retried read resumed without a batch twice.
+FAULTED_READS = (0, 30, 45)
 
 
 def _table(batches) -> pa.Table:
@@ -390,3 +394,104 @@ def test_panstarrs_detection_scan_survives_transient_faults_with_identical_rows(
     assert all(
         re.search(r"Pan-STARRS detection leaf file \(s3://stpubdata/\S+/detection/", line) for line in retried
     )
+
+
+# --------------------------------------------------------------------------- a peer that trickles
+
+
+@pytest.fixture
+def short_deadlines(monkeypatch):
+    """An attempt gets 2 read timeouts (plus its bytes at 100 kB/s), not 10: with 1 s timeouts a
+    trickling answer is cut after ~2 s."""
+    monkeypatch.setattr(net, "DEADLINE_TIMEOUTS", 2)
+
+
+#: A body sent a byte every 0.1 s: never a wait as long as the 1 s read timeout.
+TRICKLE = {"kind": "trickle", "seconds": 0.1}
+
+
+def test_a_trickling_leaf_read_is_cut_at_its_deadline_and_retried_with_identical_rows(
+    http, gaia_hats, gaia_sample, gaia_rows, short_deadlines, caplog
+):
+    http.fault_when(nth(30, leaf_reads), **TRICKLE)
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="mwlc"):
+        rows = fetch_gaia(http, gaia_sample, gaia_hats)
+    elapsed = time.monotonic() - started
+    assert rows.equals(gaia_rows)
+    retried = failed_attempts(caplog)
+    assert len(retried) == 1, retried
+    assert re.search(
+        r"Gaia leaf file \(\S+Npix=\d+\S*\): attempt 1/4 failed \(TimeoutError: no whole answer", retried[0]
+    )
+    # the read asked for ~200 kB: a 2 s + 2 s deadline; at 10 bytes/s it would have taken 6 hours
+    assert elapsed < 12
+
+
+def test_a_peer_that_always_trickles_fails_after_its_attempts_naming_the_deadline(
+    http, gaia_hats, gaia_sample, short_deadlines
+):
+    http.fault_when(leaf_reads, **TRICKLE)
+    started = time.monotonic()
+    with pytest.raises(ArchiveError) as failure:
+        fetch_gaia(http, gaia_sample, gaia_hats, PERSISTENT_POLICY)
+    elapsed = time.monotonic() - started
+    assert re.match(
+        r"Gaia leaf file \(http://\S+\) failed after 2 attempt\(s\): TimeoutError: no whole answer within "
+        r"the attempt's deadline of \d\.\d+ s",
+        str(failure.value),
+    ), str(failure.value)
+    assert sum(leaf_reads(r) for r in http.requests) == 2
+    assert elapsed < 2 * (2 + 4) + 3  # two attempts of at most 2 s + their bytes at 100 kB/s
+
+
+class ByteFile:
+    """An app serving ``data`` at every path, by ranges (206) or, ``ranges=False``, whole (200)."""
+
+    def __init__(self, data: bytes, *, ranges: bool = True) -> None:
+        self.data, self.ranges = data, ranges
+
+    def handle(self, request: Request) -> Response:
+        size = len(self.data)
+        asked = re.fullmatch(r"bytes=(\d+)-(\d*)", request.headers.get("Range", ""))
+        if request.method == "HEAD" or not asked or not self.ranges:
+            return Response(200, self.data, "application/octet-stream", {"Content-Length": str(size)})
+        first, last = int(asked[1]), min(int(asked[2] or size - 1), size - 1)
+        body = self.data[first : last + 1]
+        return Response(
+            206, body, "application/octet-stream", {"Content-Range": f"bytes {first}-{last}/{size}"}
+        )
+
+
+def open_over_http(server: LoopbackServer, policy: RetryPolicy = POLICY) -> RetryingFile:
+    fs = fsspec.filesystem("http", **fsspec_options(server.url, storage_options(None, policy)))
+    return RetryingFile(fs, f"{server.url}/file.bin", service="test file", policy=policy)
+
+
+def test_reads_and_seeks_give_the_files_bytes_a_block_at_a_time(monkeypatch):
+    monkeypatch.setattr(storage_retry, "READ_BLOCK_BYTES", 1000)
+    data = np.random.default_rng(5).integers(0, 256, 10_000, dtype=np.uint8).tobytes()
+    with LoopbackServer(ByteFile(data)) as server, open_over_http(server) as file:
+        assert file.size == len(data)
+        assert file.read(10) == data[:10]  # a block: bytes 0-999
+        assert file.read(990) == data[10:1000]  # from it, no request
+        assert file.read(1500) == data[1000:2500]  # more than a block: exactly what is asked
+        file.seek(-100, 2)
+        assert file.read() == data[-100:]
+        assert file.read(5) == b""  # at the end
+        file.seek(9_000)
+        assert file.read(2000) == data[9_000:]  # cut at the end
+        file.seek(300)
+        assert file.tell() == 300 and file.read(50) == data[300:350]
+        gets = [r.headers["Range"] for r in server.requests if r.method == "GET"]
+    assert gets == ["bytes=0-999", "bytes=1000-2499", "bytes=9900-9999", "bytes=9000-9999", "bytes=300-1299"]
+
+
+def test_a_server_that_ignores_ranges_is_refused_at_once():
+    with LoopbackServer(ByteFile(b"x" * 5000, ranges=False)) as server, open_over_http(server) as file:
+        with pytest.raises(
+            ArchiveError, match="answered 5,000 bytes for a range of 100: the server does not"
+        ):
+            file.seek(4900)
+            file.read(100)
+        assert sum(r.method == "GET" for r in server.requests) == 1

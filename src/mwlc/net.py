@@ -5,15 +5,26 @@ reset), a timeout (before or during the answer), an answer cut short (fewer byte
 Content-Length), or an HTTP 5xx/429 answer. Anything else (a 4xx, an answer that does not parse)
 fails at once. Either way the caller gets one :class:`mwlc.errors.ArchiveError` naming the
 service, the URL (credentials masked) and the last error; nothing is skipped silently.
+
+A timeout bounds each wait for data, not a whole answer: a peer that sends a byte every few
+seconds never trips it. So every attempt also has a deadline (:func:`attempt_deadline_s`):
+an answer through a session of :func:`harden_session` that is still arriving then is cut, and
+fails as a read timeout, to be retried like one.
 """
 
 from __future__ import annotations
 
 import datetime
 import email.utils
+import heapq
 import http.client
+import itertools
 import logging
+import os
 import re
+import threading
+import time
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -39,6 +50,24 @@ T = TypeVar("T")
 #: HTTP status codes worth another attempt (server trouble, rate limiting).
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
+#: An attempt may last this many read timeouts (plus the time of its bytes at
+#: :data:`MIN_RATE_BYTES_S`) before it is cut: see :func:`attempt_deadline_s`.
+DEADLINE_TIMEOUTS = 10
+#: The slowest transfer an attempt is allowed for the bytes it announces or asks for, bytes/s.
+MIN_RATE_BYTES_S = 100_000
+
+
+def attempt_deadline_s(timeout_s: float, nbytes: int = 0) -> float:
+    """The longest one attempt may last, s: :data:`DEADLINE_TIMEOUTS` times its read timeout
+    ``timeout_s`` (s), plus ``nbytes`` (what it announces or asks for) at
+    :data:`MIN_RATE_BYTES_S`.
+
+    A timeout bounds each wait for data; this bounds the whole answer, against a peer that
+    trickles (a byte every few seconds never trips a timeout). With the archives' 60 s timeouts
+    an answer gets 10 minutes, plus 10 s per MB it announces.
+    """
+    return DEADLINE_TIMEOUTS * timeout_s + max(nbytes, 0) / MIN_RATE_BYTES_S
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -52,7 +81,8 @@ class RetryPolicy:
         Base of the exponential backoff, in seconds: the waits are
         ``backoff_s * 2**k`` for k = 0, 1, ..., capped at ``max_wait_s``.
     timeout_s : float
-        Connect/read timeout of each HTTP request, in seconds.
+        Connect/read timeout of each HTTP request, in seconds: the longest wait for data. A whole
+        attempt gets :meth:`attempt_deadline_s`.
     max_wait_s : float
         Longest single wait between attempts, in seconds.
     """
@@ -66,6 +96,10 @@ class RetryPolicy:
     def attempts(self) -> int:
         """Total number of attempts (first one included)."""
         return self.retries + 1
+
+    def attempt_deadline_s(self, nbytes: int = 0) -> float:
+        """The longest one attempt moving ``nbytes`` bytes may last, s (:func:`attempt_deadline_s`)."""
+        return attempt_deadline_s(self.timeout_s, nbytes)
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -145,8 +179,91 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+#: The socket timeout (s) an answer past its deadline is given: its next wait for data fails.
+_CUT_TIMEOUT_S = 1e-3
+
+
+class _AnswerDeadlines:
+    """Cuts answers still arriving after their deadline, from one background thread.
+
+    An answer's body is read after the adapter returns it (by requests, or by pyvo from
+    ``response.raw``), so its deadline is watched here: at the deadline, if the body is still
+    being read from the socket it came on, that socket's timeout is set to
+    :data:`_CUT_TIMEOUT_S`, and the reader's next wait for data fails as a read timeout (a
+    transient failure, retried). An answer read whole has let go of its socket (http.client
+    then drops it) and is left alone; urllib3 resets a reused connection's timeout for each
+    request. Only weak references are kept, so a finished answer is not held.
+    """
+
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, weakref.ref, weakref.ref, str, float]] = []
+        self._order = itertools.count()
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def watch(self, response: requests.Response, started: float, limit_s: float) -> None:
+        """Cut ``response`` if its body is still arriving ``limit_s`` seconds after ``started``
+        (``time.monotonic()``)."""
+        sock = _answer_socket(response.raw)
+        if sock is None:
+            return  # no body left to read
+        entry = (started + limit_s, next(self._order), weakref.ref(response.raw), weakref.ref(sock))
+        with self._wake:
+            heapq.heappush(self._due, (*entry, redact(response.url), limit_s))
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="mwlc-answer-deadlines", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._due or self._due[0][0] > time.monotonic():
+                    self._wake.wait(self._due[0][0] - time.monotonic() if self._due else None)
+                _, _, raw_ref, sock_ref, url, limit_s = heapq.heappop(self._due)
+            _cut(raw_ref(), sock_ref(), url, limit_s)
+
+
+def _answer_socket(raw: Any) -> Any:
+    """The socket an answer's body is still read from (urllib3's response over http.client's),
+    None once it is read whole (http.client then lets go of it) or when it cannot be told."""
+    buffered = getattr(getattr(raw, "_fp", None), "fp", None)  # http.client.HTTPResponse.fp
+    return getattr(getattr(buffered, "raw", None), "_sock", None)  # socket.SocketIO._sock
+
+
+def _cut(raw: Any, sock: Any, url: str, limit_s: float) -> None:
+    """Make the next wait for data of an answer still being read fail (see :class:`_AnswerDeadlines`)."""
+    if raw is None or sock is None or _answer_socket(raw) is not sock:
+        return  # read whole (or dropped) meanwhile
+    log.warning(
+        "%s: the answer is still arriving after %.3g s, its deadline (a peer sending a few bytes at "
+        "a time); cut, to be tried again",
+        url,
+        limit_s,
+    )
+    try:
+        sock.settimeout(_CUT_TIMEOUT_S)
+    except OSError:  # closed meanwhile
+        pass
+
+
+_DEADLINES = _AnswerDeadlines()
+
+
+def _read_timeout_s(timeout: Any, default_s: float) -> float:
+    """The read timeout (s) of a requests ``timeout`` argument: a number, a (connect, read) pair
+    or urllib3's ``Timeout``; ``default_s`` where it sets none."""
+    if isinstance(timeout, tuple):
+        timeout = timeout[1]
+    timeout = getattr(timeout, "read_timeout", timeout)
+    return float(timeout) if isinstance(timeout, int | float) else default_s
+
+
 class _DefaultTimeoutAdapter(HTTPAdapter):
-    """An HTTPAdapter that applies a timeout to requests sent without one (pyvo sends none)."""
+    """An HTTPAdapter that applies a timeout to requests sent without one (pyvo sends none),
+    and a deadline to every answer (:func:`attempt_deadline_s`, watched by :data:`_DEADLINES`)."""
 
     def __init__(self, timeout_s: float, **kwargs: Any) -> None:
         self.timeout_s = timeout_s
@@ -155,7 +272,13 @@ class _DefaultTimeoutAdapter(HTTPAdapter):
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout_s
-        return super().send(request, **kwargs)
+        started = time.monotonic()
+        response = super().send(request, **kwargs)
+        length = response.headers.get("Content-Length", "")
+        nbytes = int(length) if length.isdigit() else 0
+        limit_s = attempt_deadline_s(_read_timeout_s(kwargs["timeout"], self.timeout_s), nbytes)
+        _DEADLINES.watch(response, started, limit_s)
+        return response
 
 
 def _raise_for_retryable_status(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
@@ -166,11 +289,13 @@ def _raise_for_retryable_status(response: requests.Response, *args: Any, **kwarg
 
 
 def harden_session(session: requests.Session, timeout_s: float) -> requests.Session:
-    """Give ``session`` a default timeout and make 429/5xx answers raise ``HTTPError``.
+    """Give ``session`` a default timeout, a deadline per answer, and make 429/5xx answers raise
+    ``HTTPError``.
 
     Used on our own sessions and on the ``requests.Session`` of the astroquery objects we create,
     so that a 503 page is seen as a server failure (and retried) rather than as a table that
-    does not parse, and so that clients which pass no timeout (pyvo) still get one.
+    does not parse, so that clients which pass no timeout (pyvo) still get one, and so that an
+    answer still arriving after :func:`attempt_deadline_s` is cut (a read timeout, retried).
 
     Parameters
     ----------

@@ -10,8 +10,9 @@ raises one :class:`~mwlc.errors.ArchiveError` naming the archive, the URL, the a
 last error.
 
 * :class:`RetryingFile`: a read-only file on an fsspec filesystem whose every read is retried at
-  the same byte offset (the file reopened first). A reader above it (pyarrow) never sees a fault
-  it survived and never gets a byte twice, so a batch already yielded is never yielded again.
+  the same byte offset, each attempt with a deadline. A reader above it (pyarrow) never sees a
+  fault it survived and never gets a byte twice, so a batch already yielded is never yielded
+  again.
 * :func:`call`: any other idempotent remote call (a directory listing, the HATS metadata).
 * :func:`is_transient_read_error`: which failures are worth another attempt.
 """
@@ -24,8 +25,19 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import fsspec
+import fsspec.asyn
+from fsspec.exceptions import FSTimeoutError
 
-from mwlc.net import RETRYABLE_STATUS, RetryPolicy, call_with_retries, describe_error, is_transient
+from mwlc.errors import ArchiveError
+from mwlc.joblog import redact
+from mwlc.net import (
+    RETRYABLE_STATUS,
+    IncompleteAnswer,
+    RetryPolicy,
+    call_with_retries,
+    describe_error,
+    is_transient,
+)
 
 log = logging.getLogger(__name__)
 
@@ -171,12 +183,22 @@ def single_attempt(fs: fsspec.AbstractFileSystem) -> None:
         fs.retries = 1
 
 
+#: Bytes asked for per request at least: a sequential scan's next reads come from the block
+#: (pyarrow reads a leaf file 1 MiB at a time); one block is held per open file.
+READ_BLOCK_BYTES = 16 << 20
+
+
 class RetryingFile:
     """A remote file opened for reading, each read retried at its offset after a transient fault.
 
-    Reads go through fsspec's file object (its block cache included); after a failure the file
-    is reopened and the read repeated from the same offset, waiting ``retry_backoff_s * 2**k``
-    between attempts. Made for :class:`pyarrow.parquet.ParquetFile`, which takes any object with
+    Reads are byte ranges asked of the filesystem (``cat_file``), at least
+    :data:`READ_BLOCK_BYTES` at a time, the last block kept for the reads that follow. Each
+    attempt has a deadline (:meth:`mwlc.net.RetryPolicy.attempt_deadline_s` for its bytes): a
+    peer that trickles never trips a read timeout, and an attempt still running then is cancelled
+    and fails as a timeout (on fsspec's asynchronous filesystems, HTTP and S3). After a failure the
+    read is repeated from the same offset, waiting ``retry_backoff_s * 2**k`` between attempts. An
+    answer of another length than asked for (a server that ignores the range, a body cut short)
+    is a failure too. Made for :class:`pyarrow.parquet.ParquetFile`, which takes any object with
     ``read``, ``seek`` and ``tell``.
 
     Parameters
@@ -188,13 +210,14 @@ class RetryingFile:
     service : str
         Who is read, for messages (e.g. ``"ZTF leaf file"``).
     policy : RetryPolicy
-        Retries, backoff (s); the timeout is the filesystem's own (see
-        :func:`mwlc.storage.fsspec_options`).
+        Retries, backoff (s) and each attempt's deadline; the timeout of each wait for data is
+        the filesystem's own (see :func:`mwlc.storage.fsspec_options`).
 
     Raises
     ------
     mwlc.errors.ArchiveError
-        From the constructor or a read, when the last attempt failed (see :func:`call`).
+        From the constructor or a read, when the last attempt failed (see :func:`call`), or at
+        once when the file does not tell its size.
     """
 
     def __init__(
@@ -203,45 +226,60 @@ class RetryingFile:
         self.fs, self.path, self.service, self.policy = fs, path, service, policy
         self.url = fs.unstrip_protocol(path)
         self.closed = False
-        self._file: Any = None
         self._position = 0
+        self._block_start, self._block = 0, b""
         single_attempt(fs)
-        self.size: int = self._retried(lambda: self._opened().size)
+        size = self._retried(lambda: self._call("size", self.path))
+        if size is None:
+            raise ArchiveError(
+                f"{service} ({redact(self.url)}) does not tell its size: it cannot be read by ranges"
+            )
+        self.size: int = int(size)
 
-    def _opened(self) -> Any:
-        if self._file is None:
-            self._file = self.fs.open(self.path, "rb")
-        return self._file
+    def _call(self, method: str, *args: Any, nbytes: int = 0, **kwargs: Any) -> Any:
+        """``fs.<method>(*args, **kwargs)`` as one attempt: on an asynchronous filesystem its
+        coroutine, cancelled at the attempt's deadline (fsspec then raises ``FSTimeoutError``)."""
+        if not getattr(self.fs, "async_impl", False):
+            return getattr(self.fs, method)(*args, **kwargs)
+        deadline_s = self.policy.attempt_deadline_s(nbytes)
+        coroutine = getattr(self.fs, f"_{method}")
+        try:
+            return fsspec.asyn.sync(self.fs.loop, coroutine, *args, timeout=deadline_s, **kwargs)
+        except FSTimeoutError:
+            pass  # raised below, outside this handler: the log and the error then tell its message
+        raise TimeoutError(
+            f"no whole answer within the attempt's deadline of {deadline_s:.3g} s (a peer sending a few "
+            "bytes at a time); cut"
+        )
 
-    def _discard(self) -> None:
-        """Drop the fsspec file (after a failure: its connection and cache are not trusted)."""
-        file, self._file = self._file, None
-        if file is not None:
-            try:
-                file.close()
-            except Exception:  # noqa: BLE001 - closing a failed read-only file may fail too
-                log.debug("closing %s after a failed read failed too", self.url, exc_info=True)
+    def _range(self, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` of the file, in one attempt; a wrong length is a failure."""
+        data = self._call("cat_file", self.path, start=start, end=end, nbytes=end - start)
+        if len(data) > end - start:
+            raise ArchiveError(
+                f"{self.service} ({redact(self.url)}) answered {len(data):,} bytes for a range of "
+                f"{end - start:,}: the server does not honour byte ranges"
+            )
+        if len(data) < end - start:
+            raise IncompleteAnswer(
+                f"{len(data):,} of the {end - start:,} bytes asked for (bytes {start}-{end - 1})"
+            )
+        return data
 
     def _retried(self, read: Callable[[], T]) -> T:
-        def attempt() -> T:
-            try:
-                return read()
-            except Exception:
-                self._discard()
-                raise
-
-        return call(attempt, service=self.service, url=self.url, policy=self.policy)
+        return call(read, service=self.service, url=self.url, policy=self.policy)
 
     def read(self, nbytes: int = -1) -> bytes:
         """Up to ``nbytes`` bytes from the current offset (all the rest if negative)."""
-
-        def attempt() -> bytes:
-            file = self._opened()
-            file.seek(self._position)
-            return file.read(nbytes)
-
-        data = self._retried(attempt)
-        self._position += len(data)
+        start = min(self._position, self.size)
+        end = self.size if nbytes < 0 else min(start + nbytes, self.size)
+        block_end = self._block_start + len(self._block)
+        if not (self._block_start <= start and end <= block_end):
+            fetch_end = min(max(end, start + READ_BLOCK_BYTES), self.size)
+            self._block = self._retried(lambda: self._range(start, fetch_end)) if fetch_end > start else b""
+            self._block_start = start
+        data = self._block[start - self._block_start : end - self._block_start]
+        self._position = start + len(data)
         return data
 
     def seek(self, offset: int, whence: int = 0) -> int:
@@ -263,7 +301,7 @@ class RetryingFile:
         return False
 
     def close(self) -> None:
-        self._discard()
+        self._block = b""
         self.closed = True
 
     def __enter__(self) -> RetryingFile:

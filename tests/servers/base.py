@@ -11,6 +11,7 @@ exercise retries and timeouts of the real clients::
         server.truncate_next(1)              # then one answer stops half-way through its body
         server.stall_next(1, seconds=5.0)    # then one answer stalls half-way through its body
         server.reset_body_next(1)            # then one answer is reset half-way through its body
+        server.trickle_next(1, seconds=0.5)  # then one answer sends its body a byte every 0.5 s
         server.fault_when(lambda request: "shard" in request.path, "reset")  # until reset()
         ... server.url ...                   # "http://127.0.0.1:<port>"
 
@@ -105,8 +106,9 @@ class App(Protocol):
 #: the connection with a TCP RST, no answer; ``truncate``: send the app's headers (full
 #: Content-Length) and only the first half of its body, then close; ``stall``: send the headers
 #: and half the body, wait ``delay_s``, then the rest; ``reset_body``: send the headers and half
-#: the body, then reset the connection (TCP RST).
-FaultKind = Literal["status", "delay", "reset", "truncate", "stall", "reset_body"]
+#: the body, then reset the connection (TCP RST); ``trickle``: send the headers, then the body a
+#: byte every ``delay_s`` (no wait ever as long as a read timeout), until the client hangs up.
+FaultKind = Literal["status", "delay", "reset", "truncate", "stall", "reset_body", "trickle"]
 
 
 @dataclass
@@ -194,6 +196,12 @@ class LoopbackServer:
         with self._lock:
             self._faults.extend(_Fault("reset_body") for _ in range(n))
 
+    def trickle_next(self, n: int, *, seconds: float) -> None:
+        """Send each of the next ``n`` answers' body a byte every ``seconds`` (a peer that trickles:
+        it never waits long enough to trip a read timeout)."""
+        with self._lock:
+            self._faults.extend(_Fault("trickle", delay_s=seconds) for _ in range(n))
+
     def fault_when(
         self,
         predicate: Callable[[Request], bool],
@@ -211,12 +219,12 @@ class LoopbackServer:
         ----------
         predicate : callable
             Called with each :class:`Request` (in a server thread; must not raise).
-        kind : {"status", "delay", "reset", "truncate", "stall", "reset_body"}
+        kind : {"status", "delay", "reset", "truncate", "stall", "reset_body", "trickle"}
             What to do (see :data:`FaultKind`).
         status, body, content_type
             The answer of a ``status`` fault.
         seconds : float
-            The wait of a ``delay`` or ``stall`` fault, in seconds.
+            The wait of a ``delay`` or ``stall`` fault, or between the bytes of a ``trickle``, s.
         """
         fault = _Fault(
             kind,
@@ -330,6 +338,9 @@ class LoopbackServer:
                 kind = fault.kind if fault is not None else None
                 if head:
                     return
+                if kind == "trickle":
+                    self._trickle(payload, fault.delay_s)
+                    return
                 if kind not in ("truncate", "stall", "reset_body"):
                     self.wfile.write(payload)
                     return
@@ -345,6 +356,17 @@ class LoopbackServer:
                     return
                 time.sleep(fault.delay_s)
                 self.wfile.write(payload[half:])
+
+            def _trickle(self, payload: bytes, seconds: float) -> None:
+                """Send ``payload`` a byte every ``seconds``, until done or the client hangs up."""
+                self.close_connection = True
+                try:
+                    for i in range(len(payload)):
+                        self.wfile.write(payload[i : i + 1])
+                        self.wfile.flush()
+                        time.sleep(seconds)
+                except OSError:
+                    pass
 
             def _reset_connection(self) -> None:
                 """Close the connection with a TCP RST (SO_LINGER 0) instead of an answer."""
