@@ -1,6 +1,7 @@
 """Fetch memory and bytes read at real partition sizes: the partition reader vs. a whole-partition read.
 
     .venv/bin/python benchmarks/partition_scale.py [--no-baseline] [--cases one-row-group/dense ...]
+    .venv/bin/python benchmarks/partition_scale.py --over-http [--cases ...]
 
 1. Builds once (cached under ``benchmarks/.cache/``) a ZTF DR24-like collection whose main
    partition is ~1.5 GB on disk, written twice: one row group per file, and 100,000-row row
@@ -18,23 +19,33 @@
    ``baseline_bytes_read``, ``bytes_one_pass`` (on-disk bytes of the columns the fetch selects,
    in the touched partition and its margin, read once), ``read_fraction`` (``bytes_read`` over the
    partition file's size), ``wall_s``, ``baseline_wall_s``, ``rows_out``, ``rows_equal``.
+
+``--over-http``: the collection is served by a loopback HTTP range server (as the real Gaia
+collection is served over HTTPS) and the reader fetches it through its remote path
+(:class:`mwlc.storage_retry.RetryingFile`, the default ``storage`` policy); ``bytes_read`` is
+then what the server sent (the sum of its answers' ``Content-Length``) and ``requests`` how many
+GETs it answered. No baseline.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
+from RangeHTTPServer import RangeRequestHandler
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -120,9 +131,16 @@ def child(mode: str, source: str, sample_path: str, out: str) -> None:
 
     sample = pd.read_parquet(sample_path)
     started, read_before = time.monotonic(), _rchar()
-    if mode == "reader":
+    if mode in ("reader", "reader-http"):
+        from mwlc.storage import DEFAULT_POLICY, storage_options
+
+        job = (
+            {**FETCH, "storage_options": storage_options(None, DEFAULT_POLICY)}
+            if mode == "reader-http"
+            else FETCH
+        )
         rows = write_lightcurve_shard(
-            ztf.fetch(sample, source=source, **FETCH), out, file_metadata("ztf", ztf.BANDS)
+            ztf.fetch(sample, source=source, **job), out, file_metadata("ztf", ztf.BANDS)
         )
     else:
         table = lsdb_reference.ztf_rows(sample, source)
@@ -137,7 +155,31 @@ def child(mode: str, source: str, sample_path: str, out: str) -> None:
     print(json.dumps(result))
 
 
-def measure(mode: str, source: Path, sample: pd.DataFrame, workdir: Path) -> tuple[dict, Path]:
+class _CountingRangeHandler(RangeRequestHandler):
+    """RangeHTTPServer's handler, counting the GETs answered and the body bytes they announce."""
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if self.command == "GET" and keyword.lower() == "content-length":
+            with self.server.lock:
+                self.server.sent_bytes += int(value)
+                self.server.gets += 1
+        super().send_header(keyword, value)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def serve(directory: Path) -> ThreadingHTTPServer:
+    """A loopback HTTP range server of ``directory``, counting what it sends (in a daemon thread)."""
+    server = ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_CountingRangeHandler, directory=str(directory))
+    )
+    server.lock, server.sent_bytes, server.gets = threading.Lock(), 0, 0
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def measure(mode: str, source: Path | str, sample: pd.DataFrame, workdir: Path) -> tuple[dict, Path]:
     """One fetch in a fresh process: its measures, and the parquet file it wrote."""
     sample_path, out = workdir / f"{mode}-sample.parquet", workdir / f"{mode}-rows.parquet"
     sample.to_parquet(sample_path)
@@ -172,6 +214,9 @@ def main() -> None:
         default=_big_partition.HOSTS_IN_PARTITION,
         help="host positions in the big partition (default gives ~1.5 GB; fewer for a quick check)",
     )
+    parser.add_argument(
+        "--over-http", action="store_true", help="read the collection through a loopback HTTP range server"
+    )
     args = parser.parse_args()
     if args.child:
         child(*args.child)
@@ -186,6 +231,7 @@ def main() -> None:
         "build_s": round(build_s, 1),
         "cases": {},
     }
+    server = serve(CACHE) if args.over_http else None
     for layout, collection in collections.items():
         partition = _big_partition.big_leaf(collection)
         report.setdefault("partition_bytes", partition.stat().st_size)
@@ -195,7 +241,13 @@ def main() -> None:
             if args.cases and case not in args.cases:
                 continue
             with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
-                ours, our_rows = measure("reader", collection, sample, Path(tmp))
+                if server is None:
+                    ours, our_rows = measure("reader", collection, sample, Path(tmp))
+                else:
+                    server.sent_bytes = server.gets = 0
+                    url = f"http://127.0.0.1:{server.server_address[1]}/{collection.relative_to(CACHE)}"
+                    ours, our_rows = measure("reader-http", url, sample, Path(tmp))
+                    ours |= {"bytes_read": server.sent_bytes, "requests": server.gets}
                 result = {
                     "objects": len(sample),
                     "peak_rss_mb": ours["peak_rss_mb"],
@@ -205,8 +257,9 @@ def main() -> None:
                     "read_fraction": round(ours["bytes_read"] / partition.stat().st_size, 4),
                     "wall_s": ours["wall_s"],
                     "rows_out": ours["rows_out"],
+                    **({"requests": ours["requests"]} if server is not None else {}),
                 }
-                if not args.no_baseline and name in BASELINE_SAMPLES:
+                if not args.no_baseline and server is None and name in BASELINE_SAMPLES:
                     theirs, their_rows = measure("baseline", collection, sample, Path(tmp))
                     result |= {
                         "baseline_peak_rss_mb": theirs["peak_rss_mb"],

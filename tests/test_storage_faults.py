@@ -59,8 +59,8 @@ SEEN_AS = {
     "stall": r"\w*(ReadTimeoutError|SocketTimeoutError|TimeoutError): ",
 }
 #: The leaf reads (ranged GETs of ``Npix=`` files) hit by the three transient faults. Of the 59
-#: (ZTF) and 52 (Gaia) reads of a fetch (a footer, then a read per pass of each file, which the
-#: read block holds whole), read 0 is a footer, read 30 is in the first pass and read 45 in the
+#: (ZTF) and 52 (Gaia) reads of a fetch (a footer, then a read per pass of each file, which one
+#: read-ahead holds whole), read 0 is a footer, read 30 is in the first pass and read 45 in the
 #: second pass, after the batches of several leaf files were yielded (as measured from the order
 #: of requests): identical rows show that the retried read resumed without a batch twice.
 FAULTED_READS = (0, 30, 45)
@@ -468,30 +468,46 @@ def open_over_http(server: LoopbackServer, policy: RetryPolicy = POLICY) -> Retr
     return RetryingFile(fs, f"{server.url}/file.bin", service="test file", policy=policy)
 
 
-def test_reads_and_seeks_give_the_files_bytes_a_block_at_a_time(monkeypatch):
-    monkeypatch.setattr(storage_retry, "READ_BLOCK_BYTES", 1000)
+def test_reads_and_seeks_give_the_files_bytes_with_kept_answers(monkeypatch):
+    """A read asks for at least ``READ_AHEAD_BYTES``; the reads the kept answers hold ask for nothing."""
+    monkeypatch.setattr(storage_retry, "READ_AHEAD_BYTES", 1000)
+    monkeypatch.setattr(storage_retry, "KEPT_BLOCKS", 2)
     data = np.random.default_rng(5).integers(0, 256, 10_000, dtype=np.uint8).tobytes()
     with LoopbackServer(ByteFile(data)) as server, open_over_http(server) as file:
         assert file.size == len(data)
-        assert file.read(10) == data[:10]  # a block: bytes 0-999
-        assert file.read(990) == data[10:1000]  # from it, no request
-        assert file.read(1500) == data[1000:2500]  # more than a block: exactly what is asked
+        assert file.read(10) == data[:10] and file.tell() == 10  # asks for bytes 0-999
+        assert file.read(990) == data[10:1000]  # kept
+        assert file.read(1500) == data[1000:2500]  # more than the read-ahead: exactly that
+        assert file.seek(200) == 200 and file.read(100) == data[200:300]  # kept: 0-999
         file.seek(-100, 2)
-        assert file.read() == data[-100:]
-        assert file.read(5) == b""  # at the end
-        file.seek(9_000)
-        assert file.read(2000) == data[9_000:]  # cut at the end
-        file.seek(300)
-        assert file.tell() == 300 and file.read(50) == data[300:350]
+        assert file.read() == data[-100:] and file.tell() == len(data)  # 9900-9999; 1000-2499 dropped
+        assert file.read(5) == b"" and file.read(0) == b""  # at the end, or nothing asked
+        file.seek(1500)
+        assert file.read(10) == data[1500:1510]  # asked again (1500-2499); 0-999 dropped
+        file.seek(20_000)
+        assert file.read() == b"" and file.tell() == 20_000  # past the end
+        assert file.seek(-19_700, 1) == 300 and file.read(50) == data[300:350]  # asked again
+        with pytest.raises(ValueError, match="negative seek position -1"):
+            file.seek(-1)
         gets = [r.headers["Range"] for r in server.requests if r.method == "GET"]
-    assert gets == ["bytes=0-999", "bytes=1000-2499", "bytes=9900-9999", "bytes=9000-9999", "bytes=300-1299"]
+    assert gets == ["bytes=0-999", "bytes=1000-2499", "bytes=9900-9999", "bytes=1500-2499", "bytes=300-1299"]
 
 
-def test_a_server_that_ignores_ranges_is_refused_at_once():
+def test_a_server_that_ignores_ranges_is_refused_from_its_headers_at_once():
+    """Before the body is read: here it would take 500 s (5,000 bytes at 10 a second)."""
     with LoopbackServer(ByteFile(b"x" * 5000, ranges=False)) as server, open_over_http(server) as file:
-        with pytest.raises(
-            ArchiveError, match="answered 5,000 bytes for a range of 100: the server does not"
-        ):
-            file.seek(4900)
+        server.fault_when(lambda request: request.method == "GET", "trickle", seconds=0.1)
+        started = time.monotonic()
+        file.seek(4900)
+        refused = r"answered HTTP 200 with 5,000 bytes, not bytes 4900-4999: the server does not honour"
+        with pytest.raises(ArchiveError, match=refused):
             file.read(100)
-        assert sum(r.method == "GET" for r in server.requests) == 1
+        assert time.monotonic() - started < 1.0
+        assert sum(r.method == "GET" for r in server.requests) == 1  # not retried
+
+
+def test_a_stall_is_told_as_the_clients_read_timeout_not_as_a_deadline(http, gaia_hats, gaia_sample):
+    http.fault_when(leaf_reads, **STALL)
+    with pytest.raises(ArchiveError) as failure:
+        fetch_gaia(http, gaia_sample, gaia_hats, PERSISTENT_POLICY)
+    assert "failed after 2 attempt(s): SocketTimeoutError: Timeout on reading data" in str(failure.value)

@@ -64,7 +64,8 @@ def attempt_deadline_s(timeout_s: float, nbytes: int = 0) -> float:
 
     A timeout bounds each wait for data; this bounds the whole answer, against a peer that
     trickles (a byte every few seconds never trips a timeout). With the archives' 60 s timeouts
-    an answer gets 10 minutes, plus 10 s per MB it announces.
+    an answer gets 10 minutes, plus 10 s per MB it announces (or, without a Content-Length, has
+    delivered so far).
     """
     return DEADLINE_TIMEOUTS * timeout_s + max(nbytes, 0) / MIN_RATE_BYTES_S
 
@@ -183,6 +184,56 @@ def is_transient(exc: BaseException) -> bool:
 _CUT_TIMEOUT_S = 1e-3
 
 
+class _CountingReader:
+    """http.client's buffered reader of one answer, counting the bytes it hands out (chunked
+    answers included, which urllib3 does not count)."""
+
+    def __init__(self, reader: Any) -> None:
+        self._reader, self.count = reader, 0
+
+    def _counted(self, data: Any) -> Any:
+        self.count += len(data or b"")
+        return data
+
+    def read(self, *args: Any) -> bytes:
+        return self._counted(self._reader.read(*args))
+
+    def read1(self, *args: Any) -> bytes:
+        return self._counted(self._reader.read1(*args))
+
+    def readline(self, *args: Any) -> bytes:
+        return self._counted(self._reader.readline(*args))
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._reader.readinto(buffer)
+        self.count += n or 0
+        return n
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reader, name)
+
+
+@dataclass(frozen=True)
+class _Watched:
+    """One answer under watch: when it was asked for, and what it may take."""
+
+    raw: weakref.ref  # urllib3's response
+    sock: weakref.ref  # the socket its body comes from
+    reader: weakref.ref  # its _CountingReader
+    url: str
+    started: float  # time.monotonic() of the request
+    timeout_s: float  # its read timeout
+    announced: int  # its Content-Length, 0 if it gave none
+
+    def allowed_s(self) -> float:
+        """What the answer may take (s): :func:`attempt_deadline_s` for the larger of the bytes it
+        announced and those it has delivered (an answer without a Content-Length is not cut while
+        it keeps up :data:`MIN_RATE_BYTES_S`)."""
+        reader = self.reader()
+        delivered = reader.count if reader is not None else 0
+        return attempt_deadline_s(self.timeout_s, max(self.announced, delivered))
+
+
 class _AnswerDeadlines:
     """Cuts answers still arriving after their deadline, from one background thread.
 
@@ -196,23 +247,40 @@ class _AnswerDeadlines:
     """
 
     def __init__(self) -> None:
-        self._due: list[tuple[float, int, weakref.ref, weakref.ref, str, float]] = []
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        """Start empty, without a thread (also in a forked child, whose copy of the lock may be held)."""
+        self._due: list[tuple[float, int, _Watched]] = []
         self._order = itertools.count()
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
-        self._pid = 0
 
-    def watch(self, response: requests.Response, started: float, limit_s: float) -> None:
-        """Cut ``response`` if its body is still arriving ``limit_s`` seconds after ``started``
-        (``time.monotonic()``)."""
+    def watch(self, response: requests.Response, started: float, timeout_s: float) -> None:
+        """Cut ``response`` if its body is still arriving when :meth:`_Watched.allowed_s` has
+        passed since ``started`` (``time.monotonic()``); ``timeout_s`` is its read timeout."""
         sock = _answer_socket(response.raw)
         if sock is None:
             return  # no body left to read
-        entry = (started + limit_s, next(self._order), weakref.ref(response.raw), weakref.ref(sock))
+        http_answer = response.raw._fp  # http.client's response: its reader hands out the body
+        reader = http_answer.fp = _CountingReader(http_answer.fp)
+        length = response.headers.get("Content-Length", "")
+        watched = _Watched(
+            weakref.ref(response.raw),
+            weakref.ref(sock),
+            weakref.ref(reader),
+            redact(response.url),
+            started,
+            timeout_s,
+            int(length) if length.isdigit() else 0,
+        )
+        self._schedule(watched, started + watched.allowed_s())
+
+    def _schedule(self, watched: _Watched, due: float) -> None:
         with self._wake:
-            heapq.heappush(self._due, (*entry, redact(response.url), limit_s))
-            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
-                self._pid = os.getpid()
+            heapq.heappush(self._due, (due, next(self._order), watched))
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="mwlc-answer-deadlines", daemon=True)
                 self._thread.start()
             self._wake.notify()
@@ -222,8 +290,15 @@ class _AnswerDeadlines:
             with self._wake:
                 while not self._due or self._due[0][0] > time.monotonic():
                     self._wake.wait(self._due[0][0] - time.monotonic() if self._due else None)
-                _, _, raw_ref, sock_ref, url, limit_s = heapq.heappop(self._due)
-            _cut(raw_ref(), sock_ref(), url, limit_s)
+                _, _, watched = heapq.heappop(self._due)
+            raw, sock = watched.raw(), watched.sock()
+            if raw is None or sock is None or _answer_socket(raw) is not sock:
+                continue  # read whole (or dropped) meanwhile
+            allowed_s = watched.allowed_s()
+            if time.monotonic() - watched.started < allowed_s:  # still delivering fast enough
+                self._schedule(watched, watched.started + allowed_s)
+                continue
+            _cut(sock, watched.url, allowed_s)
 
 
 def _answer_socket(raw: Any) -> Any:
@@ -233,20 +308,18 @@ def _answer_socket(raw: Any) -> Any:
     return getattr(getattr(buffered, "raw", None), "_sock", None)  # socket.SocketIO._sock
 
 
-def _cut(raw: Any, sock: Any, url: str, limit_s: float) -> None:
-    """Make the next wait for data of an answer still being read fail (see :class:`_AnswerDeadlines`)."""
-    if raw is None or sock is None or _answer_socket(raw) is not sock:
-        return  # read whole (or dropped) meanwhile
+def _cut(sock: Any, url: str, allowed_s: float) -> None:
+    """Make the next wait for data on ``sock`` fail (see :class:`_AnswerDeadlines`), then say so."""
+    try:
+        sock.settimeout(_CUT_TIMEOUT_S)
+    except OSError:  # closed meanwhile
+        return
     log.warning(
         "%s: the answer is still arriving after %.3g s, its deadline (a peer sending a few bytes at "
         "a time); cut, to be tried again",
         url,
-        limit_s,
+        allowed_s,
     )
-    try:
-        sock.settimeout(_CUT_TIMEOUT_S)
-    except OSError:  # closed meanwhile
-        pass
 
 
 _DEADLINES = _AnswerDeadlines()
@@ -274,10 +347,7 @@ class _DefaultTimeoutAdapter(HTTPAdapter):
             kwargs["timeout"] = self.timeout_s
         started = time.monotonic()
         response = super().send(request, **kwargs)
-        length = response.headers.get("Content-Length", "")
-        nbytes = int(length) if length.isdigit() else 0
-        limit_s = attempt_deadline_s(_read_timeout_s(kwargs["timeout"], self.timeout_s), nbytes)
-        _DEADLINES.watch(response, started, limit_s)
+        _DEADLINES.watch(response, started, _read_timeout_s(kwargs["timeout"], self.timeout_s))
         return response
 
 

@@ -19,10 +19,12 @@ last error.
 
 from __future__ import annotations
 
+import collections
 import functools
 import logging
+import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import fsspec
 import fsspec.asyn
@@ -38,6 +40,9 @@ from mwlc.net import (
     describe_error,
     is_transient,
 )
+
+if TYPE_CHECKING:
+    from fsspec.implementations.http import HTTPFileSystem
 
 log = logging.getLogger(__name__)
 
@@ -183,22 +188,49 @@ def single_attempt(fs: fsspec.AbstractFileSystem) -> None:
         fs.retries = 1
 
 
-#: Bytes asked for per request at least: a sequential scan's next reads come from the block
-#: (pyarrow reads a leaf file 1 MiB at a time); one block is held per open file.
-READ_BLOCK_BYTES = 16 << 20
+class _RangeIgnored(Exception):
+    """An HTTP server answered a range request with more than the range (what it answered)."""
+
+
+async def _http_range(fs: HTTPFileSystem, url: str, start: int, end: int) -> bytes:
+    """Bytes ``[start, end)`` of ``url`` through fsspec's HTTP session, refused from the answer's
+    headers, before its body is read, when the server sends more (it ignores ``Range``: fsspec's
+    ``cat_file`` would read the whole file first)."""
+    kwargs = dict(fs.kwargs)
+    headers = {**kwargs.pop("headers", {}), "Range": f"bytes={start}-{end - 1}"}
+    session = await fs.set_session()
+    async with session.get(fs.encode_url(url), headers=headers, **kwargs) as answer:
+        fs._raise_not_found_for_status(answer, url)
+        length = answer.content_length
+        if answer.status != 206 and (length is None or length > end - start):
+            told = "an unknown length" if length is None else f"{length:,} bytes"
+            raise _RangeIgnored(f"HTTP {answer.status} with {told}")
+        return await answer.read()
+
+
+#: Bytes a read asks for at least: pyarrow's next reads of a small file (its neighbouring column
+#: chunks, a few kB each) then come from memory instead of a request each.
+READ_AHEAD_BYTES = 1 << 20
+#: Answers kept per open file (at most ``KEPT_BLOCKS`` x the larger of a read and
+#: :data:`READ_AHEAD_BYTES`): pyarrow reads several column chunks side by side.
+KEPT_BLOCKS = 8
 
 
 class RetryingFile:
     """A remote file opened for reading, each read retried at its offset after a transient fault.
 
-    Reads are byte ranges asked of the filesystem (``cat_file``), at least
-    :data:`READ_BLOCK_BYTES` at a time, the last block kept for the reads that follow. Each
-    attempt has a deadline (:meth:`mwlc.net.RetryPolicy.attempt_deadline_s` for its bytes): a
-    peer that trickles never trips a read timeout, and an attempt still running then is cancelled
-    and fails as a timeout (on fsspec's asynchronous filesystems, HTTP and S3). After a failure the
-    read is repeated from the same offset, waiting ``retry_backoff_s * 2**k`` between attempts. An
-    answer of another length than asked for (a server that ignores the range, a body cut short)
-    is a failure too. Made for :class:`pyarrow.parquet.ParquetFile`, which takes any object with
+    Reads are byte ranges asked of the filesystem (``cat_file``): a read that the last
+    :data:`KEPT_BLOCKS` answers do not hold asks for at least :data:`READ_AHEAD_BYTES`, so the
+    small reads of a small file's neighbouring column chunks come from memory. pyarrow reads a
+    large file 1 MiB at a time, interleaving its column chunks, so there each byte crosses the
+    network about once (one 16 MiB block in place of these read 12 times the bytes of a 1.5 GB
+    partition: ``benchmarks/partition_scale.py --over-http``). Each attempt has a deadline
+    (:meth:`mwlc.net.RetryPolicy.attempt_deadline_s` for its bytes): a peer that trickles never
+    trips a read timeout, and an attempt still running then is cancelled and fails as a timeout
+    (on fsspec's asynchronous filesystems, HTTP and S3). After a failure the read is repeated
+    from the same offset, waiting ``retry_backoff_s * 2**k`` between attempts. An answer of
+    another length than asked for (a server that ignores the range, a body cut short) is a
+    failure too. Made for :class:`pyarrow.parquet.ParquetFile`, which takes any object with
     ``read``, ``seek`` and ``tell``.
 
     Parameters
@@ -227,7 +259,7 @@ class RetryingFile:
         self.url = fs.unstrip_protocol(path)
         self.closed = False
         self._position = 0
-        self._block_start, self._block = 0, b""
+        self._blocks: collections.OrderedDict[int, bytes] = collections.OrderedDict()
         single_attempt(fs)
         size = self._retried(lambda: self._call("size", self.path))
         if size is None:
@@ -238,15 +270,19 @@ class RetryingFile:
 
     def _call(self, method: str, *args: Any, nbytes: int = 0, **kwargs: Any) -> Any:
         """``fs.<method>(*args, **kwargs)`` as one attempt: on an asynchronous filesystem its
-        coroutine, cancelled at the attempt's deadline (fsspec then raises ``FSTimeoutError``)."""
+        coroutine (``method`` itself if it is a coroutine function), cancelled at the attempt's
+        deadline for ``nbytes`` bytes."""
         if not getattr(self.fs, "async_impl", False):
             return getattr(self.fs, method)(*args, **kwargs)
+        coroutine = method if callable(method) else getattr(self.fs, f"_{method}")
         deadline_s = self.policy.attempt_deadline_s(nbytes)
-        coroutine = getattr(self.fs, f"_{method}")
+        started = time.monotonic()
         try:
             return fsspec.asyn.sync(self.fs.loop, coroutine, *args, timeout=deadline_s, **kwargs)
         except FSTimeoutError:
-            pass  # raised below, outside this handler: the log and the error then tell its message
+            if time.monotonic() - started < deadline_s:
+                raise  # the client's own connect or read timeout (its cause tells which)
+        # raised outside the handler, so that the log and the error tell this message
         raise TimeoutError(
             f"no whole answer within the attempt's deadline of {deadline_s:.3g} s (a peer sending a few "
             "bytes at a time); cut"
@@ -254,13 +290,18 @@ class RetryingFile:
 
     def _range(self, start: int, end: int) -> bytes:
         """Bytes ``[start, end)`` of the file, in one attempt; a wrong length is a failure."""
-        data = self._call("cat_file", self.path, start=start, end=end, nbytes=end - start)
-        if len(data) > end - start:
-            raise ArchiveError(
-                f"{self.service} ({redact(self.url)}) answered {len(data):,} bytes for a range of "
-                f"{end - start:,}: the server does not honour byte ranges"
-            )
-        if len(data) < end - start:
+        protocols = {self.fs.protocol} if isinstance(self.fs.protocol, str) else set(self.fs.protocol)
+        if protocols & {"http", "https"}:  # fsspec's HTTP filesystem (aiohttp)
+            try:
+                data = self._call(_http_range, self.fs, self.path, start, end, nbytes=end - start)
+            except _RangeIgnored as ignored:
+                raise ArchiveError(
+                    f"{self.service} ({redact(self.url)}) answered {ignored}, not bytes {start}-{end - 1}: "
+                    "the server does not honour byte ranges"
+                ) from None
+        else:
+            data = self._call("cat_file", self.path, start=start, end=end, nbytes=end - start)
+        if len(data) != end - start:
             raise IncompleteAnswer(
                 f"{len(data):,} of the {end - start:,} bytes asked for (bytes {start}-{end - 1})"
             )
@@ -271,22 +312,38 @@ class RetryingFile:
 
     def read(self, nbytes: int = -1) -> bytes:
         """Up to ``nbytes`` bytes from the current offset (all the rest if negative)."""
-        start = min(self._position, self.size)
+        if self.closed:
+            raise ValueError(f"read of a closed file: {redact(self.url)}")
+        start = self._position
         end = self.size if nbytes < 0 else min(start + nbytes, self.size)
-        block_end = self._block_start + len(self._block)
-        if not (self._block_start <= start and end <= block_end):
-            fetch_end = min(max(end, start + READ_BLOCK_BYTES), self.size)
-            self._block = self._retried(lambda: self._range(start, fetch_end)) if fetch_end > start else b""
-            self._block_start = start
-        data = self._block[start - self._block_start : end - self._block_start]
-        self._position = start + len(data)
-        return data
+        if end <= start:
+            return b""  # at or past the end, or nothing asked
+        block_start, block = self._block_holding(start, end)
+        self._position = end
+        return block[start - block_start : end - block_start]
+
+    def _block_holding(self, start: int, end: int) -> tuple[int, bytes]:
+        """A kept answer holding bytes ``[start, end)``, asked for if none does (its offset, bytes)."""
+        for block_start, block in self._blocks.items():
+            if block_start <= start and end <= block_start + len(block):
+                self._blocks.move_to_end(block_start)
+                return block_start, block
+        fetch_end = min(max(end, start + READ_AHEAD_BYTES), self.size)
+        self._blocks[start] = self._retried(lambda: self._range(start, fetch_end))
+        self._blocks.move_to_end(start)
+        while len(self._blocks) > KEPT_BLOCKS:
+            self._blocks.popitem(last=False)
+        return start, self._blocks[start]
 
     def seek(self, offset: int, whence: int = 0) -> int:
         """Move the offset (no I/O): from the start, the current offset or the end (0, 1, 2)."""
-        base = {0: 0, 1: self._position, 2: self.size}[whence]
-        self._position = base + offset
-        return self._position
+        if whence not in (0, 1, 2):
+            raise ValueError(f"whence must be 0, 1 or 2, not {whence!r}")
+        position = (0, self._position, self.size)[whence] + offset
+        if position < 0:
+            raise ValueError(f"negative seek position {position}")
+        self._position = position
+        return position
 
     def tell(self) -> int:
         return self._position
@@ -301,7 +358,7 @@ class RetryingFile:
         return False
 
     def close(self) -> None:
-        self._block = b""
+        self._blocks.clear()
         self.closed = True
 
     def __enter__(self) -> RetryingFile:
