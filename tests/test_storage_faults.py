@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from mwlc import net, storage_retry
+from mwlc import net, storage, storage_retry
 from mwlc.archives import gaia, panstarrs, wise, ztf
 from mwlc.errors import ArchiveError
 from mwlc.net import RetryPolicy
@@ -511,3 +511,20 @@ def test_a_stall_is_told_as_the_clients_read_timeout_not_as_a_deadline(http, gai
     with pytest.raises(ArchiveError) as failure:
         fetch_gaia(http, gaia_sample, gaia_hats, PERSISTENT_POLICY)
     assert "failed after 2 attempt(s): SocketTimeoutError: Timeout on reading data" in str(failure.value)
+
+
+def test_a_metadata_read_that_trickles_fails_after_its_attempts(http, gaia_hats, gaia_sample, monkeypatch):
+    """hats reads the metadata through fsspec: each of its requests over HTTP has a whole deadline
+    (here 2 x 1 s: the metadata's allowance of bytes set to 0)."""
+    monkeypatch.setattr(net, "DEADLINE_TIMEOUTS", 2)
+    monkeypatch.setattr(storage, "METADATA_BYTES", 0)
+    http.fault_when(metadata_reads, **TRICKLE)
+    started = time.monotonic()
+    with pytest.raises(ArchiveError) as failure:
+        fetch_gaia(http, gaia_sample, gaia_hats, PERSISTENT_POLICY)
+    assert re.match(
+        r"Gaia HATS metadata \(http://\S+properties\) failed after 2 attempt\(s\): FSTimeoutError: no whole "
+        r"answer within the request's time limit",
+        str(failure.value),
+    )
+    assert time.monotonic() - started < 2 * 2 + 0.05 + SLACK_S + 1

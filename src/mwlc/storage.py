@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     import aiohttp
 
 from mwlc.errors import ArchiveError
-from mwlc.net import RetryPolicy
+from mwlc.net import RetryPolicy, attempt_deadline_s
 
 log = logging.getLogger(__name__)
 
@@ -154,13 +154,22 @@ def botocore_config(timeout_s: float) -> dict:
     }
 
 
-def aiohttp_timeout(timeout_s: float) -> aiohttp.ClientTimeout:
+#: The largest answer (bytes) a request of fsspec's own over HTTP is given time for: the HATS
+#: metadata (properties, ``partition_info.csv``, ``_common_metadata``), read by hats.
+METADATA_BYTES = 64 << 20
+
+
+def aiohttp_timeout(timeout_s: float, *, whole: bool = True) -> aiohttp.ClientTimeout:
     """aiohttp's timeouts for fsspec's HTTP filesystem: ``timeout_s`` to connect a socket and
-    between bytes read, no limit on a whole request (aiohttp's default caps it at 300 s, which a
-    large range read may legitimately exceed)."""
+    between bytes read; with ``whole``, a whole request gets :func:`mwlc.net.attempt_deadline_s`
+    for :data:`METADATA_BYTES` (16 min at 30 s), so that a peer that trickles cannot hold the
+    opening of a catalog for ever (aiohttp's default of 300 s would cut a slow large answer). A
+    leaf file's ranged reads pass ``whole=False``: they have a deadline for their own bytes
+    (:class:`mwlc.storage_retry.RetryingFile`)."""
     import aiohttp
 
-    return aiohttp.ClientTimeout(total=None, sock_connect=timeout_s, sock_read=timeout_s)
+    total = attempt_deadline_s(timeout_s, METADATA_BYTES) if whole else None
+    return aiohttp.ClientTimeout(total=total, sock_connect=timeout_s, sock_read=timeout_s)
 
 
 def arrow_filesystem(

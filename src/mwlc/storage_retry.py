@@ -130,7 +130,10 @@ def describe_read_error(exc: BaseException) -> str:
     """
     faults = [err for err in _chain(exc) if _is_fault(err)]
     telling = [err for err in faults if str(err).strip()]
-    return describe_error((telling or faults or [exc])[0])
+    fault = (telling or faults or [exc])[0]
+    if isinstance(fault, TimeoutError) and not str(fault).strip():  # fsspec's, aiohttp's limit on a request
+        return f"{type(fault).__name__}: no whole answer within the request's time limit"
+    return describe_error(fault)
 
 
 def call(
@@ -196,9 +199,14 @@ async def _http_range(fs: HTTPFileSystem, url: str, start: int, end: int) -> byt
     """Bytes ``[start, end)`` of ``url`` through fsspec's HTTP session, refused from the answer's
     headers, before its body is read, when the server sends more (it ignores ``Range``: fsspec's
     ``cat_file`` would read the whole file first)."""
+    import aiohttp
+
     kwargs = dict(fs.kwargs)
     headers = {**kwargs.pop("headers", {}), "Range": f"bytes={start}-{end - 1}"}
     session = await fs.set_session()
+    # the session's timeouts without its limit on a whole request: the attempt's deadline is ours
+    waits = session.timeout
+    kwargs["timeout"] = aiohttp.ClientTimeout(sock_connect=waits.sock_connect, sock_read=waits.sock_read)
     async with session.get(fs.encode_url(url), headers=headers, **kwargs) as answer:
         fs._raise_not_found_for_status(answer, url)
         length = answer.content_length
