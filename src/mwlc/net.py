@@ -233,6 +233,11 @@ class _Watched:
         delivered = reader.count if reader is not None else 0
         return attempt_deadline_s(self.timeout_s, max(self.announced, delivered))
 
+    def still_arriving(self) -> bool:
+        """Whether the body is still being read from the socket it came on."""
+        raw, sock = self.raw(), self.sock()
+        return raw is not None and sock is not None and _answer_socket(raw) is sock
+
 
 class _AnswerDeadlines:
     """Cuts answers still arriving after their deadline, from one background thread.
@@ -291,14 +296,13 @@ class _AnswerDeadlines:
                 while not self._due or self._due[0][0] > time.monotonic():
                     self._wake.wait(self._due[0][0] - time.monotonic() if self._due else None)
                 _, _, watched = heapq.heappop(self._due)
-            raw, sock = watched.raw(), watched.sock()
-            if raw is None or sock is None or _answer_socket(raw) is not sock:
+            if not watched.still_arriving():
                 continue  # read whole (or dropped) meanwhile
             allowed_s = watched.allowed_s()
             if time.monotonic() - watched.started < allowed_s:  # still delivering fast enough
                 self._schedule(watched, watched.started + allowed_s)
                 continue
-            _cut(sock, watched.url, allowed_s)
+            _cut(watched, allowed_s)
 
 
 def _answer_socket(raw: Any) -> Any:
@@ -308,16 +312,25 @@ def _answer_socket(raw: Any) -> Any:
     return getattr(getattr(buffered, "raw", None), "_sock", None)  # socket.SocketIO._sock
 
 
-def _cut(sock: Any, url: str, allowed_s: float) -> None:
-    """Make the next wait for data on ``sock`` fail (see :class:`_AnswerDeadlines`), then say so."""
+def _cut(watched: _Watched, allowed_s: float) -> None:
+    """Make the next wait for data of ``watched``'s body fail (see :class:`_AnswerDeadlines`), if
+    it is still being read, then say so.
+
+    The check that the answer still owns its socket comes right before the cut: in between, the
+    answer could end and its kept-alive connection carry the next request, whose first wait
+    would then fail once (a retried read timeout). Nothing else runs in that window.
+    """
+    sock = watched.sock()
     try:
+        if sock is None or not watched.still_arriving():
+            return  # read whole (or dropped) meanwhile
         sock.settimeout(_CUT_TIMEOUT_S)
     except OSError:  # closed meanwhile
         return
     log.warning(
         "%s: the answer is still arriving after %.3g s, its deadline (a peer sending a few bytes at "
         "a time); cut, to be tried again",
-        url,
+        watched.url,
         allowed_s,
     )
 

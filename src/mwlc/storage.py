@@ -159,16 +159,16 @@ def botocore_config(timeout_s: float) -> dict:
 METADATA_BYTES = 64 << 20
 
 
-def aiohttp_timeout(timeout_s: float, *, whole: bool = True) -> aiohttp.ClientTimeout:
+def aiohttp_timeout(timeout_s: float) -> aiohttp.ClientTimeout:
     """aiohttp's timeouts for fsspec's HTTP filesystem: ``timeout_s`` to connect a socket and
-    between bytes read; with ``whole``, a whole request gets :func:`mwlc.net.attempt_deadline_s`
-    for :data:`METADATA_BYTES` (16 min at 30 s), so that a peer that trickles cannot hold the
-    opening of a catalog for ever (aiohttp's default of 300 s would cut a slow large answer). A
-    leaf file's ranged reads pass ``whole=False``: they have a deadline for their own bytes
-    (:class:`mwlc.storage_retry.RetryingFile`)."""
+    between bytes read, and :func:`mwlc.net.attempt_deadline_s` for :data:`METADATA_BYTES` for a
+    whole request (16 min at 30 s), so that a peer that trickles cannot hold the opening of a
+    catalog for ever (aiohttp's default of 300 s would cut a slow large answer). A leaf file's
+    ranged reads override it with the same timeouts and no limit on the whole request: they have
+    a deadline for their own bytes (:class:`mwlc.storage_retry.RetryingFile`)."""
     import aiohttp
 
-    total = attempt_deadline_s(timeout_s, METADATA_BYTES) if whole else None
+    total = attempt_deadline_s(timeout_s, METADATA_BYTES)
     return aiohttp.ClientTimeout(total=total, sock_connect=timeout_s, sock_read=timeout_s)
 
 

@@ -227,9 +227,10 @@ KEPT_BLOCKS = 8
 class RetryingFile:
     """A remote file opened for reading, each read retried at its offset after a transient fault.
 
-    Reads are byte ranges asked of the filesystem (``cat_file``): a read that the last
-    :data:`KEPT_BLOCKS` answers do not hold asks for at least :data:`READ_AHEAD_BYTES`, so the
-    small reads of a small file's neighbouring column chunks come from memory. pyarrow reads a
+    Reads are byte ranges asked of the filesystem (``cat_file``): what the last
+    :data:`KEPT_BLOCKS` answers hold of a read comes from them, and the rest is asked for, at
+    least :data:`READ_AHEAD_BYTES`, so the small reads of a small file's neighbouring column
+    chunks come from memory. pyarrow reads a
     large file 1 MiB at a time, interleaving its column chunks, so there each byte crosses the
     network about once (one 16 MiB block in place of these read 12 times the bytes of a 1.5 GB
     partition: ``benchmarks/partition_scale.py --over-http``). Each attempt has a deadline
@@ -326,14 +327,19 @@ class RetryingFile:
         end = self.size if nbytes < 0 else min(start + nbytes, self.size)
         if end <= start:
             return b""  # at or past the end, or nothing asked
-        block_start, block = self._block_holding(start, end)
+        pieces = []
+        while start < end:  # from the kept answers what they hold, the rest asked for
+            block_start, block = self._block_from(start, end)
+            pieces.append(block[start - block_start : end - block_start])
+            start += len(pieces[-1])
         self._position = end
-        return block[start - block_start : end - block_start]
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
-    def _block_holding(self, start: int, end: int) -> tuple[int, bytes]:
-        """A kept answer holding bytes ``[start, end)``, asked for if none does (its offset, bytes)."""
+    def _block_from(self, start: int, end: int) -> tuple[int, bytes]:
+        """A kept answer holding byte ``start`` (its offset and bytes), or one asked for now:
+        ``[start, end)``, at least :data:`READ_AHEAD_BYTES`."""
         for block_start, block in self._blocks.items():
-            if block_start <= start and end <= block_start + len(block):
+            if block_start <= start < block_start + len(block):
                 self._blocks.move_to_end(block_start)
                 return block_start, block
         fetch_end = min(max(end, start + READ_AHEAD_BYTES), self.size)
