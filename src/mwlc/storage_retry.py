@@ -230,17 +230,17 @@ class RetryingFile:
     Reads are byte ranges asked of the filesystem (``cat_file``): what the last
     :data:`KEPT_BLOCKS` answers hold of a read comes from them, and the rest is asked for, at
     least :data:`READ_AHEAD_BYTES`, so the small reads of a small file's neighbouring column
-    chunks come from memory. pyarrow reads a
-    large file 1 MiB at a time, interleaving its column chunks, so there each byte crosses the
-    network about once (one 16 MiB block in place of these read 12 times the bytes of a 1.5 GB
-    partition: ``benchmarks/partition_scale.py --over-http``). Each attempt has a deadline
-    (:meth:`mwlc.net.RetryPolicy.attempt_deadline_s` for its bytes): a peer that trickles never
-    trips a read timeout, and an attempt still running then is cancelled and fails as a timeout
-    (on fsspec's asynchronous filesystems, HTTP and S3). After a failure the read is repeated
-    from the same offset, waiting ``retry_backoff_s * 2**k`` between attempts. An answer of
-    another length than asked for (a server that ignores the range, a body cut short) is a
-    failure too. Made for :class:`pyarrow.parquet.ParquetFile`, which takes any object with
-    ``read``, ``seek`` and ``tell``.
+    chunks come from memory. pyarrow reads a large file 1 MiB at a time, interleaving its column
+    chunks, so there each byte crosses the network about once (a single kept 16 MiB block read
+    a 1.5 GB partition's bytes 12 times: ``benchmarks/partition_scale.py --over-http``).
+
+    Each attempt has a deadline (:meth:`mwlc.net.RetryPolicy.attempt_deadline_s` for its
+    bytes): a peer that trickles never trips a read timeout, and an attempt still running then is
+    cancelled and fails as a timeout (on fsspec's asynchronous filesystems, HTTP and S3). After a
+    failure the read is repeated from the same offset, waiting ``retry_backoff_s * 2**k`` between
+    attempts. An answer of another length than asked for (a server that ignores the range, a
+    body cut short) is a failure too. Made for :class:`pyarrow.parquet.ParquetFile`, which takes
+    any object with ``read``, ``seek`` and ``tell``.
 
     Parameters
     ----------
@@ -277,7 +277,7 @@ class RetryingFile:
             )
         self.size: int = int(size)
 
-    def _call(self, method: str, *args: Any, nbytes: int = 0, **kwargs: Any) -> Any:
+    def _call(self, method: str | Callable[..., Any], *args: Any, nbytes: int = 0, **kwargs: Any) -> Any:
         """``fs.<method>(*args, **kwargs)`` as one attempt: on an asynchronous filesystem its
         coroutine (``method`` itself if it is a coroutine function), cancelled at the attempt's
         deadline for ``nbytes`` bytes."""
