@@ -3,6 +3,7 @@ monitor_resources rule in a tiny Snakemake workflow under --cores 1 and 2 (and a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -81,8 +82,14 @@ class FakeSnakemake:
         return self.process.children()
 
     def stop(self) -> None:
-        for child in self.process.children(recursive=True):
-            child.kill()
+        """Kill the fake and its children; either may be gone already (a test's own stop)."""
+        try:
+            children = self.process.children(recursive=True)
+        except psutil.NoSuchProcess:
+            children = []
+        for child in children:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
         self.proc.kill()
         self.proc.wait()
 
@@ -192,9 +199,11 @@ def test_monitor_stops_when_the_targets_are_written(fake, tmp_path):
 
 
 def test_monitor_exits_non_zero_when_snakemake_is_gone(fake, tmp_path):
-    threading.Timer(0.8, fake.stop).start()
+    stopping = threading.Timer(0.8, fake.stop)
+    stopping.start()
     rules = StopRules(targets=[str(tmp_path / "never")], idle_grace_s=30)
     code = run_monitor(str(tmp_path / "usage.csv"), rules, interval_s=0.2, main=fake.process, exclude=set())
+    stopping.join()  # the fixture's teardown then finds the fake stopped, not half-way
     assert code == monitor.EXIT_SNAKEMAKE_GONE
 
 
