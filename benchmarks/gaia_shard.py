@@ -1,6 +1,6 @@
 """Peak memory of one Gaia fetch job: a 10,000-object shard, three bands, the demo generator's catalog.
 
-    .venv/bin/python benchmarks/gaia_shard.py [--objects 10000]
+    .venv/bin/python benchmarks/gaia_shard.py [--objects 10000] [--over-http]
 
 Builds once (cached under ``benchmarks/.cache/``) the demo's synthetic Gaia DR3 epoch-photometry
 collection (:func:`mwlc.demo.gaia.build_gaia_hats`: a counterpart within 0.3 arcsec of each
@@ -9,6 +9,11 @@ positions in a 10 x 10 deg patch, then runs ``gaia.fetch`` for all three bands i
 as a fetch job does (``threads=2``, ``mem_mb=3000``), writing the shard file. Prints one JSON
 line: ``objects``, ``rows_out``, ``wall_s``, ``peak_rss_mb`` (the kernel's ``VmHWM``),
 ``bytes_read`` (``rchar``), ``catalog_bytes``, ``build_s``.
+
+``--over-http``: the collection is served by a loopback HTTP range server (as the real one is,
+over HTTPS) and read through the remote path with the default ``storage`` policy;
+``bytes_read`` is then what the server sent and ``requests`` how many GETs it answered (see
+``partition_scale.py``).
 """
 
 from __future__ import annotations
@@ -50,10 +55,12 @@ def child(source: str, sample_path: str, out: str) -> None:
     from mwlc.archives import gaia
     from mwlc.io import write_lightcurve_shard
     from mwlc.schema import file_metadata
+    from mwlc.storage import DEFAULT_POLICY, storage_options
 
     objects = pd.read_parquet(sample_path)
+    remote = {"storage_options": storage_options(None, DEFAULT_POLICY)} if "://" in source else {}
     started, read_before = time.monotonic(), _rchar()
-    batches = gaia.fetch(objects, source=source, bands=BANDS, threads=2, mem_mb=3000)
+    batches = gaia.fetch(objects, source=source, bands=BANDS, threads=2, mem_mb=3000, **remote)
     rows = write_lightcurve_shard(batches, out, file_metadata("gaia", gaia.BANDS))
     print(
         json.dumps(
@@ -71,6 +78,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--objects", type=int, default=10_000)
+    parser.add_argument("--over-http", action="store_true", help="read through a loopback HTTP range server")
     args = parser.parse_args()
     if args.child:
         child(*args.child)
@@ -85,11 +93,19 @@ def main() -> None:
         (root / "done").write_text("")
     build_s = time.monotonic() - started
     objects.to_parquet(root / "sample.parquet")
+    server = None
+    source = str(root / "hats")
+    if args.over_http:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from partition_scale import serve
+
+        server = serve(root)
+        source = f"http://127.0.0.1:{server.server_address[1]}/hats/"
     cmd = [
         sys.executable,
         __file__,
         "--child",
-        str(root / "hats"),
+        source,
         str(root / "sample.parquet"),
         str(root / "out.parquet"),
     ]
@@ -97,6 +113,8 @@ def main() -> None:
     measured = json.loads(
         subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout.splitlines()[-1]
     )
+    if server is not None:
+        measured |= {"bytes_read": server.sent_bytes, "requests": server.gets}
     catalog_bytes = sum(p.stat().st_size for p in (root / "hats").rglob("*.parquet"))
     print(
         json.dumps(
