@@ -31,7 +31,6 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from mwlc import net
 from mwlc.archives import heasarc
 from mwlc.config import deep_merge
 from mwlc.demo.heasarc import build
@@ -124,13 +123,6 @@ def test_a_persistent_fault_fails_after_the_configured_attempts_with_the_reason(
     assert waits == [0.2]  # backoff_s * 2**0
     stalls = 2 if kind["kind"] in ("delay", "stall") else 0
     assert elapsed < 0.2 + stalls * 1.0 + 3.0  # each stalled attempt ends at the 1 s timeout
-
-
-@pytest.fixture
-def short_deadlines(monkeypatch):
-    """An answer gets 2 read timeouts (plus its bytes at 100 kB/s), not 10: with the 1 s timeout
-    a trickling answer is cut after ~2 s."""
-    monkeypatch.setattr(net, "DEADLINE_TIMEOUTS", 2)
 
 
 def test_an_answer_that_trickles_is_cut_at_its_deadline_and_retried(

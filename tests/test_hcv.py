@@ -12,7 +12,6 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from mwlc import net
 from mwlc.archives import hcv
 from mwlc.archives._per_object import ResponseCache
 from mwlc.archives.registry import get_archive
@@ -156,11 +155,11 @@ def test_slow_answers_time_out_and_are_retried(hcv_case, hcv_server, tmp_path):
 
 
 def test_an_answer_that_trickles_is_cut_at_its_deadline_and_retried(
-    hcv_case, hcv_server, tmp_path, monkeypatch, caplog
+    hcv_case, hcv_server, tmp_path, short_deadlines, caplog
 ):
+    """The deadline: 2 x the 0.5 s timeout, plus the answer's bytes."""
     sample, _ = hcv_case
     cache_column_lists(hcv_server, tmp_path)
-    monkeypatch.setattr(net, "DEADLINE_TIMEOUTS", 2)  # 2 x the 0.5 s timeout, plus its bytes
     hcv_server.trickle_next(1, seconds=0.05)  # never a 0.5 s wait: the read timeout never trips
     started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="mwlc"):

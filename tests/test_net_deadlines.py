@@ -21,9 +21,7 @@ from mwlc import net
 TIMEOUT_S = 0.2
 
 
-@pytest.fixture(autouse=True)
-def short_deadlines(monkeypatch):
-    monkeypatch.setattr(net, "DEADLINE_TIMEOUTS", 2)
+pytestmark = pytest.mark.usefixtures("short_deadlines")
 
 
 def _read_request(conn: socket.socket) -> bool:

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mwlc import net, storage, storage_retry
+from mwlc import storage, storage_retry
 from mwlc.archives import gaia, panstarrs, wise, ztf
 from mwlc.archives._parquet import LeafFile, open_parquet
 from mwlc.errors import ArchiveError
@@ -401,13 +401,6 @@ def test_panstarrs_detection_scan_survives_transient_faults_with_identical_rows(
 # --------------------------------------------------------------------------- a peer that trickles
 
 
-@pytest.fixture
-def short_deadlines(monkeypatch):
-    """An attempt gets 2 read timeouts (plus its bytes at 100 kB/s), not 10: with 1 s timeouts a
-    trickling answer is cut after ~2 s."""
-    monkeypatch.setattr(net, "DEADLINE_TIMEOUTS", 2)
-
-
 #: A body sent a byte every 0.1 s: never a wait as long as the 1 s read timeout.
 TRICKLE = {"kind": "trickle", "seconds": 0.1}
 
@@ -465,9 +458,13 @@ class ByteFile:
         )
 
 
+def http_fs(server: LoopbackServer, policy: RetryPolicy = POLICY) -> fsspec.AbstractFileSystem:
+    """fsspec's HTTP filesystem with ``policy``'s timeouts, as the readers open one."""
+    return fsspec.filesystem("http", **fsspec_options(server.url, storage_options(None, policy)))
+
+
 def open_over_http(server: LoopbackServer, policy: RetryPolicy = POLICY) -> RetryingFile:
-    fs = fsspec.filesystem("http", **fsspec_options(server.url, storage_options(None, policy)))
-    return RetryingFile(fs, f"{server.url}/file.bin", service="test file", policy=policy)
+    return RetryingFile(http_fs(server, policy), f"{server.url}/file.bin", service="test file", policy=policy)
 
 
 def test_reads_and_seeks_give_the_files_bytes_with_kept_answers(monkeypatch):
@@ -512,8 +509,7 @@ def test_interleaved_column_reads_of_a_large_file_send_each_byte_about_once():
     pq.write_table(pa.table(columns), sink, compression="none", row_group_size=1_000_000)
     data = sink.getvalue().to_pybytes()  # 4 columns of 8 MB, one row group
     with LoopbackServer(ByteFile(data)) as server:
-        fs = fsspec.filesystem("http", **fsspec_options(server.url, storage_options(None, POLICY)))
-        leaf = LeafFile(f"{server.url}/leaf.parquet", fs, "test", POLICY)
+        leaf = LeafFile(f"{server.url}/leaf.parquet", http_fs(server), "test", POLICY)
         with open_parquet(leaf) as parquet:
             rows = sum(batch.num_rows for batch in parquet.iter_batches(batch_size=50_000))
         asked = [
@@ -547,10 +543,11 @@ def test_a_stall_is_told_as_the_clients_read_timeout_not_as_a_deadline(http, gai
     assert "failed after 2 attempt(s): SocketTimeoutError: Timeout on reading data" in str(failure.value)
 
 
-def test_a_metadata_read_that_trickles_fails_after_its_attempts(http, gaia_hats, gaia_sample, monkeypatch):
+def test_a_metadata_read_that_trickles_fails_after_its_attempts(
+    http, gaia_hats, gaia_sample, short_deadlines, monkeypatch
+):
     """hats reads the metadata through fsspec: each of its requests over HTTP has a whole deadline
     (here 2 x 1 s: the metadata's allowance of bytes set to 0)."""
-    monkeypatch.setattr(net, "DEADLINE_TIMEOUTS", 2)
     monkeypatch.setattr(storage, "METADATA_BYTES", 0)
     http.fault_when(metadata_reads, **TRICKLE)
     started = time.monotonic()

@@ -439,22 +439,23 @@ def _estimate(status: RunStatus, now: float) -> None:
     status.eta_s = total / status.parallel
 
 
+def _projected_wall_s(ran_s: float, fraction: float | None) -> float | None:
+    """The whole wall time (s) of a running job that has run ``ran_s`` s and reports ``fraction``
+    of its work done; None before :data:`MIN_PROGRESS` (a per-object shard takes hours, so the
+    first ETA need not wait for one to finish)."""
+    return ran_s / fraction if fraction is not None and fraction >= MIN_PROGRESS else None
+
+
 def _projected_walls(archive: ArchiveStatus) -> list[float]:
-    """The whole wall time (s) of each running job of ``archive`` far enough along to tell: the
-    time it has run over the fraction its log reports done (a per-object shard takes hours, so
-    the first ETA need not wait for one to finish)."""
-    return [
-        ran_s / fraction
-        for ran_s, fraction in zip(archive.running_s, archive.running_done, strict=True)
-        if fraction is not None and fraction >= MIN_PROGRESS
-    ]
+    """:func:`_projected_wall_s` of each running job of ``archive`` far enough along to tell."""
+    walls = map(_projected_wall_s, archive.running_s, archive.running_done)
+    return [wall for wall in walls if wall is not None]
 
 
 def _left_s(ran_s: float, fraction: float | None, mean_s: float) -> float:
     """Seconds a running job has left: from its progress when it reports some, else the mean."""
-    if fraction is not None and fraction >= MIN_PROGRESS:
-        return ran_s / fraction - ran_s
-    return max(mean_s - ran_s, 0.0)
+    wall_s = _projected_wall_s(ran_s, fraction)
+    return wall_s - ran_s if wall_s is not None else max(mean_s - ran_s, 0.0)
 
 
 def _fetch_window(status: RunStatus, now: float) -> float:

@@ -178,6 +178,11 @@ def call(
     )
 
 
+def protocols(fs: fsspec.AbstractFileSystem) -> tuple[str, ...]:
+    """The protocols an fsspec filesystem answers to (``("http", "https")``, ``("s3", "s3a")``...)."""
+    return (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
+
+
 def single_attempt(fs: fsspec.AbstractFileSystem) -> None:
     """Make s3fs try each request once: our retries replace its own loop of 5.
 
@@ -186,8 +191,7 @@ def single_attempt(fs: fsspec.AbstractFileSystem) -> None:
     between equal options, and only mwlc's reads give these (they carry our timeouts). Other
     filesystems are left alone.
     """
-    protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
-    if "s3" in protocols and getattr(fs, "retries", 1) != 1:
+    if "s3" in protocols(fs) and getattr(fs, "retries", 1) != 1:
         fs.retries = 1
 
 
@@ -272,6 +276,7 @@ class RetryingFile:
         self.closed = False
         self._position = 0
         self._blocks: collections.OrderedDict[int, bytes] = collections.OrderedDict()
+        self._over_http = bool({"http", "https"} & set(protocols(fs)))  # fsspec's HTTP filesystem (aiohttp)
         single_attempt(fs)
         size = self._retried(lambda: self._call("size", self.path))
         if size is None:
@@ -302,8 +307,7 @@ class RetryingFile:
 
     def _range(self, start: int, end: int) -> bytes:
         """Bytes ``[start, end)`` of the file, in one attempt; a wrong length is a failure."""
-        protocols = {self.fs.protocol} if isinstance(self.fs.protocol, str) else set(self.fs.protocol)
-        if protocols & {"http", "https"}:  # fsspec's HTTP filesystem (aiohttp)
+        if self._over_http:
             try:
                 data = self._call(_http_range, self.fs, self.path, start, end, nbytes=end - start)
             except _RangeIgnored as ignored:

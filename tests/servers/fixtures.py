@@ -22,6 +22,16 @@ from .tls import LoopbackCA, make_test_ca
 from .vizier import FakeVizier
 
 
+@pytest.fixture
+def short_deadlines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An answer gets 2 read timeouts (plus its bytes at 100 kB/s), not 10
+    (:data:`mwlc.net.DEADLINE_TIMEOUTS`): with a 1 s timeout a trickling answer (the servers'
+    ``trickle`` fault) is cut after ~2 s."""
+    from mwlc import net
+
+    monkeypatch.setattr(net, "DEADLINE_TIMEOUTS", 2)
+
+
 @pytest.fixture(scope="session")
 def loopback_ca(tmp_path_factory: pytest.TempPathFactory) -> LoopbackCA:
     """A throw-away CA and a 127.0.0.1 server certificate."""

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mwlc.net import RetryPolicy
-from mwlc.storage_retry import RetryingFile
+from mwlc.storage_retry import RetryingFile, protocols
 
 #: Bytes pyarrow reads from the file at a time (its buffered input stream).
 STREAM_BUFFER_BYTES = 1 << 20
@@ -54,8 +54,7 @@ class LeafFile:
     @property
     def is_local(self) -> bool:
         """Whether pyarrow can open the path itself (native reads, no Python file object)."""
-        protocols = (self.fs.protocol,) if isinstance(self.fs.protocol, str) else self.fs.protocol
-        return "file" in protocols
+        return "file" in protocols(self.fs)
 
     def __str__(self) -> str:
         return self.path if self.is_local else self.fs.unstrip_protocol(self.path)
