@@ -4,7 +4,10 @@ a loopback MAST download endpoint; times checked against astropy ``Time``."""
 from __future__ import annotations
 
 import logging
+import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -305,15 +308,23 @@ _PORTAL_COLUMNS = ["project", "obs_collection", "dataproduct_type", "provenance_
 
 
 class _Portal:
-    """MAST's portal: the column configuration, and a query that stays ``EXECUTING`` or not."""
+    """MAST's portal: the column configuration, and queries that answer ``EXECUTING`` a number of
+    times (``math.inf``: for ever) before they are complete (with no observation)."""
 
-    def __init__(self, executing: bool) -> None:
-        self.status = "EXECUTING" if executing else "COMPLETE"
+    def __init__(self, executing: float) -> None:
+        self.executing = executing
+        #: When each query POST arrived (monotonic s), and its body.
+        self.polls: list[tuple[float, bytes]] = []
 
     def handle(self, request):
         if "columnsconfig" in request.path:
             return Response.json({name: {"vot.datatype": "char"} for name in _PORTAL_COLUMNS})
-        return Response.json({"status": self.status, "data": [], "fields": []})
+        self.polls.append((time.monotonic(), request.body))
+        asked = sum(body == request.body for _, body in self.polls)
+        status = "COMPLETE" if asked > self.executing else "EXECUTING"
+        fields = [{"name": name, "type": "string"} for name in _PORTAL_COLUMNS]
+        fields += [{"name": name, "type": "float"} for name in ("distance", "t_exptime")]
+        return Response.json({"status": status, "data": [], "fields": fields})
 
 
 class _Resolver:
@@ -323,6 +334,32 @@ class _Resolver:
         name = request.query["name"][0]
         found = {"searchString": name.lower(), "ra": 10.0, "decl": 20.0, "resolver": "NED"}
         return Response.json({"resolvedCoordinate": [found]})
+
+
+@contextmanager
+def _mast(monkeypatch, portal_app: _Portal) -> Iterator[tuple[LoopbackServer, LoopbackServer]]:
+    """astroquery's MAST portal and name resolver answered by loopback servers (real lightkurve and
+    astroquery; the resolver reached through an HTTP proxy, its URL being astroquery's, not
+    configurable): the portal's server and the resolver's."""
+    from astroquery.mast import Observations, utils
+
+    portal = Observations._portal_api_connection
+    fresh = requests.Session()  # hardened by the fetch: the process-wide one stays as it was
+    for target, name, value in (
+        (Observations, "_session", fresh),
+        (portal, "_session", fresh),
+        (portal, "TIMEOUT", portal.TIMEOUT),
+        (utils, "_simple_request", utils._simple_request),
+    ):
+        monkeypatch.setattr(target, name, value)
+    with LoopbackServer(portal_app) as server, LoopbackServer(_Resolver()) as resolver:
+        monkeypatch.setenv("HTTP_PROXY", resolver.url)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        monkeypatch.setattr(portal, "MAST_REQUEST_URL", server.url + "/api/v0/invoke")
+        monkeypatch.setattr(
+            portal, "COLUMNS_CONFIG_URL", server.url + "/portal/Mashup/Mashup.asmx/columnsconfig"
+        )
+        yield server, resolver
 
 
 @pytest.mark.parametrize(
@@ -337,33 +374,34 @@ def test_a_stalled_mast_search_times_out_and_fails_the_job_instead_of_hanging(
     tk_case, tmp_path, monkeypatch, stalled
 ):
     """lightkurve's search goes through astroquery, which sent its requests without a timeout:
-    a stalled MAST held its thread, and the job, for good. Real lightkurve and astroquery here,
-    the resolver reached through an HTTP proxy (its URL is astroquery's, not configurable)."""
-    from astroquery.mast import Observations, utils
-
-    portal = Observations._portal_api_connection
-    fresh = requests.Session()  # hardened by the fetch: the process-wide one stays as it was
-    for target, name, value in (
-        (Observations, "_session", fresh),
-        (portal, "_session", fresh),
-        (portal, "TIMEOUT", portal.TIMEOUT),
-        (utils, "_simple_request", utils._simple_request),
-    ):
-        monkeypatch.setattr(target, name, value)
-    with (
-        LoopbackServer(_Portal(executing=stalled == "executing")) as server,
-        LoopbackServer(_Resolver()) as resolver,
-    ):
+    a stalled MAST held its thread, and the job, for good."""
+    portal = _Portal(executing=math.inf if stalled == "executing" else 0)
+    with _mast(monkeypatch, portal) as (server, resolver):
         stalling = {"portal": server, "resolver": resolver}.get(stalled)
         if stalling is not None:
             stalling.fault_when(lambda request: True, "delay", seconds=20.0)
-        monkeypatch.setenv("HTTP_PROXY", resolver.url)
-        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-        monkeypatch.setattr(portal, "MAST_REQUEST_URL", server.url + "/api/v0/invoke")
-        monkeypatch.setattr(
-            portal, "COLUMNS_CONFIG_URL", server.url + "/portal/Mashup/Mashup.asmx/columnsconfig"
-        )
         started = time.monotonic()
         with pytest.raises(ArchiveError, match=r"TESS/Kepler search for objectid \d+ .*2 attempt"):
             run(tk_case.sample.iloc[:1], server.url, tmp_path / "cache", timeout_s=1.0, retries=1)
         assert time.monotonic() - started < 10  # two attempts of 1 s, not the server's 20 s
+    if stalled == "executing":  # paced (0.5 s, 1 s, then 2 s on the retry): not thousands of polls
+        assert 2 <= len(portal.polls) <= 4, len(portal.polls)
+
+
+def test_a_query_still_executing_is_polled_again_after_a_growing_pause(tk_case, tmp_path, monkeypatch):
+    """astroquery polls an ``EXECUTING`` query again at once (25,627 requests in 60 s to a portal
+    that kept answering so): the polls of each query are now paced, 0.5 s then doubling."""
+    portal = _Portal(executing=2)
+    with _mast(monkeypatch, portal) as (server, _):
+        rows = run(tk_case.sample.iloc[:2], server.url, tmp_path / "cache", timeout_s=30.0, threads=1)
+    assert rows.empty  # the portal found no observation
+    queries = sorted({body for _, body in portal.polls}, key=[body for _, body in portal.polls].index)
+    assert len(queries) == 2  # one cone query per object
+    for query in queries:
+        times = [when for when, body in portal.polls if body == query]
+        assert len(times) == 3  # two EXECUTING, then COMPLETE
+        pauses = np.diff(times)
+        assert pauses == pytest.approx([0.5, 1.0], abs=0.3), pauses
+    second_object_starts = next(when for when, body in portal.polls if body == queries[1])
+    first_object_ends = max(when for when, body in portal.polls if body == queries[0])
+    assert second_object_starts - first_object_ends < 0.3  # a new query starts without a pause

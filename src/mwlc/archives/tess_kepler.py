@@ -46,6 +46,7 @@ import pyarrow as pa
 import requests
 from astropy.io import fits
 
+from mwlc.archives._mast_search import harden_mast_search
 from mwlc.archives._per_object import (
     ObjectJob,
     ObjectJobOptions,
@@ -59,7 +60,7 @@ from mwlc.archives._per_object import (
 from mwlc.archives._preflight import Finding, check_answers
 from mwlc.archives.descriptors.tess_kepler import ARCHIVE
 from mwlc.errors import ArchiveError
-from mwlc.net import IncompleteAnswer, RetryPolicy, call_with_retries, harden_session, new_session
+from mwlc.net import IncompleteAnswer, RetryPolicy, call_with_retries, new_session
 
 log = logging.getLogger(__name__)
 
@@ -491,43 +492,6 @@ def preflight(
     except (ArchiveError, OSError, ValueError) as err:
         return [Finding(NAME, str(source), "a readable product index", f"{type(err).__name__}: {err}")]
     return []
-
-
-def harden_mast_search(timeout_s: float) -> None:
-    """Bound every request of ``lightkurve.search_lightcurve`` by ``timeout_s`` seconds.
-
-    lightkurve's search goes through astroquery, which left three ways to wait forever, holding
-    a thread and, at the end, the whole job (for days, on a week-long run):
-
-    * the portal client's session sends its requests without a timeout: it now has one;
-    * the portal's own limit on a query that keeps answering ``EXECUTING`` (``TIMEOUT``, 600 s,
-      polled without a pause) is now ``timeout_s``;
-    * the coordinates, which lightkurve passes as a name, are resolved by MAST's name resolver
-      through ``astroquery.mast.utils._simple_request`` (a module-level ``requests.get``, no
-      timeout; astroquery keeps it a module function so that it can be replaced): it is replaced
-      by the same request on a session with a timeout.
-
-    A stalled search then fails after ``timeout_s`` and is retried like any other request.
-    astroquery's objects are one per process: in a notebook that runs several TESS/Kepler
-    fetches at once, the last one's ``timeout_s`` applies to all their searches (and to the
-    user's own ``Observations`` queries). A workflow job is a process of its own.
-    """
-    from astroquery.mast import Observations, utils
-
-    adapter = Observations._session.get_adapter("https://")
-    if getattr(adapter, "timeout_s", None) != timeout_s:  # mount once per timeout, not per call
-        harden_session(Observations._session, timeout_s)
-    Observations._portal_api_connection.TIMEOUT = timeout_s
-    utils._simple_request = partial(_resolver_request, timeout_s=timeout_s)
-
-
-def _resolver_request(url: str, params: Mapping[str, Any] | None = None, *, timeout_s: float) -> Any:
-    """``astroquery.mast.utils._simple_request`` (the name resolver's GET) with a timeout."""
-    with new_session(timeout_s) as session:
-        headers = {"Content-type": "application/x-www-form-urlencoded", "Accept": "text/plain"}
-        response = session.get(url, params=params, headers=headers, timeout=timeout_s)
-    response.raise_for_status()
-    return response
 
 
 def _client(
