@@ -106,6 +106,15 @@ def test_demo_workflow_on_slurm_equals_the_local_run(slurm_cluster, local_demo_r
     cpus = {comment.split("_wildcards_")[0].removeprefix("rule_"): int(n) for _, _, n, comment in jobs}
     assert cpus["fetch_lightcurves"] == 2 and cpus["merge_lightcurves"] == 1, jobs
     assert_same_data(workdir, local_demo_run, archives=ARCHIVES)
+    # SLURM counts each job's own Snakemake against its allocation: the watchdog leaves room for it
+    fetch_logs = sorted(workdir.glob("logs/*/fetch_lightcurves/*/shard-*.log"))
+    assert len(fetch_logs) == len(ARCHIVES) * N_SHARDS
+    for log in fetch_logs:
+        assert re.search(
+            r"memory limit \d+ MB \(SLURM's allocation of 3146 MB less \d+ MB used by the job's own "
+            r"Snakemake processes\)",
+            log.read_text(),
+        ), log.read_text()
     # Each job's benchmark is written where it ran. The monitor, which only sees this machine, is off,
     # so the local jobs are the gathers, gather_benchmarks and four plots (no resource overview).
     assert len(list((workdir / RUN / "benchmarks").rglob("*.tsv"))) == CLUSTER_JOBS + LOCAL_JOBS

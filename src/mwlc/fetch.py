@@ -15,7 +15,7 @@ from mwlc.archives.registry import get_archive
 from mwlc.io import file_sha256, write_lightcurve_shard
 from mwlc.jitcache import cache_jitted_functions, compile_counts
 from mwlc.joblog import redact, redact_params
-from mwlc.limits import MemoryWatchdog
+from mwlc.limits import JobMemoryLimit, MemoryWatchdog, job_memory_limit
 from mwlc.net import RetryPolicy
 from mwlc.sample.build import read_shard
 from mwlc.schema import file_metadata
@@ -123,12 +123,15 @@ def fetch_shard(
         )
     started = time.monotonic()
     reading = {} if read_batch_rows is None else {"read_batch_rows": read_batch_rows}
-    with _memory_limit(mem_mb, described.name, shard_path) as watchdog, attached(dask_scheduler):
+    limit = None if mem_mb is None else job_memory_limit(mem_mb)
+    if limit is not None and limit.limit_mb < mem_mb:
+        log.info("%s: memory limit %s", described.name, limit.text)
+    with _memory_limit(limit, described.name, shard_path) as watchdog, attached(dask_scheduler):
         batches = described.fetch(
             sample,
             source=worker_source(source, dask_scheduler),
             threads=threads,
-            mem_mb=mem_mb,
+            mem_mb=None if limit is None else int(limit.limit_mb),
             storage_options=storage_options(s3_endpoint_url, read_policy),
             **reading,
             **params,
@@ -145,19 +148,24 @@ def fetch_shard(
         output_path,
     )
     if watchdog is not None:
-        log.info("%s: peak resident memory %.0f MB of mem_mb=%d MB", described.name, watchdog.peak_mb, mem_mb)
+        log.info(
+            "%s: peak resident memory %.0f MB of %s", described.name, watchdog.peak_mb, watchdog.limit_text
+        )
     counts = compile_counts()
     if any(counts):
         log.info("%s: numba code loaded from the cache %d times, compiled %d times", described.name, *counts)
     return rows
 
 
-def _memory_limit(mem_mb: int | None, archive: str, shard_path: str) -> MemoryWatchdog | nullcontext:
-    """The job's memory watchdog (see :mod:`mwlc.limits`), or a no-op without ``mem_mb``."""
-    if mem_mb is None:
+def _memory_limit(
+    limit: JobMemoryLimit | None, archive: str, shard_path: str
+) -> MemoryWatchdog | nullcontext:
+    """The job's memory watchdog (see :mod:`mwlc.limits`), or a no-op without a limit."""
+    if limit is None:
         return nullcontext()
     return MemoryWatchdog(
-        mem_mb,
+        limit.limit_mb,
+        limit_text=limit.text,
         job=f"fetching {archive} light curves of {shard_path}",
         advice=(
             f"the job's memory (config fetch_mem_mb: {{{archive}: <MB>}}, or snakemake --set-resources "

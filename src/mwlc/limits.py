@@ -12,6 +12,11 @@ of the job's process and its children and, when it exceeds ``mem_mb``:
 3. if the process is still alive ``grace_s`` seconds later (stuck in C code, or waiting for
    worker threads at exit), ends it with :data:`EXIT_MEMORY` after flushing the log.
 
+On a SLURM node the job's allocation also holds the job's own Snakemake (the job step that runs
+the script, ~200 MB per process), which the watchdog does not watch: :func:`job_memory_limit`
+lowers the limit by what those processes use, so that the watchdog speaks before SLURM's OOM
+kill, which says only ``OUT_OF_MEMORY``.
+
 Why not a kernel limit (``RLIMIT_AS`` / ``RLIMIT_DATA``): they count *reserved* memory, not used
 memory. Importing lsdb, dask, numba and pyvo alone reserves 1.9 GB of address space and 1.45 GB of
 private data mappings for 0.33 GB resident (measured; numba/LLVM and thread arenas reserve large
@@ -25,10 +30,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
+import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import FrameType, TracebackType
 from typing import Self
 
@@ -45,6 +54,10 @@ RESEND_S = 2.0
 #: Signal sent to the main thread to raise :class:`MemoryLimitExceeded` there.
 INTERRUPT_SIGNAL = signal.SIGUSR1
 _MB = 1_000_000
+#: SLURM's memory unit (``--mem``, ``SLURM_MEM_PER_NODE``): what it calls a megabyte is a MiB.
+_SLURM_MB = 1_048_576
+#: The process that starts a SLURM job's steps; the processes below it share the job's memory.
+SLURM_LAUNCHER = "slurmstepd"
 
 
 class MemoryLimitExceeded(MwlcError):
@@ -60,6 +73,98 @@ def tree_rss_mb(process: psutil.Process) -> float:
         except psutil.Error:  # a child that just ended
             continue
     return total / _MB
+
+
+def slurm_allocation_mb(
+    environ: Mapping[str, str] = os.environ, *, show_job: Callable[[str], str] | None = None
+) -> float | None:
+    """The memory SLURM allocated to this job on this node, MB (10**6 bytes).
+
+    From ``SLURM_MEM_PER_NODE`` (``--mem``, MiB), or ``SLURM_MEM_PER_CPU`` times
+    ``SLURM_CPUS_ON_NODE``, as a batch script sees them; a step started by ``srun`` (as the
+    Snakemake executor starts a job's) has neither, and the job's allocated ``mem`` is read from
+    ``scontrol show job`` (``show_job``: its output for a job id). None outside a SLURM job, when
+    the job has the node's whole memory (``--mem=0``), or when SLURM does not say.
+    """
+    per_node = environ.get("SLURM_MEM_PER_NODE", "")
+    per_cpu, cpus = environ.get("SLURM_MEM_PER_CPU", ""), environ.get("SLURM_CPUS_ON_NODE", "")
+    if per_node.isdigit():
+        mib = float(per_node)
+    elif per_cpu.isdigit() and cpus.isdigit():
+        mib = float(per_cpu) * int(cpus)
+    elif environ.get("SLURM_JOB_ID", "").isdigit():
+        mib = _allocated_mem_mib((show_job or _show_job)(environ["SLURM_JOB_ID"]))
+    else:
+        return None
+    return mib * _SLURM_MB / _MB if mib else None
+
+
+def _show_job(job_id: str) -> str:
+    """``scontrol show job <job_id>`` (one line), or "" if it cannot be had within 10 s."""
+    try:
+        return subprocess.run(
+            ["scontrol", "--oneliner", "show", "job", job_id],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _allocated_mem_mib(show_job_output: str) -> float:
+    """The ``mem`` of a job's allocated TRES in ``scontrol show job``'s output (``AllocTRES=``, or
+    ``TRES=``, by Slurm version), MiB; 0 if absent: ``TRES=cpu=2,mem=3000M,node=1`` gives 3000."""
+    found = re.search(r"(?:^|\s)(?:Alloc)?TRES=\S*?\bmem=(\d+(?:\.\d+)?)([KMGT]?)", show_job_output)
+    if found is None:
+        return 0.0
+    return float(found[1]) * 1024.0 ** ("KMGT".index(found[2] or "M") - 1)
+
+
+def launched_parents_rss_mb(process: psutil.Process, launcher: str = SLURM_LAUNCHER) -> float | None:
+    """Resident memory (MB) of the parents of ``process`` below the first one named ``launcher``:
+    on a SLURM node, the job's own Snakemake processes that run the script. None if no parent is
+    ``launcher`` (then which parents share the job's memory cannot be told)."""
+    total = 0
+    for parent in process.parents():
+        try:
+            if parent.name() == launcher:
+                return total / _MB
+            total += parent.memory_info().rss
+        except psutil.Error:  # a parent that just ended
+            continue
+    return None
+
+
+@dataclass(frozen=True)
+class JobMemoryLimit:
+    """The memory limit a job's watchdog enforces, MB, and why it is that number."""
+
+    limit_mb: float
+    #: How the limit reads in a message, e.g. ``mem_mb=3000 MB``.
+    text: str
+
+
+def job_memory_limit(
+    mem_mb: float, *, environ: Mapping[str, str] = os.environ, process: psutil.Process | None = None
+) -> JobMemoryLimit:
+    """The limit for a job given ``mem_mb`` (MB): ``mem_mb``, or in a SLURM job its allocation on
+    this node less the resident memory of the job's own Snakemake processes, if that is lower.
+
+    SLURM ends a job whose processes together pass its allocation, and the job's Snakemake
+    processes (not watched: they are the script's parents) count in it.
+    """
+    allocation_mb = slurm_allocation_mb(environ)
+    parents_mb = None if allocation_mb is None else launched_parents_rss_mb(process or psutil.Process())
+    if allocation_mb is None or parents_mb is None or allocation_mb - parents_mb >= mem_mb:
+        return JobMemoryLimit(float(mem_mb), f"mem_mb={mem_mb:.0f} MB")
+    limit_mb = max(allocation_mb - parents_mb, 1.0)  # an allocation too small fails at once
+    return JobMemoryLimit(
+        limit_mb,
+        f"{limit_mb:.0f} MB (SLURM's allocation of {allocation_mb:.0f} MB less {parents_mb:.0f} MB "
+        "used by the job's own Snakemake processes)",
+    )
 
 
 class MemoryWatchdog:
@@ -80,6 +185,9 @@ class MemoryWatchdog:
     grace_s : float, default 10
         Seconds the job has to unwind after :class:`MemoryLimitExceeded` is raised before the
         process is ended with :data:`EXIT_MEMORY`.
+    limit_text : str, optional
+        How the limit reads in the message (see :func:`job_memory_limit`); default
+        ``mem_mb=<mem_mb> MB``.
 
     Attributes
     ----------
@@ -102,10 +210,12 @@ class MemoryWatchdog:
         advice: str = "resources.mem_mb",
         interval_s: float = 0.2,
         grace_s: float = 10.0,
+        limit_text: str | None = None,
     ) -> None:
         if isinstance(mem_mb, bool) or not isinstance(mem_mb, (int, float)) or not mem_mb > 0:
             raise ConfigError(f"mem_mb must be a number > 0 (MB), got {mem_mb!r}")
         self.mem_mb = float(mem_mb)
+        self.limit_text = limit_text or f"mem_mb={self.mem_mb:.0f} MB"
         self.job = job
         self.advice = advice
         self.interval_s = interval_s
@@ -142,7 +252,7 @@ class MemoryWatchdog:
         """The message of a job whose RSS reached ``rss_mb``."""
         return (
             f"{self.job} exceeded its memory limit: resident memory {rss_mb:.0f} MB > "
-            f"mem_mb={self.mem_mb:.0f} MB; raise {self.advice}"
+            f"{self.limit_text}; raise {self.advice}"
         )
 
     def _watch(self) -> None:
