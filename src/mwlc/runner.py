@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from mwlc.config import DEFAULTS_PATH, WORKFLOW_DIR, deep_merge
+from mwlc.machine import usable_cpus, usable_memory_mb
 
 #: The workflow's Snakefile (package data, see :data:`mwlc.config.WORKFLOW_DIR`).
 SNAKEFILE = WORKFLOW_DIR / "Snakefile"
@@ -45,7 +46,9 @@ def run(
     until : str or iterable of str, optional
         Rule names to stop after (as ``--until``), e.g. ``"sample"``.
     cores : int, optional
-        CPU cores Snakemake may use; all of this machine's by default.
+        CPU cores Snakemake may use; by default all this process may use: in a container (a
+        science platform's notebook server) its CPU limit, not the node's CPUs
+        (:func:`mwlc.machine.usable_cpus`).
     config : mapping, optional
         Values that override the config files (as ``--config``), e.g. ``{"n_shards": 4}``.
     workdir : path-like, optional
@@ -61,7 +64,11 @@ def run(
         ``--rerun-incomplete``). Refused while the run's Snakemake process still runs.
     resources : mapping of str to int, optional
         Service caps to change (as ``--resources``), e.g. ``{"heasarc_tap": 1}``; the others
-        keep :data:`mwlc.archives.services.DEFAULT_CAPS`, the profiles' numbers.
+        keep :data:`mwlc.archives.services.DEFAULT_CAPS`, the profiles' numbers. ``mem_mb``
+        is the memory (MB) the jobs running at once may ask for together; by default what
+        this process may use (in a container, its memory limit) less what it holds itself and
+        :data:`HEAD_RESERVE_MB` (:func:`run_memory_mb`), so that the kernel's OOM killer, which
+        may pick this notebook's kernel, is not met by jobs that each kept to their own limit.
 
     Returns
     -------
@@ -91,7 +98,7 @@ def run(
     run_dir = workdir / "results" / run_id(configfiles, config)
     settings = {
         "resource_settings": ResourceSettings(
-            cores=cores or os.cpu_count() or 1, resources=service_caps(resources)
+            cores=cores or usable_cpus(), resources={"mem_mb": run_memory_mb(), **service_caps(resources)}
         ),
         "config_settings": ConfigSettings(configfiles=configfiles, config=dict(config or {})),
         "snakefile": SNAKEFILE,
@@ -110,19 +117,37 @@ def run(
 
 
 def service_caps(changes: Mapping[str, int] | None = None) -> dict[str, int]:
-    """:data:`~mwlc.archives.services.DEFAULT_CAPS` with ``changes`` applied.
+    """:data:`~mwlc.archives.services.DEFAULT_CAPS` with ``changes`` applied (and ``mem_mb``,
+    if ``changes`` has it).
 
     Raises
     ------
     ValueError
-        For a name that is not a service.
+        For a name that is neither a service nor ``mem_mb``.
     """
     from mwlc.archives.services import DEFAULT_CAPS
 
-    unknown = sorted(set(changes or {}) - set(DEFAULT_CAPS))
+    unknown = sorted(set(changes or {}) - set(DEFAULT_CAPS) - {"mem_mb"})
     if unknown:
-        raise ValueError(f"resources: {unknown} are not services; the services are {sorted(DEFAULT_CAPS)}")
+        raise ValueError(
+            f"resources: {unknown} are not services; the services are {sorted(DEFAULT_CAPS)} (and "
+            "mem_mb is the jobs' memory)"
+        )
     return {**DEFAULT_CAPS, **(changes or {})}
+
+
+#: Memory (MB) kept for the process that runs Snakemake, beyond what it holds when the run starts.
+HEAD_RESERVE_MB = 500
+
+
+def run_memory_mb() -> int:
+    """The memory (MB) a run's jobs may ask for together: what this process may use
+    (:func:`mwlc.machine.usable_memory_mb`) less its own resident memory and
+    :data:`HEAD_RESERVE_MB`; at least 1000."""
+    import psutil
+
+    held_mb = psutil.Process().memory_info().rss / 1e6
+    return max(1000, int(usable_memory_mb() - held_mb - HEAD_RESERVE_MB))
 
 
 def _refuse_if_running(run_dir: Path) -> None:

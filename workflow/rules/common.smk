@@ -166,10 +166,24 @@ def recorded_input(path):
     return workflow.persistence.input(IOFile(path)) or []
 
 
+def within_run_memory(mem_mb):
+    """`mem_mb`, at most the memory the run's jobs may share (its global mem_mb: mwlc.run sets
+    it to what this machine or container allows, `--resources mem_mb=N` on the command line).
+    Snakemake stops the whole run at a job that asks for more than that."""
+    run_mem_mb = workflow.global_resources.get("mem_mb").value
+    return mem_mb if run_mem_mb is None else min(mem_mb, run_mem_mb)
+
+
 def fetch_mem_mb(wildcards, attempt):
-    """The archive's memory limit (config fetch_mem_mb), doubled, tripled... on retries."""
+    """The archive's memory limit (config fetch_mem_mb), doubled, tripled... on retries, at most
+    the run's memory."""
     limits = config["fetch_mem_mb"]
-    return limits.get(wildcards.archive, limits["default"]) * attempt
+    return within_run_memory(limits.get(wildcards.archive, limits["default"]) * attempt)
+
+
+def sample_mem_mb(wildcards):
+    """The sample job's memory, at most the run's."""
+    return within_run_memory(4000)
 
 
 #: A fetch job's time limit (minutes; SLURM's --time) on its first attempt. A HATS fetch takes

@@ -15,7 +15,7 @@ rule sample:
         "../envs/mwlc.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=sample_mem_mb,
         runtime=60,
     params:
         sample=config["sample"],

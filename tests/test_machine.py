@@ -1,0 +1,82 @@
+"""CPUs and memory this process may use: container (cgroup) limits, not the node's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psutil
+import pytest
+
+from mwlc import machine
+
+GB = 1_000_000_000
+
+
+def _files(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n")
+
+
+def _limits(tmp_path: Path, proc_cgroup: str, files: dict[str, str]) -> tuple[int, float]:
+    root = tmp_path / "cgroup"
+    root.mkdir(parents=True)
+    _files(root, files)
+    proc = tmp_path / "proc_self_cgroup"
+    proc.write_text(proc_cgroup)
+    where = {"cgroup_root": root, "proc_cgroup": proc}
+    return machine.usable_cpus(**where), machine.usable_memory_mb(**where)
+
+
+@pytest.fixture
+def node(monkeypatch):
+    """A node of 64 CPUs and 512 GB."""
+    monkeypatch.setattr(machine.os, "sched_getaffinity", lambda pid: set(range(64)))
+    monkeypatch.setattr(machine.psutil, "virtual_memory", lambda: type("M", (), {"total": 512 * GB}))
+
+
+def test_a_kubernetes_pod_on_cgroup_v2_gets_its_own_limits(tmp_path, node):
+    """A notebook server of 4 CPUs and 16 GB (its cgroup mounted as the root, as in a pod)."""
+    files = {"cgroup.controllers": "cpu memory", "cpu.max": "400000 100000", "memory.max": str(16 * GB)}
+    assert _limits(tmp_path, "0::/\n", files) == (4, 16_000)
+
+
+def test_the_smallest_limit_of_the_cgroup_and_its_parents_holds(tmp_path, node):
+    files = {
+        "cgroup.controllers": "cpu memory",
+        "user.slice/cpu.max": "150000 100000",  # 1.5 CPUs' worth of time: 2 CPUs
+        "user.slice/memory.max": str(8 * GB),
+        "user.slice/session/cpu.max": "max 100000",
+        "user.slice/session/memory.max": "max",
+    }
+    assert _limits(tmp_path, "0::/user.slice/session\n", files) == (2, 8_000)
+
+
+def test_cgroup_v1_quota_and_memory_limit_are_read(tmp_path, node):
+    """Docker on a cgroup v1 host: per-controller hierarchies, the container's own cgroup mounted
+    as their root (the path the process is told does not exist there)."""
+    proc = "12:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n0::/\n"
+    files = {
+        "cpu,cpuacct/cpu.cfs_quota_us": "200000",
+        "cpu,cpuacct/cpu.cfs_period_us": "100000",
+        "memory/memory.limit_in_bytes": str(6 * GB),
+    }
+    assert _limits(tmp_path, proc, files) == (2, 6_000)
+
+
+def test_without_limits_the_node_is_what_is_usable(tmp_path, node):
+    """This test machine's own layout (cgroup v1, no quota, the v1 "no limit" value)."""
+    proc = "4:memory:/process_api/577f\n1:cpu:/\n0::/\n"
+    files = {
+        "cpu/cpu.cfs_quota_us": "-1",
+        "cpu/cpu.cfs_period_us": "100000",
+        "memory/process_api/577f/memory.limit_in_bytes": "9223372036854771712",
+    }
+    assert _limits(tmp_path, proc, files) == (64, 512_000)
+    assert _limits(tmp_path / "none", "", {}) == (64, 512_000)  # no cgroup filesystem at all
+
+
+def test_this_machine():
+    assert 1 <= machine.usable_cpus() <= psutil.cpu_count()
+    assert 0 < machine.usable_memory_mb() <= psutil.virtual_memory().total / 1e6
