@@ -12,10 +12,10 @@ of the job's process and its children and, when it exceeds ``mem_mb``:
 3. if the process is still alive ``grace_s`` seconds later (stuck in C code, or waiting for
    worker threads at exit), ends it with :data:`EXIT_MEMORY` after flushing the log.
 
-On a SLURM node the job's allocation also holds the job's own Snakemake (the job step that runs
-the script, ~200 MB per process), which the watchdog does not watch: :func:`job_memory_limit`
-lowers the limit by what those processes use, so that the watchdog speaks before SLURM's OOM
-kill, which says only ``OUT_OF_MEMORY``.
+On a SLURM node the job's allocation also holds the job's own Snakemake processes (two of ~200 MB
+each under the SLURM executor), which the watchdog does not watch: :func:`job_memory_limit`
+lowers the limit by what they hold when the job starts, so that the watchdog speaks before
+SLURM's OOM kill, which says only ``OUT_OF_MEMORY``.
 
 Why not a kernel limit (``RLIMIT_AS`` / ``RLIMIT_DATA``): they count *reserved* memory, not used
 memory. Importing lsdb, dask, numba and pyvo alone reserves 1.9 GB of address space and 1.45 GB of
@@ -114,27 +114,48 @@ def _show_job(job_id: str) -> str:
 
 
 def _allocated_mem_mib(show_job_output: str) -> float:
-    """The ``mem`` of a job's allocated TRES in ``scontrol show job``'s output (``AllocTRES=``, or
-    ``TRES=``, by Slurm version), MiB; 0 if absent: ``TRES=cpu=2,mem=3000M,node=1`` gives 3000."""
-    found = re.search(r"(?:^|\s)(?:Alloc)?TRES=\S*?\bmem=(\d+(?:\.\d+)?)([KMGT]?)", show_job_output)
-    if found is None:
+    """One node's share of the ``mem`` of a job's allocated TRES in ``scontrol show job``'s output
+    (``AllocTRES=``, or ``TRES=``, by Slurm version), MiB; 0 if absent:
+    ``TRES=cpu=2,mem=3000M,node=1`` gives 3000, ``mem=8G,node=2`` 4096."""
+    tres = re.search(r"(?:^|\s)(?:Alloc)?TRES=(\S+)", show_job_output)
+    mem = re.search(r"(?:^|,)mem=(\d+(?:\.\d+)?)([KMGT]?)(?:,|$)", tres[1]) if tres else None
+    if mem is None:
         return 0.0
-    return float(found[1]) * 1024.0 ** ("KMGT".index(found[2] or "M") - 1)
+    nodes = re.search(r"(?:^|,)node=(\d+)(?:,|$)", tres[1])
+    mib = float(mem[1]) * 1024.0 ** ("KMGT".index(mem[2] or "M") - 1)
+    return mib / max(1, int(nodes[1]) if nodes else 1)  # the job's total: this node's share
 
 
-def launched_parents_rss_mb(process: psutil.Process, launcher: str = SLURM_LAUNCHER) -> float | None:
-    """Resident memory (MB) of the parents of ``process`` below the first one named ``launcher``:
-    on a SLURM node, the job's own Snakemake processes that run the script. None if no parent is
-    ``launcher`` (then which parents share the job's memory cannot be told)."""
+def launched_by_slurm(process: psutil.Process) -> bool:
+    """Whether ``process`` runs below SLURM's step launcher (``slurmstepd``) on a compute node."""
+    try:
+        return any(parent.name() == SLURM_LAUNCHER for parent in process.parents())
+    except psutil.Error:  # a parent that just ended
+        return False
+
+
+def job_neighbours_rss_mb(process: psutil.Process, job_id: str) -> float:
+    """Resident memory (MB) of the other processes of SLURM job ``job_id`` on this node: this
+    user's processes whose environment names the job, outside ``process`` and its children, and
+    not SLURM's own ``slurmstepd``.
+
+    The SLURM executor runs a job as two Snakemake processes of ~200 MB each: one in the batch
+    step, which starts the job's step with ``srun``, and one in that step, which runs the script.
+    Both count in the job's allocation; neither is a child of the script.
+    """
+    own = {process.pid, *(child.pid for child in process.children(recursive=True))}
+    uid = os.getuid()
     total = 0
-    for parent in process.parents():
-        try:
-            if parent.name() == launcher:
-                return total / _MB
-            total += parent.memory_info().rss
-        except psutil.Error:  # a parent that just ended
+    for proc in psutil.process_iter(["uids", "name"]):
+        uids = proc.info["uids"]
+        if proc.pid in own or proc.info["name"] == SLURM_LAUNCHER or uids is None or uids.real != uid:
             continue
-    return None
+        try:
+            if proc.environ().get("SLURM_JOB_ID") == job_id:
+                total += proc.memory_info().rss
+        except psutil.Error:  # ended, or not ours to read
+            continue
+    return total / _MB
 
 
 @dataclass(frozen=True)
@@ -150,20 +171,28 @@ def job_memory_limit(
     mem_mb: float, *, environ: Mapping[str, str] = os.environ, process: psutil.Process | None = None
 ) -> JobMemoryLimit:
     """The limit for a job given ``mem_mb`` (MB): ``mem_mb``, or in a SLURM job its allocation on
-    this node less the resident memory of the job's own Snakemake processes, if that is lower.
+    this node less what the job's other processes hold (:func:`job_neighbours_rss_mb`, measured
+    once, here), if that is lower.
 
     SLURM ends a job whose processes together pass its allocation, and the job's Snakemake
-    processes (not watched: they are the script's parents) count in it.
+    processes (not watched: they are not the script's children) count in it.
     """
+    plain = JobMemoryLimit(float(mem_mb), f"mem_mb={mem_mb:.0f} MB")
+    process = process or psutil.Process()
+    job_id = environ.get("SLURM_JOB_ID", "")
+    if not job_id or not launched_by_slurm(process):
+        return plain
     allocation_mb = slurm_allocation_mb(environ)
-    parents_mb = None if allocation_mb is None else launched_parents_rss_mb(process or psutil.Process())
-    if allocation_mb is None or parents_mb is None or allocation_mb - parents_mb >= mem_mb:
-        return JobMemoryLimit(float(mem_mb), f"mem_mb={mem_mb:.0f} MB")
-    limit_mb = max(allocation_mb - parents_mb, 1.0)  # an allocation too small fails at once
+    if allocation_mb is None:
+        return plain
+    neighbours_mb = job_neighbours_rss_mb(process, job_id)
+    if allocation_mb - neighbours_mb >= mem_mb:
+        return plain
+    limit_mb = max(allocation_mb - neighbours_mb, 1.0)  # an allocation too small fails at once
     return JobMemoryLimit(
         limit_mb,
-        f"{limit_mb:.0f} MB (SLURM's allocation of {allocation_mb:.0f} MB less {parents_mb:.0f} MB "
-        "used by the job's own Snakemake processes)",
+        f"{limit_mb:.0f} MB (SLURM's allocation of {allocation_mb:.0f} MB on this node less "
+        f"{neighbours_mb:.0f} MB held by the job's other processes, its Snakemake among them)",
     )
 
 
