@@ -98,3 +98,20 @@ def _read(path: Path) -> str:
         return path.read_text().strip()
     except OSError:
         return ""
+
+
+def memory_overcommit(cores: int, job_threads: int, job_mem_mb: int, usable_mb: float) -> str | None:
+    """A warning when the jobs of ``job_threads`` threads and ``job_mem_mb`` MB each that
+    ``cores`` let run at once may ask for more memory together than ``usable_mb`` (MB); None if
+    they fit. For a run without a global ``mem_mb`` (``--resources mem_mb=N``)."""
+    at_once = max(1, cores // max(1, job_threads))
+    together_mb = at_once * job_mem_mb
+    if together_mb <= usable_mb:
+        return None
+    return (
+        f"--cores {cores} runs up to {at_once} fetch jobs at once, which may use {together_mb:,} MB "
+        f"together ({job_mem_mb:,} MB each), more than the {usable_mb:,.0f} MB this machine (or "
+        "container) allows: past it the kernel ends a process of its choosing, Snakemake's own "
+        f"perhaps. Give the run its memory, e.g. --resources mem_mb={int(usable_mb * 0.9)} with the "
+        "service caps (profiles/default/config.yaml lists them), or lower --cores"
+    )

@@ -3,6 +3,7 @@ from mwlc.archives.registry import get_archive
 from mwlc.archives.services import SERVICES, service_units
 from mwlc.config import check_config, enabled_archives, load_schema
 from mwlc.errors import ConfigError
+from mwlc.machine import memory_overcommit, usable_memory_mb
 from mwlc.run_plan import write_run_plan
 from mwlc.sample.sources import file_source_path
 from mwlc.sample.size import planned_n_shards
@@ -66,6 +67,15 @@ onstart:
         n_shards=len(SHARDS),
         preflight_keys={archive: preflight_key(archive) for archive in ARCHIVES},
     )
+    if (
+        workflow.local_exec
+        and workflow.global_resources.get("mem_mb").value is None
+    ):
+        _overcommit = memory_overcommit(
+            workflow.cores, FETCH_THREADS, max_fetch_mem_mb(), usable_memory_mb()
+        )
+        if _overcommit:
+            logger.warning(f"mwlc: {_overcommit}")
 
 
 wildcard_constraints:
@@ -174,11 +184,21 @@ def within_run_memory(mem_mb):
     return mem_mb if run_mem_mb is None else min(mem_mb, run_mem_mb)
 
 
+#: Threads of a fetch job (its rule's `threads`).
+FETCH_THREADS = 2
+
+
 def fetch_mem_mb(wildcards, attempt):
     """The archive's memory limit (config fetch_mem_mb), doubled, tripled... on retries, at most
     the run's memory."""
     limits = config["fetch_mem_mb"]
     return within_run_memory(limits.get(wildcards.archive, limits["default"]) * attempt)
+
+
+def max_fetch_mem_mb():
+    """The largest first-attempt memory of the run's fetch jobs, MB."""
+    limits = config["fetch_mem_mb"]
+    return max((limits.get(a, limits["default"]) for a in ARCHIVES), default=0)
 
 
 def sample_mem_mb(wildcards):

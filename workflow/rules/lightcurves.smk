@@ -39,7 +39,7 @@ rule fetch_lightcurves:
     retries: config["fetch_retries"]
     conda:
         "../envs/mwlc.yaml"
-    threads: 2
+    threads: FETCH_THREADS
     resources:
         **SERVICE_RESOURCES,
         mem_mb=fetch_mem_mb,
