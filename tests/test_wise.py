@@ -414,7 +414,7 @@ def test_scan_options_follow_threads_and_memory():
     }
     parallel = wise.scan_options(4, 100, 131_072)
     assert parallel["use_threads"] and parallel["fragment_readahead"] == parallel["batch_readahead"] == 4
-    assert parallel["batch_size"] == int(100 * 2**20 / 2 / (17 * wise.BYTES_PER_ROW))
+    assert parallel["batch_size"] == 11_488  # half of 100 MB (10**6 bytes) / (17 batches x 256 bytes)
     assert wise.scan_options(4, 1, 131_072)["batch_size"] == 1024  # never below 1024 rows
 
 

@@ -225,7 +225,7 @@ def scan_options(threads: int, mem_mb: int | None, batch_rows: int) -> dict:
     """
     in_flight = threads * threads + 1
     if mem_mb is not None:
-        fitting = int(mem_mb * 2**20 / 2 / (in_flight * BYTES_PER_ROW))
+        fitting = int(mem_mb * 1_000_000 / 2 / (in_flight * BYTES_PER_ROW))  # mem_mb: 10**6 bytes
         batch_rows = max(_MIN_BATCH_ROWS, min(batch_rows, fitting))
     return {
         "batch_size": batch_rows,
