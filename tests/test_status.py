@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -330,3 +331,47 @@ def test_the_eta_of_a_long_first_shard_comes_from_its_progress_lines(tmp_path):
     assert status.eta_s == pytest.approx(left / (7_260 / 3_600), rel=1e-3)
     text = mwlc_status.format_status(status)
     assert "from the running jobs' progress" in text and "ETA once one has finished" not in text
+
+
+def test_the_disk_line_projects_the_shards_left_and_the_by_object_table(tmp_path, monkeypatch):
+    """A week-long run must not meet a full disk by surprise: ``mwlc status`` projects what the
+    shards left and the merge's by-object table will take, and says when it will not fit."""
+    now = time.time()
+    run_dir = make_run(tmp_path, now)
+    sizes = {}
+    for archive, shard, rows in (("ztf", "0000", 5), ("gaia", "0001", 7)):  # a few MB each
+        path = run_dir / f"lightcurves.parquet/archive={archive}/shard-{shard}.parquet"
+        mtime = path.stat().st_mtime
+        pad = [os.urandom(300_000 * (1 + len(sizes))) for _ in range(rows)]
+        pq.write_table(pa.table({"objectid": list(range(rows)), "pad": pad}), path, compression="none")
+        os.utime(path, (mtime, mtime))
+        sizes[archive] = path.stat().st_size
+    written, left = sum(sizes.values()), 2 * sum(sizes.values())  # 1 of 3 shards done in each
+    free = {"bytes": 10**12}
+    monkeypatch.setattr(mwlc_status.shutil, "disk_usage", lambda path: type("U", (), {"free": free["bytes"]}))
+
+    def megabytes(line: str) -> list[float]:
+        return [float(x) for x in re.findall(r"([\d.]+) MB", line)]
+
+    status = mwlc_status.run_status(run_dir, now=now)
+    assert by_archive(status)["ztf"].bytes_written == sizes["ztf"]
+    assert status.disk.startswith("disk: ") and status.disk.endswith("; 1,000.0 GB free")
+    assert "for the merge's by-object table" in status.disk
+    assert megabytes(status.disk) == pytest.approx(
+        [n / 1e6 for n in (written, left, written + left)], abs=0.05
+    )
+    assert status.disk in mwlc_status.format_status(status).splitlines()
+    assert not any("disk space" in note for note in status.notes)
+
+    free["bytes"] = 2 * written  # less than the shards left and the table
+    status = mwlc_status.run_status(run_dir, now=now)
+    [note] = [note for note in status.notes if "disk space" in note]
+    assert note.startswith(
+        f"the run may run out of disk space: ~{(left + written + left) / 1e6:.1f} MB still"
+    )
+    assert f"note: {note}" in mwlc_status.format_status(status)
+
+    (run_dir / mwlc_status.BY_OBJECT).write_bytes(b"merged")  # the table is written: only shards left
+    status = mwlc_status.run_status(run_dir, now=now)
+    assert "by-object" not in status.disk
+    assert megabytes(status.disk) == pytest.approx([n / 1e6 for n in (written, left, 2 * written)], abs=0.05)
