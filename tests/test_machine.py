@@ -26,20 +26,27 @@ def _limits(tmp_path: Path, proc_cgroup: str, files: dict[str, str]) -> tuple[in
     proc = tmp_path / "proc_self_cgroup"
     proc.write_text(proc_cgroup)
     where = {"cgroup_root": root, "proc_cgroup": proc}
-    return machine.usable_cpus(**where), machine.usable_memory_mb(**where)
+    return machine.usable_cpus(**where), machine.available_memory_mb(**where)
 
 
 @pytest.fixture
 def node(monkeypatch):
-    """A node of 64 CPUs and 512 GB."""
+    """A node of 64 CPUs with 500 GB free."""
     monkeypatch.setattr(machine.os, "sched_getaffinity", lambda pid: set(range(64)))
-    monkeypatch.setattr(machine.psutil, "virtual_memory", lambda: type("M", (), {"total": 512 * GB}))
+    monkeypatch.setattr(machine.psutil, "virtual_memory", lambda: type("M", (), {"available": 500 * GB}))
 
 
 def test_a_kubernetes_pod_on_cgroup_v2_gets_its_own_limits(tmp_path, node):
-    """A notebook server of 4 CPUs and 16 GB (its cgroup mounted as the root, as in a pod)."""
-    files = {"cgroup.controllers": "cpu memory", "cpu.max": "400000 100000", "memory.max": str(16 * GB)}
-    assert _limits(tmp_path, "0::/\n", files) == (4, 16_000)
+    """A notebook server of 4 CPUs and 16 GB (its cgroup mounted as the root, as in a pod), whose
+    server and kernels hold 3 GB, 1 GB of it file cache the kernel can drop."""
+    files = {
+        "cgroup.controllers": "cpu memory",
+        "cpu.max": "400000 100000",
+        "memory.max": str(16 * GB),
+        "memory.current": str(3 * GB),
+        "memory.stat": f"anon {2 * GB}\nactive_file 0\ninactive_file {GB}\n",
+    }
+    assert _limits(tmp_path, "0::/\n", files) == (4, 14_000)
 
 
 def test_the_smallest_limit_of_the_cgroup_and_its_parents_holds(tmp_path, node):
@@ -47,10 +54,12 @@ def test_the_smallest_limit_of_the_cgroup_and_its_parents_holds(tmp_path, node):
         "cgroup.controllers": "cpu memory",
         "user.slice/cpu.max": "150000 100000",  # 1.5 CPUs' worth of time: 2 CPUs
         "user.slice/memory.max": str(8 * GB),
+        "user.slice/memory.current": str(GB),
         "user.slice/session/cpu.max": "max 100000",
         "user.slice/session/memory.max": "max",
+        "user.slice/session/memory.current": str(GB // 2),
     }
-    assert _limits(tmp_path, "0::/user.slice/session\n", files) == (2, 8_000)
+    assert _limits(tmp_path, "0::/user.slice/session\n", files) == (2, 7_000)
 
 
 def test_cgroup_v1_quota_and_memory_limit_are_read(tmp_path, node):
@@ -61,8 +70,10 @@ def test_cgroup_v1_quota_and_memory_limit_are_read(tmp_path, node):
         "cpu,cpuacct/cpu.cfs_quota_us": "200000",
         "cpu,cpuacct/cpu.cfs_period_us": "100000",
         "memory/memory.limit_in_bytes": str(6 * GB),
+        "memory/memory.usage_in_bytes": str(2 * GB),
+        "memory/memory.stat": f"cache {GB}\ntotal_inactive_file {GB}\n",
     }
-    assert _limits(tmp_path, proc, files) == (2, 6_000)
+    assert _limits(tmp_path, proc, files) == (2, 5_000)
 
 
 def test_without_limits_the_node_is_what_is_usable(tmp_path, node):
@@ -72,11 +83,27 @@ def test_without_limits_the_node_is_what_is_usable(tmp_path, node):
         "cpu/cpu.cfs_quota_us": "-1",
         "cpu/cpu.cfs_period_us": "100000",
         "memory/process_api/577f/memory.limit_in_bytes": "9223372036854771712",
+        "memory/process_api/577f/memory.usage_in_bytes": str(GB),
     }
-    assert _limits(tmp_path, proc, files) == (64, 512_000)
-    assert _limits(tmp_path / "none", "", {}) == (64, 512_000)  # no cgroup filesystem at all
+    assert _limits(tmp_path, proc, files) == (64, 500_000)
+    assert _limits(tmp_path / "none", "", {}) == (64, 500_000)  # no cgroup filesystem at all
+
+
+def test_a_cgroup_path_outside_the_mount_is_not_followed(tmp_path, node):
+    """A process outside its cgroup namespace's root is told ``/..``: nothing outside the mount
+    is read (here a limit file placed beside it)."""
+    _files(tmp_path, {"memory.max": str(GB), "memory.current": "0"})
+    files = {"cgroup.controllers": "memory", "memory.max": str(8 * GB), "memory.current": "0"}
+    assert _limits(tmp_path, "0::/..\n", files) == (64, 8_000)
+
+
+def test_the_jobs_memory_is_what_is_free_less_the_head_reserve(monkeypatch):
+    monkeypatch.setattr(machine, "available_memory_mb", lambda **where: 14_000.0)
+    assert machine.jobs_memory_mb() == 14_000 - machine.HEAD_RESERVE_MB
+    monkeypatch.setattr(machine, "available_memory_mb", lambda **where: 900.0)
+    assert machine.jobs_memory_mb() == 1000  # at least
 
 
 def test_this_machine():
     assert 1 <= machine.usable_cpus() <= psutil.cpu_count()
-    assert 0 < machine.usable_memory_mb() <= psutil.virtual_memory().total / 1e6
+    assert 0 < machine.available_memory_mb() <= psutil.virtual_memory().total / 1e6

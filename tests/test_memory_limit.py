@@ -13,7 +13,7 @@ import textwrap
 import psutil
 import pytest
 
-from mwlc.limits import job_memory_limit, launched_by_slurm, slurm_allocation_mb
+from mwlc.limits import in_slurm_executor_job, job_memory_limit, slurm_allocation_mb
 
 MIB_IN_MB = 1.048576
 
@@ -65,7 +65,7 @@ def test_a_job_step_without_the_memory_variables_asks_scontrol(tres, expected_mi
 
 
 def test_outside_slurm_the_limit_is_mem_mb():
-    if launched_by_slurm(psutil.Process()):
+    if in_slurm_executor_job(psutil.Process()):
         pytest.skip("these tests run inside a SLURM job")
     for environ in ({"SLURM_MEM_PER_NODE": "3000", "SLURM_JOB_ID": "7"}, {}):
         limit = job_memory_limit(3000, environ=environ)  # no slurmstepd above pytest
@@ -113,9 +113,19 @@ _SCRIPT = """
 
 @pytest.fixture(scope="module")
 def in_a_slurm_job(tmp_path_factory) -> dict:
-    """What the script measures in a job whose batch step's Snakemake holds ~200 MB, beside a
-    process of another job holding ~150 MB."""
-    job_id = str(900_000 + os.getpid())
+    """What the script measures in a SLURM executor's job (its Snakemake in ``--mode remote``)
+    whose batch step's Snakemake holds ~200 MB, beside a process of another job holding ~150 MB."""
+    return _measured_in_a_slurm_job(tmp_path_factory, ["--mode", "remote"])
+
+
+@pytest.fixture(scope="module")
+def in_a_local_run_in_an_allocation(tmp_path_factory) -> dict:
+    """The same below a local Snakemake (``sbatch --wrap "snakemake --cores 16"``)."""
+    return _measured_in_a_slurm_job(tmp_path_factory, [])
+
+
+def _measured_in_a_slurm_job(tmp_path_factory, mode: list[str]) -> dict:
+    job_id = str(900_000 + os.getpid() + len(mode))
     hold = textwrap.dedent(_HOLD)
     holders = {}
     for name, job, mb in (("batch_snakemake", job_id, 200), ("other_job", job_id + "1", 150)):
@@ -130,7 +140,7 @@ def in_a_slurm_job(tmp_path_factory) -> dict:
     try:
         launcher = tmp_path_factory.mktemp("slurm") / "slurmstepd"
         shutil.copy("/bin/sh", launcher)
-        step = [sys.executable, "-c", textwrap.dedent(_STEP_SNAKEMAKE), textwrap.dedent(_SCRIPT), hold]
+        step = [sys.executable, "-c", textwrap.dedent(_STEP_SNAKEMAKE), textwrap.dedent(_SCRIPT), hold, *mode]
         result = subprocess.run(
             [str(launcher), "-c", shlex.join(step) + "; true"],  # `; true`: sh must not exec python
             capture_output=True,
@@ -184,3 +194,9 @@ def test_the_fetch_jobs_watchdog_enforces_the_lowered_limit():
         "fetching ztf light curves of shard-0000.parquet exceeded its memory limit: resident memory "
         f"3000 MB > {lowered.text}; raise the job's memory"
     )
+
+
+def test_a_local_run_inside_an_allocation_keeps_mem_mb(in_a_local_run_in_an_allocation):
+    """Its jobs share the allocation with each other, as Snakemake's mem_mb accounts: one job's
+    limit is not lowered by what the others hold when it starts."""
+    assert in_a_local_run_in_an_allocation["limits"]["3000"] == {"limit_mb": 3000.0, "text": "mem_mb=3000 MB"}

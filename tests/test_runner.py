@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 
-import psutil
 import pytest
 
 from mwlc.run_plan import write_run_plan
@@ -56,7 +55,8 @@ def test_the_profiles_cap_the_services_as_mwlc_run_does():
 def test_mwlc_run_gives_snakemake_the_service_caps_and_keeps_going(monkeypatch, tmp_path):
     import snakemake.api
 
-    from mwlc.runner import HEAD_RESERVE_MB, run, service_caps
+    from mwlc.machine import HEAD_RESERVE_MB
+    from mwlc.runner import run, service_caps
 
     seen = {}
 
@@ -82,20 +82,24 @@ def test_mwlc_run_gives_snakemake_the_service_caps_and_keeps_going(monkeypatch, 
             seen["keep_going"] = execution_settings.keep_going
 
     monkeypatch.setattr(snakemake.api, "SnakemakeApi", Api)
-    # a notebook server of 4 CPUs and 16 GB on a bigger node: its limits, not the node's
+    # a notebook server of 4 CPUs with 14 GB free in its container: its limits, not the node's
     monkeypatch.setattr("mwlc.runner.usable_cpus", lambda: 4)
-    monkeypatch.setattr("mwlc.runner.usable_memory_mb", lambda: 16_000.0)
-    held_mb = psutil.Process().memory_info().rss / 1e6
+    monkeypatch.setattr("mwlc.machine.available_memory_mb", lambda **where: 14_000.0)
     (tmp_path / "config").mkdir()
     (tmp_path / "config/config.yaml").write_text("run_id: r\n")
     run(workdir=tmp_path, resources={"heasarc_tap": 1})
-    jobs_mb = seen["resources"].pop("mem_mb")
-    assert jobs_mb == pytest.approx(16_000 - held_mb - HEAD_RESERVE_MB, abs=50)
-    assert seen == {"resources": {**service_caps(), "heasarc_tap": 1}, "cores": 4, "keep_going": True}
+    assert seen == {
+        "resources": {**service_caps(), "heasarc_tap": 1, "mem_mb": 14_000 - HEAD_RESERVE_MB},
+        "cores": 4,
+        "keep_going": True,
+    }
     run(workdir=tmp_path, cores=2, resources={"mem_mb": 6000})
     assert seen["resources"] == {**service_caps(), "mem_mb": 6000} and seen["cores"] == 2
     with pytest.raises(ValueError, match=r"\['heasarc'\] are not services"):
         service_caps({"heasarc": 1})
+    for bad in (0, -5, 1.5, True, None):
+        with pytest.raises(ValueError, match=rf"mem_mb={bad!r} is not a whole number >= 1"):
+            service_caps({"mem_mb": bad})
 
 
 def test_the_sample_rule_is_never_retried_and_fetch_jobs_get_more_time_on_retries():
@@ -120,27 +124,22 @@ def test_the_sample_rule_is_never_retried_and_fetch_jobs_get_more_time_on_retrie
         assert [runtime({"archive": "hcv"}, attempt=k) for k in (1, 2, 3)] == [240, 480, 720]
 
 
-@pytest.mark.parametrize("run_mem_mb", [None, 3500])
-def test_no_job_asks_for_more_memory_than_the_run_has(run_mem_mb):
-    """Snakemake stops the whole run at a job asking for more than the global ``mem_mb``: a fetch
-    job's retries (2x, 3x its memory) and the sample job stay within it."""
+def test_the_monitor_holds_no_core_and_no_memory_of_the_run():
+    """Snakemake lowers a job's mem_mb to the run's global one (mwlc.run sets it): such a job
+    could never start beside a monitor that held memory of its own, nor a job of --cores 1 beside
+    one that held a core. The monitor would then see no job and fail the run."""
     from snakemake.api import SnakemakeApi
     from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings
 
     from mwlc.runner import SNAKEFILE, default_workdir
 
     workdir = default_workdir()
-    resources = {} if run_mem_mb is None else {"mem_mb": run_mem_mb}
     with SnakemakeApi(OutputSettings(quiet={"all"})) as api:
         workflow = api.workflow(
-            resource_settings=ResourceSettings(cores=1, resources=resources),
+            resource_settings=ResourceSettings(cores=1, resources={"mem_mb": 3000}),
             config_settings=ConfigSettings(configfiles=[workdir / "config/demo.yaml"]),
             snakefile=SNAKEFILE,
             workdir=workdir,
         )._workflow
-        fetch_mem_mb, sample_mem_mb = workflow.globals["fetch_mem_mb"], workflow.globals["sample_mem_mb"]
-        asked = [fetch_mem_mb(type("W", (), {"archive": "ztf"}), attempt=k) for k in (1, 2, 3)]
-        if run_mem_mb is None:
-            assert asked == [3000, 6000, 9000] and sample_mem_mb({}) == 4000
-        else:
-            assert asked == [3000, 3500, 3500] and sample_mem_mb({}) == 3500
+        monitor = workflow.get_rule("monitor_resources")
+        assert monitor.resources["mem_mb"] == 0 and monitor.resources["_cores"] == 0

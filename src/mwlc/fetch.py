@@ -169,6 +169,8 @@ def _memory_limit(
         job=f"fetching {archive} light curves of {shard_path}",
         advice=(
             f"the job's memory (config fetch_mem_mb: {{{archive}: <MB>}}, or snakemake --set-resources "
-            "fetch_lightcurves:mem_mb=<MB>), or cut the sample into more shards (n_shards)"
+            "fetch_lightcurves:mem_mb=<MB>; a run's own mem_mb caps it: mwlc.run sets it to the memory "
+            "free, --resources mem_mb=<MB> on the command line), or cut the sample into more shards "
+            "(n_shards)"
         ),
     )

@@ -126,12 +126,23 @@ def _allocated_mem_mib(show_job_output: str) -> float:
     return mib / max(1, int(nodes[1]) if nodes else 1)  # the job's total: this node's share
 
 
-def launched_by_slurm(process: psutil.Process) -> bool:
-    """Whether ``process`` runs below SLURM's step launcher (``slurmstepd``) on a compute node."""
+def in_slurm_executor_job(process: psutil.Process) -> bool:
+    """Whether ``process`` is run by a Snakemake job step of a cluster executor (a parent Snakemake
+    in ``--mode remote``) on a SLURM compute node (below ``slurmstepd``).
+
+    Not so for a local run inside an allocation (``sbatch --wrap "snakemake --cores 16"``): its
+    jobs share the allocation with each other, which Snakemake's own ``mem_mb`` accounts for.
+    """
+    remote = False
     try:
-        return any(parent.name() == SLURM_LAUNCHER for parent in process.parents())
+        for parent in process.parents():
+            if parent.name() == SLURM_LAUNCHER:
+                return remote
+            arguments = parent.cmdline()
+            remote = remote or "--mode remote" in " ".join(arguments)
     except psutil.Error:  # a parent that just ended
         return False
+    return False
 
 
 def job_neighbours_rss_mb(process: psutil.Process, job_id: str) -> float:
@@ -170,9 +181,9 @@ class JobMemoryLimit:
 def job_memory_limit(
     mem_mb: float, *, environ: Mapping[str, str] = os.environ, process: psutil.Process | None = None
 ) -> JobMemoryLimit:
-    """The limit for a job given ``mem_mb`` (MB): ``mem_mb``, or in a SLURM job its allocation on
-    this node less what the job's other processes hold (:func:`job_neighbours_rss_mb`, measured
-    once, here), if that is lower.
+    """The limit for a job given ``mem_mb`` (MB): ``mem_mb``, or in a SLURM executor's job
+    (:func:`in_slurm_executor_job`) its allocation on this node less what the job's other
+    processes hold (:func:`job_neighbours_rss_mb`, measured once, here), if that is lower.
 
     SLURM ends a job whose processes together pass its allocation, and the job's Snakemake
     processes (not watched: they are not the script's children) count in it.
@@ -180,7 +191,7 @@ def job_memory_limit(
     plain = JobMemoryLimit(float(mem_mb), f"mem_mb={mem_mb:.0f} MB")
     process = process or psutil.Process()
     job_id = environ.get("SLURM_JOB_ID", "")
-    if not job_id or not launched_by_slurm(process):
+    if not job_id or not in_slurm_executor_job(process):
         return plain
     allocation_mb = slurm_allocation_mb(environ)
     if allocation_mb is None:

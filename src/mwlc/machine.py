@@ -1,4 +1,4 @@
-"""What this process may use of the machine: CPUs and memory, container limits included.
+"""What this process may use of the machine: CPUs and free memory, container limits included.
 
 ``os.cpu_count()`` and ``psutil.virtual_memory()`` give the whole machine's. In a container (a
 science platform's notebook server, a Kubernetes pod, Docker) the kernel's control groups
@@ -7,9 +7,10 @@ CPUs and 512 GB. Jobs started for 64 CPUs there share 4, and jobs that together 
 ended by the kernel's OOM killer, which may pick the notebook's kernel or Snakemake itself: the
 whole run ends with no word in its logs, as the Fornax original's 2024 run did.
 
-Both cgroup versions are read: v2 (``cpu.max``, ``memory.max``) and v1 (``cpu.cfs_quota_us`` /
-``cpu.cfs_period_us``, ``memory.limit_in_bytes``), in this process's cgroup and every one above
-it (the smallest limit holds).
+Both cgroup versions are read: v2 (``cpu.max``, ``memory.max``, ``memory.current``) and v1
+(``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``, ``memory.limit_in_bytes``,
+``memory.usage_in_bytes``), in this process's cgroup and every one above it (the smallest
+holds).
 """
 
 from __future__ import annotations
@@ -37,11 +38,46 @@ def usable_cpus(*, cgroup_root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_CGR
     return max(1, cpus)
 
 
-def usable_memory_mb(*, cgroup_root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_CGROUP) -> float:
-    """Memory this process and its children may use, MB (10**6 bytes): the machine's RAM, at
-    most its cgroups' memory limit."""
-    limits = [psutil.virtual_memory().total, *_cgroup_memory_limits(cgroup_root, proc_cgroup)]
-    return min(limits) / _MB
+def available_memory_mb(*, cgroup_root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_CGROUP) -> float:
+    """Memory free for new processes, MB (10**6 bytes): the machine's available memory, at most,
+    for each of this process's cgroups (and their parents) with a memory limit, that limit less
+    what the cgroup holds beyond file cache the kernel can drop. Other users' processes, and in
+    a container the notebook server and other kernels, are held memory too."""
+    free = [psutil.virtual_memory().available]
+    for directory in _cgroup_dirs(cgroup_root, proc_cgroup, "memory"):
+        for limit_file, usage_file, cache_key in _MEMORY_FILES:
+            limit, usage = _read(directory / limit_file), _read(directory / usage_file)
+            if limit.isdigit() and usage.isdigit():
+                cache = _stat_value(directory / "memory.stat", cache_key)
+                free.append(int(limit) - (int(usage) - cache))
+    return max(0, min(free)) / _MB
+
+
+#: Memory (MB) kept for the process that runs Snakemake (and the monitor), beyond what it holds.
+HEAD_RESERVE_MB = 500
+
+
+def jobs_memory_mb(**where: Path) -> int:
+    """The memory (MB) a run's jobs may ask for together: what is free now
+    (:func:`available_memory_mb`) less :data:`HEAD_RESERVE_MB`; at least 1000."""
+    return max(1000, int(available_memory_mb(**where) - HEAD_RESERVE_MB))
+
+
+#: Per cgroup version: the memory limit's file, the usage's, and the dropable cache's key in
+#: ``memory.stat``.
+_MEMORY_FILES = (
+    ("memory.max", "memory.current", "inactive_file"),  # v2 ("max": no limit)
+    ("memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file"),  # v1
+)
+
+
+def _stat_value(path: Path, key: str) -> int:
+    """The value of ``key`` in a cgroup's ``memory.stat`` (0 if absent)."""
+    for line in _read(path).splitlines():
+        name, _, value = line.partition(" ")
+        if name == key and value.strip().isdigit():
+            return int(value)
+    return 0
 
 
 def _cgroup_cpu_quotas(root: Path, proc_cgroup: Path) -> Iterator[float]:
@@ -53,15 +89,6 @@ def _cgroup_cpu_quotas(root: Path, proc_cgroup: Path) -> Iterator[float]:
         quota, period = _read(directory / "cpu.cfs_quota_us"), _read(directory / "cpu.cfs_period_us")
         if quota.isdigit() and period.isdigit() and int(period) > 0:  # v1: -1 is no quota
             yield int(quota) / int(period)
-
-
-def _cgroup_memory_limits(root: Path, proc_cgroup: Path) -> Iterator[int]:
-    """The memory limits (bytes) set on this process's cgroups and their parents."""
-    for directory in _cgroup_dirs(root, proc_cgroup, "memory"):
-        for name in ("memory.max", "memory.limit_in_bytes"):  # v2 ("max": none), v1
-            value = _read(directory / name)
-            if value.isdigit():
-                yield int(value)
 
 
 def _cgroup_dirs(root: Path, proc_cgroup: Path, controller: str) -> Iterator[Path]:
@@ -85,8 +112,8 @@ def _cgroup_dirs(root: Path, proc_cgroup: Path, controller: str) -> Iterator[Pat
                 base = root / controller
         else:
             continue
-        leaf = base / path.lstrip("/")
-        if not leaf.is_dir():
+        leaf = Path(os.path.normpath(base / path.lstrip("/")))
+        if not leaf.is_relative_to(base) or not leaf.is_dir():  # outside the mount ("/.."): its root
             leaf = base
         yield leaf
         yield from (parent for parent in leaf.parents if parent == base or base in parent.parents)
@@ -100,18 +127,18 @@ def _read(path: Path) -> str:
         return ""
 
 
-def memory_overcommit(cores: int, job_threads: int, job_mem_mb: int, usable_mb: float) -> str | None:
+def memory_overcommit(cores: int, job_threads: int, job_mem_mb: int, jobs_mb: int) -> str | None:
     """A warning when the jobs of ``job_threads`` threads and ``job_mem_mb`` MB each that
-    ``cores`` let run at once may ask for more memory together than ``usable_mb`` (MB); None if
-    they fit. For a run without a global ``mem_mb`` (``--resources mem_mb=N``)."""
+    ``cores`` let run at once may ask for more memory together than ``jobs_mb``
+    (:func:`jobs_memory_mb`); None if they fit. For a run without a global ``mem_mb``."""
     at_once = max(1, cores // max(1, job_threads))
     together_mb = at_once * job_mem_mb
-    if together_mb <= usable_mb:
+    if together_mb <= jobs_mb:
         return None
     return (
         f"--cores {cores} runs up to {at_once} fetch jobs at once, which may use {together_mb:,} MB "
-        f"together ({job_mem_mb:,} MB each), more than the {usable_mb:,.0f} MB this machine (or "
-        "container) allows: past it the kernel ends a process of its choosing, Snakemake's own "
-        f"perhaps. Give the run its memory, e.g. --resources mem_mb={int(usable_mb * 0.9)} with the "
-        "service caps (profiles/default/config.yaml lists them), or lower --cores"
+        f"together ({job_mem_mb:,} MB each), more than the {jobs_mb:,} MB free for jobs on this "
+        "machine (or container): past it the kernel ends a process of its choosing, Snakemake's own "
+        f"perhaps. Give the run its memory, --resources mem_mb={jobs_mb} with the service caps "
+        "(profiles/default/config.yaml lists them), or lower --cores"
     )

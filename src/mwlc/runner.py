@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from mwlc.config import DEFAULTS_PATH, WORKFLOW_DIR, deep_merge
-from mwlc.machine import usable_cpus, usable_memory_mb
+from mwlc.machine import jobs_memory_mb, usable_cpus
 
 #: The workflow's Snakefile (package data, see :data:`mwlc.config.WORKFLOW_DIR`).
 SNAKEFILE = WORKFLOW_DIR / "Snakefile"
@@ -65,10 +65,10 @@ def run(
     resources : mapping of str to int, optional
         Service caps to change (as ``--resources``), e.g. ``{"heasarc_tap": 1}``; the others
         keep :data:`mwlc.archives.services.DEFAULT_CAPS`, the profiles' numbers. ``mem_mb``
-        is the memory (MB) the jobs running at once may ask for together; by default what
-        this process may use (in a container, its memory limit) less what it holds itself and
-        :data:`HEAD_RESERVE_MB` (:func:`run_memory_mb`), so that the kernel's OOM killer, which
-        may pick this notebook's kernel, is not met by jobs that each kept to their own limit.
+        is the memory (MB) the jobs running at once may ask for together; by default the memory
+        free when the run starts (in a container, within its limit) less 500 MB
+        (:func:`mwlc.machine.jobs_memory_mb`), so that the kernel's OOM killer, which may pick
+        this notebook's kernel, is not met by jobs that each kept to their own limit.
 
     Returns
     -------
@@ -98,7 +98,7 @@ def run(
     run_dir = workdir / "results" / run_id(configfiles, config)
     settings = {
         "resource_settings": ResourceSettings(
-            cores=cores or usable_cpus(), resources={"mem_mb": run_memory_mb(), **service_caps(resources)}
+            cores=cores or usable_cpus(), resources={"mem_mb": jobs_memory_mb(), **service_caps(resources)}
         ),
         "config_settings": ConfigSettings(configfiles=configfiles, config=dict(config or {})),
         "snakefile": SNAKEFILE,
@@ -123,7 +123,8 @@ def service_caps(changes: Mapping[str, int] | None = None) -> dict[str, int]:
     Raises
     ------
     ValueError
-        For a name that is neither a service nor ``mem_mb``.
+        For a name that is neither a service nor ``mem_mb``, or a value that is not a whole
+        number >= 1.
     """
     from mwlc.archives.services import DEFAULT_CAPS
 
@@ -133,21 +134,10 @@ def service_caps(changes: Mapping[str, int] | None = None) -> dict[str, int]:
             f"resources: {unknown} are not services; the services are {sorted(DEFAULT_CAPS)} (and "
             "mem_mb is the jobs' memory)"
         )
+    for name, value in (changes or {}).items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"resources: {name}={value!r} is not a whole number >= 1")
     return {**DEFAULT_CAPS, **(changes or {})}
-
-
-#: Memory (MB) kept for the process that runs Snakemake, beyond what it holds when the run starts.
-HEAD_RESERVE_MB = 500
-
-
-def run_memory_mb() -> int:
-    """The memory (MB) a run's jobs may ask for together: what this process may use
-    (:func:`mwlc.machine.usable_memory_mb`) less its own resident memory and
-    :data:`HEAD_RESERVE_MB`; at least 1000."""
-    import psutil
-
-    held_mb = psutil.Process().memory_info().rss / 1e6
-    return max(1000, int(usable_memory_mb() - held_mb - HEAD_RESERVE_MB))
 
 
 def _refuse_if_running(run_dir: Path) -> None:

@@ -3,7 +3,7 @@ from mwlc.archives.registry import get_archive
 from mwlc.archives.services import SERVICES, service_units
 from mwlc.config import check_config, enabled_archives, load_schema
 from mwlc.errors import ConfigError
-from mwlc.machine import memory_overcommit, usable_memory_mb
+from mwlc.machine import jobs_memory_mb, memory_overcommit
 from mwlc.run_plan import write_run_plan
 from mwlc.sample.sources import file_source_path
 from mwlc.sample.size import planned_n_shards
@@ -72,7 +72,7 @@ onstart:
         and workflow.global_resources.get("mem_mb").value is None
     ):
         _overcommit = memory_overcommit(
-            workflow.cores, FETCH_THREADS, max_fetch_mem_mb(), usable_memory_mb()
+            workflow.cores, FETCH_THREADS, max_fetch_mem_mb(), jobs_memory_mb()
         )
         if _overcommit:
             logger.warning(f"mwlc: {_overcommit}")
@@ -176,34 +176,21 @@ def recorded_input(path):
     return workflow.persistence.input(IOFile(path)) or []
 
 
-def within_run_memory(mem_mb):
-    """`mem_mb`, at most the memory the run's jobs may share (its global mem_mb: mwlc.run sets
-    it to what this machine or container allows, `--resources mem_mb=N` on the command line).
-    Snakemake stops the whole run at a job that asks for more than that."""
-    run_mem_mb = workflow.global_resources.get("mem_mb").value
-    return mem_mb if run_mem_mb is None else min(mem_mb, run_mem_mb)
-
-
 #: Threads of a fetch job (its rule's `threads`).
 FETCH_THREADS = 2
 
 
 def fetch_mem_mb(wildcards, attempt):
-    """The archive's memory limit (config fetch_mem_mb), doubled, tripled... on retries, at most
-    the run's memory."""
+    """The archive's memory limit (config fetch_mem_mb), doubled, tripled... on retries (Snakemake
+    lowers it to the run's own mem_mb, if smaller: mwlc.run sets one)."""
     limits = config["fetch_mem_mb"]
-    return within_run_memory(limits.get(wildcards.archive, limits["default"]) * attempt)
+    return limits.get(wildcards.archive, limits["default"]) * attempt
 
 
 def max_fetch_mem_mb():
     """The largest first-attempt memory of the run's fetch jobs, MB."""
     limits = config["fetch_mem_mb"]
     return max((limits.get(a, limits["default"]) for a in ARCHIVES), default=0)
-
-
-def sample_mem_mb(wildcards):
-    """The sample job's memory, at most the run's."""
-    return within_run_memory(4000)
 
 
 #: A fetch job's time limit (minutes; SLURM's --time) on its first attempt. A HATS fetch takes

@@ -1,5 +1,7 @@
 # The resource monitor: a sidecar job next to the real ones (see src/mwlc/monitor/).
-# threads: 0 so it never holds a core (with a core it could deadlock a --cores 1 run);
+# threads: 0 so it never holds a core (with a core it could deadlock a --cores 1 run), and
+# mem_mb: 0 for the same reason under a global mem_mb (mwlc.run sets one; Snakemake lowers a job's
+# mem_mb to it, and such a job could never start beside the monitor): it holds ~30 MB;
 # the files it waits for are params, not inputs (as inputs it would start last), and only
 # data products: never anything downstream of the monitor (figures, report), or it waits forever.
 # No benchmark: its wall time is the whole run; it logs its own CPU use instead.
@@ -16,7 +18,7 @@ rule monitor_resources:
         "../envs/mwlc.yaml"
     threads: 0
     resources:
-        mem_mb=200,
+        mem_mb=0,
         # max_hours: .inf (no limit) is a local rule's year
         runtime=int(min(config["monitor"]["max_hours"], 24 * 365) * 60),
     params:

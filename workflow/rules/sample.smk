@@ -15,7 +15,7 @@ rule sample:
         "../envs/mwlc.yaml"
     threads: 1
     resources:
-        mem_mb=sample_mem_mb,
+        mem_mb=4000,
         runtime=60,
     params:
         sample=config["sample"],
