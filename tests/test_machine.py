@@ -36,57 +36,68 @@ def node(monkeypatch):
     monkeypatch.setattr(machine.psutil, "virtual_memory", lambda: type("M", (), {"available": 500 * GB}))
 
 
-def test_a_kubernetes_pod_on_cgroup_v2_gets_its_own_limits(tmp_path, node):
-    """A notebook server of 4 CPUs and 16 GB (its cgroup mounted as the root, as in a pod), whose
-    server and kernels hold 3 GB, 1 GB of it file cache the kernel can drop."""
-    files = {
-        "cgroup.controllers": "cpu memory",
-        "cpu.max": "400000 100000",
-        "memory.max": str(16 * GB),
-        "memory.current": str(3 * GB),
-        "memory.stat": f"anon {2 * GB}\nactive_file 0\ninactive_file {GB}\n",
-    }
-    assert _limits(tmp_path, "0::/\n", files) == (4, 14_000)
+#: (this process's /proc/self/cgroup, the cgroup files, CPUs and MB free expected) per layout.
+LAYOUTS = [
+    pytest.param(
+        "0::/\n",
+        {
+            "cgroup.controllers": "cpu memory",
+            "cpu.max": "400000 100000",
+            "memory.max": str(16 * GB),
+            "memory.current": str(3 * GB),
+            "memory.stat": f"anon {2 * GB}\nactive_file 0\ninactive_file {GB}\n",
+        },
+        (4, 14_000),
+        # A notebook server of 4 CPUs and 16 GB (its cgroup mounted as the root, as in a pod),
+        # whose server and kernels hold 3 GB, 1 GB of it file cache the kernel can drop.
+        id="kubernetes pod, cgroup v2",
+    ),
+    pytest.param(
+        "0::/user.slice/session\n",
+        {
+            "cgroup.controllers": "cpu memory",
+            "user.slice/cpu.max": "150000 100000",  # 1.5 CPUs' worth of time: 2 CPUs
+            "user.slice/memory.max": str(8 * GB),
+            "user.slice/memory.current": str(GB),
+            "user.slice/session/cpu.max": "max 100000",
+            "user.slice/session/memory.max": "max",
+            "user.slice/session/memory.current": str(GB // 2),
+        },
+        (2, 7_000),
+        id="the smallest limit of the cgroup and its parents holds",
+    ),
+    pytest.param(
+        "12:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n0::/\n",
+        {
+            "cpu,cpuacct/cpu.cfs_quota_us": "200000",
+            "cpu,cpuacct/cpu.cfs_period_us": "100000",
+            "memory/memory.limit_in_bytes": str(6 * GB),
+            "memory/memory.usage_in_bytes": str(2 * GB),
+            "memory/memory.stat": f"cache {GB}\ntotal_inactive_file {GB}\n",
+        },
+        (2, 5_000),
+        # Per-controller hierarchies, the container's own cgroup mounted as their root (the path
+        # the process is told does not exist there).
+        id="docker, cgroup v1",
+    ),
+    pytest.param(
+        "4:memory:/process_api/577f\n1:cpu:/\n0::/\n",
+        {
+            "cpu/cpu.cfs_quota_us": "-1",
+            "cpu/cpu.cfs_period_us": "100000",
+            "memory/process_api/577f/memory.limit_in_bytes": "9223372036854771712",
+            "memory/process_api/577f/memory.usage_in_bytes": str(GB),
+        },
+        (64, 500_000),
+        id="this test machine: cgroup v1, no quota, the v1 no-limit value",
+    ),
+    pytest.param("", {}, (64, 500_000), id="no cgroup filesystem at all"),
+]
 
 
-def test_the_smallest_limit_of_the_cgroup_and_its_parents_holds(tmp_path, node):
-    files = {
-        "cgroup.controllers": "cpu memory",
-        "user.slice/cpu.max": "150000 100000",  # 1.5 CPUs' worth of time: 2 CPUs
-        "user.slice/memory.max": str(8 * GB),
-        "user.slice/memory.current": str(GB),
-        "user.slice/session/cpu.max": "max 100000",
-        "user.slice/session/memory.max": "max",
-        "user.slice/session/memory.current": str(GB // 2),
-    }
-    assert _limits(tmp_path, "0::/user.slice/session\n", files) == (2, 7_000)
-
-
-def test_cgroup_v1_quota_and_memory_limit_are_read(tmp_path, node):
-    """Docker on a cgroup v1 host: per-controller hierarchies, the container's own cgroup mounted
-    as their root (the path the process is told does not exist there)."""
-    proc = "12:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n0::/\n"
-    files = {
-        "cpu,cpuacct/cpu.cfs_quota_us": "200000",
-        "cpu,cpuacct/cpu.cfs_period_us": "100000",
-        "memory/memory.limit_in_bytes": str(6 * GB),
-        "memory/memory.usage_in_bytes": str(2 * GB),
-        "memory/memory.stat": f"cache {GB}\ntotal_inactive_file {GB}\n",
-    }
-    assert _limits(tmp_path, proc, files) == (2, 5_000)
-
-
-def test_without_limits_the_node_is_what_is_usable(tmp_path, node):
-    """This test machine's own layout (cgroup v1, no quota, the v1 "no limit" value)."""
-    proc = "4:memory:/process_api/577f\n1:cpu:/\n0::/\n"
-    files = {
-        "cpu/cpu.cfs_quota_us": "-1",
-        "cpu/cpu.cfs_period_us": "100000",
-        "memory/process_api/577f/memory.limit_in_bytes": "9223372036854771712",
-        "memory/process_api/577f/memory.usage_in_bytes": str(GB),
-    }
-    assert _limits(tmp_path, proc, files) == (64, 500_000)
-    assert _limits(tmp_path / "none", "", {}) == (64, 500_000)  # no cgroup filesystem at all
+@pytest.mark.parametrize(("proc_cgroup", "files", "expected"), LAYOUTS)
+def test_the_cgroup_limits_are_read(tmp_path, node, proc_cgroup, files, expected):
+    assert _limits(tmp_path, proc_cgroup, files) == expected
 
 
 def test_a_cgroup_path_outside_the_mount_is_not_followed(tmp_path, node):

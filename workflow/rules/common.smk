@@ -180,17 +180,21 @@ def recorded_input(path):
 FETCH_THREADS = 2
 
 
+def archive_mem_mb(archive):
+    """An archive's fetch memory limit (config fetch_mem_mb, MB) on a job's first attempt."""
+    limits = config["fetch_mem_mb"]
+    return limits.get(archive, limits["default"])
+
+
 def fetch_mem_mb(wildcards, attempt):
     """The archive's memory limit (config fetch_mem_mb), doubled, tripled... on retries (Snakemake
     lowers it to the run's own mem_mb, if smaller: mwlc.run sets one)."""
-    limits = config["fetch_mem_mb"]
-    return limits.get(wildcards.archive, limits["default"]) * attempt
+    return archive_mem_mb(wildcards.archive) * attempt
 
 
 def max_fetch_mem_mb():
     """The largest first-attempt memory of the run's fetch jobs, MB."""
-    limits = config["fetch_mem_mb"]
-    return max((limits.get(a, limits["default"]) for a in ARCHIVES), default=0)
+    return max(map(archive_mem_mb, ARCHIVES), default=0)
 
 
 #: A fetch job's time limit (minutes; SLURM's --time) on its first attempt. A HATS fetch takes
