@@ -46,9 +46,10 @@ from mwlc.schema import BANDS
 REPO = Path(__file__).resolve().parents[1]
 DEFAULTS = yaml.safe_load((REPO / "config/config.yaml").read_text())
 
-#: archive -> the params of its fetch jobs for config/config.yaml alone, as they were before the
-#: descriptors (commit c17dccb). A change here changes Snakemake's params of every fetch job of
-#: the archive, i.e. refetches every shard of existing runs. Compared as JSON, so 2 != 2.0.
+#: archive -> the params of its fetch jobs for config/config.yaml alone, as runs made before
+#: 2026-12-07 recorded them (the same before the descriptors, commit c17dccb). Snakemake reruns a
+#: job whose params differ from its record: without NO_LONGER_PARAMS, the params of today's runs
+#: must stay these. Compared as JSON, so 2 != 2.0.
 JOB_PARAMS = {
     "ztf": {"bands": ["ztf_g", "ztf_r", "ztf_i"], "catflags_max": 32768, "radius_arcsec": 1.0},
     "gaia": {"bands": ["Gaia_G"], "radius_arcsec": 1.0},
@@ -94,6 +95,15 @@ JOB_PARAMS = {
 }
 #: The demo changes only Gaia's bands (and the sources, which are params of their own).
 DEMO_JOB_PARAMS = {**JOB_PARAMS, "gaia": {"bands": ["Gaia_G", "Gaia_BP", "Gaia_RP"], "radius_arcsec": 1.0}}
+#: Keys that are no params since 2026-12-07: how an archive is read (timeouts, retries, chunk
+#: sizes, progress lines, the answers' cache), never what.
+_REQUESTS = {"timeout_s", "retries", "retry_backoff_s"}
+NO_LONGER_PARAMS = {
+    "wise": {"batch_rows"},
+    "heasarc": {"chunk_rows", "maxrec", *_REQUESTS},
+    "tess_kepler": {"cache_dir", "progress_every", *_REQUESTS},
+    "hcv": {"cache_dir", "progress_every", *_REQUESTS},
+}
 
 
 def checked(user: dict) -> dict:
@@ -110,17 +120,45 @@ def job_params(config: dict) -> dict:
     [({}, JOB_PARAMS), (yaml.safe_load((REPO / "config/demo.yaml").read_text()), DEMO_JOB_PARAMS)],
     ids=["config.yaml", "demo.yaml"],
 )
-def test_fetch_job_params_are_those_of_runs_made_before_the_descriptors(user, expected):
+def test_fetch_job_params_are_those_of_older_runs_without_the_keys_that_only_say_how_to_read(user, expected):
     got = job_params(checked(user))
-    assert json.dumps(got, sort_keys=True) == json.dumps(expected, sort_keys=True)
+    now = {
+        name: {key: value for key, value in params.items() if key not in NO_LONGER_PARAMS.get(name, ())}
+        for name, params in expected.items()
+    }
+    assert json.dumps(got, sort_keys=True) == json.dumps(now, sort_keys=True)
+    for name, keys in NO_LONGER_PARAMS.items():
+        section = checked(user)["archives"][name]
+        assert set(get_archive(name).reading_params(section)) == keys, name
 
 
-def test_reading_keys_are_no_job_params_and_match_stays_absent_unless_set():
-    config = checked({"archives": {"ztf": {"read_batch_rows": 10, "match": "all"}}})
-    assert get_archive("ztf").reading_params(config["archives"]["ztf"]) == {"read_batch_rows": 10}
-    assert "read_batch_rows" not in get_archive("ztf").job_params(config["archives"]["ztf"])
-    assert get_archive("ztf").job_params(config["archives"]["ztf"])["match"] == "all"
-    assert "match" not in checked({})["archives"]["ztf"]  # no default: old runs keep their params
+@pytest.mark.parametrize(
+    ("user", "expected"),
+    [({}, JOB_PARAMS), (yaml.safe_load((REPO / "config/demo.yaml").read_text()), DEMO_JOB_PARAMS)],
+    ids=["config.yaml", "demo.yaml"],
+)
+def test_a_shard_recorded_by_an_older_run_keeps_its_recorded_params_until_a_science_key_changes(
+    user, expected
+):
+    """A shard's record holds the request settings as params: handed back as recorded (as
+    Snakemake serializes them, repr), so the shard is not refetched; also after a timeout is
+    raised. A changed science key gives today's params, so the shard is refetched."""
+    for name, old in expected.items():
+        archive = get_archive(name)
+        section = checked(user)["archives"][name]
+        assert repr(archive.job_params(section, recorded=old)) == repr(old), name
+        assert archive.job_params(section, recorded=None) == archive.job_params(section)
+        if name in NO_LONGER_PARAMS:
+            slower = {key: 999 for key in ("timeout_s", "chunk_rows", "batch_rows") if key in section}
+            patient = checked(deep_merge(user, {"archives": {name: slower}}))["archives"][name]
+            assert repr(archive.job_params(patient, recorded=old)) == repr(old), name
+        science = {"catalogs": {"FERMIGTRIG": {"max_error_radius_arcsec": 1800}}}
+        if "radius_arcsec" in section:
+            science = {"radius_arcsec": 0.5}
+        changed = checked(deep_merge(user, {"archives": {name: science}}))["archives"][name]
+        now = archive.job_params(changed, recorded=old)
+        assert now == archive.job_params(changed) and now != old, name
+        assert not set(now) & NO_LONGER_PARAMS.get(name, set()), name
 
 
 # --------------------------------------------------------------------------- the config schema

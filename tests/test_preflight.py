@@ -305,3 +305,20 @@ def test_mwlc_preflight_checks_every_enabled_archive_of_a_config(ztf_hats, wise_
 def test_credentials_in_a_source_are_masked():
     line = Finding("hcv", "https://user:secret@example.org/hsc", "x", "y").line()
     assert "secret" not in line and "user:" in line
+
+
+def test_a_settings_key_is_the_one_older_runs_named_their_preflight_reports_with():
+    """The workflow names each preflight report with this key, and a fetch job records the report
+    as its input: a different key for the same settings would refetch every finished shard. The
+    two keys are those of a demo run made with the code of 2026-12-06 (commit 3866948)."""
+    from mwlc.preflight import settings_key
+
+    gaia = {"bands": ["Gaia_G", "Gaia_BP", "Gaia_RP"], "radius_arcsec": 1.0}
+    assert settings_key("resources/demo/gaia", gaia, None) == "eae3fd535446f260"
+    from tests.test_archive_descriptors import JOB_PARAMS
+
+    heasarc = JOB_PARAMS["heasarc"]  # with its request settings, as params were then
+    assert settings_key("resources/demo/heasarc", heasarc, None) == "991970df641de52b"
+    assert settings_key("resources/demo/heasarc", dict(reversed(heasarc.items())), None) == "991970df641de52b"
+    assert settings_key("resources/demo/gaia", {**gaia, "radius_arcsec": 2.0}, None) != "eae3fd535446f260"
+    assert settings_key("resources/demo/gaia", gaia, "http://127.0.0.1:9000") != "eae3fd535446f260"

@@ -35,6 +35,7 @@ def test_the_profiles_cap_the_services_as_mwlc_run_does():
     import yaml
 
     from mwlc.archives.services import DEFAULT_CAPS, SERVICES
+    from mwlc.runner import RERUN_TRIGGERS
 
     assert set(DEFAULT_CAPS) == set(SERVICES)
     for profile in ("default", "slurm"):
@@ -44,6 +45,7 @@ def test_the_profiles_cap_the_services_as_mwlc_run_does():
         resources = config["resources"]
         assert {name: int(value) for name, value in resources.items()} == DEFAULT_CAPS, profile
         assert config["keep-going"] is True, profile
+        assert config["rerun-triggers"] == list(RERUN_TRIGGERS), profile
     assert (
         "cpus_per_task"
         not in yaml.safe_load((Path(__file__).parents[1] / "profiles/slurm/config.yaml").read_text())[
@@ -75,7 +77,8 @@ def test_mwlc_run_gives_snakemake_the_service_caps_and_keeps_going(monkeypatch, 
             seen["cores"] = settings["resource_settings"].cores
             return self
 
-        def dag(self, **settings):
+        def dag(self, dag_settings=None):
+            seen["rerun_triggers"] = {trigger.name for trigger in dag_settings.rerun_triggers}
             return self
 
         def execute_workflow(self, execution_settings):
@@ -92,6 +95,8 @@ def test_mwlc_run_gives_snakemake_the_service_caps_and_keeps_going(monkeypatch, 
         "resources": {**service_caps(), "heasarc_tap": 1, "mem_mb": 14_000 - HEAD_RESERVE_MB},
         "cores": 4,
         "keep_going": True,
+        # no CODE: an upgrade that edits a rule's script does not redo its finished jobs
+        "rerun_triggers": {"MTIME", "PARAMS", "INPUT", "SOFTWARE_ENV"},
     }
     run(workdir=tmp_path, cores=2, resources={"mem_mb": 6000})
     assert seen["resources"] == {**service_caps(), "mem_mb": 6000} and seen["cores"] == 2

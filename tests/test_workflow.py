@@ -318,12 +318,16 @@ def test_second_run_has_nothing_to_do(demo_run):
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
-def test_a_changed_radius_refetches_only_that_archive_and_storage_settings_nothing(demo_run):
+def test_a_changed_radius_refetches_only_that_archive_and_how_to_read_nothing(demo_run):
     """A science parameter refetches its archive; how hard remote files are read (the storage
-    section's timeout and retries) refetches no archive."""
+    section's timeout and retries) and how an archive is asked (HEASARC's timeouts, retries and
+    chunks, unWISE's scan batches) refetch no archive."""
     changed = yaml.safe_load((demo_run / "config/demo.yaml").read_text())
     changed["archives"]["ztf"]["radius_arcsec"] = 1.5
     changed.setdefault("storage", {}).update(timeout_s=7.5, retries=1, retry_backoff_s=0.25)
+    heasarc = {"timeout_s": 1200, "retries": 6, "retry_backoff_s": 1, "chunk_rows": 7, "maxrec": 9}
+    changed["archives"]["heasarc"].update(heasarc)
+    changed["archives"]["wise"].update(batch_rows=1000)
     (demo_run / "config/demo_ztf15.yaml").write_text(yaml.safe_dump(changed))
     cmd = [
         sys.executable,

@@ -6,8 +6,10 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Mapping
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from mwlc.archives._dask import attached
@@ -50,7 +52,7 @@ def fetch_shard(
     s3_endpoint_url: str | None = None,
     provenance_note: str = "",
     dask_scheduler: str | None = None,
-    read_batch_rows: int | None = None,
+    reading: Mapping[str, Any] | None = None,
     read_policy: RetryPolicy = DEFAULT_POLICY,
 ) -> int:
     """Fetch one shard's light curves from ``archive`` and write them to ``output_path``.
@@ -66,7 +68,9 @@ def fetch_shard(
     source : str
         Where the archive is read from (URI or local path).
     params : dict
-        Archive parameters from config (radii in arcsec).
+        The archive's parameters from config (radii in arcsec): its Snakemake params
+        (:meth:`mwlc.archives.base.Archive.job_params`). Keys of ``reading`` in them (a shard
+        recorded before they stopped being params) are not used.
     threads, mem_mb : int
         The job's CPU threads and memory (MB); the archive sizes its parallelism from these.
         With ``mem_mb``, the job fails with :class:`mwlc.limits.MemoryLimitExceeded` (its log
@@ -78,10 +82,11 @@ def fetch_shard(
     dask_scheduler : str, optional
         Address of an existing Dask scheduler (``tcp://host:8786``): the HATS archives read
         their leaf files on its workers (:mod:`mwlc.archives._dask`); the others ignore it.
-    read_batch_rows : int, optional
-        Catalog rows the HATS archives decode at a time (their default if None). Not a
-        parameter of the rows (:attr:`mwlc.archives.base.Param.affects_rows`): it is neither
-        hashed into the provenance nor a Snakemake param.
+    reading : mapping, optional
+        The archive's config keys that say how it is read, not what
+        (:meth:`mwlc.archives.base.Archive.reading_params`: ``read_batch_rows``, ``timeout_s``,
+        ``retries``, ``chunk_rows``...; their defaults where absent). Neither Snakemake params nor
+        hashed into the provenance, so changing them never refetches.
     read_policy : mwlc.net.RetryPolicy, default :data:`mwlc.storage.DEFAULT_POLICY`
         How the archives read remote (S3, HTTP) files: per-read timeout, retries and backoff
         (config ``storage.timeout_s``, ``storage.retries``, ``storage.retry_backoff_s``; see
@@ -97,6 +102,7 @@ def fetch_shard(
     described.reader_module()  # imported first: the cache is given to the functions imported so far
     cache_jitted_functions()  # before the archive's first crossmatch compiles hats' code
     sample = read_shard(shard_path)
+    params = described.job_params(params)  # without reading keys a shard's record may still hold
     # Credentials never reach the log or the file metadata (a token in the URL, a key in params).
     log.info(
         "%s: %d objects in %s, source %s, params %s",
@@ -106,6 +112,8 @@ def fetch_shard(
         redact(source),
         redact_params(params),
     )
+    if reading:
+        log.info("%s: read with %s (how, not what: no params)", described.name, redact_params(dict(reading)))
     provenance = {
         "source": redact(source),
         "params": redact_params(params),
@@ -122,7 +130,6 @@ def fetch_shard(
             read_policy.backoff_s,
         )
     started = time.monotonic()
-    reading = {} if read_batch_rows is None else {"read_batch_rows": read_batch_rows}
     limit = None if mem_mb is None else job_memory_limit(mem_mb)
     if limit is not None and limit.limit_mb < mem_mb:
         log.info("%s: memory limit %s", described.name, limit.text)
@@ -133,8 +140,8 @@ def fetch_shard(
             threads=threads,
             mem_mb=None if limit is None else int(limit.limit_mb),
             storage_options=storage_options(s3_endpoint_url, read_policy),
-            **reading,
             **params,
+            **(reading or {}),
         )
         rows = write_lightcurve_shard(
             batches, output_path, file_metadata(described.name, list(described.bands), provenance)

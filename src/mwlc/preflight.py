@@ -13,6 +13,8 @@ notes (e.g. no margin catalog) are reported but stop nothing.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import logging
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,6 +33,14 @@ log = logging.getLogger(__name__)
 
 class PreflightFailed(ArchiveError):
     """A source failed its preflight; the message has one line per problem."""
+
+
+def settings_key(source: str, params: Mapping[str, Any], s3_endpoint_url: str | None) -> str:
+    """16 hex digits naming an archive's settings: its source, its fetch jobs' params and the S3
+    endpoint (equal settings, equal key; the workflow's preflight report is named with it)."""
+    settings = {"source": source, "params": dict(params), "s3_endpoint_url": s3_endpoint_url}
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def preflight_archive(

@@ -23,6 +23,12 @@ from mwlc.machine import jobs_memory_mb, usable_cpus
 
 #: The workflow's Snakefile (package data, see :data:`mwlc.config.WORKFLOW_DIR`).
 SNAKEFILE = WORKFLOW_DIR / "Snakefile"
+#: What makes Snakemake redo a finished job: newer input (``mtime``), changed params or input
+#: files, a changed software environment; not ``code``. The rule scripts are thin (the code is
+#: in this package, whose changes Snakemake never sees), and ``code`` reran every job whose
+#: script an upgrade edited (its mtime newer than the job's output): a whole run's shards
+#: refetched. The profiles set the same (``rerun-triggers``); ``--forcerun`` redoes a rule.
+RERUN_TRIGGERS = ("mtime", "params", "input", "software-env")
 
 
 def run(
@@ -84,6 +90,7 @@ def run(
         runs it.
     """
     from snakemake.api import SnakemakeApi
+    from snakemake.settings.enums import RerunTrigger
     from snakemake.settings.types import (
         ConfigSettings,
         DAGSettings,
@@ -110,7 +117,11 @@ def run(
             api.workflow(**settings).dag().unlock()
     with SnakemakeApi(OutputSettings(show_failed_logs=True)) as api:
         dag = api.workflow(**settings).dag(
-            dag_settings=DAGSettings(until=until_rules, force_incomplete=rerun_incomplete)
+            dag_settings=DAGSettings(
+                until=until_rules,
+                force_incomplete=rerun_incomplete,
+                rerun_triggers=RerunTrigger.parse_choices_set(list(RERUN_TRIGGERS)),
+            )
         )
         dag.execute_workflow(execution_settings=ExecutionSettings(keep_going=keep_going))
     return run_dir

@@ -4,11 +4,11 @@ from mwlc.archives.services import SERVICES, service_units
 from mwlc.config import check_config, enabled_archives, load_schema
 from mwlc.errors import ConfigError
 from mwlc.machine import jobs_memory_mb, memory_overcommit
+from mwlc.preflight import settings_key
+from mwlc.records import recorded_mapping
 from mwlc.run_plan import write_run_plan
 from mwlc.sample.sources import file_source_path
 from mwlc.sample.size import planned_n_shards
-import hashlib
-import json
 import os
 import sys
 from pathlib import Path
@@ -111,10 +111,17 @@ def dataset_dir(wildcards, output):
 
 def archive_params(wildcards):
     """The archive's parameters from config, without `enabled`, `source` and the keys that only
-    say how much is read at a time (its descriptor says which), so changing those never refetches.
+    say how it is read (its descriptor says which), so changing those never refetches.
+
+    For a fetch job whose shard exists, what Snakemake recorded for it when that differs only
+    by such keys (a shard written while they were params): Archive.job_params.
     """
+    section = config["archives"][wildcards.archive]
+    if "shard" not in wildcards.keys():
+        return get_archive(wildcards.archive).job_params(section)
+    shard = f"{DATASET}/archive={wildcards.archive}/shard-{wildcards.shard}.parquet"
     return get_archive(wildcards.archive).job_params(
-        config["archives"][wildcards.archive]
+        section, recorded=recorded_mapping(recorded_params(shard))
     )
 
 
@@ -122,18 +129,20 @@ def archive_source(wildcards):
     return config["archives"][wildcards.archive]["source"]
 
 
-def preflight_output(archive):
+def preflight_output(archive, params=None):
     """The preflight report of `archive`'s current settings: its name holds a hash of the source
-    and the params the fetch jobs get, so a change to them is a new preflight (run before the
-    fetch jobs that the change reruns anyway), and the preflight rule has no rerun trigger of
-    its own besides a missing output (see preflight_input)."""
-    settings = {
-        "source": config["archives"][archive]["source"],
-        "params": get_archive(archive).job_params(config["archives"][archive]),
-        "s3_endpoint_url": config["storage"]["s3_endpoint_url"],
-    }
-    text = json.dumps(settings, sort_keys=True, default=str)
-    return f"{RESULTS}/preflight/{archive}-{hashlib.sha256(text.encode()).hexdigest()[:16]}.txt"
+    and the params the fetch jobs get (`params`, default the archive's), so a change to them is
+    a new preflight (run before the fetch jobs that the change reruns anyway), and the preflight
+    rule has no rerun trigger of its own besides a missing output (see preflight_input).
+    """
+    if params is None:
+        params = get_archive(archive).job_params(config["archives"][archive])
+    key = settings_key(
+        config["archives"][archive]["source"],
+        params,
+        config["storage"]["s3_endpoint_url"],
+    )
+    return f"{RESULTS}/preflight/{archive}-{key}.txt"
 
 
 def preflight_key(archive):
@@ -149,10 +158,10 @@ def preflight_input(wildcards):
     when their input from it is `ancient`: they wait for the next invocation. So the report's
     name holds the settings (a change of them is a new report, and the fetch jobs it concerns
     are rerun at once), its demo snapshot input is `ancient` too, and the rule has no params
-    of its own; only an edit of scripts/preflight.py reruns every preflight and defers the
-    rest of that invocation. A shard written before preflights existed keeps the input set
-    Snakemake recorded for it, without one, so runs made then are not refetched. A deleted
-    report is not made again while every shard that needs it is finished.
+    of its own (the profiles' rerun triggers leave out the scripts' code). A shard written
+    before preflights existed keeps the input set Snakemake recorded for it, without one, so
+    runs made then are not refetched. A deleted report is not made again while every shard
+    that needs it is finished.
     """
     shard = f"{DATASET}/archive={wildcards.archive}/shard-{wildcards.shard}.parquet"
     earlier = f"{RESULTS}/preflight/{wildcards.archive}-"
@@ -160,7 +169,8 @@ def preflight_input(wildcards):
         f.startswith(earlier) for f in recorded_input(shard)
     ):
         return []
-    return [ancient(preflight_output(wildcards.archive))]
+    # the shard's own params: a shard that keeps its recorded params keeps its recorded report
+    return [ancient(preflight_output(wildcards.archive, archive_params(wildcards)))]
 
 
 def preflight_snapshot_input(wildcards):
@@ -174,6 +184,14 @@ def recorded_input(path):
     from snakemake.io import IOFile
 
     return workflow.persistence.input(IOFile(path)) or []
+
+
+def recorded_params(path):
+    """The params Snakemake recorded for the job that wrote `path`, serialized (None if no
+    record, or no file)."""
+    from snakemake.io import IOFile
+
+    return workflow.persistence.params(IOFile(path)) if os.path.exists(path) else None
 
 
 #: Threads of a fetch job (its rule's `threads`).

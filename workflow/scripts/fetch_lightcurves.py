@@ -1,5 +1,6 @@
 """Rule `fetch_lightcurves`: one archive x one sample shard -> one parquet shard file."""
 
+from mwlc.archives.registry import get_archive
 from mwlc.fetch import fetch_shard
 from mwlc.joblog import start_job_log
 from mwlc.storage import config_policy
@@ -22,6 +23,6 @@ fetch_shard(
     provenance_note=snakemake.params.provenance_note,
     # Where, how much at a time and how hard it is read are not params: changing them must not refetch.
     dask_scheduler=snakemake.config.get("dask_scheduler"),
-    read_batch_rows=snakemake.config["archives"][wildcards.archive].get("read_batch_rows"),
+    reading=get_archive(wildcards.archive).reading_params(snakemake.config["archives"][wildcards.archive]),
     read_policy=config_policy(snakemake.config["storage"]),
 )

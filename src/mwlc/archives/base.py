@@ -14,8 +14,8 @@ Everything else is derived from the descriptors, so nothing can drift from them:
 * the ``archives`` part of the config schema (:meth:`Archive.config_schema`), with every
   default, limit and description;
 * which of an archive's config keys reach its fetch jobs as Snakemake params, i.e. which ones
-  refetch when changed (:meth:`Archive.job_params`), and which only say how much is read at a
-  time (:meth:`Archive.reading_params`);
+  refetch when changed (:meth:`Archive.job_params`), and which only say how the archive is read
+  (:meth:`Archive.reading_params`: how much at a time, timeouts, retries);
 * the band units of :data:`mwlc.schema.BANDS`, the service units each fetch job holds
   (:func:`mwlc.archives.services.service_units`), the demo builders, and the archive tables of
   ``config/README.md`` (:mod:`mwlc.archives.docs`).
@@ -103,8 +103,9 @@ class Param:
     keywords : mapping
         Any other JSON-schema keywords (``minItems``, ``uniqueItems``...).
     affects_rows : bool, default True
-        False for how much is read at a time (memory, never results): such a key is no Snakemake
-        param of the fetch jobs and not in their provenance, so changing it never refetches.
+        False for how the archive is read, never what (how much at a time, timeouts, retries,
+        progress lines, the answers' cache): such a key is no Snakemake param of the fetch jobs
+        and not in their provenance's params, so changing it never refetches.
     absent_means : any, optional
         For a key without ``default``: what ``fetch`` does without it (docs only). A key that
         reaches the fetch jobs only when the user sets it keeps the params of runs made before
@@ -210,11 +211,26 @@ def read_batch_param(default: int, *, row: str, row_doc: str) -> Param:
     )
 
 
+#: Said in ``config/README.md`` of every key that only says how an archive is read.
+NEVER_REFETCHES = " (how to read, not what: changing it never refetches)"
+
+
 def request_params(timeout_s: float, retries: int, retry_backoff_s: float) -> tuple[Param, ...]:
-    """``timeout_s``, ``retries`` and ``retry_backoff_s`` of an archive that sends HTTP requests."""
+    """``timeout_s``, ``retries`` and ``retry_backoff_s`` of an archive that sends HTTP requests.
+
+    How hard the archive is asked, never what: no params (``affects_rows=False``), so that raising
+    a timeout in the middle of a run refetches nothing.
+    """
     return (
         Param(
-            "timeout_s", "number", "per-request timeout (s)", default=timeout_s, unit="s", exclusive_minimum=0
+            "timeout_s",
+            "number",
+            "per-request timeout (s)",
+            default=timeout_s,
+            unit="s",
+            exclusive_minimum=0,
+            affects_rows=False,
+            doc=f"per-request timeout{NEVER_REFETCHES}",
         ),
         Param(
             "retries",
@@ -222,7 +238,9 @@ def request_params(timeout_s: float, retries: int, retry_backoff_s: float) -> tu
             "retries after the first attempt",
             default=retries,
             minimum=0,
-            doc="retries after the first attempt, on connection errors, timeouts and HTTP 429/5xx",
+            affects_rows=False,
+            doc="retries after the first attempt, on connection errors, timeouts and HTTP 429/5xx"
+            + NEVER_REFETCHES,
         ),
         Param(
             "retry_backoff_s",
@@ -231,20 +249,23 @@ def request_params(timeout_s: float, retries: int, retry_backoff_s: float) -> tu
             default=retry_backoff_s,
             unit="s",
             minimum=0,
-            doc="backoff base: the k-th retry waits `retry_backoff_s * 2**k`",
+            affects_rows=False,
+            doc=f"backoff base: the k-th retry waits `retry_backoff_s * 2**k`{NEVER_REFETCHES}",
         ),
     )
 
 
 def progress_param(every: int = 100) -> Param:
-    """``progress_every`` of an archive that handles one object at a time."""
+    """``progress_every`` of an archive that handles one object at a time (no param: see
+    :func:`request_params`)."""
     return Param(
         "progress_every",
         "integer",
         "a log line every N objects",
         default=every,
         minimum=1,
-        doc="a progress line (objects done, rate, ETA) every N objects",
+        affects_rows=False,
+        doc=f"a progress line (objects done, rate, ETA) every N objects{NEVER_REFETCHES}",
     )
 
 
@@ -472,19 +493,37 @@ class Archive:
         values.update({param.name: param.default for param in self.params if param.has_default})
         return values
 
-    def job_params(self, section: Mapping[str, Any]) -> dict[str, Any]:
+    def job_params(
+        self, section: Mapping[str, Any], recorded: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """The keys of a checked config section that reach a fetch job as Snakemake params.
 
         Everything but ``enabled``, ``source`` (a param of its own) and the keys that only say how
-        much is read at a time: a change to any of these refetches the archive's shards.
+        the archive is read (:meth:`reading_params`): a change to any of these refetches the
+        archive's shards.
+
+        ``recorded`` is what Snakemake recorded as this param for the shard at hand, if anything.
+        Shards written before the request settings (``timeout_s``, ``retries``, ``chunk_rows``...)
+        stopped being params (2026-12-07) recorded them too. When ``recorded`` differs from the
+        params only by such keys, it is returned as it is: Snakemake then sees that shard's params
+        unchanged and does not refetch it. The fetch reads them from the config, not from here.
         """
-        reading = {param.name for param in self.params if not param.affects_rows}
-        return {key: value for key, value in section.items() if key not in (*COMMON_KEYS, *reading)}
+        reading = self._reading_keys()
+        params = {key: value for key, value in section.items() if key not in (*COMMON_KEYS, *reading)}
+        if recorded is not None and self.job_params(recorded) == params:
+            return dict(recorded)
+        return params
 
     def reading_params(self, section: Mapping[str, Any]) -> dict[str, Any]:
-        """The keys of a config section that only say how much is read at a time (never params)."""
-        reading = {param.name for param in self.params if not param.affects_rows}
+        """The keys of a config section that only say how the archive is read (how much at a time,
+        how long to wait, how often to retry or log, where answers are cached), never what:
+        they are no params, so changing them never refetches."""
+        reading = self._reading_keys()
         return {key: value for key, value in section.items() if key in reading}
+
+    def _reading_keys(self) -> set[str]:
+        """Names of the parameters that never change the rows (``affects_rows=False``)."""
+        return {param.name for param in self.params if not param.affects_rows}
 
     # -- the code behind it ---------------------------------------------------------------------
 

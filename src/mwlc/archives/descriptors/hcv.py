@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mwlc.archives.base import (
+    NEVER_REFETCHES,
     Archive,
     BandInfo,
     Param,
@@ -49,9 +50,10 @@ ARCHIVE = Archive(
             "string",
             "API answers; reruns reuse them",
             default="resources/cache/hcv",
+            affects_rows=False,
             doc="API answers; a rerun sends no request. An answer is cached only once it has been read "
             "(an error page fails the job, and is asked for again on the rerun); a cached answer that "
-            "cannot be read is asked for again and replaced",
+            f"cannot be read is asked for again and replaced{NEVER_REFETCHES}",
         ),
         *request_params(timeout_s=60, retries=3, retry_backoff_s=2),
         progress_param(),

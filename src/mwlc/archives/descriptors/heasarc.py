@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mwlc.archives.base import Archive, BandInfo, Param, request_params
+from mwlc.archives.base import NEVER_REFETCHES, Archive, BandInfo, Param, request_params
 
 _TIME = "MJD (event time from the HEASARC table)"
 _MARKER = "none: event marker (flux = err = 0.1)"
@@ -96,7 +96,8 @@ ARCHIVE = Archive(
             default=50000,
             minimum=1,
             maximum=50000,
-            doc="objects per TAP upload (the original's limit), and per local-copy chunk",
+            affects_rows=False,
+            doc=f"objects per TAP upload (the original's limit), and per local-copy chunk{NEVER_REFETCHES}",
         ),
         *request_params(timeout_s=600, retries=3, retry_backoff_s=10),
         Param(
@@ -105,8 +106,9 @@ ARCHIVE = Archive(
             "MAXREC sent with each query (null = the service default)",
             default=None,
             minimum=1,
+            affects_rows=False,
             doc="MAXREC sent with each query (null: the service's default); a truncated answer is split "
-            "and queried again, never kept",
+            f"and queried again, never kept{NEVER_REFETCHES}",
         ),
     ),
     service="heasarc_tap",

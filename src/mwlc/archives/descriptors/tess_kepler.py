@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from mwlc.archives.base import Archive, BandInfo, Param, progress_param, radius_param, request_params
+from mwlc.archives.base import (
+    NEVER_REFETCHES,
+    Archive,
+    BandInfo,
+    Param,
+    progress_param,
+    radius_param,
+    request_params,
+)
 
 _TESS_TIME = "MJD (TDB, barycentric): TESS BTJD + 56999.5"
 _KEPLER_TIME = "MJD (TDB, barycentric): Kepler/K2 BKJD + 54832.5"
@@ -52,10 +60,11 @@ ARCHIVE = Archive(
             "string",
             "search answers and downloaded files (mastDownload/ layout); reruns reuse them",
             default="resources/cache/tess_kepler",
+            affects_rows=False,
             doc="search answers and files (lightkurve's `mastDownload/` layout); shared by runs: a rerun "
             "downloads nothing twice. A file is cached only once it is a complete FITS file (an error "
             "page or a body cut short is asked for again, then fails the job); a cached file that is not "
-            "(an older interrupted download) is downloaded again",
+            f"(an older interrupted download) is downloaded again{NEVER_REFETCHES}",
         ),
         Param(
             "download_url",

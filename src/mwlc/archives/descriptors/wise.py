@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mwlc.archives.base import Archive, BandInfo, Param, band_list, radius_param
+from mwlc.archives.base import NEVER_REFETCHES, Archive, BandInfo, Param, band_list, radius_param
 
 _TIME = "MJD (MJDMEAN of the unWISE epoch coadd)"
 BANDS = ("WISE_W1", "WISE_W2")
@@ -29,6 +29,8 @@ ARCHIVE = Archive(
             "maximum rows per scanned batch (lowered to fit the job's memory)",
             default=131072,
             minimum=1,
+            affects_rows=False,
+            doc=f"maximum rows per scanned batch (lowered to fit the job's memory){NEVER_REFETCHES}",
         ),
     ),
     service="irsa_s3",
