@@ -364,3 +364,32 @@ def test_extra_archives_come_from_the_environment_and_must_be_descriptors(tmp_pa
         build_registry(["not_a_descriptor"])
     with pytest.raises(ConfigError, match="'no_such_module' cannot be imported"):
         build_registry(["no_such_module"])
+
+
+def test_a_fetch_job_reads_as_the_config_says_and_records_only_the_science(monkeypatch, tmp_path):
+    """A shard recorded by an older run hands the fetch its old request settings among the
+    params: the config's (``reading``) are the ones used, and only the science is provenance."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mwlc.archives.base import Archive
+    from mwlc.fetch import fetch_shard
+    from mwlc.sample.build import SHARD_SCHEMA
+
+    asked = []
+    monkeypatch.setattr(Archive, "fetch", lambda self, sample, **kwargs: asked.append(kwargs) or iter(()))
+    shard = tmp_path / "shard-0000.parquet"
+    sample = {"objectid": [1], "ra": [10.0], "dec": [-5.0], "label": ["a"]}
+    pq.write_table(pa.Table.from_pydict(sample, schema=SHARD_SCHEMA), shard)
+    old = JOB_PARAMS["heasarc"]  # timeout_s 600, retries 3, chunk_rows 50000
+    job = {"shard_path": str(shard), "source": "resources/heasarc"}
+    fetch_shard(
+        "heasarc", output_path=str(tmp_path / "new.parquet"), params=old, reading={"timeout_s": 1200}, **job
+    )
+    assert asked[-1]["timeout_s"] == 1200 and asked[-1]["retries"] == 3
+    assert asked[-1]["catalogs"] == old["catalogs"]
+    provenance = json.loads(pq.read_schema(tmp_path / "new.parquet").metadata[b"mwlc.provenance"])
+    assert provenance["params"] == {"catalogs": old["catalogs"]}
+    # called with a whole config section and no `reading` (a notebook): its request settings
+    fetch_shard("heasarc", output_path=str(tmp_path / "nb.parquet"), params={**old, "timeout_s": 30}, **job)
+    assert asked[-1]["timeout_s"] == 30 and asked[-1]["chunk_rows"] == 50000

@@ -129,6 +129,17 @@ def test_shards_made_with_different_params_are_refused(tmp_path):
         check_archive_shards([str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")])
 
 
+def test_shards_whose_params_differ_only_in_how_to_read_are_one_configuration(tmp_path):
+    """Shards written before 2026-12-07 hold the request settings among their params; a shard
+    fetched since does not: the archive's gather must still take them together."""
+    write(tmp_path / "a.parquet", [lc_frame([1])], params={"radius_arcsec": 1.0, "read_batch_rows": 10})
+    write(tmp_path / "b.parquet", [lc_frame([2])], params={"radius_arcsec": 1.0})
+    write(tmp_path / "c.parquet", [lc_frame([3])], params={"radius_arcsec": 2.0, "read_batch_rows": 10})
+    assert check_archive_shards([str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")])[0] == "ztf"
+    with pytest.raises(InconsistentShardsError, match="c.parquet: made with params"):
+        check_archive_shards([str(tmp_path / name) for name in ("a.parquet", "b.parquet", "c.parquet")])
+
+
 def test_nest_shard_groups_rows_by_object_including_objects_without_data():
     objects = pd.DataFrame(
         {

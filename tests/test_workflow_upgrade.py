@@ -17,6 +17,7 @@ import pytest
 
 from mwlc.archives.registry import get_archive
 from mwlc.preflight import settings_key
+from tests.test_workflow import ARCHIVES as DEMO_ARCHIVES
 from tests.test_workflow import N_SHARDS, REPO, edit_demo_config, job_counts, snakemake
 from tests.test_workflow_preflight import copy_of_run
 
@@ -29,29 +30,49 @@ REQUEST_ARCHIVES = ("heasarc", "wise")
 def record_as_an_older_mwlc(workdir: Path, archive: str) -> int:
     """Rewrite the records of ``archive``'s fetch jobs as mwlc wrote them before 2026-12-07: its
     request settings (config.yaml's defaults) among the params, the preflight report named with
-    them (the report itself there too, as it is in such a run). Returns the records rewritten."""
+    them (the report renamed so, and recorded with those params, as in such a run). Returns the
+    fetch records rewritten."""
     described = get_archive(archive)
     reading = described.reading_params(described.defaults())
     source = f"resources/demo/{archive}"
     rewritten = 0
-    for path in (workdir / ".snakemake/metadata").iterdir():
-        output = base64.urlsafe_b64decode(path.name).decode()
+    shards = [
+        path
+        for path in (workdir / ".snakemake/metadata").iterdir()
+        if f"/archive={archive}/" in base64.urlsafe_b64decode(path.name).decode()
+    ]
+    for path in shards:
         record = json.loads(path.read_text())
-        if record.get("rule") != "fetch_lightcurves" or f"archive={archive}/" not in output:
-            continue
-        (params,) = [text for text in record["params"] if text.startswith("{")]
-        new = ast.literal_eval(params)
-        old = dict(sorted({**new, **reading}.items()))  # a checked config's keys are sorted
-        record["params"] = sorted([text for text in record["params"] if text != params] + [repr(old)])
+        assert record["rule"] == "fetch_lightcurves"
+        new, old = with_request_settings(record, reading)
         (report,) = [name for name in record["input"] if "/preflight/" in name]
         old_report = f"results/demo/preflight/{archive}-{settings_key(source, old, None)}.txt"
         assert report == f"results/demo/preflight/{archive}-{settings_key(source, new, None)}.txt"
         record["input"] = [old_report if name == report else name for name in record["input"]]
-        if not (workdir / old_report).exists():
-            shutil.copy2(workdir / report, workdir / old_report)
         path.write_text(json.dumps(record))
+        if (workdir / report).exists():  # the run never had today's report: it is renamed
+            (workdir / report).rename(workdir / old_report)
+            report_record = json.loads(metadata_path(workdir, report).read_text())
+            with_request_settings(report_record, reading)
+            metadata_path(workdir, old_report).write_text(json.dumps(report_record))
+            metadata_path(workdir, report).unlink()
         rewritten += 1
     return rewritten
+
+
+def with_request_settings(record: dict, reading: dict) -> tuple[dict, dict]:
+    """Put ``reading`` into the archive params of a job's record (in place), as a checked config
+    ordered them (sorted keys); returns the params before and after."""
+    (params,) = [text for text in record["params"] if text.startswith("{")]
+    new = ast.literal_eval(params)
+    old = dict(sorted({**new, **reading}.items()))
+    record["params"] = sorted([text for text in record["params"] if text != params] + [repr(old)])
+    return new, old
+
+
+def metadata_path(workdir: Path, output: str) -> Path:
+    """Where Snakemake keeps the record of ``output`` (relative to ``workdir``)."""
+    return workdir / ".snakemake/metadata" / base64.urlsafe_b64encode(output.encode()).decode()
 
 
 def test_shards_recorded_with_request_settings_as_params_are_not_fetched_again(local_demo_run, tmp_path):
@@ -60,6 +81,10 @@ def test_shards_recorded_with_request_settings_as_params_are_not_fetched_again(l
         assert record_as_an_older_mwlc(old, archive) == N_SHARDS
     until_merge = ("-n", "--quiet", "rules", "--until", "merge_lightcurves")
     assert job_counts(snakemake(old, *until_merge)) == {}
+    # a fetch forced on purpose is not put off by a preflight that runs first (its params, too,
+    # are those its report was recorded with)
+    forced = job_counts(snakemake(old, *until_merge, "--forcerun", "fetch_lightcurves"))
+    assert forced["fetch_lightcurves"] == N_SHARDS * len(DEMO_ARCHIVES) and "preflight" not in forced
 
     # raising a timeout in the middle of such a run refetches nothing either
     patient = {"heasarc": {"timeout_s": 1200, "retries": 6}, "wise": {"batch_rows": 500}}
@@ -96,3 +121,22 @@ def test_an_upgrade_that_edits_the_rule_scripts_redoes_no_finished_job(local_dem
     # the workflow profile's rerun triggers (and mwlc.run's) leave out the scripts' code
     profile = str(REPO / "profiles" / "default")
     assert job_counts(snakemake(aged, *dry_run, "--workflow-profile", profile)) == {}
+
+
+def test_a_cluster_job_step_refetches_an_older_shard_without_looking_for_a_report(local_demo_run, tmp_path):
+    """A SLURM job's own step (``--mode remote``) finds the shard of an older run gone when an
+    earlier attempt removed it: it must not then ask for a preflight report of other settings
+    (the main process ran the preflight before submitting the job)."""
+    old = copy_of_run(local_demo_run, tmp_path / "old")
+    record_as_an_older_mwlc(old, "heasarc")
+    shard = "results/demo/lightcurves.parquet/archive=heasarc/shard-0000.parquet"
+    (old / shard).unlink()
+    metadata_path(old, shard).unlink()
+    job = (
+        "--target-jobs",
+        "fetch_lightcurves:archive=heasarc,shard=0000",
+        "--allowed-rules",
+        "fetch_lightcurves",
+    )
+    snakemake(old, "--mode", "remote", *job, "--force", "--nolock", "--cores", "1")
+    assert (old / shard).stat().st_size > 0

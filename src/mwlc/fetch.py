@@ -69,8 +69,8 @@ def fetch_shard(
         Where the archive is read from (URI or local path).
     params : dict
         The archive's parameters from config (radii in arcsec): its Snakemake params
-        (:meth:`mwlc.archives.base.Archive.job_params`). Keys of ``reading`` in them (a shard
-        recorded before they stopped being params) are not used.
+        (:meth:`mwlc.archives.base.Archive.job_params`), or its whole config section. Keys that
+        only say how to read are used where ``reading`` lacks them.
     threads, mem_mb : int
         The job's CPU threads and memory (MB); the archive sizes its parallelism from these.
         With ``mem_mb``, the job fails with :class:`mwlc.limits.MemoryLimitExceeded` (its log
@@ -102,7 +102,10 @@ def fetch_shard(
     described.reader_module()  # imported first: the cache is given to the functions imported so far
     cache_jitted_functions()  # before the archive's first crossmatch compiles hats' code
     sample = read_shard(shard_path)
-    params = described.job_params(params)  # without reading keys a shard's record may still hold
+    # how to read comes from `reading`, else from `params` (a whole config section); the params
+    # then keep only what changes the rows (a shard's record may still hold the others)
+    reading = {**described.reading_params(params), **(reading or {})}
+    params = described.job_params(params)
     # Credentials never reach the log or the file metadata (a token in the URL, a key in params).
     log.info(
         "%s: %d objects in %s, source %s, params %s",

@@ -42,6 +42,10 @@ def _provenance(schema: pa.Schema) -> dict:
 def check_archive_shards(paths: Sequence[str]) -> tuple[str, pa.Schema]:
     """Check that shard files share the light-curve schema, archive, source and params.
 
+    Params are compared without the keys that only say how the archive is read: shards written
+    before 2026-12-07 recorded its request settings among them
+    (:meth:`mwlc.archives.base.Archive.job_params`).
+
     Returns
     -------
     (archive, schema)
@@ -49,7 +53,7 @@ def check_archive_shards(paths: Sequence[str]) -> tuple[str, pa.Schema]:
     """
     first = pq.read_schema(paths[0])
     archive = first.metadata[b"mwlc.archive"].decode()
-    reference = _provenance(first)
+    reference = _made_with(archive, first)
     for path in paths:
         schema = pq.read_schema(path)
         if not schema.equals(LIGHTCURVE_SCHEMA, check_metadata=False):
@@ -57,7 +61,7 @@ def check_archive_shards(paths: Sequence[str]) -> tuple[str, pa.Schema]:
         other = schema.metadata[b"mwlc.archive"].decode()
         if other != archive:
             raise InconsistentShardsError(f"{path}: holds archive {other!r}, expected {archive!r}")
-        provenance = _provenance(schema)
+        provenance = _made_with(archive, schema)
         for key in ("source", "params"):
             if provenance.get(key) != reference.get(key):
                 raise InconsistentShardsError(
@@ -65,6 +69,16 @@ def check_archive_shards(paths: Sequence[str]) -> tuple[str, pa.Schema]:
                     f"{reference.get(key)!r}; rerun the archive with one configuration"
                 )
     return archive, first
+
+
+def _made_with(archive: str, schema: pa.Schema) -> dict:
+    """A shard file's provenance, its params without the keys that only say how to read."""
+    from mwlc.archives.registry import get_archive
+
+    provenance = _provenance(schema)
+    if isinstance(provenance.get("params"), dict):
+        provenance["params"] = get_archive(archive).job_params(provenance["params"])
+    return provenance
 
 
 def summarize_archive(paths: Sequence[str], output_csv: str) -> pd.DataFrame:

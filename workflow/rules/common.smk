@@ -113,15 +113,24 @@ def archive_params(wildcards):
     """The archive's parameters from config, without `enabled`, `source` and the keys that only
     say how it is read (its descriptor says which), so changing those never refetches.
 
-    For a fetch job whose shard exists, what Snakemake recorded for it when that differs only
-    by such keys (a shard written while they were params): Archive.job_params.
+    Where the job's output exists (a fetch job's shard, a preflight's report), what Snakemake
+    recorded for it, when that differs only by such keys: an output made while they were
+    params keeps its params, and is not made again (Archive.job_params).
     """
-    section = config["archives"][wildcards.archive]
-    if "shard" not in wildcards.keys():
-        return get_archive(wildcards.archive).job_params(section)
-    shard = f"{DATASET}/archive={wildcards.archive}/shard-{wildcards.shard}.parquet"
+    if "shard" in wildcards.keys():
+        return fetch_params(wildcards.archive, wildcards.shard)
+    made = f"{RESULTS}/preflight/{wildcards.archive}-{wildcards.settings}.txt"
     return get_archive(wildcards.archive).job_params(
-        section, recorded=recorded_mapping(recorded_params(shard))
+        config["archives"][wildcards.archive],
+        recorded=recorded_mapping(recorded_params(made)),
+    )
+
+
+def fetch_params(archive, shard):
+    """The params of the fetch job of `archive` and `shard` (see archive_params)."""
+    path = f"{DATASET}/archive={archive}/shard-{shard}.parquet"
+    return get_archive(archive).job_params(
+        config["archives"][archive], recorded=recorded_mapping(recorded_params(path))
     )
 
 
@@ -146,8 +155,14 @@ def preflight_output(archive, params=None):
 
 
 def preflight_key(archive):
-    """The {settings} wildcard of the archive's current preflight report."""
-    return preflight_output(archive).rsplit("-", 1)[1].removesuffix(".txt")
+    """The {settings} wildcard of the preflight report the archive's fetch jobs use: that of the
+    current settings, unless every shard of the archive keeps params recorded by an older mwlc
+    (archive_params), whose report is then the run's (for mwlc status and the benchmarks).
+    """
+    current = preflight_output(archive)
+    used = {preflight_output(archive, fetch_params(archive, shard)) for shard in SHARDS}
+    chosen = current if current in used or len(used) != 1 else used.pop()
+    return chosen.rsplit("-", 1)[1].removesuffix(".txt")
 
 
 def preflight_input(wildcards):
@@ -161,8 +176,13 @@ def preflight_input(wildcards):
     of its own (the profiles' rerun triggers leave out the scripts' code). A shard written
     before preflights existed keeps the input set Snakemake recorded for it, without one, so
     runs made then are not refetched. A deleted report is not made again while every shard
-    that needs it is finished.
+    that needs it is finished. In a cluster job's own step (--mode remote), no input: the
+    main process has already ordered the jobs.
     """
+    if workflow.remote_exec:
+        # a cluster job's own step: the main process ran the preflight first, and the shard
+        # may be gone (an earlier attempt removed it), which would name another report
+        return []
     shard = f"{DATASET}/archive={wildcards.archive}/shard-{wildcards.shard}.parquet"
     earlier = f"{RESULTS}/preflight/{wildcards.archive}-"
     if os.path.exists(shard) and not any(

@@ -25,7 +25,7 @@ rule gather_benchmarks:
         runtime=10,
     params:
         benchmarks=benchmark_files,
-        jobs=benchmarked_jobs(),
+        jobs=lambda wildcards: benchmarked_jobs(),  # at DAG time: it reads the shards' records
         provenance_note=config["provenance_note"],
     script:
         "../scripts/gather_benchmarks.py"
