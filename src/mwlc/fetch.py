@@ -116,7 +116,7 @@ def fetch_shard(
         redact_params(params),
     )
     if reading:
-        log.info("%s: read with %s (how, not what: no params)", described.name, redact_params(dict(reading)))
+        log.info("%s: read with %s (how, not what: no params)", described.name, redact_params(reading))
     provenance = {
         "source": redact(source),
         "params": redact_params(params),
@@ -144,7 +144,7 @@ def fetch_shard(
             mem_mb=None if limit is None else int(limit.limit_mb),
             storage_options=storage_options(s3_endpoint_url, read_policy),
             **params,
-            **(reading or {}),
+            **reading,
         )
         rows = write_lightcurve_shard(
             batches, output_path, file_metadata(described.name, list(described.bands), provenance)

@@ -9,6 +9,7 @@ from mwlc.records import recorded_mapping
 from mwlc.run_plan import write_run_plan
 from mwlc.sample.sources import file_source_path
 from mwlc.sample.size import planned_n_shards
+import functools
 import os
 import sys
 from pathlib import Path
@@ -120,18 +121,25 @@ def archive_params(wildcards):
     if "shard" in wildcards.keys():
         return fetch_params(wildcards.archive, wildcards.shard)
     made = f"{RESULTS}/preflight/{wildcards.archive}-{wildcards.settings}.txt"
-    return get_archive(wildcards.archive).job_params(
-        config["archives"][wildcards.archive],
-        recorded=recorded_mapping(recorded_params(made)),
-    )
+    return params_kept_for(wildcards.archive, made)
 
 
 def fetch_params(archive, shard):
     """The params of the fetch job of `archive` and `shard` (see archive_params)."""
-    path = f"{DATASET}/archive={archive}/shard-{shard}.parquet"
+    return params_kept_for(archive, shard_file(archive, shard))
+
+
+def params_kept_for(archive, output):
+    """The archive's params for the job that makes `output`: its recorded ones, if they differ
+    only by keys that are no params (Archive.job_params)."""
     return get_archive(archive).job_params(
-        config["archives"][archive], recorded=recorded_mapping(recorded_params(path))
+        config["archives"][archive], recorded=recorded_mapping(recorded_params(output))
     )
+
+
+def shard_file(archive, shard):
+    """The light-curve shard file of `archive` and `shard`."""
+    return f"{DATASET}/archive={archive}/shard-{shard}.parquet"
 
 
 def archive_source(wildcards):
@@ -154,6 +162,7 @@ def preflight_output(archive, params=None):
     return f"{RESULTS}/preflight/{archive}-{key}.txt"
 
 
+@functools.cache  # one answer per invocation: it reads every shard's record
 def preflight_key(archive):
     """The {settings} wildcard of the preflight report the archive's fetch jobs use: that of the
     current settings, unless every shard of the archive keeps params recorded by an older mwlc
@@ -183,7 +192,7 @@ def preflight_input(wildcards):
         # a cluster job's own step: the main process ran the preflight first, and the shard
         # may be gone (an earlier attempt removed it), which would name another report
         return []
-    shard = f"{DATASET}/archive={wildcards.archive}/shard-{wildcards.shard}.parquet"
+    shard = shard_file(wildcards.archive, wildcards.shard)
     earlier = f"{RESULTS}/preflight/{wildcards.archive}-"
     if os.path.exists(shard) and not any(
         f.startswith(earlier) for f in recorded_input(shard)

@@ -19,8 +19,7 @@ check_archive(
     source=snakemake.params.source,
     # how to read (timeouts, retries) comes from the config, not a param, so that it reruns
     # nothing (as in the fetch jobs)
-    params=snakemake.params.archive_params
-    | get_archive(archive).reading_params(snakemake.config["archives"][archive]),
+    params=snakemake.params.archive_params | reading,
     storage=storage_options(snakemake.params.s3_endpoint_url, config_policy(snakemake.config["storage"])),
     report_path=snakemake.output[0],
     echo=sys.__stderr__,  # the problems also in Snakemake's own output, not only in the log
