@@ -338,6 +338,14 @@ def toy_descriptor(**changes) -> Archive:
             {"params": (Param("a", "integer", "a", default=1, absent_means=2),)},
             "both a default and absent_means",
         ),
+        (
+            {"params": (Param("radius_arcsec", "number", "r", default=1.0, bounds_memory=True),)},
+            "radius_arcsec bounds memory but is no integer that never changes the rows",
+        ),
+        (
+            {"params": (Param("batch", "integer", "b", default=9, bounds_memory=True),)},
+            "batch bounds memory but is no integer that never changes the rows",
+        ),
     ],
 )
 def test_a_contradictory_descriptor_is_refused_when_declared(changes, message):

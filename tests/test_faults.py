@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import subprocess
@@ -463,6 +464,9 @@ def test_keep_going_isolates_a_failing_remote_and_a_job_over_its_memory(tmp_path
             ztf_log,
         ), ztf_log
         assert "MemoryLimitExceeded" in ztf_log
+        # ... and leaves its batch sizes beside its log, for the next attempt to halve
+        record = json.loads((logs / f"fetch_lightcurves/ztf/shard-{shard}.memory.json").read_text())
+        assert record["limit_mb"] == ZTF_MEM_MB and record["batches"] == {"read_batch_rows": 2000}
     for path in [
         *(logs / "fetch_lightcurves/wise").glob("*.log"),
         logs / "fetch_lightcurves/heasarc/shard-0000.log",
@@ -483,6 +487,9 @@ def test_keep_going_isolates_a_failing_remote_and_a_job_over_its_memory(tmp_path
     demo_heasarc_tap.reset()
     snakemake(workdir, "--cores", "2", "--until", "merge_lightcurves")
     assert all(p.stat().st_mtime_ns == mtime for p, mtime in kept.items())
+    ztf_log = (logs / "fetch_lightcurves/ztf/shard-0000.log").read_text()
+    assert "this one has more memory: it reads the config's {'read_batch_rows': 2000}" in ztf_log
+    assert not list(logs.rglob("*.memory.json"))  # the shards are written
     queried = [uploaded_objectids(r) for r in demo_heasarc_tap.requests if r.path.endswith("/sync")]
     assert len(queried) == 3 and all(ids == failing_ids for ids in queried)  # one query per catalog
     assert shards("ztf") == shards("heasarc") == shards("wise")

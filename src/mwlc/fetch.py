@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from mwlc.archives._dask import attached
@@ -18,10 +19,14 @@ from mwlc.io import file_sha256, write_lightcurve_shard
 from mwlc.jitcache import cache_jitted_functions, compile_counts
 from mwlc.joblog import redact, redact_params
 from mwlc.limits import JobMemoryLimit, MemoryWatchdog, job_memory_limit
+from mwlc.memory_record import MemoryFailure, limit_raised, read_failure, smaller_batches, write_failure
 from mwlc.net import RetryPolicy
 from mwlc.sample.build import read_shard
 from mwlc.schema import file_metadata
 from mwlc.storage import DEFAULT_POLICY, is_local, storage_options
+
+if TYPE_CHECKING:
+    from mwlc.archives.base import Archive
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +59,7 @@ def fetch_shard(
     dask_scheduler: str | None = None,
     reading: Mapping[str, Any] | None = None,
     read_policy: RetryPolicy = DEFAULT_POLICY,
+    memory_record: str | os.PathLike | None = None,
 ) -> int:
     """Fetch one shard's light curves from ``archive`` and write them to ``output_path``.
 
@@ -92,6 +98,10 @@ def fetch_shard(
         (config ``storage.timeout_s``, ``storage.retries``, ``storage.retry_backoff_s``; see
         :mod:`mwlc.storage_retry`). Like ``read_batch_rows``, how to read, not what: never
         hashed nor a param, so changing it never refetches.
+    memory_record : path, optional
+        Where an attempt stopped over ``mem_mb`` records its batch sizes, so that the shard's
+        next attempt reads with half of them (:mod:`mwlc.memory_record`; the rows are the same).
+        Removed once the shard is written.
 
     Returns
     -------
@@ -136,7 +146,13 @@ def fetch_shard(
     limit = None if mem_mb is None else job_memory_limit(mem_mb)
     if limit is not None and limit.limit_mb < mem_mb:
         log.info("%s: memory limit %s", described.name, limit.text)
-    with _memory_limit(limit, described.name, shard_path) as watchdog, attached(dask_scheduler):
+    sizes = _batch_sizes(described, reading, limit, memory_record)
+    reading = {**reading, **sizes}
+    on_exceeded = _record_failure(described.name, limit, sizes, memory_record)
+    with (
+        _memory_limit(limit, described.name, shard_path, on_exceeded) as watchdog,
+        attached(dask_scheduler),
+    ):
         batches = described.fetch(
             sample,
             source=worker_source(source, dask_scheduler),
@@ -164,11 +180,64 @@ def fetch_shard(
     counts = compile_counts()
     if any(counts):
         log.info("%s: numba code loaded from the cache %d times, compiled %d times", described.name, *counts)
+    if memory_record is not None:
+        Path(memory_record).unlink(missing_ok=True)
     return rows
 
 
+def _batch_sizes(
+    described: Archive,
+    reading: Mapping[str, Any],
+    limit: JobMemoryLimit | None,
+    memory_record: str | os.PathLike | None,
+) -> dict[str, int]:
+    """The sizes that bound this attempt's memory: the configured ones, or half of those an
+    earlier attempt of the shard went over its memory with (:mod:`mwlc.memory_record`)."""
+    configured = described.batch_sizes(reading)
+    failure = None if memory_record is None or not configured else read_failure(memory_record)
+    if failure is None:
+        return configured
+    limit_mb = None if limit is None else limit.limit_mb
+    sizes = smaller_batches(configured, failure, limit_mb)
+    earlier = (
+        f"{described.name}: an earlier attempt went over its memory ({failure.peak_mb:.0f} MB > "
+        f"{failure.limit_mb:.0f} MB) reading {dict(failure.batches)}"
+    )
+    if limit_raised(failure, limit_mb):
+        log.info("%s; this one has more memory: it reads the config's %s", earlier, sizes)
+    elif sizes == {key: failure.batches.get(key) for key in sizes}:
+        log.warning(
+            "%s, the smallest already: its memory is not in its batches; raise the job's memory", earlier
+        )
+    else:
+        log.warning("%s; this one reads %s (the same rows, in smaller batches)", earlier, sizes)
+    return sizes
+
+
+def _record_failure(
+    archive: str,
+    limit: JobMemoryLimit | None,
+    batches: Mapping[str, int],
+    memory_record: str | os.PathLike | None,
+) -> Callable[[float], None] | None:
+    """What the watchdog does when this attempt goes over its memory: record its batch sizes
+    so that the next attempt reads with half of them (None where there is nothing to halve)."""
+    if limit is None or memory_record is None or not batches:
+        return None
+
+    def record(rss_mb: float) -> None:
+        write_failure(memory_record, MemoryFailure(limit.limit_mb, rss_mb, dict(batches)))
+        halved = {key: max(1, size // 2) for key, size in batches.items()}
+        log.warning("%s: the shard's next attempt reads %s (recorded in %s)", archive, halved, memory_record)
+
+    return record
+
+
 def _memory_limit(
-    limit: JobMemoryLimit | None, archive: str, shard_path: str
+    limit: JobMemoryLimit | None,
+    archive: str,
+    shard_path: str,
+    on_exceeded: Callable[[float], None] | None = None,
 ) -> MemoryWatchdog | nullcontext:
     """The job's memory watchdog (see :mod:`mwlc.limits`), or a no-op without a limit."""
     if limit is None:
@@ -176,6 +245,7 @@ def _memory_limit(
     return MemoryWatchdog(
         limit.limit_mb,
         limit_text=limit.text,
+        on_exceeded=on_exceeded,
         job=f"fetching {archive} light curves of {shard_path}",
         advice=(
             f"the job's memory (config fetch_mem_mb: {{{archive}: <MB>}}, or snakemake --set-resources "

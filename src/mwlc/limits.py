@@ -228,6 +228,10 @@ class MemoryWatchdog:
     limit_text : str, optional
         How the limit reads in the message (see :func:`job_memory_limit`); default
         ``mem_mb=<mem_mb> MB``.
+    on_exceeded : callable, optional
+        Called once with the resident memory (MB) when the limit is exceeded, in the watchdog's
+        thread, before the job is stopped (e.g. to leave a record for the next attempt,
+        :mod:`mwlc.memory_record`); what it raises is logged, and the job is stopped all the same.
 
     Attributes
     ----------
@@ -251,6 +255,7 @@ class MemoryWatchdog:
         interval_s: float = 0.2,
         grace_s: float = 10.0,
         limit_text: str | None = None,
+        on_exceeded: Callable[[float], None] | None = None,
     ) -> None:
         if isinstance(mem_mb, bool) or not isinstance(mem_mb, (int, float)) or not mem_mb > 0:
             raise ConfigError(f"mem_mb must be a number > 0 (MB), got {mem_mb!r}")
@@ -260,6 +265,7 @@ class MemoryWatchdog:
         self.advice = advice
         self.interval_s = interval_s
         self.grace_s = grace_s
+        self.on_exceeded = on_exceeded
         self.peak_mb = 0.0
         self.exceeded: str | None = None
         self._process = psutil.Process()
@@ -307,6 +313,11 @@ class MemoryWatchdog:
         """Log, raise in the main thread, and end the process if it does not end by itself."""
         self.exceeded = self.message(rss_mb)
         log.critical("%s", self.exceeded)
+        if self.on_exceeded is not None:
+            try:
+                self.on_exceeded(rss_mb)
+            except Exception:  # the job must still be stopped
+                log.exception("%s: what follows a memory failure could not be done", self.job)
         deadline = time.monotonic() + self.grace_s
         while time.monotonic() < deadline:
             # Again every RESEND_S: an exception raised inside a C callback (numba compiling,

@@ -3,6 +3,7 @@
 from mwlc.archives.registry import get_archive
 from mwlc.fetch import fetch_shard
 from mwlc.joblog import start_job_log
+from mwlc.memory_record import record_path
 from mwlc.storage import config_policy
 
 wildcards = snakemake.wildcards
@@ -25,4 +26,6 @@ fetch_shard(
     dask_scheduler=snakemake.config.get("dask_scheduler"),
     reading=get_archive(wildcards.archive).reading_params(snakemake.config["archives"][wildcards.archive]),
     read_policy=config_policy(snakemake.config["storage"]),
+    # an attempt over its memory leaves its batch sizes here; the next one reads half of them
+    memory_record=record_path(snakemake.log[0]),
 )

@@ -106,6 +106,10 @@ class Param:
         False for how the archive is read, never what (how much at a time, timeouts, retries,
         progress lines, the answers' cache): such a key is no Snakemake param of the fetch jobs
         and not in their provenance's params, so changing it never refetches.
+    bounds_memory : bool, default False
+        True for a key that sets how many rows (or objects) a job holds at a time, so bounds its
+        memory: the attempt after one stopped over its memory limit uses half of it
+        (:mod:`mwlc.memory_record`). Only for keys with ``affects_rows=False``.
     absent_means : any, optional
         For a key without ``default``: what ``fetch`` does without it (docs only). A key that
         reaches the fetch jobs only when the user sets it keeps the params of runs made before
@@ -127,6 +131,7 @@ class Param:
     fields: tuple[Param, ...] = ()
     keywords: Mapping[str, Any] = field(default_factory=dict)
     affects_rows: bool = True
+    bounds_memory: bool = False
     absent_means: Any = NO_DEFAULT
     doc: str = ""
 
@@ -205,6 +210,7 @@ def read_batch_param(default: int, *, row: str, row_doc: str) -> Param:
         default=default,
         minimum=1,
         affects_rows=False,
+        bounds_memory=True,
         doc=f"catalog rows decoded at a time (a row is {row_doc}); bounds the job's memory, never changes "
         "the rows (changing it does not refetch). A value whose batch cannot fit the job's "
         "`fetch_mem_mb` is refused before any data is read, with the numbers",
@@ -442,6 +448,10 @@ class Archive:
         for param in self.params:
             if param.has_default and param.absent_means is not NO_DEFAULT:
                 problems.append(f"parameter {param.name} has both a default and absent_means")
+            if param.bounds_memory and (param.affects_rows or param.json_type != "integer"):
+                problems.append(
+                    f"parameter {param.name} bounds memory but is no integer that never changes the rows"
+                )
             for value, what in ((param.default, "default"), (param.absent_means, "absent_means")):
                 if value is NO_DEFAULT:
                     continue
@@ -520,6 +530,15 @@ class Archive:
         they are no params, so changing them never refetches."""
         reading = self._reading_keys()
         return {key: value for key, value in section.items() if key in reading}
+
+    def batch_sizes(self, reading: Mapping[str, Any]) -> dict[str, int]:
+        """The sizes that bound a job's memory (``bounds_memory``: ``read_batch_rows``,
+        ``batch_rows``, ``chunk_rows``), from ``reading`` where it has them, else their defaults."""
+        return {
+            param.name: int(reading.get(param.name, param.effective_default))
+            for param in self.params
+            if param.bounds_memory
+        }
 
     def _reading_keys(self) -> set[str]:
         """Names of the parameters that never change the rows (``affects_rows=False``)."""
