@@ -35,17 +35,9 @@ SUFFIX = ".memory.json"
 
 @dataclass(frozen=True)
 class MemoryFailure:
-    """One attempt stopped by the memory watchdog.
-
-    Parameters
-    ----------
-    limit_mb : float
-        The attempt's limit (MB = 10**6 bytes).
-    peak_mb : float
-        Its resident memory when it was stopped (MB).
-    batches : mapping of str to int
-        The batch sizes it read with (rows or objects, per the archive's key).
-    """
+    """One attempt stopped by the memory watchdog: its limit and its resident memory then
+    (``limit_mb``, ``peak_mb``: MB = 10**6 bytes), and the batch sizes it read with (``batches``:
+    rows or objects, per the archive's key)."""
 
     limit_mb: float
     peak_mb: float
