@@ -1,8 +1,10 @@
-"""Reading back the params Snakemake recorded for a fetch shard (mwlc.records)."""
+"""Reading back the params Snakemake recorded for a job (mwlc.records)."""
 
 from __future__ import annotations
 
-from mwlc.records import recorded_mapping
+import pytest
+
+from mwlc.records import kept_value, recorded_mapping
 
 PARAMS = {"bands": ["WISE_W1", "WISE_W2"], "batch_rows": 131072, "radius_arcsec": 1.0}
 
@@ -25,3 +27,35 @@ def test_no_record_no_mapping_or_two_mappings_give_none():
 def test_a_param_that_is_no_literal_is_passed_over():
     recorded = ["<object object at 0x7f>", "{'unterminated': ", repr(PARAMS), "1e999999"]
     assert recorded_mapping(recorded) == PARAMS
+
+
+NOTE = "DEMO RUN - synthetic"
+FETCH = ["resources/demo/wise", PARAMS, None]  # source, archive params, S3 endpoint
+
+
+def recorded_with(note) -> list[str]:
+    """A fetch job's record (Snakemake 9: the repr of each param, sorted) written with ``note``."""
+    return sorted(repr(value) for value in [*FETCH, note])
+
+
+@pytest.mark.parametrize(
+    ("record", "others", "expected"),
+    [
+        (recorded_with(NOTE), FETCH, NOTE),  # the other params as recorded: the recorded note
+        (recorded_with(""), FETCH, ""),
+        (recorded_with('it\'s "quoted"\n'), FETCH, 'it\'s "quoted"\n'),
+        # a note equal to another param's value (None): any value that keeps the recorded set
+        (recorded_with(None), FETCH, "one of the others"),
+        (None, FETCH, "today's"),  # no record: the job runs, with today's note
+        (recorded_with(NOTE), ["resources/demo/other", PARAMS, None], "today's"),  # reruns anyway
+        (recorded_with(NOTE), [*FETCH, "an extra param"], "today's"),
+        ([*recorded_with(NOTE), "'an older param'"], FETCH, "today's"),  # two left: reruns anyway
+        ([*recorded_with(NOTE)[:-1], "<object object at 0x7f>"], FETCH[:2], "today's"),  # no literal
+        ([repr(NOTE)], [], NOTE),  # a job whose only param is the note (a demo snapshot)
+    ],
+)
+def test_a_param_that_never_reruns_a_job_mirrors_its_record(record, others, expected):
+    kept = kept_value(record, "today's", others)
+    assert kept in others if expected == "one of the others" else kept == expected
+    if expected != "today's":  # Snakemake then sees the recorded params, unchanged
+        assert sorted({repr(value) for value in [*others, kept]}) == sorted(set(record))

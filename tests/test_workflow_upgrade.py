@@ -140,3 +140,23 @@ def test_a_cluster_job_step_refetches_an_older_shard_without_looking_for_a_repor
     )
     snakemake(old, "--mode", "remote", *job, "--force", "--nolock", "--cores", "1")
     assert (old / shard).stat().st_size > 0
+
+
+def test_a_new_provenance_note_redoes_the_merged_outputs_not_the_sample_or_the_fetches(
+    local_demo_run, tmp_path
+):
+    import pyarrow.parquet as pq
+
+    run = copy_of_run(local_demo_run, tmp_path / "noted")
+    edit_demo_config(run, {"provenance_note": "DEMO RUN, noted again on day 3"})
+    counts = job_counts(snakemake(run, "-n", "--quiet", "rules", "--until", "merge_lightcurves"))
+    assert counts == {"gather_archive": len(DEMO_ARCHIVES), "merge_lightcurves": 1}
+
+    # a shard fetched from now on writes the new note, and is then as finished as the others
+    shard = "results/demo/lightcurves.parquet/archive=wise/shard-0001.parquet"
+    (run / shard).unlink()
+    snakemake(run, "--cores", "1", shard)
+    provenance = json.loads(pq.read_schema(run / shard).metadata[b"mwlc.provenance"])
+    assert provenance["note"] == "DEMO RUN, noted again on day 3"
+    counts = job_counts(snakemake(run, "-n", "--quiet", "rules", "--until", "merge_lightcurves"))
+    assert counts == {"gather_archive": len(DEMO_ARCHIVES), "merge_lightcurves": 1}

@@ -4,7 +4,8 @@ Snakemake keeps, per output file, the params of the job that wrote it, each as i
 (sorted), and reruns the job when today's differ (the ``params`` rerun trigger). The workflow
 reads a fetch shard's record to keep the params of shards written by an older mwlc unchanged
 where only keys that are no longer params differ
-(:meth:`mwlc.archives.base.Archive.job_params`).
+(:meth:`mwlc.archives.base.Archive.job_params`), and a job's record to give a param that must
+never rerun it (the provenance note) its recorded value (:func:`kept_value`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,32 @@ def recorded_mapping(serialized_params: Iterable[str] | None) -> dict[str, Any] 
     """
     mappings = [value for value in map(_literal, serialized_params or ()) if isinstance(value, dict)]
     return mappings[0] if len(mappings) == 1 else None
+
+
+def kept_value(serialized_params: Iterable[str] | None, today: Any, others: Iterable[Any]) -> Any:
+    """The value to give a param that must never rerun a job (the provenance note), so that
+    Snakemake sees the params of a finished output unchanged.
+
+    ``serialized_params`` is the output's record (``workflow.persistence.params(path)``, None
+    without one); ``others`` are the job's other params as given today. When all of those are
+    among the recorded ones, the record's one other value is returned (the job's script does not
+    read this param: it only mirrors the record). Otherwise ``today``: without a record the job
+    runs anyway, and with another param changed it reruns anyway.
+    """
+    if serialized_params is None:
+        return today
+    recorded = set(serialized_params)
+    given = {repr(value): value for value in others}
+    if not set(given) <= recorded:
+        return today
+    rest = recorded - set(given)
+    if not rest:  # the recorded value was equal to one of the others: that one keeps the set
+        return today if repr(today) in recorded else next(iter(given.values()), today)
+    if len(rest) == 1:
+        text = rest.pop()
+        value = _literal(text)
+        return value if repr(value) == text else today
+    return today
 
 
 def _literal(text: Any) -> Any:

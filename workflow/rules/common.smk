@@ -5,7 +5,7 @@ from mwlc.config import check_config, enabled_archives, load_schema
 from mwlc.errors import ConfigError
 from mwlc.machine import jobs_memory_mb, memory_overcommit
 from mwlc.preflight import settings_key
-from mwlc.records import recorded_mapping
+from mwlc.records import kept_value, recorded_mapping
 from mwlc.run_plan import write_run_plan
 from mwlc.sample.sources import file_source_path
 from mwlc.sample.size import planned_n_shards
@@ -135,6 +135,33 @@ def params_kept_for(archive, output):
     return get_archive(archive).job_params(
         config["archives"][archive], recorded=recorded_mapping(recorded_params(output))
     )
+
+
+def fetch_note(wildcards, output):
+    """The provenance note, as a param of a fetch job (see kept_note)."""
+    endpoint = config["storage"]["s3_endpoint_url"]
+    return kept_note(
+        output[0], archive_source(wildcards), archive_params(wildcards), endpoint
+    )
+
+
+def sample_note(wildcards, output):
+    """The provenance note, as a param of the sample job (see kept_note)."""
+    return kept_note(output[0], config["sample"], config["services"])
+
+
+def demo_note(wildcards, output):
+    """The provenance note, as the param of a demo snapshot's job (see kept_note)."""
+    return kept_note(output[0])
+
+
+def kept_note(output, *others):
+    """The note a finished `output` was made with, if its job's other params (`others`) are as
+    recorded; else today's (mwlc.records.kept_value). Editing config's provenance_note in the
+    middle of a run then never refetches or rebuilds the sample: the jobs still to run write
+    today's note (their scripts read it from the config), the merged outputs and report rerun.
+    """
+    return kept_value(recorded_params(output), config["provenance_note"], others)
 
 
 def shard_file(archive, shard):

@@ -14,7 +14,8 @@ rule build_demo_archive:
         mem_mb=2000,
         runtime=10,
     params:
-        provenance_note=config["provenance_note"],
+        # mirrors the snapshot's record: a new note never rebuilds it (the script logs config's)
+        provenance_note=demo_note,
     message:
         "Building the SYNTHETIC demo snapshot of {wildcards.archive}"
     script:

@@ -48,7 +48,8 @@ rule fetch_lightcurves:
         source=archive_source,
         archive_params=archive_params,
         s3_endpoint_url=config["storage"]["s3_endpoint_url"],
-        provenance_note=config["provenance_note"],
+        # mirrors the shard's record: the script writes config's note (a new note never refetches)
+        provenance_note=fetch_note,
     message:
         "Fetching {wildcards.archive} light curves for shard {wildcards.shard}"
     script:

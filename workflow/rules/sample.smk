@@ -20,7 +20,8 @@ rule sample:
     params:
         sample=config["sample"],
         services=config["services"],
-        provenance_note=config["provenance_note"],
+        # mirrors the sample's record: a new note never rebuilds it (the script logs config's)
+        provenance_note=sample_note,
     message:
         "Building the sample ({config[n_shards]} shards)"
     script:

@@ -3,7 +3,7 @@
 from mwlc.joblog import start_job_log
 from mwlc.sample.run import make_sample
 
-start_job_log(snakemake.log[0], job="sample", provenance_note=snakemake.params.provenance_note)
+start_job_log(snakemake.log[0], job="sample", provenance_note=snakemake.config["provenance_note"])
 make_sample(
     snakemake.params.sample,
     snakemake.params.services,

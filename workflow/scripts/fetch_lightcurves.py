@@ -10,7 +10,7 @@ wildcards = snakemake.wildcards
 start_job_log(
     snakemake.log[0],
     job=f"fetch_lightcurves archive={wildcards.archive} shard={wildcards.shard}",
-    provenance_note=snakemake.params.provenance_note,
+    provenance_note=snakemake.config["provenance_note"],
 )
 fetch_shard(
     wildcards.archive,
@@ -21,7 +21,7 @@ fetch_shard(
     threads=snakemake.threads,
     mem_mb=snakemake.resources.mem_mb,
     s3_endpoint_url=snakemake.params.s3_endpoint_url,
-    provenance_note=snakemake.params.provenance_note,
+    provenance_note=snakemake.config["provenance_note"],
     # Where, how much at a time and how hard it is read are not params: changing them must not refetch.
     dask_scheduler=snakemake.config.get("dask_scheduler"),
     reading=get_archive(wildcards.archive).reading_params(snakemake.config["archives"][wildcards.archive]),
