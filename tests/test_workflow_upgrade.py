@@ -142,21 +142,40 @@ def test_a_cluster_job_step_refetches_an_older_shard_without_looking_for_a_repor
     assert (old / shard).stat().st_size > 0
 
 
-def test_a_new_provenance_note_redoes_the_merged_outputs_not_the_sample_or_the_fetches(
+def test_a_new_note_or_patience_with_the_sample_services_rebuilds_no_sample_and_refetches_nothing(
     local_demo_run, tmp_path
 ):
     import pyarrow.parquet as pq
 
     run = copy_of_run(local_demo_run, tmp_path / "noted")
+    until_merge = ("-n", "--quiet", "rules", "--until", "merge_lightcurves")
+    # the note and the services' URLs are recorded, and so compared (a param function that took
+    # the job's output would be "derived": neither recorded nor compared)
+    note = edit_demo_config(run, {})["provenance_note"]
+    shard = "results/demo/lightcurves.parquet/archive=wise/shard-0001.parquet"
+    for output in (shard, "results/demo/sample.ecsv", "resources/demo/wise"):
+        assert repr(note) in json.loads(metadata_path(run, output).read_text())["params"], output
+    (services,) = [
+        text
+        for text in json.loads(metadata_path(run, "results/demo/sample.ecsv").read_text())["params"]
+        if "ned_url" in text
+    ]
+    assert "timeout_s" not in services
+    edit_demo_config(run, {"services": {"timeout_s": 600, "retries": 8, "retry_backoff_s": 30}})
+    assert job_counts(snakemake(run, *until_merge)) == {}
     edit_demo_config(run, {"provenance_note": "DEMO RUN, noted again on day 3"})
-    counts = job_counts(snakemake(run, "-n", "--quiet", "rules", "--until", "merge_lightcurves"))
+    counts = job_counts(snakemake(run, *until_merge))
     assert counts == {"gather_archive": len(DEMO_ARCHIVES), "merge_lightcurves": 1}
 
     # a shard fetched from now on writes the new note, and is then as finished as the others
-    shard = "results/demo/lightcurves.parquet/archive=wise/shard-0001.parquet"
     (run / shard).unlink()
     snakemake(run, "--cores", "1", shard)
     provenance = json.loads(pq.read_schema(run / shard).metadata[b"mwlc.provenance"])
     assert provenance["note"] == "DEMO RUN, noted again on day 3"
-    counts = job_counts(snakemake(run, "-n", "--quiet", "rules", "--until", "merge_lightcurves"))
+    counts = job_counts(snakemake(run, *until_merge))
     assert counts == {"gather_archive": len(DEMO_ARCHIVES), "merge_lightcurves": 1}
+
+    # another service is another sample (then every shard is fetched again)
+    edit_demo_config(run, {"services": {"ned_url": "https://ned.example.org"}})
+    counts = job_counts(snakemake(run, *until_merge))
+    assert counts["sample"] == 1 and counts["fetch_lightcurves"] == N_SHARDS * len(DEMO_ARCHIVES)

@@ -146,9 +146,9 @@ def fetch_shard(
     limit = None if mem_mb is None else job_memory_limit(mem_mb)
     if limit is not None and limit.limit_mb < mem_mb:
         log.info("%s: memory limit %s", described.name, limit.text)
-    sizes = _batch_sizes(described, reading, limit, memory_record)
+    sizes = _batch_sizes(described, reading, mem_mb, memory_record)
     reading = {**reading, **sizes}
-    on_exceeded = _record_failure(described.name, limit, sizes, memory_record)
+    on_exceeded = _record_failure(described.name, mem_mb, sizes, memory_record)
     with (
         _memory_limit(limit, described.name, shard_path, on_exceeded) as watchdog,
         attached(dask_scheduler),
@@ -188,22 +188,22 @@ def fetch_shard(
 def _batch_sizes(
     described: Archive,
     reading: Mapping[str, Any],
-    limit: JobMemoryLimit | None,
+    mem_mb: int | None,
     memory_record: str | os.PathLike | None,
 ) -> dict[str, int]:
     """The sizes that bound this attempt's memory: the configured ones, or half of those an
-    earlier attempt of the shard went over its memory with (:mod:`mwlc.memory_record`)."""
+    earlier attempt of the shard at no more ``mem_mb`` went over its memory with
+    (:mod:`mwlc.memory_record`)."""
     configured = described.batch_sizes(reading)
     failure = None if memory_record is None or not configured else read_failure(memory_record)
     if failure is None:
         return configured
-    limit_mb = None if limit is None else limit.limit_mb
-    sizes = smaller_batches(configured, failure, limit_mb)
+    sizes = smaller_batches(configured, failure, mem_mb)
     earlier = (
         f"{described.name}: an earlier attempt went over its memory ({failure.peak_mb:.0f} MB > "
         f"{failure.limit_mb:.0f} MB) reading {dict(failure.batches)}"
     )
-    if limit_raised(failure, limit_mb):
+    if limit_raised(failure, mem_mb):
         log.info("%s; this one has more memory: it reads the config's %s", earlier, sizes)
     elif sizes == {key: failure.batches.get(key) for key in sizes}:
         log.warning(
@@ -216,19 +216,24 @@ def _batch_sizes(
 
 def _record_failure(
     archive: str,
-    limit: JobMemoryLimit | None,
+    mem_mb: int | None,
     batches: Mapping[str, int],
     memory_record: str | os.PathLike | None,
 ) -> Callable[[float], None] | None:
     """What the watchdog does when this attempt goes over its memory: record its batch sizes
     so that the next attempt reads with half of them (None where there is nothing to halve)."""
-    if limit is None or memory_record is None or not batches:
+    if mem_mb is None or memory_record is None or not batches:
         return None
 
     def record(rss_mb: float) -> None:
-        write_failure(memory_record, MemoryFailure(limit.limit_mb, rss_mb, dict(batches)))
-        halved = {key: max(1, size // 2) for key, size in batches.items()}
-        log.warning("%s: the shard's next attempt reads %s (recorded in %s)", archive, halved, memory_record)
+        write_failure(memory_record, MemoryFailure(mem_mb, rss_mb, dict(batches)))
+        log.warning(
+            "%s: recorded %s in %s: an attempt of the shard with more memory reads them, one with no "
+            "more reads half of them",
+            archive,
+            dict(batches),
+            memory_record,
+        )
 
     return record
 

@@ -4,10 +4,15 @@ Snakemake retries a failed job with the same resources (and lowers every attempt
 ``mem_mb`` alike), so a shard whose batches did not fit failed again on every retry and every
 later invocation, until someone edited the config. When the memory watchdog
 (:class:`mwlc.limits.MemoryWatchdog`) stops a fetch job, the job writes a small record beside
-its log: the limit, the peak and the batch sizes it read with (the archive's keys that bound
-memory, e.g. ``read_batch_rows``). The next attempt of that shard, in this invocation or a later
-one, reads with half of each, as long as its limit is no larger than the failed one (a raised
-limit starts again from the configured sizes). A successful attempt removes the record.
+its log: its ``mem_mb``, the peak and the batch sizes it read with (the archive's keys that
+bound memory: the HATS readers' ``read_batch_rows``, which they use as given). The next attempt
+of that shard, in this invocation or a later one, reads with half of each, as long as its
+``mem_mb`` is not raised (a raised one starts again from the configured sizes), down to a
+sixteenth of the configured size (:data:`MAX_HALVINGS`: below that, the memory is not in the
+batches). A successful attempt removes the record.
+
+unWISE's ``batch_rows`` and HEASARC's ``chunk_rows`` are not halved: unWISE lowers its batch to
+fit the job's memory itself (its rows have one size), and a HEASARC chunk is capped by the shard.
 
 Batch sizes say how an archive is read, never what (no params): halving them never changes the
 rows, only the time.
@@ -26,17 +31,20 @@ from mwlc.io import atomic_path
 
 log = logging.getLogger(__name__)
 
-#: A limit at least this much larger than the failed attempt's is a raised one (a SLURM job's
-#: limit, measured when it starts, varies by a few MB between attempts).
+#: A ``mem_mb`` at least this much larger than the failed attempt's is a raised one.
 RAISED_LIMIT = 1.05
+#: Halvings at the most, from the configured size: a job that still goes over its memory at a
+#: sixteenth of its batch holds its memory elsewhere.
+MAX_HALVINGS = 4
 #: The record's name beside a job's log ``<stem>.log``: ``<stem>.memory.json``.
 SUFFIX = ".memory.json"
 
 
 @dataclass(frozen=True)
 class MemoryFailure:
-    """One attempt stopped by the memory watchdog: its limit and its resident memory then
-    (``limit_mb``, ``peak_mb``: MB = 10**6 bytes), and the batch sizes it read with (``batches``:
+    """One attempt stopped by the memory watchdog: its ``mem_mb`` as asked of Snakemake (not
+    the limit measured in a SLURM job, which varies between attempts) and its resident memory
+    then (``limit_mb``, ``peak_mb``: MB = 10**6 bytes), and the batch sizes it read with (``batches``:
     rows or objects, per the archive's key)."""
 
     limit_mb: float
@@ -84,10 +92,13 @@ def smaller_batches(
 ) -> dict[str, int]:
     """The batch sizes an attempt reads with, after ``failure`` (the previous one's, or None).
 
-    Half of each size the failed attempt read with (at least 1, never above the configured
-    size), unless this attempt's limit is raised (:func:`limit_raised`); without a failure, or
-    with a raised limit, the ``configured`` sizes.
+    Half of each size the failed attempt read with (never above the configured size, nor below
+    its ``2**-MAX_HALVINGS``, nor below 1), unless this attempt's ``mem_mb`` is raised
+    (:func:`limit_raised`); without a failure, or with a raised ``mem_mb``, the ``configured`` sizes.
     """
     if failure is None or limit_raised(failure, limit_mb):
         return dict(configured)
-    return {key: max(1, min(size, failure.batches.get(key, size) // 2)) for key, size in configured.items()}
+    return {
+        key: max(1, size >> MAX_HALVINGS, min(size, failure.batches.get(key, size) // 2))
+        for key, size in configured.items()
+    }

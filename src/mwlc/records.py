@@ -11,7 +11,7 @@ never rerun it (the provenance note) its recorded value (:func:`kept_value`).
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 
@@ -25,6 +25,25 @@ def recorded_mapping(serialized_params: Iterable[str] | None) -> dict[str, Any] 
     """
     mappings = [value for value in map(_literal, serialized_params or ()) if isinstance(value, dict)]
     return mappings[0] if len(mappings) == 1 else None
+
+
+def kept_mapping(
+    serialized_params: Iterable[str] | None, today: Mapping[str, Any], how_keys: Collection[str]
+) -> dict[str, Any]:
+    """The value of a mapping param some of whose keys (``how_keys``: timeouts, retries) only
+    say how a job works: ``today`` without them, or the recorded mapping as it is when it differs
+    from that only by such keys (a record made while they were in the param), so that
+    Snakemake sees the params of a finished output unchanged.
+    """
+    wanted = _without(today, how_keys)
+    for value in map(_literal, serialized_params or ()):
+        if isinstance(value, dict) and _without(value, how_keys) == wanted:
+            return value
+    return wanted
+
+
+def _without(mapping: Mapping[str, Any], keys: Collection[str]) -> dict[str, Any]:
+    return {key: value for key, value in mapping.items() if key not in keys}
 
 
 def kept_value(serialized_params: Iterable[str] | None, today: Any, others: Iterable[Any]) -> Any:

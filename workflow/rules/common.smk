@@ -5,9 +5,9 @@ from mwlc.config import check_config, enabled_archives, load_schema
 from mwlc.errors import ConfigError
 from mwlc.machine import jobs_memory_mb, memory_overcommit
 from mwlc.preflight import settings_key
-from mwlc.records import kept_value, recorded_mapping
+from mwlc.records import kept_mapping, kept_value, recorded_mapping
 from mwlc.run_plan import write_run_plan
-from mwlc.sample.sources import file_source_path
+from mwlc.sample.sources import REQUEST_KEYS as SERVICE_REQUEST_KEYS, file_source_path
 from mwlc.sample.size import planned_n_shards
 import functools
 import os
@@ -49,6 +49,7 @@ if _shards_note:
 SHARDS = [f"{i:04d}" for i in range(config["n_shards"])]
 ARCHIVES = enabled_archives(config)
 DATASET = f"{RESULTS}/lightcurves.parquet"
+SAMPLE_ECSV = f"{RESULTS}/sample.ecsv"
 DEMO = config.get("demo") or {}
 DEMO_DIR = DEMO.get("directory", "resources/demo").rstrip("/")
 
@@ -137,22 +138,37 @@ def params_kept_for(archive, output):
     )
 
 
-def fetch_note(wildcards, output):
+# The param functions below take only `wildcards`: Snakemake neither records nor compares a
+# param whose function takes `output` (or input, threads, resources): it counts it as derived.
+
+
+def fetch_note(wildcards):
     """The provenance note, as a param of a fetch job (see kept_note)."""
+    shard = shard_file(wildcards.archive, wildcards.shard)
     endpoint = config["storage"]["s3_endpoint_url"]
     return kept_note(
-        output[0], archive_source(wildcards), archive_params(wildcards), endpoint
+        shard, archive_source(wildcards), archive_params(wildcards), endpoint
     )
 
 
-def sample_note(wildcards, output):
+def sample_services(wildcards):
+    """The sample job's services param: their URLs, not how hard they are asked (timeout_s,
+    retries, retry_backoff_s: its script reads those from the config), so raising a timeout never
+    rebuilds a finished sample, which would refetch every shard. A sample recorded while they
+    were params keeps its record (mwlc.records.kept_mapping)."""
+    return kept_mapping(
+        recorded_params(SAMPLE_ECSV), config["services"], SERVICE_REQUEST_KEYS
+    )
+
+
+def sample_note(wildcards):
     """The provenance note, as a param of the sample job (see kept_note)."""
-    return kept_note(output[0], config["sample"], config["services"])
+    return kept_note(SAMPLE_ECSV, config["sample"], sample_services(wildcards))
 
 
-def demo_note(wildcards, output):
+def demo_note(wildcards):
     """The provenance note, as the param of a demo snapshot's job (see kept_note)."""
-    return kept_note(output[0])
+    return kept_note(f"{DEMO_DIR}/{wildcards.archive}")
 
 
 def kept_note(output, *others):

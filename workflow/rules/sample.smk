@@ -19,7 +19,7 @@ rule sample:
         runtime=60,
     params:
         sample=config["sample"],
-        services=config["services"],
+        services=sample_services,
         # mirrors the sample's record: a new note never rebuilds it (the script logs config's)
         provenance_note=sample_note,
     message:

@@ -6,7 +6,7 @@ from mwlc.sample.run import make_sample
 start_job_log(snakemake.log[0], job="sample", provenance_note=snakemake.config["provenance_note"])
 make_sample(
     snakemake.params.sample,
-    snakemake.params.services,
+    snakemake.config["services"],  # with how hard to ask them, which is no param
     ecsv_path=snakemake.output.ecsv,
     shard_paths=list(snakemake.output.shards),
 )

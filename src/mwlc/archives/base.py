@@ -107,9 +107,10 @@ class Param:
         progress lines, the answers' cache): such a key is no Snakemake param of the fetch jobs
         and not in their provenance's params, so changing it never refetches.
     bounds_memory : bool, default False
-        True for a key that sets how many rows (or objects) a job holds at a time, so bounds its
-        memory: the attempt after one stopped over its memory limit uses half of it
-        (:mod:`mwlc.memory_record`). Only for keys with ``affects_rows=False``.
+        True for a key that sets how many rows a job holds at a time, exactly (the reader uses
+        the value as given, or refuses it), so bounds its memory: the attempt after one stopped
+        over its memory limit uses half of it (:mod:`mwlc.memory_record`). Only for keys with
+        ``affects_rows=False``.
     absent_means : any, optional
         For a key without ``default``: what ``fetch`` does without it (docs only). A key that
         reaches the fetch jobs only when the user sets it keeps the params of runs made before
@@ -532,8 +533,8 @@ class Archive:
         return {key: value for key, value in section.items() if key in reading}
 
     def batch_sizes(self, reading: Mapping[str, Any]) -> dict[str, int]:
-        """The sizes that bound a job's memory (``bounds_memory``: ``read_batch_rows``,
-        ``batch_rows``, ``chunk_rows``), from ``reading`` where it has them, else their defaults."""
+        """The sizes that bound a job's memory (``bounds_memory``: the HATS readers'
+        ``read_batch_rows``), from ``reading`` where it has them, else their defaults."""
         return {
             param.name: int(reading.get(param.name, param.effective_default))
             for param in self.params

@@ -97,7 +97,6 @@ ARCHIVE = Archive(
             minimum=1,
             maximum=50000,
             affects_rows=False,
-            bounds_memory=True,
             doc=f"objects per TAP upload (the original's limit), and per local-copy chunk{NEVER_REFETCHES}",
         ),
         *request_params(timeout_s=600, retries=3, retry_backoff_s=10),

@@ -30,7 +30,6 @@ ARCHIVE = Archive(
             default=131072,
             minimum=1,
             affects_rows=False,
-            bounds_memory=True,
             doc=f"maximum rows per scanned batch (lowered to fit the job's memory){NEVER_REFETCHES}",
         ),
     ),

@@ -32,6 +32,7 @@ from . import alerce, file, ned, sdss, simbad, vizier
 from ._common import (
     COLUMNS,
     DEFAULT_SERVICES,
+    REQUEST_KEYS,
     SourceKind,
     did_you_mean,
     log,
@@ -42,6 +43,7 @@ __all__ = [
     "COLUMNS",
     "DEFAULT_SERVICES",
     "PRESETS",
+    "REQUEST_KEYS",
     "SOURCE_NAMES",
     "check_source",
     "fetch_source",

@@ -36,6 +36,11 @@ DEFAULT_SERVICES: dict[str, Any] = {
 }
 
 
+#: The ``services`` keys that say how hard the services are asked, not which: no params of the
+#: sample job, so raising a timeout never rebuilds a finished sample (and so never refetches).
+REQUEST_KEYS = ("timeout_s", "retries", "retry_backoff_s")
+
+
 @dataclass(frozen=True)
 class Services:
     """Resolved ``services`` section: base URLs plus the retry policy."""
