@@ -161,6 +161,13 @@ def test_a_new_note_or_patience_with_the_sample_services_rebuilds_no_sample_and_
         if "ned_url" in text
     ]
     assert "timeout_s" not in services
+    # a sample recorded before 2026-12-07 holds how hard its services were asked: still built
+    older = {**ast.literal_eval(services), "timeout_s": 60, "retries": 3, "retry_backoff_s": 10}
+    shards = [f"results/demo/sample_shards/shard-{i:04d}.parquet" for i in range(N_SHARDS)]
+    for output in ("results/demo/sample.ecsv", *shards):  # the record of each of the job's outputs
+        record = json.loads(metadata_path(run, output).read_text())
+        record["params"] = sorted([text for text in record["params"] if text != services] + [repr(older)])
+        metadata_path(run, output).write_text(json.dumps(record))
     edit_demo_config(run, {"services": {"timeout_s": 600, "retries": 8, "retry_backoff_s": 30}})
     assert job_counts(snakemake(run, *until_merge)) == {}
     edit_demo_config(run, {"provenance_note": "DEMO RUN, noted again on day 3"})
