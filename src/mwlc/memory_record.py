@@ -44,8 +44,8 @@ SUFFIX = ".memory.json"
 class MemoryFailure:
     """One attempt stopped by the memory watchdog: its ``mem_mb`` as asked of Snakemake (not
     the limit measured in a SLURM job, which varies between attempts) and its resident memory
-    then (``limit_mb``, ``peak_mb``: MB = 10**6 bytes), and the batch sizes it read with (``batches``:
-    rows or objects, per the archive's key)."""
+    then (``limit_mb``, ``peak_mb``: MB = 10**6 bytes), and the batch sizes it read with
+    (``batches``: catalog rows, per key)."""
 
     limit_mb: float
     peak_mb: float
