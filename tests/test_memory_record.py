@@ -96,8 +96,12 @@ ATTEMPT = """
     import logging, sys, time
     import numpy as np, psutil
     from mwlc.archives.base import Archive
+    from mwlc.archives.registry import get_archive
     from mwlc.fetch import fetch_shard
+    from mwlc.jitcache import cache_jitted_functions
     from mwlc.limits import tree_rss_mb
+    get_archive("ztf").reader_module()  # what fetch_shard imports, before the memory is measured
+    cache_jitted_functions()
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(levelname)s %(message)s")
     shard, output, record, grow, limit = sys.argv[1:6]
     def fetch(self, sample, **kwargs):
@@ -108,7 +112,7 @@ ATTEMPT = """
             time.sleep(0.02)
         return iter(())
     Archive.fetch = fetch
-    mem_mb = int(tree_rss_mb(psutil.Process()) + 150) if limit == "-" else int(limit)
+    mem_mb = int(tree_rss_mb(psutil.Process()) + 300) if limit == "-" else int(limit)
     print("MEM_MB", mem_mb, flush=True)
     fetch_shard("ztf", shard_path=shard, output_path=output, source="unused", params={},
                 reading={"read_batch_rows": 2000}, mem_mb=mem_mb, memory_record=record)
