@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mwlc.records import kept_mapping, kept_value, recorded_mapping
+from mwlc.records import kept_mapping, kept_value, recorded_mapping, recorded_mappings
 
 PARAMS = {"bands": ["WISE_W1", "WISE_W2"], "batch_rows": 131072, "radius_arcsec": 1.0}
 
@@ -67,13 +67,16 @@ HOW = ("timeout_s", "retries")
 
 def test_a_mapping_param_leaves_out_how_a_job_works_unless_its_record_holds_it():
     services = {**URLS, "timeout_s": 600, "retries": 8}
-    assert kept_mapping(None, services, HOW) == URLS  # a new sample: only the URLs are params
+    assert kept_mapping(recorded_mappings(None), services, HOW) == URLS  # a new sample: the URLs only
     older = {**URLS, "timeout_s": 60, "retries": 3}  # a sample recorded while they were params
     sample = {"sources": [{"source": "file", "path": "objects.csv"}]}
     recorded = sorted([repr(sample), repr(older), "'a note'"])
-    kept = kept_mapping(recorded, services, HOW)
+    kept = kept_mapping(recorded_mappings(recorded), services, HOW)
     assert kept == older and repr(kept) == repr(older)  # Snakemake sees its record unchanged
-    assert kept_mapping([repr(sample), repr(URLS)], services, HOW) == URLS
+    assert kept_mapping(recorded_mappings([repr(sample), repr(URLS)]), services, HOW) == URLS
     # another URL is another sample: today's
     moved = {**services, "ned_url": "https://ned.example.org"}
-    assert kept_mapping(recorded, moved, HOW) == {**URLS, "ned_url": "https://ned.example.org"}
+    assert kept_mapping(recorded_mappings(recorded), moved, HOW) == {
+        **URLS,
+        "ned_url": "https://ned.example.org",
+    }

@@ -23,22 +23,29 @@ def recorded_mapping(serialized_params: Iterable[str] | None) -> dict[str, Any] 
     archive's parameters; its other params are strings or None. Returns None without a record,
     or when no param, or more than one, reads back as a mapping.
     """
-    mappings = [value for value in map(_literal, serialized_params or ()) if isinstance(value, dict)]
+    mappings = recorded_mappings(serialized_params)
     return mappings[0] if len(mappings) == 1 else None
 
 
+def recorded_mappings(serialized_params: Iterable[str] | None) -> list[dict[str, Any]]:
+    """The mappings among a job's recorded params (none without a record)."""
+    return [value for value in map(_literal, serialized_params or ()) if isinstance(value, dict)]
+
+
 def kept_mapping(
-    serialized_params: Iterable[str] | None, today: Mapping[str, Any], how_keys: Collection[str]
+    recorded: Iterable[Mapping[str, Any]], today: Mapping[str, Any], how_keys: Collection[str]
 ) -> dict[str, Any]:
     """The value of a mapping param some of whose keys (``how_keys``: timeouts, retries) only
-    say how a job works: ``today`` without them, or the recorded mapping as it is when it differs
-    from that only by such keys (a record made while they were in the param), so that
-    Snakemake sees the params of a finished output unchanged.
+    say how a job works: ``today`` without them, or the first ``recorded`` mapping (those of the
+    output's record, :func:`recorded_mappings`) that differs from that only by such keys (a
+    record made while they were in the param), as it is, so that Snakemake sees the params of a
+    finished output unchanged. Serves an archive's params
+    (:meth:`mwlc.archives.base.Archive.job_params`) and the sample's services.
     """
     wanted = _without(today, how_keys)
-    for value in map(_literal, serialized_params or ()):
-        if isinstance(value, dict) and _without(value, how_keys) == wanted:
-            return value
+    for value in recorded:
+        if _without(value, how_keys) == wanted:
+            return dict(value)
     return wanted
 
 

@@ -5,7 +5,7 @@ from mwlc.config import check_config, enabled_archives, load_schema
 from mwlc.errors import ConfigError
 from mwlc.machine import jobs_memory_mb, memory_overcommit
 from mwlc.preflight import settings_key
-from mwlc.records import kept_mapping, kept_value, recorded_mapping
+from mwlc.records import kept_mapping, kept_value, recorded_mapping, recorded_mappings
 from mwlc.run_plan import write_run_plan
 from mwlc.sample.sources import REQUEST_KEYS as SERVICE_REQUEST_KEYS, file_source_path
 from mwlc.sample.size import planned_n_shards
@@ -156,9 +156,8 @@ def sample_services(wildcards):
     retries, retry_backoff_s: its script reads those from the config), so raising a timeout never
     rebuilds a finished sample, which would refetch every shard. A sample recorded while they
     were params keeps its record (mwlc.records.kept_mapping)."""
-    return kept_mapping(
-        recorded_params(SAMPLE_ECSV), config["services"], SERVICE_REQUEST_KEYS
-    )
+    recorded = recorded_mappings(recorded_params(SAMPLE_ECSV))
+    return kept_mapping(recorded, config["services"], SERVICE_REQUEST_KEYS)
 
 
 def sample_note(wildcards):

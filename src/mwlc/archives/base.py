@@ -35,6 +35,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from mwlc.archives.services import PER_REQUEST_SERVICES, SERVICES
+from mwlc.records import kept_mapping
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -519,11 +520,8 @@ class Archive:
         params only by such keys, it is returned as it is: Snakemake then sees that shard's params
         unchanged and does not refetch it. The fetch reads them from the config, not from here.
         """
-        reading = self._reading_keys()
-        params = {key: value for key, value in section.items() if key not in (*COMMON_KEYS, *reading)}
-        if recorded is not None and self.job_params(recorded) == params:
-            return dict(recorded)
-        return params
+        configured = {key: value for key, value in section.items() if key not in COMMON_KEYS}
+        return kept_mapping(() if recorded is None else (recorded,), configured, self._reading_keys())
 
     def reading_params(self, section: Mapping[str, Any]) -> dict[str, Any]:
         """The keys of a config section that only say how the archive is read (how much at a time,
