@@ -118,3 +118,35 @@ def test_the_jobs_memory_is_what_is_free_less_the_head_reserve(monkeypatch):
 def test_this_machine():
     assert 1 <= machine.usable_cpus() <= psutil.cpu_count()
     assert 0 < machine.available_memory_mb() <= psutil.virtual_memory().total / 1e6
+
+
+@pytest.mark.parametrize(
+    ("cores", "pending", "expected"),
+    [
+        (
+            8,
+            None,
+            "--cores 8 runs up to 4 fetch jobs at once, which may use 12,000 MB together (3,000 MB each)",
+        ),
+        (8, 3, "--cores 8 runs up to 3 fetch jobs at once, which may use 9,000 MB together (3,000 MB each)"),
+        (8, 1, None),  # one job of 3,000 MB fits in 5,000
+        (8, 0, None),  # nothing left to fetch (`--until sample`)
+        (2, None, None),
+    ],
+)
+def test_the_overcommit_warning_counts_the_fetch_jobs_left_to_run(cores, pending, expected):
+    warning = machine.memory_overcommit(cores, 2, 3000, 5000, pending_jobs=pending)
+    if expected is None:
+        assert warning is None
+    else:
+        assert warning.startswith(expected + ", more than the 5,000 MB free for jobs")
+        assert warning.endswith(
+            "--resources mem_mb=5000 with the service caps (profiles/default/config.yaml "
+            "lists them), or lower --cores"
+        )
+
+
+def test_one_fetch_job_over_the_memory_is_told_without_fewer_cores():
+    warning = machine.memory_overcommit(8, 2, 9000, 5000, pending_jobs=1)
+    assert warning.startswith("a fetch job may use 9,000 MB, more than the 5,000 MB free for jobs")
+    assert "lower --cores" not in warning

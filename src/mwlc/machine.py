@@ -127,18 +127,30 @@ def _read(path: Path) -> str:
         return ""
 
 
-def memory_overcommit(cores: int, job_threads: int, job_mem_mb: int, jobs_mb: int) -> str | None:
-    """A warning when the jobs of ``job_threads`` threads and ``job_mem_mb`` MB each that
-    ``cores`` let run at once may ask for more memory together than ``jobs_mb``
-    (:func:`jobs_memory_mb`); None if they fit. For a run without a global ``mem_mb``."""
+def memory_overcommit(
+    cores: int, job_threads: int, job_mem_mb: int, jobs_mb: int, *, pending_jobs: int | None = None
+) -> str | None:
+    """A warning when the fetch jobs of ``job_threads`` threads and ``job_mem_mb`` MB each that
+    ``cores`` let run at once (no more than the ``pending_jobs`` left to run, if given) may ask for
+    more memory together than ``jobs_mb`` (:func:`jobs_memory_mb`); None if they fit or none is
+    left to run. For a run without a global ``mem_mb``."""
     at_once = max(1, cores // max(1, job_threads))
+    if pending_jobs is not None:
+        at_once = min(at_once, pending_jobs)
     together_mb = at_once * job_mem_mb
-    if together_mb <= jobs_mb:
+    if at_once == 0 or together_mb <= jobs_mb:
         return None
+    if at_once == 1:
+        what, fewer = f"a fetch job may use {job_mem_mb:,} MB", ""
+    else:
+        what = (
+            f"--cores {cores} runs up to {at_once} fetch jobs at once, which may use {together_mb:,} MB "
+            f"together ({job_mem_mb:,} MB each)"
+        )
+        fewer = ", or lower --cores"
     return (
-        f"--cores {cores} runs up to {at_once} fetch jobs at once, which may use {together_mb:,} MB "
-        f"together ({job_mem_mb:,} MB each), more than the {jobs_mb:,} MB free for jobs on this "
-        "machine (or container): past it the kernel ends a process of its choosing, Snakemake's own "
-        f"perhaps. Give the run its memory, --resources mem_mb={jobs_mb} with the service caps "
-        "(profiles/default/config.yaml lists them), or lower --cores"
+        f"{what}, more than the {jobs_mb:,} MB free for jobs on this machine (or container): past it "
+        "the kernel ends a process of its choosing, Snakemake's own perhaps. Give the run its memory, "
+        f"--resources mem_mb={jobs_mb} with the service caps (profiles/default/config.yaml lists "
+        f"them){fewer}"
     )

@@ -73,8 +73,13 @@ onstart:
         workflow.local_exec
         and workflow.global_resources.get("mem_mb").value is None
     ):
+        _pending = pending_fetch_archives()
         _overcommit = memory_overcommit(
-            workflow.cores, FETCH_THREADS, max_fetch_mem_mb(), jobs_memory_mb()
+            workflow.cores,
+            FETCH_THREADS,
+            max(map(archive_mem_mb, _pending), default=0),
+            jobs_memory_mb(),
+            pending_jobs=len(_pending),
         )
         if _overcommit:
             logger.warning(f"mwlc: {_overcommit}")
@@ -281,9 +286,14 @@ def fetch_mem_mb(wildcards, attempt):
     return archive_mem_mb(wildcards.archive) * attempt
 
 
-def max_fetch_mem_mb():
-    """The largest first-attempt memory of the run's fetch jobs, MB."""
-    return max(map(archive_mem_mb, ARCHIVES), default=0)
+def pending_fetch_archives():
+    """The archive of each fetch job this invocation will run (none for `--until sample`), from
+    the DAG Snakemake has built by the time `onstart` runs."""
+    return [
+        job.wildcards.archive
+        for job in workflow.dag.needrun_jobs()
+        if job.rule.name == "fetch_lightcurves"
+    ]
 
 
 #: A fetch job's time limit (minutes; SLURM's --time) on its first attempt. A HATS fetch takes
