@@ -21,7 +21,6 @@ from astropy.table import Table
 
 from mwlc.archives.registry import get_archive
 from mwlc.config import deep_merge
-from mwlc.machine import jobs_memory_mb
 from mwlc.schema import BANDS
 from mwlc.status import run_status
 from tests.test_status import mark_incomplete
@@ -192,12 +191,17 @@ def test_until_sample_runs_only_the_sample_job(tmp_path):
     ]
     assert not (workdir / "results/demo/lightcurves.parquet").exists()
     assert not (workdir / "resources").exists()
-    if jobs_memory_mb() >= 3000:  # one fetch job of 3,000 MB at a time fits
-        assert "mwlc: --cores" not in result.stderr
-    # fetch jobs that may pass the machine's memory: no warning when none of them will run
+    # without the workflow profile (as here): told, but no fetch job is left to want a service cap
+    assert "mwlc: this run redoes a finished job when its rule's code changes" in result.stderr
+    assert "no cap on the service" not in result.stderr and "may use" not in result.stderr
+    # fetch jobs that may pass the machine's memory: no warning when none of them will run; with
+    # the workflow profile, nothing at all
     (workdir / "config/big.yaml").write_text("fetch_mem_mb: {default: 100000000}\n")
     demo_and_big = ("--configfile", "config/demo.yaml", "config/big.yaml")  # one flag: the last wins
-    big = snakemake(workdir, "--cores", "4", *demo_and_big, "--until", "sample", "--forcerun", "sample")
+    with_profile = ("--workflow-profile", str(REPO / "profiles" / "default"))
+    big = snakemake(
+        workdir, "--cores", "4", *with_profile, *demo_and_big, "--until", "sample", "--forcerun", "sample"
+    )
     assert job_counts(big) == {"sample": 1}
     assert "mwlc: " not in big.stderr, big.stderr
 

@@ -93,7 +93,10 @@ def mast_run(tmp_path_factory, _hcv_server, tk_case, _tk_download_server):
     _hcv_server.reset()
     _tk_download_server.reset()
     write_config(workdir, _hcv_server.url + PREFIX, tk_case, _tk_download_server.url + DOWNLOAD_PATH)
-    run_snakemake(workdir, "--cores", "4", "--resources", "mast_requests=2", "--until", "merge_lightcurves")
+    run = run_snakemake(
+        workdir, "--cores", "4", "--resources", "mast_requests=2", "--until", "merge_lightcurves"
+    )
+    (workdir / "snakemake.stderr").write_text(run.stderr)
     return workdir
 
 
@@ -113,6 +116,15 @@ def test_mast_partitions_read_back_with_the_rest(mast_run, tk_case):
     assert frame.attrs["band_units"]["TESS"] == "electron / s"
     labels = set(frame[frame["archive"] == "tess_kepler"].index.get_level_values("label"))
     assert labels == {"tk-1", "tk-2", "tk-4"}  # tk-3 has no product within 1"
+
+
+def test_a_run_without_the_workflow_profile_is_told_what_it_lacks(mast_run):
+    """mwlc.profile_check at the start of a real run: Snakemake's own rerun triggers (no profile
+    here) are named; the MAST cap given with --resources is seen (HEASARC reads a local copy)."""
+    stderr = (mast_run / "snakemake.stderr").read_text()
+    assert "mwlc: this run redoes a finished job when its rule's code changes" in stderr
+    assert "--rerun-triggers mtime params input software-env" in stderr
+    assert "no cap on the service" not in stderr
 
 
 def test_mast_jobs_never_exceed_the_global_request_cap(mast_run):

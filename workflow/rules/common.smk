@@ -5,10 +5,12 @@ from mwlc.config import check_config, enabled_archives, load_schema
 from mwlc.errors import ConfigError
 from mwlc.machine import jobs_memory_mb, memory_overcommit
 from mwlc.preflight import settings_key
+from mwlc.profile_check import missing_profile_settings
 from mwlc.records import kept_mapping, kept_value, recorded_mapping, recorded_mappings
 from mwlc.run_plan import write_run_plan
 from mwlc.sample.sources import REQUEST_KEYS as SERVICE_REQUEST_KEYS, file_source_path
 from mwlc.sample.size import planned_n_shards
+from snakemake_interface_executor_plugins.settings import ExecMode
 import functools
 import os
 import sys
@@ -69,20 +71,8 @@ onstart:
         n_shards=len(SHARDS),
         preflight_keys={archive: preflight_key(archive) for archive in ARCHIVES},
     )
-    if (
-        workflow.local_exec
-        and workflow.global_resources.get("mem_mb").value is None
-    ):
-        _pending = pending_fetch_archives()
-        _overcommit = memory_overcommit(
-            workflow.cores,
-            FETCH_THREADS,
-            max(map(archive_mem_mb, _pending), default=0),
-            jobs_memory_mb(),
-            pending_jobs=len(_pending),
-        )
-        if _overcommit:
-            logger.warning(f"mwlc: {_overcommit}")
+    for _warning in start_warnings():
+        logger.warning(f"mwlc: {_warning}")
 
 
 wildcard_constraints:
@@ -321,6 +311,40 @@ def _service_units(service):
 # Each fetch job holds one unit of its archive's service (IRSA S3, STScI S3, LINCC HTTP, HEASARC
 # TAP; MAST: one per request in flight), global resources capped in profiles/*/config.yaml.
 SERVICE_RESOURCES = {service: _service_units(service) for service in SERVICES}
+
+
+def start_warnings():
+    """What a run is told as it starts (onstart; not in a cluster job's own step): that the fetch
+    jobs it has left may pass the machine's memory together (a local run without a global
+    mem_mb), and what it lacks of mwlc's workflow profile (mwlc.profile_check: started elsewhere
+    with --snakefile, --workflow-profile none, or --resources replacing the caps). Snakemake
+    knows the run's rerun triggers and its DAG only once it runs, not as it reads the rules.
+    """
+    if workflow.exec_mode != ExecMode.DEFAULT:
+        return []
+    warnings = []
+    pending = pending_fetch_archives()
+    if workflow.local_exec and workflow.global_resources.get("mem_mb").value is None:
+        overcommit = memory_overcommit(
+            workflow.cores,
+            FETCH_THREADS,
+            max(map(archive_mem_mb, pending), default=0),
+            jobs_memory_mb(),
+            pending_jobs=len(pending),
+        )
+        warnings += [overcommit] if overcommit else []
+    warnings += missing_profile_settings(
+        [trigger.item_to_choice() for trigger in workflow.dag_settings.rerun_triggers],
+        {
+            name
+            for name in SERVICES
+            if workflow.global_resources.get(name).value is not None
+        },
+        {archive: config["archives"][archive]["source"] for archive in set(pending)},
+        threads=FETCH_THREADS,
+        profile=str(Path(workflow.basedir).parent / "profiles" / "default"),
+    )
+    return warnings
 
 
 def demo_archive_input(wildcards):
