@@ -100,7 +100,7 @@ def test_example1_sdss_500k_from_json_and_flags(tmp_path, capsys):
     messages = capsys.readouterr().err
     assert "nworkers is obsolete" in messages
     assert "no equivalent: overwrite_existing_sample=False" in messages
-    assert "--forcerun sample" in messages
+    assert "--forcerun sample`, once) fetches every shard of every archive again" in messages
 
 
 def test_example2_kwargs_dict_converts_every_unit_and_name():

@@ -58,8 +58,9 @@ CONSOLIDATE_RADIUS_ARCSEC = 18.0
 UNSUPPORTED_SAMPLES = {"macleod16", "graham"}
 #: Original top-level keys without an mwlc equivalent -> what to do instead.
 NO_EQUIVALENT: dict[str, str] = {
-    "overwrite_existing_sample": "Snakemake reruns only what is missing or changed; force the sample "
-    "with `snakemake --forcerun sample`",
+    "overwrite_existing_sample": "Snakemake reruns only what is missing or changed; a new sample "
+    "(`snakemake --forcerun sample`, once) fetches every shard of every archive again: never add "
+    "it to a restart",
     "overwrite_existing_lightcurves": "finished shards are never fetched again; force them with "
     "`snakemake --forcerun fetch_lightcurves`",
     "use_yaml": "give the config file with `--configfile`",
