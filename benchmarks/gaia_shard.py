@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -93,26 +91,15 @@ def main() -> None:
         (root / "done").write_text("")
     build_s = time.monotonic() - started
     objects.to_parquet(root / "sample.parquet")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from partition_scale import run_child, serve
+
     server = None
     source = str(root / "hats")
     if args.over_http:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from partition_scale import serve
-
         server = serve(root)
         source = f"http://127.0.0.1:{server.server_address[1]}/hats/"
-    cmd = [
-        sys.executable,
-        __file__,
-        "--child",
-        source,
-        str(root / "sample.parquet"),
-        str(root / "out.parquet"),
-    ]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
-    measured = json.loads(
-        subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout.splitlines()[-1]
-    )
+    measured = run_child(__file__, source, str(root / "sample.parquet"), str(root / "out.parquet"))
     if server is not None:
         measured |= {"bytes_read": server.sent_bytes, "requests": server.gets}
     catalog_bytes = sum(p.stat().st_size for p in (root / "hats").rglob("*.parquet"))

@@ -31,12 +31,9 @@ union of ranges), the GETs and the files. ``--ranges FILE`` writes every GET the
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
-import subprocess
 import sys
-import threading
 import time
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -48,7 +45,8 @@ REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / "benchmarks" / ".cache"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gaia_shard import sample  # noqa: E402
-from partition_scale import _CountingRangeHandler  # noqa: E402
+from partition_scale import _CountingRangeHandler, run_child  # noqa: E402
+from partition_scale import serve as serve_counting  # noqa: E402
 
 #: Partition orders of otmo and detection, as ``full_scale.py`` builds them.
 ORDERS = (5, 6)
@@ -176,11 +174,8 @@ class _LoggingRangeHandler(_CountingRangeHandler):
 
 def serve(directory: Path) -> ThreadingHTTPServer:
     """A loopback HTTP range server of ``directory``, counting and logging what it sends."""
-    server = ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_LoggingRangeHandler, directory=str(directory))
-    )
-    server.lock, server.sent_bytes, server.gets, server.answers = threading.Lock(), 0, 0, []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve_counting(directory, _LoggingRangeHandler)
+    server.answers = []  # before any request: the fetch starts after this returns
     return server
 
 
@@ -222,13 +217,7 @@ def sent_by_collection(answers: list[tuple[str, str | None, int]]) -> dict:
 
 def measure(source: str, root: Path) -> dict:
     """One fetch of ``source`` in a fresh process: its measures."""
-    sample_path, out = root / "sample.parquet", root / "out.parquet"
-    cmd = [sys.executable, __file__, "--child", source, str(sample_path), str(out)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if done.returncode:
-        sys.exit(f"the fetch failed:\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.splitlines()[-1])
+    return run_child(__file__, source, str(root / "sample.parquet"), str(root / "out.parquet"))
 
 
 def main() -> None:

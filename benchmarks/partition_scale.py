@@ -169,11 +169,12 @@ class _CountingRangeHandler(RangeRequestHandler):
         pass
 
 
-def serve(directory: Path) -> ThreadingHTTPServer:
-    """A loopback HTTP range server of ``directory``, counting what it sends (in a daemon thread)."""
-    server = ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_CountingRangeHandler, directory=str(directory))
-    )
+def serve(
+    directory: Path, handler: type[_CountingRangeHandler] = _CountingRangeHandler
+) -> ThreadingHTTPServer:
+    """A loopback HTTP range server of ``directory``, counting what it sends (in a daemon thread);
+    ``handler`` may count more (a subclass)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(directory)))
     server.lock, server.sent_bytes, server.gets = threading.Lock(), 0, 0
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
@@ -183,10 +184,18 @@ def measure(mode: str, source: Path | str, sample: pd.DataFrame, workdir: Path) 
     """One fetch in a fresh process: its measures, and the parquet file it wrote."""
     sample_path, out = workdir / f"{mode}-sample.parquet", workdir / f"{mode}-rows.parquet"
     sample.to_parquet(sample_path)
-    cmd = [sys.executable, __file__, "--child", mode, str(source), str(sample_path), str(out)]
+    return run_child(__file__, mode, str(source), str(sample_path), str(out)), out
+
+
+def run_child(script: str, *args: str) -> dict:
+    """``script --child *args`` in a fresh Python (this checkout's ``src`` first on its path): the
+    JSON of its last output line. Exits naming the child's error if it fails."""
+    cmd = [sys.executable, script, "--child", *args]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
-    done = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
-    return json.loads(done.stdout.strip().splitlines()[-1]), out
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if done.returncode:
+        sys.exit(f"{Path(script).name} --child failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def same_rows(ours: Path, theirs: Path) -> bool:
